@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): routes, auth dependencies and problem+json errors. Calls casework only."""

@@ -1,0 +1,9 @@
+"""Entry point of the `lifeline` console script."""
+
+from cli import policy_commands, serve_commands  # noqa: F401  (registers commands)
+from cli.apps import app
+
+__all__ = ["app"]
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""`lifeline policies validate|lint` (placeholder until the loader lands)."""

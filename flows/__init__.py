@@ -1,0 +1,1 @@
+"""Prefect flows: the escalation sweep, notification delivery and the worker that drives them."""

@@ -1,0 +1,1 @@
+"""SQLModel tables, the database engine and session, and the Alembic migrations."""

@@ -1,0 +1,197 @@
+"""Typed, frozen objects for a loaded policy and calendar.
+
+The loader (``policies.loader``) turns validated JSON into these; the engine reads only these, never
+raw JSON, so a policy that reached the engine has passed the schema and the lint. Everything here is
+immutable and hashable where it can be, so one parsed policy version can be cached and shared by
+every case pinned to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class Op(StrEnum):
+    """Comparison operators of a condition; see docs/policy-language.md."""
+
+    EQ = "eq"
+    NE = "ne"
+    IN = "in"
+    NOT_IN = "not_in"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    EXISTS = "exists"
+    WITHIN = "within"
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``{"field": "creator.tier", "op": "in", "value": [...]}``; ``value`` is a duration for WITHIN."""
+
+    field: str
+    op: Op
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+
+
+Condition = Compare | AllOf | AnyOf | Not
+
+
+@dataclass(frozen=True)
+class PriorityRule:
+    condition: Condition
+    then: str
+    #: The rule's position in the policy's ``priority.rules`` (0-based); shown to agents as "why".
+    index: int
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class PriorityPolicy:
+    default: str
+    rules: tuple[PriorityRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A duration, either one for every priority or one per priority.
+
+    ``for_priority`` raises KeyError for a priority without a target; the lint guarantees that every
+    priority a policy can produce has one, so the engine may rely on it.
+    """
+
+    single: timedelta | None = None
+    by_priority: Mapping[str, timedelta] = field(default_factory=dict)
+
+    def for_priority(self, priority: str) -> timedelta:
+        if self.single is not None:
+            return self.single
+        return self.by_priority[priority]
+
+
+class ActionKind(StrEnum):
+    NOTIFY = "notify"
+    SET_PRIORITY = "set_priority"
+    ASSIGN_QUEUE = "assign_queue"
+
+
+@dataclass(frozen=True)
+class PolicyAction:
+    """One action of ``on_enter`` / ``on_breach``: its kind and its single argument."""
+
+    kind: ActionKind
+    value: str
+
+
+@dataclass(frozen=True)
+class NotAfter:
+    """Caps a clock's deadline at the datetime attribute ``field`` minus ``margin`` (wall time)."""
+
+    field: str
+    margin: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    name: str
+    target: Target
+    stops_on: frozenset[str] = frozenset()
+    pauses_on: frozenset[str] = frozenset()
+    warn_at: float | None = None
+    not_after: NotAfter | None = None
+    on_breach: tuple[PolicyAction, ...] = ()
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    id: str
+    queue: str
+    escalate_after: Target | None = None
+    on_enter: tuple[PolicyAction, ...] = ()
+    on_breach: tuple[PolicyAction, ...] = ()
+    repeat_notify_every: timedelta | None = None
+    #: Statuses that pause this stage's timer; None means "the union of the clocks' pauses_on".
+    pauses_on: frozenset[str] | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    title: str
+    incident_type: str
+    calendar: str
+    priority: PriorityPolicy
+    clocks: tuple[ClockSpec, ...]
+    stages: tuple[StageSpec, ...]
+    description: str | None = None
+    #: The canonical JSON document (sorted keys, no insignificant whitespace) and its SHA-256; the
+    #: registry versions a policy by this hash.
+    canonical_json: str = ""
+    sha256: str = ""
+
+    def stage_pauses(self, stage: StageSpec) -> frozenset[str]:
+        """Statuses that pause ``stage``'s timer: its own list, else every clock's pauses_on."""
+        if stage.pauses_on is not None:
+            return stage.pauses_on
+        paused: frozenset[str] = frozenset()
+        for clock in self.clocks:
+            paused |= clock.pauses_on
+        return paused
+
+
+@dataclass(frozen=True)
+class WorkingInterval:
+    """Working time on one weekday, local wall-clock. ``end <= start`` means it runs past midnight."""
+
+    start: time
+    end: time
+
+    @property
+    def overnight(self) -> bool:
+        return self.end <= self.start
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A working-time calendar. ``always`` (24x7) has ``always=True`` and needs nothing else.
+
+    ``weekly`` holds seven entries, Monday first (index = ``date.weekday()``), each the intervals that
+    *start* on that day (an empty tuple: closed). Holidays are local dates on which no interval starts: explicit ``extra_holidays`` plus
+    the public holidays of ``holiday_country`` (and ``holiday_subdivision``) from the `holidays`
+    package. ``extra_working_days`` re-opens a date the country list closes.
+    """
+
+    name: str
+    timezone: str = "UTC"
+    always: bool = False
+    weekly: tuple[tuple[WorkingInterval, ...], ...] = ()
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    extra_holidays: frozenset[date] = frozenset()
+    extra_working_days: frozenset[date] = frozenset()
+    title: str | None = None
+
+
+ALWAYS = Calendar(name="always", timezone="UTC", always=True, title="24x7")

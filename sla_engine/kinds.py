@@ -1,0 +1,72 @@
+"""The named kinds of the case model: statuses, agent actions, event kinds, actors.
+
+These strings are part of the public contract (API, history, exports): never rename one.
+"""
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_CREATOR = "waiting_on_creator"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+#: Statuses in which a case is still being worked: its clocks and stage timers may run.
+ACTIVE_STATUSES = frozenset(
+    {Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING_ON_CREATOR}
+)
+
+
+class ActionName(StrEnum):
+    """What an agent (or the creator, through an agent) can do to a case."""
+
+    ACKNOWLEDGE = "acknowledge"
+    ASSIGN = "assign"
+    START = "start"
+    NOTE = "note"
+    REQUEST_INFO = "request_info"
+    CREATOR_REPLIED = "creator_replied"
+    ESCALATE = "escalate"
+    SET_PRIORITY = "set_priority"
+    UPDATE_ATTRIBUTES = "update_attributes"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    CLOSE = "close"
+
+
+class EventKind(StrEnum):
+    OPENED = "opened"
+    STATUS_CHANGED = "status_changed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    ESCALATED = "escalated"
+    NOTIFIED = "notified"
+    PRIORITY_CHANGED = "priority_changed"
+    QUEUE_CHANGED = "queue_changed"
+    ASSIGNED = "assigned"
+    NOTE_ADDED = "note_added"
+    ATTRIBUTES_CHANGED = "attributes_changed"
+    CLOCK_STOPPED = "clock_stopped"
+    # Written by the notification delivery flow, not by the engine.
+    NOTIFICATION_DELIVERED = "notification_delivered"
+    NOTIFICATION_FAILED = "notification_failed"
+
+
+#: Event kinds the engine produces by itself when a timer expires: they carry a dedupe key and
+#: their ``at`` is the deadline, not the moment they were computed.
+TIMED_KINDS = frozenset({EventKind.AT_RISK, EventKind.BREACHED})
+
+#: The actor of every event the engine writes on its own (timers and the actions they trigger).
+SYSTEM_ACTOR = "system:escalation"
+
+
+class ClockStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"

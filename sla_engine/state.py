@@ -1,0 +1,258 @@
+"""The engine's view of a case: immutable values, serialisable to and from plain JSON.
+
+The database stores ``state_to_dict(state)`` beside the case's columns, so the worker can advance a
+case from where it stands without replaying its whole history; an auditor's replay from the recorded
+actions must give back the same dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sla_engine.kinds import ClockStatus, Status
+
+
+@dataclass(frozen=True)
+class Meter:
+    """Working time accumulated by a clock or timer: ``elapsed`` up to ``since``, and running from
+    ``since`` on when ``since`` is set. Stopping folds the running segment into ``elapsed``."""
+
+    elapsed: timedelta = timedelta(0)
+    since: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.since is not None
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """One SLA clock of a case (first_response, resolution, ...)."""
+
+    name: str
+    status: ClockStatus
+    meter: Meter
+    #: Working time spent paused (a running meter while the clock is paused).
+    paused: Meter = Meter()
+    target: timedelta = timedelta(0)
+    due_at: datetime | None = None
+    warn_due_at: datetime | None = None
+    warned: bool = False
+    breached_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stopped_by: str | None = None
+
+    @property
+    def breached(self) -> bool:
+        return self.breached_at is not None
+
+
+@dataclass(frozen=True)
+class StageState:
+    """Where the case stands on the escalation ladder, and its stage timer."""
+
+    index: int
+    id: str
+    entered_at: datetime
+    status: ClockStatus
+    meter: Meter
+    target: timedelta | None = None
+    due_at: datetime | None = None
+    breached_at: datetime | None = None
+    #: Working time since the last (repeated) notification of a stage with repeat_notify_every.
+    repeat_meter: Meter = Meter()
+    repeat_due_at: datetime | None = None
+    repeats: int = 0
+
+
+@dataclass(frozen=True)
+class CaseState:
+    status: Status
+    priority: str
+    priority_reason: str
+    #: A priority an agent set by hand; wins over the rules until cleared (set_priority to null).
+    priority_override: str | None
+    queue: str
+    assignee: str | None
+    attributes: Mapping[str, Any]
+    opened_at: datetime
+    updated_at: datetime
+    stage: StageState
+    clocks: tuple[ClockState, ...]
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    escalations: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def clock(self, name: str) -> ClockState:
+        for clock in self.clocks:
+            if clock.name == name:
+                return clock
+        raise KeyError(name)
+
+    def with_clock(self, new: ClockState) -> CaseState:
+        return replace(self, clocks=tuple(new if c.name == new.name else c for c in self.clocks))
+
+    @property
+    def pending_timers(self) -> list[tuple[datetime, str, str]]:
+        """(due instant, kind, clock or stage id) of every timer still to fire, earliest first."""
+        timers: list[tuple[datetime, str, str]] = []
+        for c in self.clocks:
+            if c.status is ClockStatus.RUNNING:
+                if c.warn_due_at is not None and not c.warned and not c.breached:
+                    timers.append((c.warn_due_at, "at_risk", c.name))
+                if c.due_at is not None and not c.breached:
+                    timers.append((c.due_at, "breached", c.name))
+        s = self.stage
+        if s.status is ClockStatus.RUNNING:
+            if s.due_at is not None and s.breached_at is None:
+                timers.append((s.due_at, "escalation", s.id))
+            if s.repeat_due_at is not None:
+                timers.append((s.repeat_due_at, "repeat_notify", s.id))
+        return sorted(timers)
+
+    @property
+    def next_deadline_at(self) -> datetime | None:
+        """The earliest pending timer of any kind; None when nothing is pending (e.g. resolved)."""
+        timers = self.pending_timers
+        return timers[0][0] if timers else None
+
+
+# --- JSON form -------------------------------------------------------------------------------------
+
+
+def _dt(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _td(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def _parse_td(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
+
+
+def _meter_to_dict(m: Meter) -> dict[str, Any]:
+    return {"elapsed": _td(m.elapsed), "since": _dt(m.since)}
+
+
+def _meter_from_dict(d: Mapping[str, Any]) -> Meter:
+    return Meter(elapsed=timedelta(seconds=d["elapsed"]), since=_parse_dt(d["since"]))
+
+
+def _clock_to_dict(c: ClockState) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "status": str(c.status),
+        "meter": _meter_to_dict(c.meter),
+        "paused": _meter_to_dict(c.paused),
+        "target": _td(c.target),
+        "due_at": _dt(c.due_at),
+        "warn_due_at": _dt(c.warn_due_at),
+        "warned": c.warned,
+        "breached_at": _dt(c.breached_at),
+        "stopped_at": _dt(c.stopped_at),
+        "stopped_by": c.stopped_by,
+    }
+
+
+def _clock_from_dict(d: Mapping[str, Any]) -> ClockState:
+    return ClockState(
+        name=d["name"],
+        status=ClockStatus(d["status"]),
+        meter=_meter_from_dict(d["meter"]),
+        paused=_meter_from_dict(d["paused"]),
+        target=timedelta(seconds=d["target"]),
+        due_at=_parse_dt(d["due_at"]),
+        warn_due_at=_parse_dt(d["warn_due_at"]),
+        warned=d["warned"],
+        breached_at=_parse_dt(d["breached_at"]),
+        stopped_at=_parse_dt(d["stopped_at"]),
+        stopped_by=d["stopped_by"],
+    )
+
+
+def _stage_to_dict(s: StageState) -> dict[str, Any]:
+    return {
+        "index": s.index,
+        "id": s.id,
+        "entered_at": _dt(s.entered_at),
+        "status": str(s.status),
+        "meter": _meter_to_dict(s.meter),
+        "target": _td(s.target),
+        "due_at": _dt(s.due_at),
+        "breached_at": _dt(s.breached_at),
+        "repeat_meter": _meter_to_dict(s.repeat_meter),
+        "repeat_due_at": _dt(s.repeat_due_at),
+        "repeats": s.repeats,
+    }
+
+
+def _stage_from_dict(d: Mapping[str, Any]) -> StageState:
+    entered = _parse_dt(d["entered_at"])
+    assert entered is not None
+    return StageState(
+        index=d["index"],
+        id=d["id"],
+        entered_at=entered,
+        status=ClockStatus(d["status"]),
+        meter=_meter_from_dict(d["meter"]),
+        target=_parse_td(d["target"]),
+        due_at=_parse_dt(d["due_at"]),
+        breached_at=_parse_dt(d["breached_at"]),
+        repeat_meter=_meter_from_dict(d["repeat_meter"]),
+        repeat_due_at=_parse_dt(d["repeat_due_at"]),
+        repeats=d["repeats"],
+    )
+
+
+def state_to_dict(state: CaseState) -> dict[str, Any]:
+    """A JSON-ready dict; ``state_from_dict`` gives back an equal state."""
+    return {
+        "status": str(state.status),
+        "priority": state.priority,
+        "priority_reason": state.priority_reason,
+        "priority_override": state.priority_override,
+        "queue": state.queue,
+        "assignee": state.assignee,
+        "attributes": dict(state.attributes),
+        "opened_at": _dt(state.opened_at),
+        "updated_at": _dt(state.updated_at),
+        "stage": _stage_to_dict(state.stage),
+        "clocks": [_clock_to_dict(c) for c in state.clocks],
+        "resolved_at": _dt(state.resolved_at),
+        "closed_at": _dt(state.closed_at),
+        "escalations": state.escalations,
+        "extra": dict(state.extra),
+    }
+
+
+def state_from_dict(d: Mapping[str, Any]) -> CaseState:
+    opened = _parse_dt(d["opened_at"])
+    updated = _parse_dt(d["updated_at"])
+    assert opened is not None and updated is not None
+    return CaseState(
+        status=Status(d["status"]),
+        priority=d["priority"],
+        priority_reason=d["priority_reason"],
+        priority_override=d["priority_override"],
+        queue=d["queue"],
+        assignee=d["assignee"],
+        attributes=d["attributes"],
+        opened_at=opened,
+        updated_at=updated,
+        stage=_stage_from_dict(d["stage"]),
+        clocks=tuple(_clock_from_dict(c) for c in d["clocks"]),
+        resolved_at=_parse_dt(d["resolved_at"]),
+        closed_at=_parse_dt(d["closed_at"]),
+        escalations=d.get("escalations", 0),
+        extra=d.get("extra", {}),
+    )
