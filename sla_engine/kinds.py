@@ -16,9 +16,7 @@ class Status(StrEnum):
 
 
 #: Statuses in which a case is still being worked: its clocks and stage timers may run.
-ACTIVE_STATUSES = frozenset(
-    {Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING_ON_CREATOR}
-)
+ACTIVE_STATUSES = frozenset({Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.WAITING_ON_CREATOR})
 
 
 class ActionName(StrEnum):

@@ -1,0 +1,264 @@
+"""The SLA semantics help-desk users keep reporting broken elsewhere, one test each (issue 3, point 5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from policies.model import NotAfter
+from sla_engine.agent_actions import InvalidAction
+from sla_engine.cases import advance, apply_action, open_case, replay
+from sla_engine.deadlines import remaining
+from sla_engine.kinds import ClockStatus, EventKind, Status
+from sla_engine.state import state_from_dict, state_to_dict
+from sla_engine.transitions import ForbiddenTransition
+from tests.engine.builders import ALWAYS_CAL, PARTNER_RULE, T0, act, at, make_policy
+
+STANDARD = {"creator": {"tier": "standard"}}
+
+
+def kinds_of(events, kind, key="clock"):
+    return [(e.at, e.data.get(key)) for e in events if e.kind == kind]
+
+
+def test_pause_pushes_every_listed_deadline_by_the_paused_time():
+    policy = make_policy()
+    base = open_case(policy, ALWAYS_CAL, STANDARD, T0, "agent").state
+    paused = replay(
+        policy,
+        ALWAYS_CAL,
+        STANDARD,
+        T0,
+        [act("request_info", at(10)), act("creator_replied", at(100))],
+        at(100),
+    ).state
+    # resolution lists waiting_on_creator in pauses_on: pushed by exactly 90 minutes.
+    assert paused.clock("resolution").due_at == base.clock("resolution").due_at + timedelta(minutes=90)
+    # the stage timer pauses with it (same pauses); first_response does not list the status.
+    assert paused.stage.due_at == base.stage.due_at + timedelta(minutes=90)
+    assert paused.clock("first_response").due_at == base.clock("first_response").due_at
+
+
+def test_paused_clock_has_no_deadline_and_no_pending_timer():
+    policy = make_policy()
+    state = replay(
+        policy, ALWAYS_CAL, STANDARD, T0, [act("acknowledge", at(5)), act("request_info", at(10))], at(10)
+    ).state
+    resolution = state.clock("resolution")
+    assert resolution.status is ClockStatus.PAUSED and resolution.due_at is None
+    assert all(ref != "resolution" for _, _, ref in state.pending_timers)
+
+
+def test_paused_time_survives_a_priority_change():
+    policy = make_policy()
+    actions = [
+        act("request_info", at(hours=1)),
+        act("creator_replied", at(hours=3)),
+        act("set_priority", at(hours=4), priority="P1"),
+    ]
+    state = replay(policy, ALWAYS_CAL, STANDARD, T0, actions, at(hours=4)).state
+    # worked 1h + 1h = 2h of the P1 target of 8h: due 6 working hours after the change.
+    assert state.clock("resolution").due_at == at(hours=10)
+    assert state.priority == "P1" and state.priority_reason.startswith("set by")
+
+
+def test_priority_change_keeps_elapsed_time_for_the_stage_timer():
+    policy = make_policy()
+    state = replay(
+        policy, ALWAYS_CAL, STANDARD, T0, [act("set_priority", at(20), priority="P1")], at(20)
+    ).state
+    # frontline escalates after 30 minutes at P1; 20 already elapsed.
+    assert state.stage.due_at == at(30)
+
+
+def test_priority_raised_past_an_elapsed_target_breaches_at_the_change():
+    policy = make_policy()
+    step = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("set_priority", at(40), priority="P1")], at(40))
+    assert (at(40), "first_response") in kinds_of(step.events, EventKind.BREACHED)
+
+
+def test_warning_fires_once():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "agent").state
+    first = advance(policy, ALWAYS_CAL, state, at(50))
+    second = advance(policy, ALWAYS_CAL, first.state, at(55))
+    assert kinds_of(first.events, EventKind.AT_RISK) == [(at(45), "first_response")]
+    assert kinds_of(second.events, EventKind.AT_RISK) == []
+
+
+def test_breach_fires_once_at_its_deadline_even_when_computed_late():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "agent").state
+    late = advance(policy, ALWAYS_CAL, state, at(days=5))
+    breaches = kinds_of(late.events, EventKind.BREACHED)
+    assert (at(60), "first_response") in breaches
+    # the last stage raised the case to P1 at 16:00: the 8h P1 target ran out at 17:00.
+    assert (at(hours=8), "resolution") in breaches
+    again = advance(policy, ALWAYS_CAL, late.state, at(days=6))
+    assert kinds_of(again.events, EventKind.BREACHED) == []
+
+
+def test_a_breached_clock_keeps_running_so_lateness_is_measurable():
+    policy = make_policy()
+    state = advance(policy, ALWAYS_CAL, open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state, at(90)).state
+    clock = state.clock("first_response")
+    assert clock.breached and clock.status is ClockStatus.RUNNING
+    assert remaining(clock, at(90), ALWAYS_CAL) == -timedelta(minutes=30)
+    done = apply_action(policy, ALWAYS_CAL, state, act("acknowledge", at(100))).state
+    stopped = [e for e in done.clock("first_response").__dict__.items() if e[0] == "meter"][0][1]
+    assert stopped.elapsed == timedelta(minutes=100)
+
+
+def test_reopen_resumes_the_resolution_clock_where_it_stopped():
+    policy = make_policy()
+    actions = [act("acknowledge", at(5)), act("resolve", at(hours=2)), act("reopen", at(hours=10))]
+    state = replay(policy, ALWAYS_CAL, STANDARD, T0, actions, at(hours=10)).state
+    resolution = state.clock("resolution")
+    assert resolution.status is ClockStatus.RUNNING
+    # 2h used of the P2 day: due 22h after the reopen.
+    assert resolution.due_at == at(hours=32)
+    # first response was met by the acknowledgement and stays met.
+    assert state.clock("first_response").status is ClockStatus.STOPPED
+    assert state.status is Status.OPEN
+
+
+def test_manual_escalation_starts_the_new_stage_timer_from_the_escalation():
+    policy = make_policy()
+    state = replay(
+        policy, ALWAYS_CAL, STANDARD, T0, [act("escalate", at(45), reason="creator is a partner")], at(45)
+    ).state
+    assert state.stage.id == "security" and state.stage.entered_at == at(45)
+    assert state.stage.due_at == at(45) + timedelta(hours=4)
+    assert state.queue == "security-specialists"
+
+
+def test_manual_escalation_runs_on_enter_and_records_the_agent():
+    policy = make_policy()
+    step = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("escalate", at(45), actor="agent:bo")], at(45))
+    escalated = [e for e in step.events if e.kind == EventKind.ESCALATED]
+    assert escalated[0].actor == "agent:bo" and escalated[0].dedupe_key is None
+    assert [e.data["channel"] for e in step.events if e.kind == EventKind.NOTIFIED] == ["security-oncall"]
+
+
+def test_escalating_past_the_last_stage_is_refused():
+    policy = make_policy()
+    state = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("escalate", at(1), to_stage="lead")], at(1)).state
+    with pytest.raises(InvalidAction, match="last stage"):
+        apply_action(policy, ALWAYS_CAL, state, act("escalate", at(2)))
+
+
+def test_last_stage_repeats_its_notifications_until_the_case_leaves_it():
+    policy = make_policy()
+    actions = [act("escalate", at(0), to_stage="lead"), act("resolve", at(hours=5))]
+    step = replay(policy, ALWAYS_CAL, STANDARD, T0, actions, at(days=2))
+    reminders = [e for e in step.events if e.kind == EventKind.NOTIFIED and e.data.get("repeat")]
+    assert [e.at for e in reminders] == [at(hours=2), at(hours=4)]
+
+
+def test_not_after_pulls_the_resolution_deadline_before_the_sponsored_post():
+    policy = make_policy(not_after=NotAfter("impact.next_sponsored_post_at", timedelta(hours=2)))
+    post = at(hours=6)
+    attrs = {"creator": {"tier": "standard"}, "impact": {"next_sponsored_post_at": post.isoformat()}}
+    state = open_case(policy, ALWAYS_CAL, attrs, T0, "a").state
+    assert state.clock("resolution").due_at == at(hours=4)
+
+
+def test_not_after_never_makes_a_deadline_later_than_its_target():
+    policy = make_policy(not_after=NotAfter("impact.next_sponsored_post_at", timedelta(hours=2)))
+    attrs = {"impact": {"next_sponsored_post_at": at(days=10).isoformat()}}
+    state = open_case(policy, ALWAYS_CAL, attrs, T0, "a").state
+    assert state.clock("resolution").due_at == at(days=1)
+
+
+def test_a_resolved_case_has_no_pending_timers():
+    policy = make_policy()
+    state = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("resolve", at(10))], at(10)).state
+    assert state.pending_timers == [] and state.next_deadline_at is None
+    assert advance(policy, ALWAYS_CAL, state, at(days=30)).events == []
+
+
+def test_a_forbidden_transition_names_both_states():
+    policy = make_policy()
+    state = replay(
+        policy, ALWAYS_CAL, STANDARD, T0, [act("resolve", at(10)), act("close", at(20))], at(20)
+    ).state
+    with pytest.raises(ForbiddenTransition) as err:
+        apply_action(policy, ALWAYS_CAL, state, act("reopen", at(30)))
+    assert err.value.from_status is Status.CLOSED and err.value.to_status is Status.OPEN
+    assert "closed" in str(err.value) and "open" in str(err.value)
+
+
+def test_priority_rules_apply_at_opening_and_when_attributes_change():
+    policy = make_policy(rules=[PARTNER_RULE])
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    assert state.priority == "P2" and state.priority_reason == "policy default"
+    step = apply_action(
+        policy,
+        ALWAYS_CAL,
+        state,
+        act("update_attributes", at(10), attributes={"creator": {"tier": "partner"}}),
+    )
+    assert step.state.priority == "P1" and step.state.priority_reason.startswith("rule 1")
+    assert step.state.clock("first_response").due_at == at(15)
+
+
+def test_an_agents_priority_wins_over_the_rules_until_cleared():
+    policy = make_policy(rules=[PARTNER_RULE])
+    actions = [
+        act("set_priority", at(1), priority="P3"),
+        act("update_attributes", at(2), attributes={"creator": {"tier": "top"}}),
+    ]
+    state = replay(policy, ALWAYS_CAL, STANDARD, T0, actions, at(2)).state
+    assert state.priority == "P3"
+    cleared = apply_action(policy, ALWAYS_CAL, state, act("set_priority", at(3), priority=None)).state
+    assert cleared.priority == "P1"
+
+
+def test_an_unknown_priority_is_refused_with_the_field():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    with pytest.raises(InvalidAction) as err:
+        apply_action(policy, ALWAYS_CAL, state, act("set_priority", at(1), priority="P9"))
+    assert err.value.field == "priority"
+
+
+def test_actions_must_come_in_time_order():
+    policy = make_policy()
+    state = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("acknowledge", at(10))], at(10)).state
+    with pytest.raises(InvalidAction, match="time order"):
+        apply_action(policy, ALWAYS_CAL, state, act("start", at(5)))
+
+
+def test_stepwise_advancing_gives_the_same_history_as_one_replay():
+    policy = make_policy(rules=[PARTNER_RULE])
+    actions = [
+        act("acknowledge", at(20)),
+        act("request_info", at(hours=3)),
+        act("creator_replied", at(hours=9)),
+        act("resolve", at(hours=30)),
+    ]
+    whole = replay(policy, ALWAYS_CAL, STANDARD, T0, actions, at(days=3))
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "system")
+    events = list(state.events)
+    current = state.state
+    pending = list(actions)
+    for minute in range(0, 3 * 24 * 60 + 1, 7):
+        now = at(minute)
+        while pending and pending[0].at <= now:
+            step = apply_action(policy, ALWAYS_CAL, current, pending.pop(0))
+            current, events = step.state, events + list(step.events)
+        step = advance(policy, ALWAYS_CAL, current, now)
+        current, events = step.state, events + list(step.events)
+    step = advance(policy, ALWAYS_CAL, current, at(days=3))
+    events += list(step.events)
+    assert [(e.kind, e.at, e.dedupe_key) for e in events] == [
+        (e.kind, e.at, e.dedupe_key) for e in whole.events
+    ]
+    assert state_to_dict(step.state) == state_to_dict(whole.state)
+
+
+def test_state_survives_its_json_form():
+    policy = make_policy()
+    state = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("request_info", at(10))], at(50)).state
+    assert state_from_dict(state_to_dict(state)) == state
