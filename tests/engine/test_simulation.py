@@ -1,0 +1,92 @@
+"""Simulation input parsing and timeline shape (the CLI and the API share these)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sla_engine.simulation import SimulationInputError, parse_actions, parse_case, simulate, timeline_entry
+from tests.engine.builders import ALWAYS_CAL, T0, at, make_policy
+
+
+def test_open_ended_simulation_stops_when_no_timer_is_pending():
+    policy = make_policy()
+    actions = parse_actions(
+        [
+            {"at": at(10).isoformat(), "action": "acknowledge"},
+            {"at": at(hours=1).isoformat(), "action": "resolve"},
+        ]
+    )
+    run = simulate(policy, ALWAYS_CAL, T0, {}, actions)
+    assert run.state.next_deadline_at is None
+    assert run.until == at(hours=1)
+    kinds = [e["kind"] for e in map(timeline_entry, run.events)]
+    assert kinds[0] == "opened" and "breached" not in kinds
+
+
+def test_a_repeating_last_stage_runs_to_the_ninety_day_horizon():
+    policy = make_policy()
+    run = simulate(policy, ALWAYS_CAL, T0, {}, [])
+    assert run.until == at(days=90)
+    reminders = [e for e in run.events if e.data.get("repeat")]
+    assert reminders[-1].at <= at(days=90) and len(reminders) > 1000
+
+
+def test_timeline_entries_name_their_clock_or_stage():
+    policy = make_policy()
+    run = simulate(policy, ALWAYS_CAL, T0, {}, [], until=at(hours=1))
+    entries = [timeline_entry(e) for e in run.events]
+    breach = next(e for e in entries if e["kind"] == "breached")
+    assert breach == {
+        "at": at(hours=1).isoformat(),
+        "kind": "breached",
+        "clock": "first_response",
+        "detail": "first_response breached at its deadline (target 1h00m), priority P2",
+        "actor": "system:escalation",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer", "message"),
+    [
+        ({"attributes": {}}, "/opened_at", "required"),
+        ({"opened_at": "2026-03-02T09:00:00"}, "/opened_at", "has no UTC offset"),
+        ({"opened_at": "yesterday"}, "/opened_at", "is not an ISO 8601 date-time"),
+        ({"opened_at": "2026-03-02T09:00:00Z", "attributes": []}, "/attributes", "expected an object"),
+        ({"opened_at": "2026-03-02T09:00:00Z", "creator": {}}, "/creator", "unknown field"),
+    ],
+)
+def test_bad_case_input_names_the_pointer(raw, pointer, message):
+    with pytest.raises(SimulationInputError) as err:
+        parse_case(raw)
+    assert err.value.pointer == pointer and message in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer", "message"),
+    [
+        ({"actions": []}, "", "JSON array"),
+        ([{"at": "2026-03-02T09:00:00Z"}], "/0/action", "required"),
+        ([{"at": "2026-03-02T09:00:00Z", "action": "fly"}], "/0/action", "unknown action 'fly'"),
+        ([{"action": "start"}], "/0/at", "required"),
+        (
+            [
+                {"at": "2026-03-02T10:00:00Z", "action": "acknowledge"},
+                {"at": "2026-03-02T09:00:00Z", "action": "start"},
+            ],
+            "/1/at",
+            "time order",
+        ),
+    ],
+)
+def test_bad_actions_input_names_the_pointer(raw, pointer, message):
+    with pytest.raises(SimulationInputError) as err:
+        parse_actions(raw)
+    assert err.value.pointer == pointer and message in err.value.message
+
+
+def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
+    policy = make_policy()
+    actions = parse_actions([{"at": at(5).isoformat(), "action": "close"}])
+    with pytest.raises(SimulationInputError) as err:
+        simulate(policy, ALWAYS_CAL, T0, {}, actions)
+    assert err.value.pointer == "/0/action" and "open" in err.value.message and "closed" in err.value.message
