@@ -1,0 +1,72 @@
+"""Domain errors raised by the services; the API maps them to problem+json, the CLI to exit code 2.
+
+The engine's own errors pass through unchanged and are re-exported here so callers catch one
+module's names: ``ForbiddenTransition`` (the state machine refuses the action: HTTP 409) and
+``InvalidAction`` (arguments that cannot apply, with ``field`` naming the argument: HTTP 422).
+"""
+
+from __future__ import annotations
+
+from sla_engine.agent_actions import InvalidAction
+from sla_engine.transitions import ForbiddenTransition
+
+__all__ = [
+    "AmbiguousPolicy",
+    "CaseNotFound",
+    "CaseworkError",
+    "DuplicateTimedEvent",
+    "ForbiddenTransition",
+    "InvalidAction",
+    "PolicyNotRegistered",
+    "StaleVersion",
+]
+
+
+class CaseworkError(Exception):
+    """Base of the services' own errors."""
+
+
+class CaseNotFound(CaseworkError):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no case with id {case_id!r}")
+        self.case_id = case_id
+
+
+class StaleVersion(CaseworkError):
+    """The case changed since the caller read it (HTTP 412 on If-Match): re-read and retry."""
+
+    def __init__(self, case_id: str, expected_version: int | None, current_version: int) -> None:
+        detail = f"expected version {expected_version}" if expected_version is not None else "it changed"
+        super().__init__(f"case {case_id} is at version {current_version}, {detail}: read it again and retry")
+        self.case_id = case_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+
+
+class PolicyNotRegistered(CaseworkError):
+    """No registered policy (or version) matches; register one with `lifeline policies apply`."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not registered; register it with `lifeline policies apply`")
+        self.what = what
+
+
+class AmbiguousPolicy(CaseworkError):
+    """Several registered policies handle the same incident type; open the case by policy id."""
+
+    def __init__(self, incident_type: str, policy_ids: list[str]) -> None:
+        super().__init__(
+            f"incident type {incident_type!r} is handled by several policies ({', '.join(policy_ids)}); "
+            "name the policy_id"
+        )
+        self.incident_type = incident_type
+        self.policy_ids = policy_ids
+
+
+class DuplicateTimedEvent(CaseworkError):
+    """A timed event's dedupe key is already stored for this case: the escalation was written
+    already (by another worker). The transaction must be rolled back; nothing is written twice."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"case {case_id}: a timed event was already recorded (duplicate dedupe key)")
+        self.case_id = case_id

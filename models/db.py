@@ -1,0 +1,94 @@
+"""The database engine and the transaction scope.
+
+SQLite (the default, one machine): WAL journal so readers never block the writer, foreign keys on,
+and a 30 s busy timeout. Python's sqlite3 module would issue BEGIN only before the first write, so a
+transaction that reads a case then writes it could act on a stale read; here every transaction
+starts with an explicit BEGIN, and a *write* scope starts with BEGIN IMMEDIATE, which takes SQLite's
+single write lock up front: two writers queue (up to the busy timeout) instead of failing.
+
+PostgreSQL (scale-out) goes through psycopg 3; ``postgresql://`` URLs are read as
+``postgresql+psycopg://``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlmodel import Session
+
+BUSY_TIMEOUT_SECONDS = 30
+_WRITE_OPTION = "lifeline_write"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """``postgres://`` and ``postgresql://`` become ``postgresql+psycopg://`` (psycopg 3)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` configured as described in this module's docstring."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed,
+            echo=echo,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        return engine
+    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: SQLAlchemy's "begin" hook below emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def write_bind(engine: Engine) -> Engine:
+    """``engine`` whose transactions take SQLite's write lock at BEGIN (no effect on PostgreSQL)."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """One transaction: commit when the block ends normally, roll back on any exception.
+
+    ``write=True`` (the default) is for any block that may write: on SQLite it starts with BEGIN
+    IMMEDIATE (see module docstring). Pass ``write=False`` for read-only blocks so they never wait
+    for a writer. Objects stay readable after the commit (``expire_on_commit=False``).
+    """
+    bind = write_bind(engine) if write else engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
