@@ -1,29 +1,258 @@
 """Business time on a calendar: add working time to an instant, measure working time between two.
 
-(Interface; the implementation lands with the business-time work.)
+A calendar's working hours are wall-clock intervals in its IANA time zone. Each *local day* D is
+turned, once, into a sorted tuple of disjoint UTC segments: the intervals that start on D or on D-1
+(an overnight shift runs into D), converted to UTC, clipped to D's window
+``[midnight D, midnight D+1)`` and merged. The windows partition the time line, so ``add`` and
+``elapsed`` just walk days and sum real (UTC) seconds of overlap; this is what makes the arithmetic
+exact across DST changes (a 22:00-06:00 shift lasts 9 real hours on the night clocks go back, 7 on
+the night they go forward) and additive (``elapsed(a, b) + elapsed(b, c) == elapsed(a, c)``).
+
+Wall time to instant, the one rule used everywhere (interval ends, midnights): a local wall time maps
+to the *earliest instant whose wall time is at or after it*.
+
+- An ambiguous time (clocks go back) is therefore its first occurrence: ``fold=0``.
+- A nonexistent time (in the spring-forward gap) maps forward to the end of the gap, the transition
+  instant: a shift starting at 02:30 in Europe/Rome on the last Sunday of March starts at 03:00 CEST.
+
+The rule is monotonic, so an interval never turns negative and day windows never overlap.
+
+A holiday (country list from the ``holidays`` package, plus ``extra_holidays``) means no interval
+*starts* on that local date; an overnight shift that started the day before still runs into it.
+``extra_working_days`` cancels a country holiday (it does not open a day the weekly hours keep
+closed); an explicit ``extra_holidays`` entry always closes the date.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
 
 from policies.model import Calendar
 
+ZERO = timedelta(0)
+ONE_DAY = timedelta(days=1)
+#: How many consecutive local days without working time ``add`` scans before giving up.
+MAX_CLOSED_DAYS = 3 * 366
+#: Bound on the per-day cache; it is cleared (not evicted one by one) when full.
+CACHE_LIMIT = 20_000
+
+Segment = tuple[datetime, datetime]
+
 
 class BusinessCalendar:
-    """Working-time arithmetic on one ``Calendar``. All instants are timezone-aware; results are UTC."""
+    """Working-time arithmetic on one ``Calendar``. All instants are timezone-aware; results are UTC.
+
+    Pure and deterministic: no clock, no I/O. Per-day segments and per-year holiday sets are cached
+    on the instance, so share one instance per calendar across many cases.
+    """
 
     def __init__(self, calendar: Calendar) -> None:
         self.calendar = calendar
+        self.zone = _zone(calendar)
+        if not calendar.always and len(calendar.weekly) not in (0, 7):
+            raise ValueError(
+                f"calendar {calendar.name!r}: weekly needs 7 entries (Monday first), "
+                f"got {len(calendar.weekly)}"
+            )
+        self._days: dict[date, tuple[Segment, ...]] = {}
+        self._midnights: dict[date, datetime] = {}
+        self._holidays: dict[int, frozenset[date]] = {}
+        if calendar.holiday_country is not None and not calendar.always:
+            self._country_holidays(2000)  # fail early, with a clear message, on an unknown country
+
+    # -- public API -------------------------------------------------------------------------------
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        """The instant at which ``duration`` of working time has elapsed since ``start``."""
-        if self.calendar.always:
-            return start + duration
-        raise NotImplementedError("business calendars land with the business-time work")
+        """The instant at which ``duration`` of working time has elapsed since ``start``.
+
+        Counting starts at ``start``, or at the next working instant if ``start`` is outside working
+        hours; a zero duration returns ``start`` itself (in UTC) even outside working hours. Raises
+        ValueError for a negative duration, a naive ``start``, or a calendar with no working time in
+        the next three years.
+        """
+        begin = _utc(start, "start")
+        if duration < ZERO:
+            raise ValueError(f"duration must not be negative, got {duration}")
+        if self.calendar.always or duration == ZERO:
+            return begin + duration
+        remaining = duration
+        for seg_start, seg_end in self._segments_from(begin):
+            available = seg_end - seg_start
+            if remaining <= available:
+                return seg_start + remaining
+            remaining -= available
+        raise AssertionError("unreachable: _segments_from is infinite or raises")  # pragma: no cover
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
-        """Working time between ``start`` and ``end`` (zero if ``end <= start``)."""
+        """Working time between ``start`` and ``end`` in real seconds (zero if ``end <= start``)."""
+        a, b = _utc(start, "start"), _utc(end, "end")
+        if b <= a:
+            return ZERO
         if self.calendar.always:
-            return max(end - start, timedelta(0))
-        raise NotImplementedError("business calendars land with the business-time work")
+            return b - a
+        total = ZERO
+        day = self._day_of(a)
+        while self._midnight(day) < b:
+            for seg_start, seg_end in self.segments(day):
+                lo, hi = max(seg_start, a), min(seg_end, b)
+                if hi > lo:
+                    total += hi - lo
+            day += ONE_DAY
+        return total
+
+    def local(self, dt: datetime) -> datetime:
+        """``dt`` as wall time in the calendar's zone (for display, e.g. the simulate table)."""
+        return _utc(dt, "dt").astimezone(self.zone)
+
+    def is_working(self, dt: datetime) -> bool:
+        """Whether ``dt`` falls inside working hours (intervals are half-open: the end is not)."""
+        t = _utc(dt, "dt")
+        if self.calendar.always:
+            return True
+        return any(lo <= t < hi for lo, hi in self.segments(self._day_of(t)))
+
+    def next_working_instant(self, dt: datetime) -> datetime:
+        """``dt`` itself (in UTC) if it is working time, else the start of the next working interval."""
+        t = _utc(dt, "dt")
+        if self.calendar.always:
+            return t
+        return next(self._segments_from(t))[0]
+
+    def segments(self, day: date) -> tuple[Segment, ...]:
+        """The working time inside local day ``day``'s window, as sorted disjoint UTC segments."""
+        cached = self._days.get(day)
+        if cached is None:
+            if len(self._days) >= CACHE_LIMIT:
+                self._days.clear()
+            cached = self._days[day] = self._compute_segments(day)
+        return cached
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether no interval starts on local date ``day`` because it is a holiday."""
+        cal = self.calendar
+        if day in cal.extra_holidays:
+            return True
+        if cal.holiday_country is None or day in cal.extra_working_days:
+            return False
+        return day in self._country_holidays(day.year)
+
+    # -- days, windows and segments ---------------------------------------------------------------
+
+    def _segments_from(self, t: datetime) -> Iterator[Segment]:
+        """Working segments from ``t`` on, the first clipped to start at ``t``; endless, but raises
+        ValueError after ``MAX_CLOSED_DAYS`` consecutive days without working time."""
+        day, closed = self._day_of(t), 0
+        while closed < MAX_CLOSED_DAYS:
+            found = False
+            for seg_start, seg_end in self.segments(day):
+                if seg_end > t:
+                    found = True
+                    yield max(seg_start, t), seg_end
+            closed = 0 if found else closed + 1
+            day += ONE_DAY
+        raise ValueError(
+            f"calendar {self.calendar.name!r} has no working time in {MAX_CLOSED_DAYS} days "
+            f"from {t.isoformat()}: check its weekly hours and holidays"
+        )
+
+    def _day_of(self, t: datetime) -> date:
+        """The local day whose window holds instant ``t`` (its local date, except in odd zones
+        whose clocks jump across midnight)."""
+        day = t.astimezone(self.zone).date()
+        while t < self._midnight(day):
+            day -= ONE_DAY
+        while t >= self._midnight(day + ONE_DAY):
+            day += ONE_DAY
+        return day
+
+    def _midnight(self, day: date) -> datetime:
+        """Start of ``day``'s window: local midnight as an instant."""
+        instant = self._midnights.get(day)
+        if instant is None:
+            if len(self._midnights) >= CACHE_LIMIT:
+                self._midnights.clear()
+            instant = self._midnights[day] = self._to_utc(datetime.combine(day, time()))
+        return instant
+
+    def _compute_segments(self, day: date) -> tuple[Segment, ...]:
+        window_start, window_end = self._midnight(day), self._midnight(day + ONE_DAY)
+        raw: list[Segment] = []
+        for start_day in (day - ONE_DAY, day):
+            for lo, hi in self._intervals_starting(start_day):
+                lo, hi = max(lo, window_start), min(hi, window_end)
+                if hi > lo:
+                    raw.append((lo, hi))
+        return _merge(raw)
+
+    def _intervals_starting(self, day: date) -> Iterator[Segment]:
+        """The UTC intervals that start on local date ``day`` (none on a holiday)."""
+        weekly = self.calendar.weekly
+        if not weekly or not weekly[day.weekday()] or self.is_holiday(day):
+            return
+        for interval in weekly[day.weekday()]:
+            end_day = day + ONE_DAY if interval.overnight else day
+            lo = self._to_utc(datetime.combine(day, interval.start))
+            hi = self._to_utc(datetime.combine(end_day, interval.end))
+            if hi > lo:
+                yield lo, hi
+
+    def _to_utc(self, wall: datetime) -> datetime:
+        """The earliest instant whose wall time in the zone is at or after naive ``wall``."""
+        first = wall.replace(tzinfo=self.zone).astimezone(UTC)  # fold=0: ambiguous -> first
+        if first.astimezone(self.zone).replace(tzinfo=None) == wall:
+            return first
+        # ``wall`` is in a spring-forward gap: fold=1 reads it with the later offset, which lands
+        # before the transition; fold=0 lands after. Bisect (whole seconds) for the transition.
+        lo = int(wall.replace(tzinfo=self.zone, fold=1).timestamp()) - 1
+        hi = int(first.timestamp()) + 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if datetime.fromtimestamp(mid, self.zone).replace(tzinfo=None) >= wall:
+                hi = mid
+            else:
+                lo = mid
+        return datetime.fromtimestamp(hi, UTC)
+
+    def _country_holidays(self, year: int) -> frozenset[date]:
+        cached = self._holidays.get(year)
+        if cached is None:
+            cal = self.calendar
+            try:
+                found = holidays.country_holidays(
+                    cal.holiday_country or "", subdiv=cal.holiday_subdivision, years=year
+                )
+            except NotImplementedError as exc:
+                raise ValueError(
+                    f"calendar {cal.name!r}: unknown holiday country/subdivision "
+                    f"{cal.holiday_country!r}/{cal.holiday_subdivision!r}: {exc}"
+                ) from exc
+            cached = self._holidays[year] = frozenset(found.keys())
+        return cached
+
+
+def _zone(calendar: Calendar) -> ZoneInfo:
+    try:
+        return ZoneInfo(calendar.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"calendar {calendar.name!r}: unknown IANA timezone {calendar.timezone!r}") from exc
+
+
+def _utc(dt: datetime, name: str) -> datetime:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {dt.isoformat()}")
+    return dt.astimezone(UTC)
+
+
+def _merge(segments: list[Segment]) -> tuple[Segment, ...]:
+    """Sort and merge overlapping or touching segments."""
+    merged: list[Segment] = []
+    for lo, hi in sorted(segments):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)
