@@ -1,0 +1,130 @@
+"""Case lifecycle services: open a case, apply an agent's action, read a case for update.
+
+Each function takes the caller's Session, flushes, and never commits: the API route (or the flow)
+owns the transaction, so a crash anywhere leaves the database as it was. Use
+``models.db.session_scope(engine)`` (a write scope: BEGIN IMMEDIATE on SQLite).
+
+Errors: CaseNotFound, StaleVersion (the case moved past ``expected_version``), PolicyNotRegistered,
+AmbiguousPolicy, and the engine's ForbiddenTransition / InvalidAction, all in casework.errors.
+After any of them the caller must roll the transaction back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from casework import policy_registry
+from casework.errors import CaseNotFound, InvalidAction, StaleVersion
+from casework.history import CaseChange, append_events, bump_version, copy_state
+from casework.ids import new_case_id
+from models.tables import Case
+from sla_engine import cases as engine
+from sla_engine.events import AgentAction
+from sla_engine.kinds import ActionName
+from sla_engine.state import state_from_dict
+
+
+def _require_aware(now: datetime, name: str = "now") -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidAction(f"{name} must be a timezone-aware datetime", name)
+
+
+def open_case(
+    session: Session,
+    *,
+    attributes: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+    incident_type: str | None = None,
+    policy_id: str | None = None,
+    opened_at: datetime | None = None,
+) -> CaseChange:
+    """Open a case under the latest registered version of its policy (found by ``policy_id``, or by
+    ``incident_type`` when one policy handles it) and write its ``opened`` event and the events of
+    stage 0's on_enter actions. ``opened_at`` (default ``now``) may be in the past: timers already
+    due by ``now`` are applied at once. Returns the new case (version 1) and what was written."""
+    _require_aware(now)
+    opened_at = opened_at or now
+    _require_aware(opened_at, "opened_at")
+    if opened_at > now:
+        raise InvalidAction("opened_at is in the future", "opened_at")
+    pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id, incident_type=incident_type)
+    policy, calendar = policy_registry.get_policy(session, pinned.policy_id, pinned.version)
+    step = engine.open_case(policy, calendar, attributes, opened_at, actor)
+    events = list(step.events)
+    state = step.state
+    if opened_at < now:
+        advanced = engine.advance(policy, calendar, state, now)
+        state, events = advanced.state, events + list(advanced.events)
+    case = Case(
+        id=new_case_id(opened_at),
+        incident_type=policy.incident_type,
+        policy_id=pinned.policy_id,
+        policy_version=pinned.version,
+        opened_at=opened_at,
+        version=1,
+        last_seq=0,
+        # Filled by copy_state; required columns need a value before it runs.
+        status=state.status,
+        stage=state.stage.id,
+        queue=state.queue,
+        priority=state.priority,
+        attributes={},
+        updated_at=state.updated_at,
+        state={},
+    )
+    copy_state(case, state)
+    session.add(case)
+    session.flush()
+    change = CaseChange(case)
+    append_events(session, change, events, now)
+    return change
+
+
+def get_case_for_update(session: Session, case_id: str) -> Case:
+    """The case's current row, locked until the transaction ends on PostgreSQL (SELECT ... FOR
+    UPDATE); on SQLite the write scope's BEGIN IMMEDIATE already serialises writers."""
+    query = select(Case).where(Case.id == case_id).with_for_update()
+    case = session.exec(query.execution_options(populate_existing=True)).first()
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
+
+
+def apply_action(
+    session: Session,
+    case_id: str,
+    action_name: str,
+    args: Mapping[str, Any],
+    actor: str,
+    now: datetime,
+    expected_version: int | None = None,
+) -> CaseChange:
+    """Apply an agent's action at ``now``: timers that fell due before it are written first (with
+    their dedupe keys), then the action's own events; ``version`` goes up by one.
+
+    ``expected_version`` (the API's If-Match) must equal the case's version, else StaleVersion and
+    nothing is written. ForbiddenTransition if the state machine refuses the action in the case's
+    status; InvalidAction for an unknown action name or arguments that cannot apply."""
+    _require_aware(now)
+    try:
+        name = ActionName(action_name)
+    except ValueError:
+        known = ", ".join(a.value for a in ActionName)
+        raise InvalidAction(f"unknown action {action_name!r}; known actions: {known}", "action") from None
+    case = get_case_for_update(session, case_id)
+    if expected_version is not None and case.version != expected_version:
+        raise StaleVersion(case.id, expected_version, case.version)
+    policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
+    step = engine.apply_action(
+        policy, calendar, state_from_dict(case.state), AgentAction(name, now, actor, dict(args))
+    )
+    bump_version(session, case, expected_version)
+    copy_state(case, step.state)
+    change = CaseChange(case)
+    append_events(session, change, step.events, now)
+    return change

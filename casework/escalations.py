@@ -1,0 +1,78 @@
+"""Escalation application: find the cases whose next deadline has passed, and apply their timers.
+
+The worker's transaction, per batch:
+
+    with session_scope(engine) as session:            # BEGIN IMMEDIATE on SQLite
+        cases = claim_due_cases(session, now, limit=200)   # FOR UPDATE SKIP LOCKED on PostgreSQL
+        changes = apply_due_timers(session, cases, now)
+    # committed: events, breaches, outbox rows, state and next_deadline_at together
+
+Several workers on PostgreSQL each claim a disjoint batch (SKIP LOCKED); on SQLite one writer at a
+time holds the lock. The same timer is never written twice: its dedupe key is unique per case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from casework import policy_registry
+from casework.cases import get_case_for_update
+from casework.history import CaseChange, append_events, bump_version, copy_state
+from models.tables import Case
+from sla_engine import cases as engine
+from sla_engine.state import state_from_dict
+
+
+def claim_due_cases(session: Session, now: datetime, limit: int = 200) -> list[Case]:
+    """Up to ``limit`` cases with ``next_deadline_at <= now``, earliest first, locked for this
+    transaction. PostgreSQL skips rows another worker holds; on SQLite the caller's write scope
+    (BEGIN IMMEDIATE) is the lock."""
+    query = (
+        select(Case)
+        .where(col(Case.next_deadline_at) <= now)
+        .order_by(col(Case.next_deadline_at), col(Case.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query.execution_options(populate_existing=True)))
+
+
+def next_deadline(session: Session) -> datetime | None:
+    """The earliest pending deadline of any case: when the worker should wake next."""
+    return session.exec(select(func.min(Case.next_deadline_at))).one()
+
+
+def apply_due_timers(session: Session, cases: Sequence[Case | str], now: datetime) -> list[CaseChange]:
+    """Fire every timer due by ``now`` on each case, in deadline order, and write the events, one
+    breach row per ``breached`` event, one outbox row per ``notified`` event, the new state and
+    ``next_deadline_at``; ``version`` goes up by one per changed case. Case ids are locked here;
+    Case rows must come from ``claim_due_cases`` in this transaction. Returns the changed cases."""
+    changes = []
+    for item in cases:
+        case = get_case_for_update(session, item) if isinstance(item, str) else item
+        change = _advance(session, case, now)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _advance(session: Session, case: Case, now: datetime) -> CaseChange | None:
+    policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
+    step = engine.advance(policy, calendar, state_from_dict(case.state), now)
+    if not step.events:
+        # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
+        if case.next_deadline_at != step.state.next_deadline_at:
+            case.next_deadline_at = step.state.next_deadline_at
+            session.add(case)
+            session.flush()
+        return None
+    bump_version(session, case)
+    copy_state(case, step.state)
+    change = CaseChange(case)
+    append_events(session, change, step.events, now)
+    return change

@@ -1,0 +1,209 @@
+"""The tamper-evident hash chain of each case's history.
+
+An event's ``hash`` is the SHA-256 of the canonical JSON (sorted keys, compact separators, UTF-8) of
+the event without its hash: case_id, seq, kind, at, recorded_at, actor, data, policy_version,
+dedupe_key and prev_hash, the previous event's hash (64 zeros for seq 1). Datetimes enter as UTC ISO
+8601 with microseconds. Changing, deleting, inserting or reordering a stored event therefore breaks
+the chain at that event, and ``verify_chain`` names the case and seq.
+
+The chain has no secret: it proves the history was not changed *by accident or by a careless
+hand*; someone who rewrites a whole chain and the case's ``last_seq`` can forge it. Exports carry the
+hashes so an auditor can anchor them elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.tables import Case, CaseEvent
+
+GENESIS_HASH = "0" * 64
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    raise TypeError(f"event data must be JSON values, got {type(value).__name__}: {value!r}")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_json_default,
+    )
+
+
+def normalize_json(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` as it will read back from the database (tuples become lists, datetimes ISO text):
+    store this, so the hash is computed over exactly what is stored."""
+    result: dict[str, Any] = json.loads(canonical_json(dict(value)))
+    return result
+
+
+def utc_iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_body(event: CaseEvent, *, seq: int | None = None) -> dict[str, Any]:
+    """What the hash covers (``seq`` overrides the stored one, to recognise a moved event)."""
+    return {
+        "case_id": event.case_id,
+        "seq": event.seq if seq is None else seq,
+        "kind": str(event.kind),
+        "at": utc_iso(event.at),
+        "recorded_at": utc_iso(event.recorded_at),
+        "actor": event.actor,
+        "data": event.data,
+        "policy_version": event.policy_version,
+        "dedupe_key": event.dedupe_key,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def compute_hash(event: CaseEvent, *, seq: int | None = None) -> str:
+    return hashlib.sha256(canonical_json(event_body(event, seq=seq)).encode("utf-8")).hexdigest()
+
+
+def seal(event: CaseEvent) -> CaseEvent:
+    """Set ``event.hash`` from its other fields (``prev_hash`` must already be set)."""
+    event.hash = compute_hash(event)
+    return event
+
+
+class ProblemKind(StrEnum):
+    HASH_MISMATCH = "hash_mismatch"
+    PREV_HASH_MISMATCH = "prev_hash_mismatch"
+    SEQ_GAP = "seq_gap"
+    REORDERED = "reordered"
+    TRUNCATED = "truncated"
+    UNEXPECTED_EVENTS = "unexpected_events"
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """The first place a case's chain breaks: ``seq`` is the first event that cannot be trusted."""
+
+    case_id: str
+    seq: int
+    kind: ProblemKind
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case_id": self.case_id, "seq": self.seq, "problem": str(self.kind), "detail": self.detail}
+
+
+def verify_chain(session: Session, case_id: str | None = None) -> list[ChainProblem]:
+    """Walk every case's events (or one case's) in seq order; one problem per broken case, in
+    case id order. An empty list means every chain is intact."""
+    cases_query = select(Case.id, Case.last_seq).order_by(col(Case.id))
+    events_query = select(CaseEvent).order_by(col(CaseEvent.case_id), col(CaseEvent.seq))
+    if case_id is not None:
+        cases_query = cases_query.where(Case.id == case_id)
+        events_query = events_query.where(CaseEvent.case_id == case_id)
+    last_seqs: dict[str, int] = {cid: last for cid, last in session.exec(cases_query)}
+    problems: dict[str, ChainProblem] = {}
+    events = session.exec(events_query.execution_options(yield_per=1000))
+    for cid, group in itertools.groupby(events, key=lambda e: e.case_id):
+        problem = verify_case_events(cid, list(group), last_seqs.get(cid, 0))
+        if problem is not None:
+            problems[cid] = problem
+    seen_or_broken = set(problems)
+    for cid, last in last_seqs.items():
+        if cid not in seen_or_broken and last > 0 and not _has_events(session, cid):
+            problems[cid] = ChainProblem(
+                cid, 1, ProblemKind.TRUNCATED, f"the case records {last} events but none is stored"
+            )
+    return [problems[cid] for cid in sorted(problems)]
+
+
+def _has_events(session: Session, case_id: str) -> bool:
+    return session.exec(select(CaseEvent.id).where(CaseEvent.case_id == case_id).limit(1)).first() is not None
+
+
+def verify_case_events(case_id: str, events: Sequence[CaseEvent], last_seq: int) -> ChainProblem | None:
+    """The first break in one case's events (sorted by seq), or None if the chain holds."""
+    prev = GENESIS_HASH
+    expected = 1
+    seqs = [e.seq for e in events]
+    for event in events:
+        problem = _check_event(case_id, event, expected, prev, seqs)
+        if problem is not None:
+            return problem
+        prev = event.hash
+        expected += 1
+    return _check_length(case_id, expected - 1, last_seq)
+
+
+def _check_event(
+    case_id: str, event: CaseEvent, expected: int, prev: str, seqs: Iterable[int]
+) -> ChainProblem | None:
+    if event.seq > expected:
+        return ChainProblem(
+            case_id,
+            expected,
+            ProblemKind.SEQ_GAP,
+            f"seq {expected} is missing (the next stored event is seq {event.seq}): "
+            "an event was deleted or the events were renumbered",
+        )
+    if event.seq != expected:
+        return ChainProblem(
+            case_id, event.seq, ProblemKind.SEQ_GAP, f"seq {event.seq} where seq {expected} was expected"
+        )
+    if compute_hash(event) != event.hash:
+        for other in seqs:
+            if other != event.seq and compute_hash(event, seq=other) == event.hash:
+                return ChainProblem(
+                    case_id,
+                    event.seq,
+                    ProblemKind.REORDERED,
+                    f"the event stored as seq {event.seq} was written as seq {other}: events were reordered",
+                )
+        return ChainProblem(
+            case_id,
+            event.seq,
+            ProblemKind.HASH_MISMATCH,
+            f"stored hash {event.hash[:12]}… differs from the recomputed {compute_hash(event)[:12]}…: "
+            "the event's content (kind, at, actor, data, ...) was changed after it was written",
+        )
+    if event.prev_hash != prev:
+        return ChainProblem(
+            case_id,
+            event.seq,
+            ProblemKind.PREV_HASH_MISMATCH,
+            f"prev_hash {event.prev_hash[:12]}… is not the hash of seq {event.seq - 1} ({prev[:12]}…): "
+            "an event was inserted, replaced or rewritten before it",
+        )
+    return None
+
+
+def _check_length(case_id: str, stored: int, last_seq: int) -> ChainProblem | None:
+    if stored < last_seq:
+        return ChainProblem(
+            case_id,
+            stored + 1,
+            ProblemKind.TRUNCATED,
+            f"the case records {last_seq} events but its history ends at seq {stored}: "
+            "the last events were deleted",
+        )
+    if stored > last_seq:
+        return ChainProblem(
+            case_id,
+            last_seq + 1,
+            ProblemKind.UNEXPECTED_EVENTS,
+            f"the case records {last_seq} events but {stored} are stored: "
+            "events were appended outside Lifeline",
+        )
+    return None

@@ -1,0 +1,187 @@
+"""Writing a case's change: the case row (compare-and-set on ``version``), its chained events, and
+what they imply (a breach row per ``breached`` event, an outbox row per ``notified`` event).
+
+Everything is added to the caller's session and flushed; nothing is committed here. A duplicate
+dedupe key is refused by the database's unique constraint (never by a prior SELECT, which a
+concurrent writer could race) and surfaces as ``DuplicateTimedEvent``: roll the transaction back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from casework.errors import DuplicateTimedEvent, StaleVersion
+from casework.hashchain import GENESIS_HASH, normalize_json, seal
+from models.kinds import BreachTarget, NotificationStatus
+from models.tables import Breach, Case, CaseEvent, Notification
+from sla_engine.events import EngineEvent
+from sla_engine.kinds import EventKind
+from sla_engine.state import CaseState, state_to_dict
+
+
+@dataclass
+class CaseChange:
+    """What one service call wrote for one case (all rows flushed, not committed)."""
+
+    case: Case
+    events: list[CaseEvent] = field(default_factory=list)
+    breaches: list[Breach] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+def copy_state(case: Case, state: CaseState) -> None:
+    """Mirror the engine's state onto the case's queryable columns and its ``state`` JSON."""
+    case.status = state.status
+    case.stage = state.stage.id
+    case.queue = state.queue
+    case.priority = state.priority
+    case.assignee = state.assignee
+    case.attributes = normalize_json(state.attributes)
+    case.updated_at = state.updated_at
+    case.resolved_at = state.resolved_at
+    case.next_deadline_at = state.next_deadline_at
+    case.state = state_to_dict(state)
+
+
+def bump_version(session: Session, case: Case, expected_version: int | None = None) -> None:
+    """Compare-and-set ``version`` to ``version + 1``; StaleVersion if another transaction moved it.
+
+    With the row already locked (PostgreSQL FOR UPDATE, SQLite BEGIN IMMEDIATE) this always holds;
+    it is the guard for callers that read the case outside their write transaction.
+    """
+    seen = case.version
+    result = session.execute(
+        update(Case)
+        .where(col(Case.id) == case.id, col(Case.version) == seen)
+        .values(version=seen + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        current = session.exec(select(Case.version).where(Case.id == case.id)).one()
+        raise StaleVersion(case.id, expected_version if expected_version is not None else seen, current)
+    case.version = seen + 1
+
+
+def last_hash(session: Session, case: Case) -> str:
+    if case.last_seq == 0:
+        return GENESIS_HASH
+    query = select(CaseEvent.hash).where(CaseEvent.case_id == case.id, CaseEvent.seq == case.last_seq)
+    return session.exec(query).one()
+
+
+def append_events(session: Session, change: CaseChange, events: Sequence[EngineEvent], now: datetime) -> None:
+    """Append ``events`` to the case's chain (seq ``last_seq + 1``...), with their breach and outbox
+    rows, then flush. ``now`` is ``recorded_at``; each event's ``at`` is the engine's."""
+    case = change.case
+    prev = last_hash(session, case)
+    rows = []
+    for event in events:
+        row = CaseEvent(
+            case_id=case.id,
+            seq=case.last_seq + 1,
+            kind=event.kind,
+            at=event.at,
+            recorded_at=now,
+            actor=event.actor,
+            data=normalize_json(event.data),
+            policy_version=case.policy_version,
+            dedupe_key=event.dedupe_key,
+            prev_hash=prev,
+            hash="",
+        )
+        seal(row)
+        rows.append(row)
+        case.last_seq = row.seq
+        prev = row.hash
+    session.add(case)
+    session.add_all(rows)
+    _flush_events(session, case.id)
+    change.events.extend(rows)
+    for row in rows:
+        _add_consequences(session, change, row, now)
+    session.flush()
+
+
+def _flush_events(session: Session, case_id: str) -> None:
+    """Flush the events before anything derived from them, so a repeated timed event is reported
+    as what it is (its dedupe key), not as a duplicate breach or notification."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # PostgreSQL names the constraint (uq_case_events_case_id_dedupe_key), SQLite the columns.
+        if "dedupe_key" in str(exc.orig):
+            raise DuplicateTimedEvent(case_id) from exc
+        raise
+
+
+def _add_consequences(session: Session, change: CaseChange, row: CaseEvent, now: datetime) -> None:
+    if row.kind is EventKind.BREACHED:
+        breach = _breach(change.case, row, now)
+        session.add(breach)
+        change.breaches.append(breach)
+    elif row.kind is EventKind.NOTIFIED and row.data.get("channel"):
+        note = _notification(change.case, row, now)
+        session.add(note)
+        change.notifications.append(note)
+
+
+def _breach(case: Case, row: CaseEvent, now: datetime) -> Breach:
+    data = row.data
+    target_type = BreachTarget.CLOCK if "clock" in data else BreachTarget.STAGE
+    return Breach(
+        case_id=case.id,
+        event_seq=row.seq,
+        target_type=target_type,
+        target=str(data["clock"] if target_type is BreachTarget.CLOCK else data["stage"]),
+        due_at=row.at,
+        detected_at=now,
+        priority=str(data.get("priority") or case.priority),
+        policy_version=case.policy_version,
+        incident_type=case.incident_type,
+        queue=str(data.get("queue") or case.queue),
+    )
+
+
+def _notification(case: Case, row: CaseEvent, now: datetime) -> Notification:
+    return Notification(
+        case_id=case.id,
+        event_seq=row.seq,
+        channel=str(row.data["channel"]),
+        payload=notification_payload(case, row),
+        status=NotificationStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def notification_payload(case: Case, row: CaseEvent) -> dict[str, Any]:
+    """The webhook body: which case, why (the notified event), and where the case stands."""
+    return normalize_json(
+        {
+            "case_id": case.id,
+            "event_seq": row.seq,
+            "channel": row.data["channel"],
+            "at": row.at,
+            "reason": row.data.get("reason"),
+            "incident_type": case.incident_type,
+            "policy_id": case.policy_id,
+            "policy_version": case.policy_version,
+            "event": row.data,
+            "case": {
+                "status": case.status,
+                "priority": case.priority,
+                "stage": case.stage,
+                "queue": case.queue,
+                "assignee": case.assignee,
+                "next_deadline_at": case.next_deadline_at,
+            },
+        }
+    )

@@ -1,0 +1,193 @@
+"""The policy registry: registered versions of each policy, and the parsed policy a case is pinned to.
+
+A policy id's versions count 1, 2, ...; a new version is registered only when the canonical JSON's
+SHA-256 differs from the latest version's (so applying the same files twice registers nothing, and
+reverting an edit registers the old content again as a new version, which new cases then use).
+
+``get_policy`` parses a stored version once per process (cache keyed by policy id, version and
+hash, so two databases in one process never share an entry) and builds its business calendar from
+the policies directory's calendars.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from casework import policy_documents
+from casework.errors import AmbiguousPolicy, PolicyNotRegistered
+from models.tables import Case, PolicyVersion
+from policies.model import Policy
+from sla_engine.business_time import BusinessCalendar
+from sla_engine.kinds import ACTIVE_STATUSES
+
+_CacheKey = tuple[str, int, str]
+_policies: dict[_CacheKey, Policy] = {}
+_calendars: dict[tuple[Path | None, str], BusinessCalendar] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The outcome of applying one policy: ``registered`` False means its content was unchanged."""
+
+    policy_id: str
+    version: int
+    sha256: str
+    registered: bool
+    previous_version: int | None
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    policy_id: str
+    version: int
+    sha256: str
+    incident_type: str
+    title: str
+    registered_at: datetime
+    open_cases: int
+    latest: bool
+
+
+def latest_version(session: Session, policy_id: str) -> PolicyVersion | None:
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.policy_id == policy_id)
+        .order_by(col(PolicyVersion.version).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def register_policies(session: Session, policies: Sequence[Policy], now: datetime) -> list[Registration]:
+    """Register a new version of each policy whose content changed; flush, never commit.
+
+    The caller validates every file first and calls this only when all are valid, inside one
+    transaction, so either every changed policy is registered or none is."""
+    results = []
+    for policy in policies:
+        latest = latest_version(session, policy.id)
+        if latest is not None and latest.sha256 == policy.sha256:
+            results.append(Registration(policy.id, latest.version, latest.sha256, False, latest.version))
+            continue
+        version = 1 if latest is None else latest.version + 1
+        session.add(
+            PolicyVersion(
+                policy_id=policy.id,
+                version=version,
+                incident_type=policy.incident_type,
+                title=policy.title,
+                sha256=policy.sha256,
+                document=policy.canonical_json,
+                registered_at=now,
+            )
+        )
+        with _lock:
+            _policies[(policy.id, version, policy.sha256)] = policy
+        previous = None if latest is None else latest.version
+        results.append(Registration(policy.id, version, policy.sha256, True, previous))
+    session.flush()
+    return results
+
+
+def list_versions(session: Session) -> list[VersionSummary]:
+    """Every registered version, by policy id then version, with its count of open cases."""
+    active = [str(s) for s in ACTIVE_STATUSES]
+    open_counts = dict(
+        ((pid, ver), n)
+        for pid, ver, n in session.exec(
+            select(Case.policy_id, Case.policy_version, func.count())
+            .where(col(Case.status).in_(active))
+            .group_by(col(Case.policy_id), col(Case.policy_version))
+        )
+    )
+    rows = session.exec(
+        select(PolicyVersion).order_by(col(PolicyVersion.policy_id), col(PolicyVersion.version))
+    )
+    versions = list(rows)
+    latest = {v.policy_id: v.version for v in versions}
+    return [
+        VersionSummary(
+            v.policy_id,
+            v.version,
+            v.sha256,
+            v.incident_type,
+            v.title,
+            v.registered_at,
+            open_counts.get((v.policy_id, v.version), 0),
+            latest[v.policy_id] == v.version,
+        )
+        for v in versions
+    ]
+
+
+def pin_for_new_case(
+    session: Session, *, policy_id: str | None = None, incident_type: str | None = None
+) -> PolicyVersion:
+    """The latest version of ``policy_id``, or of the one policy handling ``incident_type``."""
+    if policy_id is not None:
+        found = latest_version(session, policy_id)
+        if found is None:
+            raise PolicyNotRegistered(f"policy {policy_id!r}")
+        return found
+    if incident_type is None:
+        raise ValueError("name an incident_type or a policy_id")
+    query = select(PolicyVersion.policy_id).where(PolicyVersion.incident_type == incident_type).distinct()
+    ids = sorted(session.exec(query))
+    if not ids:
+        raise PolicyNotRegistered(f"a policy for incident type {incident_type!r}")
+    if len(ids) > 1:
+        raise AmbiguousPolicy(incident_type, ids)
+    found = latest_version(session, ids[0])
+    assert found is not None
+    return found
+
+
+def get_policy(
+    session: Session, policy_id: str, version: int, calendars_dir: Path | None = None
+) -> tuple[Policy, BusinessCalendar]:
+    """The parsed policy of a registered version and its business calendar (both cached)."""
+    query = select(PolicyVersion.sha256).where(
+        PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
+    )
+    sha = session.exec(query).first()
+    if sha is None:
+        raise PolicyNotRegistered(f"policy {policy_id!r} version {version}")
+    key = (policy_id, version, sha)
+    with _lock:
+        policy = _policies.get(key)
+    if policy is None:
+        document = session.exec(
+            select(PolicyVersion.document).where(
+                PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
+            )
+        ).one()
+        policy = policy_documents.parse_stored(document, f"{policy_id} v{version}")
+        with _lock:
+            _policies[key] = policy
+    return policy, calendar_for(policy.calendar, calendars_dir)
+
+
+def calendar_for(name: str, calendars_dir: Path | None = None) -> BusinessCalendar:
+    key = (calendars_dir, name)
+    with _lock:
+        found = _calendars.get(key)
+    if found is None:
+        found = BusinessCalendar(policy_documents.load_calendar(name, calendars_dir))
+        with _lock:
+            _calendars[key] = found
+    return found
+
+
+def clear_cache() -> None:
+    """Forget parsed policies and calendars (tests; a long-running process never needs it)."""
+    with _lock:
+        _policies.clear()
+        _calendars.clear()

@@ -1,0 +1,102 @@
+"""Applying due timers: events, breaches, outbox rows and the next deadline, exactly once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from casework.errors import DuplicateTimedEvent
+from casework.escalations import apply_due_timers, claim_due_cases, next_deadline
+from casework.hashchain import verify_chain
+from casework.history import CaseChange, append_events
+from models.db import session_scope
+from models.kinds import BreachTarget, NotificationStatus
+from models.tables import Breach, Case, CaseEvent, Notification
+from sla_engine.events import EngineEvent
+from sla_engine.kinds import SYSTEM_ACTOR, EventKind
+from tests.casework.builders import T0, at, open_one, register
+
+
+def _count(session: Session, table: type) -> int:
+    return session.exec(select(func.count()).select_from(table)).one()
+
+
+def test_claim_returns_only_due_cases_earliest_first(engine: Engine) -> None:
+    register(engine)
+    later = open_one(engine, now=at(10)).case  # at risk at 10 + 45 min
+    earlier = open_one(engine, now=at(0)).case  # at risk at 45 min
+    with session_scope(engine) as s:
+        assert claim_due_cases(s, at(44), limit=10) == []
+        assert [c.id for c in claim_due_cases(s, at(60), limit=10)] == [earlier.id, later.id]
+        assert [c.id for c in claim_due_cases(s, at(60), limit=1)] == [earlier.id]
+        assert next_deadline(s) == at(45)
+
+
+def test_due_timers_write_events_breaches_outbox_and_next_deadline_once(
+    engine: Engine, session: Session
+) -> None:
+    register(engine)
+    case = open_one(engine).case
+    with session_scope(engine) as s:
+        changes = apply_due_timers(s, claim_due_cases(s, at(130), limit=10), at(130))
+    [change] = changes
+    assert change.case.version == 2 and change.case.stage == "security"
+    assert change.case.queue == "security-specialists"
+    assert change.case.next_deadline_at == at(6 * 60)  # security escalates 4 h after 11:00
+    assert [e.kind for e in change.events] == [
+        EventKind.AT_RISK,
+        EventKind.BREACHED,
+        EventKind.NOTIFIED,
+        EventKind.BREACHED,
+        EventKind.ESCALATED,
+        EventKind.NOTIFIED,
+    ]
+    assert all(e.recorded_at == at(130) and e.actor == SYSTEM_ACTOR and e.dedupe_key for e in change.events)
+    breaches = session.exec(select(Breach).order_by(Breach.due_at)).all()
+    assert [(b.target_type, b.target, b.due_at, b.event_seq) for b in breaches] == [
+        (BreachTarget.CLOCK, "first_response", at(60), 3),
+        (BreachTarget.STAGE, "frontline", at(120), 5),
+    ]
+    notes = session.exec(select(Notification).order_by(Notification.event_seq)).all()
+    assert [(n.channel, n.status, n.next_attempt_at) for n in notes] == [
+        ("support-leads", NotificationStatus.PENDING, at(130)),
+        ("security-oncall", NotificationStatus.PENDING, at(130)),
+    ]
+    assert notes[1].payload["case_id"] == case.id and notes[1].payload["case"]["stage"] == "security"
+
+    with session_scope(engine) as s:  # the same sweep again: nothing more is due
+        assert apply_due_timers(s, claim_due_cases(s, at(130), limit=10), at(130)) == []
+        assert apply_due_timers(s, [case.id], at(130)) == []
+    assert (
+        _count(session, CaseEvent) == 7
+        and _count(session, Breach) == 2
+        and _count(session, Notification) == 2
+    )
+    assert verify_chain(session) == []
+
+
+def test_a_duplicate_dedupe_key_is_never_written(engine: Engine, session: Session) -> None:
+    register(engine)
+    case = open_one(engine).case
+    with session_scope(engine) as s:
+        apply_due_timers(s, [case.id], at(61))
+    again = EngineEvent(
+        EventKind.BREACHED, at(60), SYSTEM_ACTOR, {"clock": "first_response"}, "breached:clock:first_response"
+    )
+    with pytest.raises(DuplicateTimedEvent), session_scope(engine) as s:
+        stored = s.get(Case, case.id)
+        assert stored is not None
+        append_events(s, CaseChange(stored), [again], at(62))
+    assert _count(session, Breach) == 1
+    assert session.exec(select(func.count()).where(CaseEvent.dedupe_key == again.dedupe_key)).one() == 1
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_workers_on_postgres_skip_cases_another_worker_holds(engine: Engine) -> None:
+    register(engine)
+    first = open_one(engine, now=T0).case
+    second = open_one(engine, now=at(1)).case
+    with session_scope(engine) as a, session_scope(engine) as b:
+        assert [c.id for c in claim_due_cases(a, at(60), limit=1)] == [first.id]
+        assert [c.id for c in claim_due_cases(b, at(60), limit=10)] == [second.id]
