@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from policies.model import Policy
@@ -181,7 +181,7 @@ def describe(event: EngineEvent) -> str:
 
 def timeline_entry(event: EngineEvent) -> dict[str, Any]:
     """The JSON form of one timeline row: at, kind, clock or stage, detail, actor."""
-    entry: dict[str, Any] = {"at": event.at.isoformat(), "kind": str(event.kind)}
+    entry: dict[str, Any] = {"at": event.at.astimezone(UTC).isoformat(), "kind": str(event.kind)}
     if "clock" in event.data:
         entry["clock"] = event.data["clock"]
     elif "stage" in event.data:
