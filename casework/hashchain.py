@@ -169,7 +169,8 @@ def _check_event(
                     case_id,
                     event.seq,
                     ProblemKind.REORDERED,
-                    f"the event stored as seq {event.seq} was written as seq {other}: events were reordered",
+                    f"the event stored as seq {event.seq} was written as seq {other}: "
+                    "events were reordered, or one was inserted or deleted before it",
                 )
         return ChainProblem(
             case_id,
