@@ -96,9 +96,9 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'lifeline.sqlite'}"
         migrate(url)
         return url
-    url: str = request.getfixturevalue("postgres_migrated_url")
-    _empty_tables(url)
-    return url
+    pg_url: str = request.getfixturevalue("postgres_migrated_url")
+    _empty_tables(pg_url)
+    return pg_url
 
 
 @pytest.fixture

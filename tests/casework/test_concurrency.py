@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -41,7 +41,7 @@ def run_together(n: int, work: Callable[[int], T]) -> list[T | BaseException]:
         return list(pool.map(task, range(n)))
 
 
-def _count(session: Session, table: type, *where: object) -> int:
+def _count(session: Session, table: type, *where: Any) -> int:
     return session.exec(select(func.count()).select_from(table).where(*where)).one()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from casework.errors import DuplicateTimedEvent
 from casework.escalations import apply_due_timers, claim_due_cases, next_deadline
@@ -53,12 +53,12 @@ def test_due_timers_write_events_breaches_outbox_and_next_deadline_once(
         EventKind.NOTIFIED,
     ]
     assert all(e.recorded_at == at(130) and e.actor == SYSTEM_ACTOR and e.dedupe_key for e in change.events)
-    breaches = session.exec(select(Breach).order_by(Breach.due_at)).all()
+    breaches = session.exec(select(Breach).order_by(col(Breach.due_at))).all()
     assert [(b.target_type, b.target, b.due_at, b.event_seq) for b in breaches] == [
         (BreachTarget.CLOCK, "first_response", at(60), 3),
         (BreachTarget.STAGE, "frontline", at(120), 5),
     ]
-    notes = session.exec(select(Notification).order_by(Notification.event_seq)).all()
+    notes = session.exec(select(Notification).order_by(col(Notification.event_seq))).all()
     assert [(n.channel, n.status, n.next_attempt_at) for n in notes] == [
         ("support-leads", NotificationStatus.PENDING, at(130)),
         ("security-oncall", NotificationStatus.PENDING, at(130)),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from casework.escalations import apply_due_timers
 from casework.hashchain import GENESIS_HASH, ProblemKind, seal, verify_chain
@@ -33,7 +33,7 @@ def _sql(engine: Engine, statement: str, **params: object) -> None:
 
 def test_intact_histories_verify(session: Session, two_cases: tuple[str, str]) -> None:
     events = session.exec(
-        select(CaseEvent).where(CaseEvent.case_id == two_cases[0]).order_by(CaseEvent.seq)
+        select(CaseEvent).where(CaseEvent.case_id == two_cases[0]).order_by(col(CaseEvent.seq))
     ).all()
     assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6, 7]
     assert events[0].prev_hash == GENESIS_HASH
