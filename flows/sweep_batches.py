@@ -1,0 +1,75 @@
+"""One sweep batch as a plain function (no Prefect): claim due cases, apply their timers, commit.
+
+The `escalation-sweep` flow (flows/sweep.py) runs these as Prefect tasks; tests and the crash test's
+worker script call them directly. One batch is one transaction: the state, events, breaches and
+outbox rows of up to ``limit`` cases commit together or not at all, so a worker killed at any moment
+leaves each case either swept or untouched, and the next sweep (by any worker) picks up from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from casework.escalations import apply_due_timers, claim_due_cases, next_deadline
+from casework.history import CaseChange
+from models.db import session_scope
+
+DEFAULT_BATCH_SIZE = 200
+
+
+@dataclass
+class SweepCounts:
+    """What a sweep did. Lateness is ``recorded_at - at`` of the events it wrote (timed events carry
+    their deadline as ``at``), in seconds."""
+
+    batches: int = 0
+    cases: int = 0
+    changed_cases: int = 0
+    events: int = 0
+    breaches: int = 0
+    notifications: int = 0
+    max_lateness_seconds: float = 0.0
+    total_lateness_seconds: float = 0.0
+
+    @classmethod
+    def of_batch(cls, claimed: int, changes: Sequence[CaseChange]) -> SweepCounts:
+        counts = cls(batches=1, cases=claimed, changed_cases=len(changes))
+        for change in changes:
+            counts.events += len(change.events)
+            counts.breaches += len(change.breaches)
+            counts.notifications += len(change.notifications)
+            for event in change.events:
+                late = (event.recorded_at - event.at).total_seconds()
+                counts.max_lateness_seconds = max(counts.max_lateness_seconds, late)
+                counts.total_lateness_seconds += late
+        return counts
+
+    def add(self, other: SweepCounts) -> None:
+        for name in ("batches", "cases", "changed_cases", "events", "breaches", "notifications"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.max_lateness_seconds = max(self.max_lateness_seconds, other.max_lateness_seconds)
+        self.total_lateness_seconds += other.total_lateness_seconds
+
+    def to_dict(self) -> dict[str, float]:
+        result: dict[str, float] = asdict(self)
+        result["mean_lateness_seconds"] = self.total_lateness_seconds / self.events if self.events else 0.0
+        return result
+
+
+def sweep_batch(engine: Engine, now: datetime, limit: int = DEFAULT_BATCH_SIZE) -> SweepCounts:
+    """Escalate up to ``limit`` due cases in one transaction (BEGIN IMMEDIATE on SQLite, SKIP
+    LOCKED on PostgreSQL). A ``DuplicateTimedEvent`` rolls the whole batch back: retry it."""
+    with session_scope(engine) as session:
+        cases = claim_due_cases(session, now, limit)
+        changes = apply_due_timers(session, cases, now) if cases else []
+        return SweepCounts.of_batch(len(cases), changes)
+
+
+def earliest_deadline(engine: Engine) -> datetime | None:
+    """The earliest pending deadline of any case (read-only; never waits for a writer)."""
+    with session_scope(engine, write=False) as session:
+        return next_deadline(session)

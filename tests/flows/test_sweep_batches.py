@@ -1,0 +1,79 @@
+"""The sweep's batches without Prefect: catch-up after downtime, batching, exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from flows.sweep_batches import SweepCounts, earliest_deadline, sweep_batch
+from models.db import session_scope
+from models.tables import Breach, CaseEvent, Notification
+from sla_engine import cases as engine_cases
+from sla_engine.kinds import EventKind
+from tests.casework.builders import CREATOR, T0
+from tests.engine.builders import ALWAYS_CAL
+from tests.flows.scenarios import assert_exactly_once, count, open_cases, register_ladder
+
+STEP = timedelta(seconds=2)
+
+
+def sweep_all(engine: Engine, now, limit: int = 200) -> SweepCounts:  # type: ignore[no-untyped-def]
+    total = SweepCounts()
+    while True:
+        counts = sweep_batch(engine, now, limit)
+        total.add(counts)
+        if counts.cases < limit:
+            return total
+
+
+def test_a_worker_down_for_hours_escalates_every_missed_timer_in_order_at_its_deadline(engine: Engine) -> None:
+    policy = register_ladder(engine, STEP)
+    [case_id] = open_cases(engine, 1, T0)
+    now = T0 + timedelta(days=1, hours=3)  # down for 27 hours: the resolution clock breached too
+
+    counts = sweep_all(engine, now)
+
+    expected = engine_cases.advance(
+        policy, ALWAYS_CAL, engine_cases.open_case(policy, ALWAYS_CAL, CREATOR, T0, "agent:ana").state, now
+    ).events
+    with session_scope(engine, write=False) as session:
+        stored = session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case_id, col(CaseEvent.recorded_at) == now)
+        ).all()
+    assert [(e.kind, e.at, e.dedupe_key) for e in stored] == [(e.kind, e.at, e.dedupe_key) for e in expected]
+    assert [e.at for e in stored] == sorted(e.at for e in stored)
+    breaches = [e.at for e in stored if e.kind is EventKind.BREACHED]
+    assert breaches == [T0 + 2 * STEP, T0 + 3 * STEP, T0 + 4 * STEP, T0 + 5 * STEP, T0 + timedelta(days=1)]
+    assert counts.events == len(expected) and counts.breaches == 5 and counts.notifications == 5
+    assert counts.max_lateness_seconds == (now - T0 - STEP).total_seconds()  # the at-risk warning, first
+
+    again = sweep_all(engine, now + timedelta(minutes=5))
+    assert again.events == 0
+    assert_exactly_once(engine)
+
+
+def test_due_cases_are_swept_in_batches_each_escalation_once(engine: Engine) -> None:
+    register_ladder(engine, STEP)
+    open_cases(engine, 450, T0)
+    now = T0 + 3 * STEP  # at risk, first-response breach, frontline escalation due for every case
+
+    batches = [sweep_batch(engine, now, 200) for _ in range(4)]
+
+    assert [b.cases for b in batches] == [200, 200, 50, 0]
+    total = SweepCounts()
+    for b in batches:
+        total.add(b)
+    with session_scope(engine, write=False) as session:
+        assert count(session, Breach) == 900 == total.breaches
+        assert count(session, Notification) == 900 == total.notifications
+    assert earliest_deadline(engine) == T0 + 4 * STEP
+    assert_exactly_once(engine)
+
+
+def test_nothing_is_claimed_before_its_deadline(engine: Engine) -> None:
+    register_ladder(engine, STEP)
+    open_cases(engine, 3, T0)
+    assert sweep_batch(engine, T0 + STEP - timedelta(microseconds=1)).cases == 0
+    assert sweep_batch(engine, T0 + STEP).events == 3
