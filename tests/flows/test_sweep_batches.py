@@ -28,7 +28,9 @@ def sweep_all(engine: Engine, now, limit: int = 200) -> SweepCounts:  # type: ig
             return total
 
 
-def test_a_worker_down_for_hours_escalates_every_missed_timer_in_order_at_its_deadline(engine: Engine) -> None:
+def test_a_worker_down_for_hours_escalates_every_missed_timer_in_order_at_its_deadline(
+    engine: Engine,
+) -> None:
     policy = register_ladder(engine, STEP)
     [case_id] = open_cases(engine, 1, T0)
     now = T0 + timedelta(days=1, hours=3)  # down for 27 hours: the resolution clock breached too

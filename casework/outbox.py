@@ -1,0 +1,190 @@
+"""The notification outbox: claim due rows for delivery, and record each outcome in the case's history.
+
+Delivery is at-least-once with a durable record: a row is *claimed* (leased: its ``next_attempt_at``
+moves ``lease`` ahead, so other workers leave it alone) in one short transaction, sent outside any
+transaction, and its outcome is recorded afterwards in its own transaction. A worker that dies after
+sending and before recording leaves the row pending; when the lease runs out it is sent again, with
+the same ``notification_id`` in the body so the receiver can drop the duplicate. The row is never
+lost, and its ``notification_delivered`` / ``notification_failed`` event is written once (dedupe key
+per notification).
+
+Like every service here: these functions flush, the caller owns the transaction. On SQLite the
+caller's write transaction (``session_scope(write=True)``, BEGIN IMMEDIATE) serialises claims; on
+PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from casework.errors import CaseNotFound
+from casework.history import CaseChange, append_events, bump_version
+from models.kinds import NotificationStatus
+from models.tables import Case, Notification
+from sla_engine.events import EngineEvent
+from sla_engine.kinds import EventKind
+
+#: The actor of the delivery events in a case's history.
+DELIVERY_ACTOR = "system:delivery"
+#: How long a claimed row is left to the worker that claimed it before another may send it again.
+DEFAULT_LEASE = timedelta(seconds=60)
+#: Stored error texts are cut to this many characters.
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed notification, detached from the session: everything needed to send it."""
+
+    id: int
+    case_id: str
+    event_seq: int
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+
+    def webhook_body(self) -> dict[str, Any]:
+        """The JSON body sent: the stored payload plus ``notification_id`` (for the receiver's
+        de-duplication) and ``kind``."""
+        return {**self.payload, "notification_id": self.id, "kind": str(EventKind.NOTIFIED)}
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def earliest_pending_attempt(session: Session) -> datetime | None:
+    """When the next pending notification is due (None: nothing pending)."""
+    query = select(func.min(Notification.next_attempt_at)).where(
+        Notification.status == NotificationStatus.PENDING
+    )
+    value: datetime | None = session.exec(query).one()
+    return value
+
+
+def claim_due_notifications(
+    session: Session, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE
+) -> list[OutboxItem]:
+    """Lease up to ``limit`` pending rows due at ``now`` (oldest first) to the caller."""
+    query = (
+        select(Notification)
+        .where(Notification.status == NotificationStatus.PENDING, col(Notification.next_attempt_at) <= now)
+        .order_by(col(Notification.next_attempt_at), col(Notification.id))
+        .limit(limit)
+    )
+    if _is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    items: list[OutboxItem] = []
+    for row in session.exec(query).all():
+        row.next_attempt_at = now + lease
+        session.add(row)
+        assert row.id is not None
+        item = OutboxItem(row.id, row.case_id, row.event_seq, row.channel, dict(row.payload), row.attempts)
+        items.append(item)
+    session.flush()
+    return items
+
+
+def _locked_row(session: Session, notification_id: int) -> Notification | None:
+    query = select(Notification).where(Notification.id == notification_id)
+    if _is_postgres(session):
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def _append(
+    session: Session, row: Notification, kind: EventKind, now: datetime, data: dict[str, Any]
+) -> None:
+    query = select(Case).where(Case.id == row.case_id)
+    if _is_postgres(session):
+        query = query.with_for_update()
+    case = session.exec(query).first()
+    if case is None:
+        raise CaseNotFound(row.case_id)
+    bump_version(session, case)
+    base = {
+        "notification_id": row.id,
+        "channel": row.channel,
+        "event_seq": row.event_seq,
+        "attempts": row.attempts,
+    }
+    suffix = "delivered" if kind is EventKind.NOTIFICATION_DELIVERED else "failed"
+    event = EngineEvent(kind, now, DELIVERY_ACTOR, {**base, **data}, f"notification:{row.id}:{suffix}")
+    append_events(session, CaseChange(case), [event], now)
+
+
+def record_delivered(session: Session, notification_id: int, now: datetime, status_code: int) -> bool:
+    """Mark the row delivered and write ``notification_delivered`` to the case's history.
+
+    Returns False (and writes nothing) when the row is no longer pending: another worker recorded
+    it after this one's lease ran out.
+    """
+    row = _locked_row(session, notification_id)
+    if row is None or row.status is not NotificationStatus.PENDING:
+        return False
+    row.attempts += 1
+    row.status = NotificationStatus.DELIVERED
+    row.delivered_at = now
+    row.next_attempt_at = None
+    row.last_error = None
+    session.add(row)
+    _append(session, row, EventKind.NOTIFICATION_DELIVERED, now, {"status_code": status_code})
+    return True
+
+
+def record_failed_attempt(
+    session: Session, notification_id: int, now: datetime, error: str, max_attempts: int, retry_at: datetime
+) -> NotificationStatus | None:
+    """Count one failed attempt. Below ``max_attempts`` the row stays pending, due again at
+    ``retry_at``; at ``max_attempts`` it is dead-lettered and ``notification_failed`` is written.
+
+    Returns the row's status afterwards, or None if the row was no longer pending (nothing written).
+    """
+    row = _locked_row(session, notification_id)
+    if row is None or row.status is not NotificationStatus.PENDING:
+        return None
+    row.attempts += 1
+    row.last_error = error[:MAX_ERROR_LENGTH]
+    if row.attempts < max_attempts:
+        row.next_attempt_at = retry_at
+        session.add(row)
+        session.flush()
+        return NotificationStatus.PENDING
+    return _dead_letter(session, row, now)
+
+
+def record_undeliverable(session: Session, notification_id: int, now: datetime, error: str) -> bool:
+    """Dead-letter a row that no retry can deliver (its channel has no webhook configured)."""
+    row = _locked_row(session, notification_id)
+    if row is None or row.status is not NotificationStatus.PENDING:
+        return False
+    row.last_error = error[:MAX_ERROR_LENGTH]
+    _dead_letter(session, row, now)
+    return True
+
+
+def _dead_letter(session: Session, row: Notification, now: datetime) -> NotificationStatus:
+    row.status = NotificationStatus.DEAD
+    row.next_attempt_at = None
+    session.add(row)
+    _append(session, row, EventKind.NOTIFICATION_FAILED, now, {"error": row.last_error})
+    return NotificationStatus.DEAD
+
+
+def pending_items(session: Session, notification_ids: list[int]) -> list[OutboxItem]:
+    """The given rows that are still pending (a flow run handed ids already claimed for it)."""
+    query = (
+        select(Notification)
+        .where(col(Notification.id).in_(notification_ids), Notification.status == NotificationStatus.PENDING)
+        .order_by(col(Notification.id))
+    )
+    return [
+        OutboxItem(row.id, row.case_id, row.event_seq, row.channel, dict(row.payload), row.attempts)
+        for row in session.exec(query)
+        if row.id is not None
+    ]

@@ -1,0 +1,162 @@
+"""The `escalation-sweep` and `deliver-notifications` flows under a real (test) Prefect server, with a
+real webhook receiver on 127.0.0.1 that verifies every signature."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from flows.delivery import deliver_notifications
+from flows.sweep import escalation_sweep
+from models.db import session_scope
+from models.kinds import NotificationStatus
+from models.tables import CaseEvent, Notification
+from sla_engine.kinds import EventKind
+from tests.casework.builders import T0
+from tests.flows.conftest import WEBHOOK_SECRET
+from tests.flows.scenarios import CHANNELS, assert_exactly_once, open_cases, register_ladder
+from tests.flows.webhook_receiver import ReceiverState
+
+pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
+
+STEP = timedelta(seconds=2)
+
+
+def channels_file(tmp_path: Path, url: str, names: tuple[str, ...] = CHANNELS) -> str:
+    path = tmp_path / "channels.json"
+    webhooks = {n: {"url": f"{url}/{n}", "secret": WEBHOOK_SECRET} for n in names}
+    path.write_text(json.dumps({"channels": webhooks}))
+    return str(path)
+
+
+async def task_run_names(flow_run_id: Any) -> list[str]:
+    async with get_client() as client:
+        only_this_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        runs = await client.read_task_runs(flow_run_filter=only_this_run)
+    return sorted(r.name.rsplit("-", 1)[0] for r in runs)
+
+
+def notifications(engine: Engine) -> list[Notification]:
+    with session_scope(engine, write=False) as session:
+        return list(session.exec(select(Notification).order_by(Notification.id)))
+
+
+def history_kinds(engine: Engine, kind: EventKind) -> list[CaseEvent]:
+    with session_scope(engine, write=False) as session:
+        return list(session.exec(select(CaseEvent).where(CaseEvent.kind == kind)))
+
+
+def test_one_sweep_flow_run_escalates_hundreds_of_cases_in_batch_tasks(engine: Engine, db_url: str) -> None:
+    register_ladder(engine, STEP)
+    open_cases(engine, 450, T0)
+
+    state = asyncio.run(
+        escalation_sweep(database_url=db_url, batch_size=200, now=T0 + 3 * STEP, return_state=True)  # type: ignore[call-overload]
+    )
+    result = state.result()
+
+    assert {k: result[k] for k in ("batches", "cases", "changed_cases", "breaches", "notifications")} == {
+        "batches": 3,
+        "cases": 450,
+        "changed_cases": 450,
+        "breaches": 900,
+        "notifications": 900,
+    }
+    assert result["events"] == 450 * 6  # at risk, breach + notify, stage breach + escalation + notify
+    assert result["max_lateness_seconds"] == (2 * STEP).total_seconds()
+    assert asyncio.run(task_run_names(state.state_details.flow_run_id)) == ["sweep-batch"] * 3
+    assert_exactly_once(engine)
+
+
+def test_notifications_reach_the_webhook_signed_once_each_and_are_recorded_in_history(
+    engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
+) -> None:
+    url, state = receiver
+    register_ladder(engine, STEP)
+    open_cases(engine, 5, T0)
+    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 3 * STEP))
+
+    path = channels_file(tmp_path, url)
+    result = asyncio.run(deliver_notifications(database_url=db_url, channels_file=path))
+
+    rows = notifications(engine)
+    assert result == {"claimed": 10, "delivered": 10}
+    assert all(r.status is NotificationStatus.DELIVERED and r.attempts == 1 for r in rows)
+    assert sorted(state.accepted_ids()) == [r.id for r in rows]
+    assert all(r.signature_ok for r in state.received)
+    body = next(r.body for r in state.received if r.body["notification_id"] == rows[0].id)
+    assert body["case_id"] == rows[0].case_id and body["kind"] == "notified"
+    assert body["channel"] == rows[0].channel and body["event"]["channel"] == rows[0].channel
+    delivered = history_kinds(engine, EventKind.NOTIFICATION_DELIVERED)
+    assert sorted(e.data["notification_id"] for e in delivered) == [r.id for r in rows]
+    assert asyncio.run(deliver_notifications(database_url=db_url, channels_file=path)) == {"claimed": 0}
+    assert_exactly_once(engine)
+
+
+def test_a_failing_webhook_is_retried_with_backoff_then_delivered(
+    engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
+) -> None:
+    url, state = receiver
+    register_ladder(engine, STEP)
+    open_cases(engine, 1, T0)
+    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 2 * STEP))  # one notification
+    state.fail_next = 2
+    path = channels_file(tmp_path, url)
+
+    result = asyncio.run(deliver_notifications(database_url=db_url, channels_file=path, backoff_factor=0.01))
+
+    [row] = notifications(engine)
+    assert result == {"claimed": 1, "delivered": 1}
+    assert row.status is NotificationStatus.DELIVERED and row.attempts == 3
+    assert [r.error for r in state.received] == ["receiver told to fail", "receiver told to fail", None]
+    assert len(history_kinds(engine, EventKind.NOTIFICATION_DELIVERED)) == 1
+    assert history_kinds(engine, EventKind.NOTIFICATION_FAILED) == []
+
+
+def test_after_its_last_attempt_a_notification_is_a_dead_letter_recorded_in_history(
+    engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
+) -> None:
+    url, state = receiver
+    register_ladder(engine, STEP)
+    open_cases(engine, 1, T0)
+    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 2 * STEP))
+    state.fail_next = 100
+    path = channels_file(tmp_path, url)
+
+    result = asyncio.run(
+        deliver_notifications(database_url=db_url, channels_file=path, max_attempts=3, backoff_factor=0.01)
+    )
+
+    [row] = notifications(engine)
+    assert result == {"claimed": 1, "dead": 1}
+    assert row.status is NotificationStatus.DEAD and row.attempts == 3 and "503" in (row.last_error or "")
+    assert len(state.received) == 3
+    [failed] = history_kinds(engine, EventKind.NOTIFICATION_FAILED)
+    assert failed.data["notification_id"] == row.id and failed.data["attempts"] == 3
+    assert_exactly_once(engine)
+
+
+def test_a_channel_without_a_webhook_is_dead_lettered_at_once_with_the_reason(
+    engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
+) -> None:
+    url, state = receiver
+    register_ladder(engine, STEP)
+    open_cases(engine, 1, T0)
+    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 2 * STEP))
+
+    path = channels_file(tmp_path, url, names=("tns-leads",))
+    result = asyncio.run(deliver_notifications(database_url=db_url, channels_file=path))
+
+    [row] = notifications(engine)
+    assert result == {"claimed": 1, "dead": 1} and state.received == []
+    assert row.status is NotificationStatus.DEAD and "support-leads" in (row.last_error or "")
+    assert len(history_kinds(engine, EventKind.NOTIFICATION_FAILED)) == 1
