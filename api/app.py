@@ -1,0 +1,72 @@
+"""The FastAPI application factory.
+
+``create_app(engine, clock=...)`` builds an app on a given engine (tests build one per database)
+with an injectable clock: every instant a route uses comes from ``app.state.clock``, so tests use
+explicit datetimes. Without an engine the app connects to ``LIFELINE_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api import problems
+from api.metrics import ApiMetrics, RequestMetricsMiddleware
+from api.problems import BodyLimitMiddleware, CatchAllMiddleware
+from api.routes import breaches, cases, health, policies
+from casework.settings import get_settings
+from models.db import make_engine
+
+MAX_BODY_BYTES = 1024 * 1024
+
+DESCRIPTION = """
+Lifeline's HTTP API: open and work creator-support cases, watch their SLA clocks, read their
+tamper-evident history, and preview policies.
+
+Authenticate with `Authorization: Bearer <key>` (create keys with `lifeline keys create`). Errors are
+`application/problem+json` (RFC 9457). See docs/api.md for a walk-through.
+"""
+
+TAGS = [
+    {"name": "cases", "description": "Open, list, read and act on cases (agents)."},
+    {"name": "breaches", "description": "Missed deadlines (auditors)."},
+    {"name": "policies", "description": "Registered policies, validation and simulation."},
+    {"name": "operations", "description": "Health and metrics."},
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    owns_engine = engine is None
+    bound = engine if engine is not None else make_engine(get_settings().database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            bound.dispose()
+
+    app = FastAPI(
+        title="Lifeline",
+        version="1",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.engine = bound
+    app.state.clock = clock
+    app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
+    problems.install(app)
+    for module in (cases, breaches, policies, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,87 @@
+"""Bearer-key authentication and role checks, as FastAPI dependencies.
+
+Roles (docs/api.md has the table): ``admin`` writes policies and keys and may read everything;
+``agent`` opens and works cases and reads policies; ``auditor`` only reads (cases, events, breaches,
+policies, reports, audit). A missing, unknown or revoked key is 401; a valid key whose role may not
+use the route is 403. The key's holder is the actor of the events it causes (``agent:<name>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from api.problems import Problem
+from casework import api_keys
+from casework.api_keys import KeyHolder
+from models.db import session_scope
+from models.kinds import Role
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `lifeline keys create`.")
+
+ALL_ROLES = (Role.ADMIN, Role.AGENT, Role.AUDITOR)
+READERS = ALL_ROLES
+CASE_WRITERS = (Role.AGENT,)
+POLICY_AUTHORS = (Role.ADMIN,)
+SIMULATORS = (Role.ADMIN, Role.AGENT)
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_now(request: Request) -> datetime:
+    """The request's instant from the app's injected clock (tests replace ``app.state.clock``)."""
+    now: datetime = request.app.state.clock()
+    return now
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401, "unauthorized", "Authentication required", detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def authenticate(
+    engine: EngineDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> KeyHolder:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise _unauthorized("send 'Authorization: Bearer <key>' with a key from `lifeline keys create`")
+    with session_scope(engine, write=False) as session:
+        holder = api_keys.authenticate(session, credentials.credentials)
+    if holder is None:
+        raise _unauthorized("the API key is unknown or revoked")
+    return holder
+
+
+def require(*roles: Role) -> Callable[..., KeyHolder]:
+    """A dependency that authenticates and admits only ``roles``."""
+    allowed = ", ".join(str(r) for r in roles)
+
+    def check(holder: Annotated[KeyHolder, Depends(authenticate)]) -> KeyHolder:
+        if holder.role not in roles:
+            raise Problem(
+                403,
+                "forbidden",
+                "Not allowed for this role",
+                f"this route is for role(s) {allowed}; the key {holder.name!r} has role {holder.role}",
+            )
+        return holder
+
+    return check
+
+
+Reader = Annotated[KeyHolder, Depends(require(*READERS))]
+CaseWriter = Annotated[KeyHolder, Depends(require(*CASE_WRITERS))]
+PolicyAuthor = Annotated[KeyHolder, Depends(require(*POLICY_AUTHORS))]
+Simulator = Annotated[KeyHolder, Depends(require(*SIMULATORS))]

@@ -1,0 +1,137 @@
+"""Prometheus metrics: request counts (counted as requests pass) and the state of the cases (read
+from the database at scrape time, so every API process reports the same numbers).
+
+Each app has its own registry, so several apps in one process (tests) never share counters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from models.db import session_scope
+from models.tables import Breach, Case, CaseEvent, WorkerHeartbeat
+from sla_engine.kinds import ACTIVE_STATUSES, EventKind
+
+
+class CaseMetrics(Collector):
+    """Open cases by stage and priority, breaches by clock or stage, escalations, sweep lag."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        open_cases = GaugeMetricFamily(
+            "lifeline_open_cases",
+            "Cases not yet resolved, by stage and priority",
+            labels=["stage", "priority"],
+        )
+        breaches = CounterMetricFamily(
+            "lifeline_breaches",
+            "Breaches recorded, by target type (clock or stage) and name",
+            labels=["target_type", "target"],
+        )
+        escalations = CounterMetricFamily(
+            "lifeline_escalations", "Stage escalations recorded (timed and by hand)"
+        )
+        lag = GaugeMetricFamily(
+            "lifeline_sweep_lag_seconds",
+            "How far the most overdue pending deadline is behind now (0: the worker is keeping up)",
+        )
+        heartbeat = GaugeMetricFamily(
+            "lifeline_worker_heartbeat_age_seconds", "Seconds since the freshest worker heartbeat"
+        )
+        active = [str(s) for s in ACTIVE_STATUSES]
+        with session_scope(self.engine, write=False) as session:
+            rows = session.exec(
+                select(Case.stage, Case.priority, func.count())
+                .where(col(Case.status).in_(active))
+                .group_by(col(Case.stage), col(Case.priority))
+            )
+            for stage, priority, count in rows:
+                open_cases.add_metric([stage, priority], count)
+            for target_type, target, count in session.exec(
+                select(Breach.target_type, Breach.target, func.count()).group_by(
+                    col(Breach.target_type), col(Breach.target)
+                )
+            ):
+                breaches.add_metric([str(target_type), target], count)
+            escalated = session.exec(
+                select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == EventKind.ESCALATED)
+            ).one()
+            escalations.add_metric([], escalated)
+            oldest_due = session.exec(select(func.min(Case.next_deadline_at))).one()
+            lag.add_metric([], max((now - oldest_due).total_seconds(), 0.0) if oldest_due else 0.0)
+            beat = session.exec(select(func.max(WorkerHeartbeat.beat_at))).one()
+            if beat is not None:
+                heartbeat.add_metric([], max((now - beat).total_seconds(), 0.0))
+        yield from (open_cases, breaches, escalations, lag, heartbeat)
+
+
+class ApiMetrics:
+    """The app's registry with its request counter and latency histogram."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "lifeline_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "lifeline_http_request_duration_seconds",
+            "Time to answer, by method and route template",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.registry.register(CaseMetrics(engine, clock))
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/cases/{case_id}``), so labels stay few."""
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", []):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = _route_template(scope)
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

@@ -1,0 +1,355 @@
+"""The one place that turns errors into RFC 9457 problem+json answers.
+
+Every 4xx and 5xx the API sends has ``type``, ``title``, ``status`` and ``detail``; validation
+errors add ``errors: [{pointer, message}]`` (JSON pointers into the request body; query, path and
+header parameters are named by ``parameter`` instead). ``type`` is a relative URI,
+``/problems/<slug>``, documented in docs/api.md. Domain errors from casework and the engine are
+mapped here, and only here, so the routes just call services and let errors rise.
+
+The catch-all (``CatchAllMiddleware``) logs any unexpected exception with its traceback on the
+server and answers a bare 500 problem: no internals reach the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from casework.case_queries import InvalidCursor
+from casework.errors import (
+    AmbiguousPolicy,
+    CaseNotFound,
+    CaseworkError,
+    DuplicateTimedEvent,
+    ForbiddenTransition,
+    InvalidAction,
+    PolicyNotRegistered,
+    StaleVersion,
+)
+from casework.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
+from sla_engine.kinds import ActionName
+from sla_engine.simulation import SimulationInputError
+
+log = logging.getLogger("lifeline.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An answer the API chooses to give: raise it from a route or a dependency."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        errors: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors) if errors is not None else None
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> Response:
+    return JSONResponse(
+        problem.body(instance), status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+    )
+
+
+def validation_problem(errors: Sequence[Mapping[str, Any]], detail: str | None = None) -> Problem:
+    first = errors[0] if errors else {}
+    where = first.get("pointer", first.get("parameter", ""))
+    return Problem(
+        422,
+        "validation-error",
+        "Invalid request",
+        detail or f"{len(errors)} invalid value(s); first at {where or '/'}: {first.get('message', '')}",
+        errors=errors,
+    )
+
+
+# --- domain errors -> problems -------------------------------------------------------------------
+
+
+def _stale(err: StaleVersion) -> Problem:
+    return Problem(
+        412,
+        "stale-version",
+        "The case changed",
+        str(err),
+        headers={"ETag": f'"{err.current_version}"'},
+        current_version=err.current_version,
+    )
+
+
+def _forbidden(err: ForbiddenTransition) -> Problem:
+    return Problem(
+        409,
+        "forbidden-transition",
+        "Transition not allowed",
+        str(err),
+        action=str(err.action),
+        from_status=str(err.from_status),
+        to_status=None if err.to_status is None else str(err.to_status),
+    )
+
+
+def _invalid_action(err: InvalidAction) -> Problem:
+    pointer = f"/{err.field}" if err.field else ""
+    return validation_problem([{"pointer": pointer, "message": str(err)}], str(err))
+
+
+def _simulation_input(err: SimulationInputError) -> Problem:
+    return validation_problem([{"pointer": err.pointer, "message": err.message}], str(err))
+
+
+DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
+    CaseNotFound: lambda e: Problem(404, "not-found", "No such case", str(e)),
+    StaleVersion: _stale,
+    ForbiddenTransition: _forbidden,
+    InvalidAction: _invalid_action,
+    SimulationInputError: _simulation_input,
+    PolicyNotRegistered: lambda e: Problem(404, "policy-not-registered", "Policy not registered", str(e)),
+    AmbiguousPolicy: lambda e: validation_problem([{"pointer": "/policy_id", "message": str(e)}], str(e)),
+    IdempotencyKeyReused: lambda e: Problem(
+        422, "idempotency-key-reused", "Idempotency-Key reused", str(e), case_id=e.case_id
+    ),
+    InvalidIdempotencyKey: lambda e: validation_problem(
+        [{"parameter": "Idempotency-Key", "message": str(e)}]
+    ),
+    IdempotencyRace: lambda e: Problem(
+        409, "conflict", "Concurrent request", "a concurrent request used the same Idempotency-Key; retry"
+    ),
+    InvalidCursor: lambda e: validation_problem([{"parameter": "cursor", "in": "query", "message": str(e)}]),
+    DuplicateTimedEvent: lambda e: Problem(
+        409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"
+    ),
+}
+
+
+def domain_problem(err: Exception) -> Problem | None:
+    for cls in type(err).__mro__:
+        mapper = DOMAIN_ERRORS.get(cls)
+        if mapper is not None:
+            return mapper(err)
+    if isinstance(err, CaseworkError):
+        return Problem(422, "unprocessable", "Request cannot be processed", str(err))
+    return None
+
+
+# --- request validation -> problems ---------------------------------------------------------------
+
+_ACTION_TAGS = frozenset(a.value for a in ActionName)
+
+
+def _escape(part: Any) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(loc: Sequence[Any]) -> str:
+    """JSON pointer of a body location. Pydantic puts the chosen member of a tagged union in the
+    path (``body, note, text``): the action name is dropped since it is a value, not a field."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] in _ACTION_TAGS:
+        parts = parts[1:]
+    return "".join(f"/{_escape(p)}" for p in parts)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    message = str(error.get("msg", "invalid value"))
+    if error.get("type") == "union_tag_invalid":
+        names = ", ".join(sorted(_ACTION_TAGS))
+        return f"unknown action {error.get('input', {}).get('action')!r}; one of {names}"
+    if error.get("type") == "union_tag_not_found":
+        return "required: the action's name (e.g. acknowledge)"
+    if error.get("type") == "timezone_aware":
+        return "datetime without a UTC offset: add Z or an offset such as +01:00"
+    return message
+
+
+def request_validation_problem(exc: RequestValidationError) -> Problem:
+    errors: list[dict[str, Any]] = []
+    for error in exc.errors():
+        loc = list(error.get("loc", ()))
+        where, rest = (loc[0], loc[1:]) if loc else ("body", [])
+        if error.get("type") == "json_invalid":
+            return Problem(
+                400,
+                "malformed-json",
+                "Malformed JSON",
+                f"the request body is not valid JSON: {error.get('ctx', {}).get('error', 'parse error')}",
+            )
+        if where == "body":
+            errors.append({"pointer": _pointer(rest), "message": _message(error)})
+        else:
+            errors.append(
+                {"parameter": ".".join(str(p) for p in rest), "in": where, "message": _message(error)}
+            )
+    return validation_problem(errors)
+
+
+# --- handlers -------------------------------------------------------------------------------------
+
+HTTP_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed for this role"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+def http_problem(status: int, detail: str, headers: Mapping[str, str] | None = None) -> Problem:
+    slug, title = HTTP_TITLES.get(status, ("http-error", "HTTP error"))
+    return Problem(status, slug, title, detail, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers and the catch-all on ``app``."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request.url.path)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path}; see /docs"
+        return problem_response(http_problem(exc.status_code, detail, exc.headers), request.url.path)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(request_validation_problem(exc), request.url.path)
+
+    async def on_domain(request: Request, exc: Exception) -> Response:
+        problem = domain_problem(exc)
+        if problem is None:  # pragma: no cover - registered only for mapped classes
+            raise exc
+        return problem_response(problem, request.url.path)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    for cls in (*DOMAIN_ERRORS, CaseworkError):
+        app.add_exception_handler(cls, on_domain)
+
+
+INTERNAL = Problem(
+    500,
+    "internal-error",
+    "Internal error",
+    "the server could not answer this request; it has been logged. Retry later or report it",
+)
+
+
+class CatchAllMiddleware:
+    """Answer any exception that escaped the routes and handlers with a 500 problem (logged with its
+    traceback here, never sent; an oversized body read outside a route is answered 413)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except BodyTooLarge as exc:
+            if not started:
+                await problem_response(http_problem(413, exc.detail), scope.get("path"))(scope, receive, send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await problem_response(INTERNAL, scope.get("path"))(scope, receive, send)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` when a streamed body passes the limit. An HTTPException, so FastAPI's
+    body parsing lets it through (it turns other errors into 400) and ``on_http`` answers 413."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``limit`` bytes with 413: at once from Content-Length, or while
+    reading a chunked body (the read stops at the limit, so a huge body never fills memory)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _message(self) -> str:
+        return f"request bodies are limited to {self.limit} bytes ({self.limit // 1024} KiB)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                await problem_response(http_problem(413, self._message()), scope.get("path"))(
+                    scope, receive, send
+                )
+                return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self._message())
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,69 @@
+"""Breaches: every missed deadline, of a clock or a stage, for auditors and leads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+
+from api.auth import EngineDep, Reader
+from api.routes.cases import PROBLEMS
+from api.schemas import BreachView, Page
+from casework import case_queries
+from casework.case_queries import BreachFilters
+from models.db import session_scope
+from models.tables import Breach
+
+router = APIRouter(prefix="/v1/breaches", tags=["breaches"])
+
+
+@router.get("", response_model=Page[BreachView], summary="List breaches", responses=PROBLEMS)
+def list_breaches(
+    holder: Reader,
+    engine: EngineDep,
+    request: Request,
+    since: Annotated[AwareDatetime | None, Query(description="Deadline (due_at) at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Deadline (due_at) before")] = None,
+    incident_type: Annotated[str | None, Query(max_length=100)] = None,
+    clock: Annotated[
+        str | None, Query(max_length=100, description="A clock name, e.g. first_response")
+    ] = None,
+    stage: Annotated[str | None, Query(max_length=100, description="A stage id, e.g. frontline")] = None,
+    priority: Annotated[str | None, Query(max_length=20)] = None,
+    case_id: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=case_queries.MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Page[BreachView]:
+    """Breaches by deadline, oldest first. ``clock`` and ``stage`` together match either."""
+    filters = BreachFilters(
+        since=since,
+        until=until,
+        incident_type=incident_type,
+        clock=clock,
+        stage=stage,
+        priority=priority,
+        case_id=case_id,
+    )
+    with session_scope(engine, write=False) as session:
+        page = case_queries.list_breaches(session, filters, limit, cursor)
+    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    return Page[BreachView](items=[_view(b) for b in page.items], next=link)
+
+
+def _view(breach: Breach) -> BreachView:
+    assert breach.id is not None
+    return BreachView(
+        id=breach.id,
+        case_id=breach.case_id,
+        incident_type=breach.incident_type,
+        target_type=str(breach.target_type),
+        target=breach.target,
+        priority=breach.priority,
+        queue=breach.queue,
+        due_at=breach.due_at,
+        detected_at=breach.detected_at,
+        lateness_seconds=(breach.detected_at - breach.due_at).total_seconds(),
+        event_seq=breach.event_seq,
+        policy_version=breach.policy_version,
+    )

@@ -1,0 +1,285 @@
+"""Cases: open (idempotent), list by nearest deadline, read with every clock, act, read history.
+
+Each route owns its transaction (``session_scope``) around the service calls; domain errors rise to
+api.problems. Writes happen at the app clock's ``now``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from pydantic import AwareDatetime
+from sqlmodel import Session
+
+from api.auth import CaseWriter, EngineDep, NowDep, Reader
+from api.problems import Problem
+from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
+from casework import case_queries, cases, idempotency
+from casework.case_queries import CaseFilters
+from casework.case_status import case_status
+from casework.idempotency import IdempotencyRace
+from models.db import session_scope
+from models.tables import Case, CaseEvent
+from sla_engine.kinds import Status
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No key, or an unknown or revoked key"},
+    403: {"description": "The key's role may not use this route"},
+    422: {"description": "Invalid input; `errors` lists JSON pointers"},
+}
+
+
+def _etag(case: Case) -> str:
+    return f'"{case.version}"'
+
+
+def _view(session: Session, case: Case, now: Any) -> CaseView:
+    breached = bool(case_queries.breached_case_ids(session, [case.id]))
+    return CaseView.model_validate(case_status(session, case, now, breached))
+
+
+def _parse_if_match(value: str | None) -> int | None:
+    if value is None or value.strip() == "*":
+        return None
+    match = _IF_MATCH.match(value)
+    if match is None:
+        raise Problem(
+            400,
+            "bad-request",
+            "Bad If-Match header",
+            f'If-Match must be the ETag of the case, e.g. "3" (got {value!r})',
+            errors=[{"parameter": "If-Match", "in": "header", "message": "expected a version ETag"}],
+        )
+    return int(match.group(1))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CaseView,
+    summary="Open a case",
+    responses={
+        **PROBLEMS,
+        200: {"description": "A retry with the same Idempotency-Key and body: the case it opened"},
+        404: {"description": "No registered policy for the incident type / policy id"},
+    },
+)
+def open_case(
+    body: CaseCreate,
+    holder: CaseWriter,
+    engine: EngineDep,
+    now: NowDep,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retry-safe key (e.g. a UUID): the same key and body give the same case for 24 h",
+        ),
+    ] = None,
+) -> CaseView:
+    """Open a case under the latest registered version of its policy. The case starts in stage 0
+    with every clock running; its priority comes from the policy's rules over ``attributes``."""
+    payload = body.model_dump(mode="json", exclude_unset=True)
+    stored_key = idempotency.scoped_key(holder.id, idempotency_key) if idempotency_key is not None else None
+    fingerprint = idempotency.fingerprint(payload)
+    for attempt in (1, 2):
+        try:
+            view, replayed = _open_once(engine, body, payload, holder.actor, now, stored_key, fingerprint)
+            break
+        except IdempotencyRace:
+            if attempt == 2:
+                raise
+    if replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["ETag"] = f'"{view.version}"'
+    response.headers["Location"] = str(request.url_for("get_case", case_id=view.id))
+    return view
+
+
+def _open_once(
+    engine: EngineDep,
+    body: CaseCreate,
+    payload: dict[str, Any],
+    actor: str,
+    now: NowDep,
+    stored_key: str | None,
+    fingerprint: str,
+) -> tuple[CaseView, bool]:
+    with session_scope(engine) as session:
+        if stored_key is not None:
+            existing = idempotency.find(session, stored_key, fingerprint, now)
+            if existing is not None:
+                return _view(session, case_queries.get_case(session, existing), now), True
+        change = cases.open_case(
+            session,
+            attributes=payload.get("attributes", {}),
+            actor=actor,
+            now=now,
+            incident_type=body.incident_type,
+            policy_id=body.policy_id,
+            opened_at=body.opened_at,
+        )
+        if stored_key is not None:
+            idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
+        return _view(session, change.case, now), False
+
+
+@router.get(
+    "", response_model=Page[CaseSummary], summary="List cases by nearest deadline", responses=PROBLEMS
+)
+def list_cases(
+    holder: Reader,
+    engine: EngineDep,
+    request: Request,
+    status: Annotated[list[Status] | None, Query(description="Repeat for several")] = None,
+    incident_type: Annotated[str | None, Query(max_length=100)] = None,
+    queue: Annotated[str | None, Query(max_length=100)] = None,
+    priority: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    breached: Annotated[
+        bool | None, Query(description="Only cases with (true) or without (false) a breach")
+    ] = None,
+    due_before: Annotated[
+        AwareDatetime | None, Query(description="next_deadline_at before this instant")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=case_queries.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500, description="From a previous page's `next`")] = None,
+) -> Page[CaseSummary]:
+    """Cases matching every filter, ordered by ``next_deadline_at`` (nothing pending last), then id.
+    Follow ``next`` for the following page; it keeps the filters."""
+    filters = CaseFilters(
+        status=status or (),
+        incident_type=incident_type,
+        queue=queue,
+        priority=priority,
+        assignee=assignee,
+        breached=breached,
+        due_before=due_before,
+    )
+    with session_scope(engine, write=False) as session:
+        page = case_queries.list_cases(session, filters, limit, cursor)
+        breached_ids = case_queries.breached_case_ids(session, [c.id for c in page.items])
+    items = [_summary(case, case.id in breached_ids) for case in page.items]
+    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    return Page[CaseSummary](items=items, next=link)
+
+
+def _summary(case: Case, breached: bool) -> CaseSummary:
+    summary = case.attributes.get("summary")
+    return CaseSummary(
+        id=case.id,
+        incident_type=case.incident_type,
+        policy={"id": case.policy_id, "version": case.policy_version},  # type: ignore[arg-type]
+        status=str(case.status),
+        stage=case.stage,
+        queue=case.queue,
+        assignee=case.assignee,
+        priority=case.priority,
+        summary=summary if isinstance(summary, str) else None,
+        next_deadline_at=case.next_deadline_at,
+        breached=breached,
+        opened_at=case.opened_at,
+        updated_at=case.updated_at,
+        version=case.version,
+    )
+
+
+@router.get(
+    "/{case_id}",
+    response_model=CaseView,
+    summary="A case with every clock",
+    responses={**PROBLEMS, 404: {"description": "No such case"}},
+)
+def get_case(case_id: CaseId, holder: Reader, engine: EngineDep, now: NowDep, response: Response) -> CaseView:
+    """The case now: each clock's target, deadline (UTC and local), remaining working time, state and
+    breach; the stage and when it escalates; the priority and why. ``ETag`` is the case version:
+    send it back as ``If-Match`` on actions."""
+    with session_scope(engine, write=False) as session:
+        case = case_queries.get_case(session, case_id)
+        view = _view(session, case, now)
+    response.headers["ETag"] = _etag(case)
+    return view
+
+
+@router.post(
+    "/{case_id}/actions",
+    response_model=CaseView,
+    summary="Act on a case",
+    responses={
+        **PROBLEMS,
+        404: {"description": "No such case"},
+        409: {"description": "The state machine forbids this action now (from/to states named)"},
+        412: {"description": "If-Match is stale: the body has the current version"},
+    },
+)
+def act(
+    case_id: CaseId,
+    action: Annotated[CaseAction, Body()],
+    holder: CaseWriter,
+    engine: EngineDep,
+    now: NowDep,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description='The ETag you read, e.g. "3": 412 if the case moved on'),
+    ] = None,
+) -> CaseView:
+    """Apply an agent action: ``{"action": "acknowledge"}``, ``{"action": "note", "text": ...}``...
+    Deadlines that passed before now are applied first (as the worker would)."""
+    expected = _parse_if_match(if_match)
+    args = action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
+    with session_scope(engine) as session:
+        change = cases.apply_action(session, case_id, action.action, args, holder.actor, now, expected)
+        view = _view(session, change.case, now)
+    response.headers["ETag"] = _etag(change.case)
+    return view
+
+
+@router.get(
+    "/{case_id}/events",
+    response_model=Page[EventView],
+    summary="A case's history",
+    responses={**PROBLEMS, 404: {"description": "No such case"}},
+)
+def list_events(
+    case_id: CaseId,
+    holder: Reader,
+    engine: EngineDep,
+    request: Request,
+    after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Page[EventView]:
+    """Every event in seq order with its hash chain (``prev_hash`` -> ``hash``). ``at`` is when it took
+    effect (a timed escalation's deadline), ``recorded_at`` when it was written."""
+    with session_scope(engine, write=False) as session:
+        page = case_queries.list_events(session, case_id, limit, after_seq)
+    items = [_event(e) for e in page.items]
+    link = None
+    if page.next_cursor is not None:
+        link = str(request.url.include_query_params(after_seq=page.next_cursor))
+    return Page[EventView](items=items, next=link)
+
+
+def _event(event: CaseEvent) -> EventView:
+    return EventView(
+        seq=event.seq,
+        kind=str(event.kind),
+        at=event.at,
+        recorded_at=event.recorded_at,
+        actor=event.actor,
+        data=event.data,
+        policy_version=event.policy_version,
+        dedupe_key=event.dedupe_key,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )

@@ -1,0 +1,188 @@
+"""Policies: registered versions (read by everyone), validation and simulation (policy authors).
+
+Registering stays a deliberate, versioned act on the command line (`lifeline policies apply`), so
+a policy's history follows its files under version control.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query
+
+from api.auth import EngineDep, PolicyAuthor, Reader, Simulator
+from api.routes.cases import PROBLEMS
+from api.schemas import (
+    ClockView,
+    Diagnostic,
+    PolicyDetail,
+    PolicySummary,
+    PolicyVersionView,
+    SimulateRequest,
+    SimulationView,
+    TimelineEntry,
+    ValidationReport,
+)
+from casework import policy_queries, policy_registry
+from casework.case_status import clock_view
+from casework.policy_validation import validate_document
+from models.db import session_scope
+from sla_engine.simulation import (
+    SimulationInputError,
+    parse_actions,
+    parse_case,
+    parse_instant,
+    simulate,
+    timeline_entry,
+)
+
+router = APIRouter(prefix="/v1/policies", tags=["policies"])
+
+PolicyId = Annotated[str, Path(max_length=100, description="A policy id, e.g. account-compromised")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such registered policy"}}
+
+
+@router.get("", response_model=list[PolicySummary], summary="Registered policies", responses=PROBLEMS)
+def list_policies(holder: Reader, engine: EngineDep) -> list[PolicySummary]:
+    """Each registered policy at its latest version, with its count of open cases (all versions)."""
+    with session_scope(engine, write=False) as session:
+        versions = policy_registry.list_versions(session)
+    open_cases: dict[str, int] = {}
+    for v in versions:
+        open_cases[v.policy_id] = open_cases.get(v.policy_id, 0) + v.open_cases
+    return [
+        PolicySummary(
+            id=v.policy_id,
+            title=v.title,
+            incident_type=v.incident_type,
+            latest_version=v.version,
+            sha256=v.sha256,
+            registered_at=v.registered_at,
+            open_cases=open_cases[v.policy_id],
+        )
+        for v in versions
+        if v.latest
+    ]
+
+
+@router.get(
+    "/{policy_id}",
+    response_model=PolicyDetail,
+    summary="A policy and its versions",
+    responses={**PROBLEMS, **NOT_FOUND},
+)
+def get_policy(
+    policy_id: PolicyId,
+    holder: Reader,
+    engine: EngineDep,
+    version: Annotated[
+        int | None, Query(ge=1, description="Show this version's document (default latest)")
+    ] = None,
+) -> PolicyDetail:
+    with session_scope(engine, write=False) as session:
+        versions = policy_queries.policy_versions(session, policy_id)
+    latest = versions[-1]
+    shown = latest if version is None else next((v for v in versions if v.version == version), None)
+    if shown is None:
+        from casework.errors import PolicyNotRegistered
+
+        raise PolicyNotRegistered(f"policy {policy_id!r} version {version}")
+    return PolicyDetail(
+        id=policy_id,
+        title=latest.title,
+        incident_type=latest.incident_type,
+        latest_version=latest.version,
+        version=shown.version,
+        document=shown.document,
+        versions=[
+            PolicyVersionView(
+                version=v.version,
+                sha256=v.sha256,
+                title=v.title,
+                registered_at=v.registered_at,
+                open_cases=v.open_cases,
+                latest=v is latest,
+            )
+            for v in versions
+        ],
+    )
+
+
+@router.post(
+    "/validate",
+    response_model=ValidationReport,
+    summary="Validate a policy document",
+    responses={**PROBLEMS, 422: {"description": "The policy is invalid: `errors` has JSON pointers"}},
+)
+def validate(document: Annotated[Any, Body()], holder: PolicyAuthor) -> ValidationReport:
+    """Schema first (each error with its JSON pointer), then the semantic lint. A valid policy
+    answers 200 with any warnings; an invalid one 422 problem+json with ``errors`` and ``warnings``."""
+    report = validate_document(document)
+    if report.errors:
+        from api.problems import validation_problem
+
+        problem = validation_problem(
+            [{"pointer": d.pointer, "message": d.message} for d in report.errors],
+            f"the policy has {len(report.errors)} error(s); first at {report.errors[0].pointer or '/'}: "
+            f"{report.errors[0].message}",
+        )
+        problem.extra["warnings"] = [{"pointer": d.pointer, "message": d.message} for d in report.warnings]
+        raise problem
+    return ValidationReport(
+        valid=True,
+        errors=[],
+        warnings=[
+            Diagnostic(pointer=d.pointer, message=d.message, severity="warning") for d in report.warnings
+        ],
+    )
+
+
+def _prefixed(prefix: str, err: SimulationInputError) -> SimulationInputError:
+    return SimulationInputError(prefix + err.pointer, err.message)
+
+
+@router.post(
+    "/{policy_id}/simulate",
+    response_model=SimulationView,
+    summary="Simulate a policy on a case",
+    responses={**PROBLEMS, **NOT_FOUND},
+)
+def simulate_policy(
+    policy_id: PolicyId, request: Annotated[SimulateRequest, Body()], holder: Simulator, engine: EngineDep
+) -> SimulationView:
+    """What the latest registered version would do to ``case`` given timed agent ``actions``: the
+    timeline of deadlines, warnings, breaches, escalations and notifications. Writes nothing."""
+    try:
+        opened_at, attributes = parse_case(request.case)
+    except SimulationInputError as err:
+        raise _prefixed("/case", err) from None
+    try:
+        actions = parse_actions(request.actions)
+    except SimulationInputError as err:
+        raise _prefixed("/actions", err) from None
+    until = None if request.until is None else parse_instant(request.until, "/until")
+    with session_scope(engine, write=False) as session:
+        pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id)
+        policy, calendar = policy_registry.get_policy(session, pinned.policy_id, pinned.version)
+    try:
+        result = simulate(policy, calendar, opened_at, attributes, actions, until)
+    except SimulationInputError as err:
+        raise _prefixed("/actions", err) from None
+    titles = {c.name: c.title for c in policy.clocks}
+    timeline = []
+    for event in result.events:
+        entry = timeline_entry(event)
+        timeline.append(TimelineEntry(**entry, at_local=calendar.local(event.at)))
+    return SimulationView(
+        policy={"id": pinned.policy_id, "version": pinned.version},  # type: ignore[arg-type]
+        timezone=str(calendar.zone),
+        until=result.until,
+        timeline=timeline,
+        final_status=str(result.state.status),
+        final_stage=result.state.stage.id,
+        final_priority=result.state.priority,
+        clocks=[
+            ClockView.model_validate(clock_view(c, titles.get(c.name), calendar, result.until))
+            for c in result.state.clocks
+        ],
+    )

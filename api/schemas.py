@@ -1,0 +1,374 @@
+"""Request and response models: what /docs shows and what the API accepts.
+
+Request models forbid unknown fields (a typo is a 422 naming it, not silently ignored); case
+attributes accept extra fields, since platforms add their own. Datetimes must carry a UTC offset.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+T = TypeVar("T")
+
+Text = Annotated[str, Field(max_length=10_000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Creator(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: Name | None = None
+    handle: Name | None = None
+    platform: Name | None = None
+    tier: Name | None = Field(None, description="e.g. standard, partner, top")
+    followers: Annotated[int, Field(ge=0)] | None = None
+
+
+class Impact(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    monetized: bool | None = None
+    next_sponsored_post_at: AwareDatetime | None = Field(
+        None, description="When the creator's next sponsored post goes out (caps resolution deadlines)."
+    )
+    linked_accounts_at_risk: Annotated[int, Field(ge=0)] | None = None
+    estimated_daily_revenue: Annotated[float, Field(ge=0)] | None = None
+
+
+class CaseAttributes(BaseModel):
+    """What the policy's priority rules and deadline caps read (dotted paths like creator.tier)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    creator: Creator | None = None
+    impact: Impact | None = None
+    summary: Text | None = None
+
+
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "incident_type": "account_compromised",
+                    "attributes": {
+                        "summary": "Channel taken over, 2FA changed; sponsored post tonight",
+                        "creator": {"id": "cr_1042", "handle": "@lunabakes", "tier": "partner"},
+                        "impact": {"monetized": True, "next_sponsored_post_at": "2026-11-25T20:00:00Z"},
+                    },
+                }
+            ]
+        },
+    )
+
+    incident_type: Name | None = Field(None, description="Opens under the one policy for this type.")
+    policy_id: Name | None = Field(None, description="Opens under this policy (latest version).")
+    attributes: CaseAttributes = Field(default_factory=CaseAttributes)
+    opened_at: AwareDatetime | None = Field(
+        None, description="When the creator reported it (default now; may be in the past, never future)."
+    )
+
+    @model_validator(mode="after")
+    def _needs_policy(self) -> CaseCreate:
+        if self.incident_type is None and self.policy_id is None:
+            raise ValueError("name an incident_type or a policy_id")
+        return self
+
+
+# --- actions --------------------------------------------------------------------------------------
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text | None = Field(None, description="Why; recorded on the event.")
+
+
+class Acknowledge(_Action):
+    action: Literal["acknowledge"]
+
+
+class Start(_Action):
+    action: Literal["start"]
+
+
+class RequestInfo(_Action):
+    """Pause: the case waits on the creator (clocks with pauses_on stop counting)."""
+
+    action: Literal["request_info"]
+
+
+class CreatorReplied(_Action):
+    """Resume after request_info."""
+
+    action: Literal["creator_replied"]
+
+
+class Resolve(_Action):
+    action: Literal["resolve"]
+
+
+class Reopen(_Action):
+    action: Literal["reopen"]
+
+
+class Close(_Action):
+    action: Literal["close"]
+
+
+class Assign(_Action):
+    """Set ``assignee`` (null unassigns) and/or move the case to another ``queue``."""
+
+    action: Literal["assign"]
+    assignee: Name | None = None
+    queue: Name | None = None
+
+
+class Note(_Action):
+    action: Literal["note"]
+    text: Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class Escalate(_Action):
+    """Escalate by hand to the next stage, or to ``to_stage`` (a later stage id)."""
+
+    action: Literal["escalate"]
+    to_stage: Name | None = None
+
+
+class SetPriority(_Action):
+    """Override the priority (targets recompute, elapsed time is kept); null returns to the rules."""
+
+    action: Literal["set_priority"]
+    priority: Annotated[str, Field(max_length=20)] | None
+
+
+class UpdateAttributes(_Action):
+    """JSON merge patch of the attributes (null removes a key); the priority rules run again."""
+
+    action: Literal["update_attributes"]
+    attributes: CaseAttributes
+
+
+CaseAction = Annotated[
+    Acknowledge
+    | Assign
+    | Start
+    | Note
+    | RequestInfo
+    | CreatorReplied
+    | Escalate
+    | SetPriority
+    | UpdateAttributes
+    | Resolve
+    | Reopen
+    | Close,
+    Field(discriminator="action"),
+]
+
+
+# --- responses ------------------------------------------------------------------------------------
+
+
+class PolicyRef(BaseModel):
+    id: str
+    version: int
+
+
+class ClockView(BaseModel):
+    name: str
+    title: str | None = None
+    state: Literal["running", "paused", "stopped"]
+    target: str = Field(description="ISO 8601 duration for the case's current priority")
+    target_seconds: float
+    due_at: datetime | None = Field(description="UTC deadline (null when paused or stopped)")
+    due_at_local: datetime | None = Field(description="The same deadline in the calendar's time zone")
+    timezone: str
+    remaining_seconds: float | None = Field(
+        description="Working time left before the deadline (negative once breached; null when stopped)"
+    )
+    paused_seconds: float = Field(description="Working time spent paused so far")
+    warned: bool
+    breached: bool
+    breached_at: datetime | None
+    breached_by_seconds: float | None = Field(description="Working time past the deadline")
+    stopped_at: datetime | None
+    met: bool | None = Field(description="Stopped in time (true), late (false); null while counting")
+
+
+class StageView(BaseModel):
+    id: str
+    index: int
+    title: str | None = None
+    queue: str
+    entered_at: datetime
+    state: Literal["running", "paused", "stopped"]
+    escalates_at: datetime | None
+    escalates_at_local: datetime | None
+    remaining_seconds: float | None
+    is_last: bool
+
+
+class CaseView(BaseModel):
+    id: str
+    incident_type: str
+    policy: PolicyRef
+    status: str
+    stage: StageView
+    queue: str
+    assignee: str | None
+    priority: str
+    priority_reason: str
+    priority_set_by_hand: bool
+    attributes: dict[str, Any]
+    clocks: list[ClockView]
+    next_deadline_at: datetime | None
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    escalations: int
+    breached: bool
+    version: int
+
+
+class CaseSummary(BaseModel):
+    id: str
+    incident_type: str
+    policy: PolicyRef
+    status: str
+    stage: str
+    queue: str
+    assignee: str | None
+    priority: str
+    summary: str | None
+    next_deadline_at: datetime | None
+    breached: bool
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next: str | None = Field(description="URL of the next page (same filters); null on the last page")
+
+
+class EventView(BaseModel):
+    seq: int
+    kind: str
+    at: datetime
+    recorded_at: datetime
+    actor: str
+    data: dict[str, Any]
+    policy_version: int
+    dedupe_key: str | None
+    prev_hash: str
+    hash: str
+
+
+class BreachView(BaseModel):
+    id: int
+    case_id: str
+    incident_type: str
+    target_type: str
+    target: str
+    priority: str
+    queue: str
+    due_at: datetime
+    detected_at: datetime
+    lateness_seconds: float = Field(description="detected_at - due_at: how late the worker recorded it")
+    event_seq: int
+    policy_version: int
+
+
+# --- policies -------------------------------------------------------------------------------------
+
+
+class PolicySummary(BaseModel):
+    id: str
+    title: str
+    incident_type: str
+    latest_version: int
+    sha256: str
+    registered_at: datetime
+    open_cases: int = Field(description="Open cases over all versions")
+
+
+class PolicyVersionView(BaseModel):
+    version: int
+    sha256: str
+    title: str
+    registered_at: datetime
+    open_cases: int
+    latest: bool
+
+
+class PolicyDetail(BaseModel):
+    id: str
+    title: str
+    incident_type: str
+    latest_version: int
+    version: int = Field(description="The version whose document is shown")
+    document: dict[str, Any]
+    versions: list[PolicyVersionView]
+
+
+class Diagnostic(BaseModel):
+    pointer: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class ValidationReport(BaseModel):
+    valid: bool
+    errors: list[Diagnostic]
+    warnings: list[Diagnostic]
+
+
+class SimulateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "case": {
+                        "opened_at": "2026-11-24T20:05:00Z",
+                        "attributes": {"creator": {"tier": "partner"}, "impact": {"monetized": True}},
+                    },
+                    "actions": [
+                        {"at": "2026-11-24T20:12:00Z", "action": "acknowledge"},
+                        {"at": "2026-11-24T20:30:00Z", "action": "request_info"},
+                    ],
+                }
+            ]
+        },
+    )
+
+    case: dict[str, Any] = Field(description='{"opened_at": ISO 8601 with offset, "attributes": {...}}')
+    actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
+    until: Any = Field(None, description="Run the timers until this instant (default: until quiet)")
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    at_local: datetime
+    kind: str
+    clock: str | None = None
+    stage: str | None = None
+    detail: str
+    actor: str
+
+
+class SimulationView(BaseModel):
+    policy: PolicyRef
+    timezone: str
+    until: datetime
+    timeline: list[TimelineEntry]
+    final_status: str
+    final_stage: str
+    final_priority: str
+    clocks: list[ClockView]

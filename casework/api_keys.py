@@ -1,0 +1,132 @@
+"""API keys: create (the secret is shown once), revoke, and authenticate a bearer token.
+
+Only the SHA-256 of a key is stored, so a leaked database does not leak usable keys; ``prefix`` (the
+first characters of the key) lets people tell their keys apart in listings. A key's name is unique
+among the keys that are not revoked: it appears in every event its holder writes
+(``agent:<name>``), so two live keys with one name would make the history ambiguous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from casework.errors import CaseworkError
+from models.kinds import Role
+from models.tables import ApiKey
+
+KEY_PREFIX = "ll_"
+PREFIX_LENGTH = 10
+MAX_NAME_LENGTH = 200
+
+
+class ApiKeyNotFound(CaseworkError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no active API key with id or name {ref!r}")
+        self.ref = ref
+
+
+class ApiKeyNameTaken(CaseworkError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an active API key is already named {name!r}; revoke it or pick another name")
+        self.name = name
+
+
+class InvalidKeyName(CaseworkError):
+    pass
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key: ``secret`` is the only copy of the plain key; it cannot be shown again."""
+
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who a valid bearer token belongs to, detached from the session."""
+
+    id: int
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        """The actor written on the events this key's holder causes: ``agent:<name>``."""
+        return f"{self.role}:{self.name}"
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _check_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > MAX_NAME_LENGTH or any(ch.isspace() for ch in cleaned):
+        raise InvalidKeyName(
+            f"a key name is 1 to {MAX_NAME_LENGTH} characters without spaces (it becomes the actor "
+            f"'<role>:<name>' in case histories), got {name!r}"
+        )
+    return cleaned
+
+
+def create_key(session: Session, name: str, role: Role, now: datetime) -> CreatedKey:
+    """Store a new key for ``role`` and return it with its secret (flushed, not committed)."""
+    name = _check_name(name)
+    if _active_by_name(session, name) is not None:
+        raise ApiKeyNameTaken(name)
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        name=name, role=Role(role), key_hash=hash_key(secret), prefix=secret[:PREFIX_LENGTH], created_at=now
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return CreatedKey(row.id, row.name, row.role, row.prefix, secret)
+
+
+def _active_by_name(session: Session, name: str) -> ApiKey | None:
+    query = select(ApiKey).where(ApiKey.name == name, col(ApiKey.revoked_at).is_(None))
+    return session.exec(query).first()
+
+
+def revoke_key(session: Session, ref: str, now: datetime) -> ApiKey:
+    """Revoke the active key whose id (digits) or name is ``ref``; ApiKeyNotFound otherwise.
+
+    The row stays (revoked_at set) so the history's actors keep a meaning."""
+    row: ApiKey | None = None
+    if ref.isdigit():
+        found = session.get(ApiKey, int(ref))
+        row = found if found is not None and found.revoked_at is None else None
+    if row is None:
+        row = _active_by_name(session, ref)
+    if row is None:
+        raise ApiKeyNotFound(ref)
+    row.revoked_at = now
+    session.add(row)
+    session.flush()
+    return row
+
+
+def authenticate(session: Session, secret: str) -> KeyHolder | None:
+    """The holder of ``secret`` if it is a known, unrevoked key; None otherwise."""
+    if not secret.startswith(KEY_PREFIX):
+        return None
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(secret))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    assert row.id is not None
+    return KeyHolder(row.id, row.name, row.role)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))).all())
