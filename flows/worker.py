@@ -109,6 +109,12 @@ class Worker:
     # -- escalations -------------------------------------------------------------------------------
 
     async def _sweep_loop(self) -> None:
+        # A catch-up sweep at once, whatever is due: it also starts Prefect's temporary local server
+        # (~10 s) now rather than at the first deadline, which would then be that late.
+        try:
+            await self.sweep(self.clock())
+        except Exception:
+            log.exception("the first sweep failed; the loop will retry")
         await drive_by_deadlines(
             name="escalation-sweep",
             next_due=lambda: asyncio.to_thread(earliest_deadline, self.engine),
