@@ -6,6 +6,7 @@ Each app has its own registry, so several apps in one process (tests) never shar
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -15,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.db import session_scope
@@ -99,21 +100,30 @@ class ApiMetrics:
         self.registry.register(CaseMetrics(engine, clock))
 
 
-def _route_template(scope: Scope) -> str:
-    """The matched route's path template (``/v1/cases/{case_id}``), so labels stay few."""
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+class RouteTemplates:
+    """Maps a request path to its route template (``/v1/cases/{case_id}``) so that metric labels
+    stay few; built once from the app's OpenAPI paths."""
+
+    def __init__(self) -> None:
+        self._patterns: list[tuple[re.Pattern[str], str]] | None = None
+
+    def template(self, scope: Scope) -> str:
+        if self._patterns is None:
+            openapi = getattr(scope.get("app"), "openapi", None)
+            paths = openapi()["paths"] if openapi is not None else {}
+            self._patterns = [(compile_path(p)[0], p) for p in paths]
+        path = scope.get("path", "")
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
+        return "unmatched"
 
 
 class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,7 +141,7 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = _route_template(scope)
+            route = self.templates.template(scope)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

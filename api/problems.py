@@ -210,6 +210,9 @@ def request_validation_problem(exc: RequestValidationError) -> Problem:
                 "Malformed JSON",
                 f"the request body is not valid JSON: {error.get('ctx', {}).get('error', 'parse error')}",
             )
+        if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            tag = str(error.get("ctx", {}).get("discriminator", "")).strip("'\"")
+            rest = [*rest, tag] if tag else rest
         if where == "body":
             errors.append({"pointer": _pointer(rest), "message": _message(error)})
         else:

@@ -9,12 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 T = TypeVar("T")
 
-Text = Annotated[str, Field(max_length=10_000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[StrictStr, Field(max_length=10_000)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
 class Creator(BaseModel):
@@ -24,18 +34,18 @@ class Creator(BaseModel):
     handle: Name | None = None
     platform: Name | None = None
     tier: Name | None = Field(None, description="e.g. standard, partner, top")
-    followers: Annotated[int, Field(ge=0)] | None = None
+    followers: Annotated[StrictInt, Field(ge=0)] | None = None
 
 
 class Impact(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    monetized: bool | None = None
+    monetized: StrictBool | None = None
     next_sponsored_post_at: AwareDatetime | None = Field(
         None, description="When the creator's next sponsored post goes out (caps resolution deadlines)."
     )
-    linked_accounts_at_risk: Annotated[int, Field(ge=0)] | None = None
-    estimated_daily_revenue: Annotated[float, Field(ge=0)] | None = None
+    linked_accounts_at_risk: Annotated[StrictInt, Field(ge=0)] | None = None
+    estimated_daily_revenue: Annotated[StrictFloat, Field(ge=0)] | None = None
 
 
 class CaseAttributes(BaseModel):
@@ -130,7 +140,7 @@ class Assign(_Action):
 
 class Note(_Action):
     action: Literal["note"]
-    text: Annotated[str, Field(min_length=1, max_length=10_000)]
+    text: Annotated[StrictStr, Field(min_length=1, max_length=10_000)]
 
 
 class Escalate(_Action):
@@ -144,7 +154,7 @@ class SetPriority(_Action):
     """Override the priority (targets recompute, elapsed time is kept); null returns to the rules."""
 
     action: Literal["set_priority"]
-    priority: Annotated[str, Field(max_length=20)] | None
+    priority: Annotated[StrictStr, Field(max_length=20)] | None
 
 
 class UpdateAttributes(_Action):
@@ -154,7 +164,9 @@ class UpdateAttributes(_Action):
     attributes: CaseAttributes
 
 
-CaseAction = Annotated[
+#: The body of POST /v1/cases/{id}/actions, told apart by ``action`` (use with
+#: ``Body(discriminator="action")``).
+CaseAction = (
     Acknowledge
     | Assign
     | Start
@@ -166,9 +178,8 @@ CaseAction = Annotated[
     | UpdateAttributes
     | Resolve
     | Reopen
-    | Close,
-    Field(discriminator="action"),
-]
+    | Close
+)
 
 
 # --- responses ------------------------------------------------------------------------------------

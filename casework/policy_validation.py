@@ -1,16 +1,18 @@
-"""Validate a policy document given as JSON (POST /v1/policies/validate): the policy loader's
-schema check and lint, as diagnostics with JSON pointers. Nothing is registered."""
+"""Validate a policy document given as JSON (POST /v1/policies/validate) the way
+``lifeline policies validate`` does a file: the JSON Schema first, then the semantic lint, as
+diagnostics with JSON pointers. Nothing is registered.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from policies.diagnostics import Diagnostic, Severity
+from policies.schemas import SchemaName, validate
 
-@dataclass(frozen=True)
-class Diagnostic:
-    pointer: str
-    message: str
+#: How the document is named in diagnostics (it came in a request body, not a file).
+LABEL = "request body"
 
 
 @dataclass(frozen=True)
@@ -19,9 +21,9 @@ class ValidationResult:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-class ValidatorUnavailable(RuntimeError):
-    """The policy loader is not installed in this build."""
-
-
 def validate_document(document: Any) -> ValidationResult:
-    raise ValidatorUnavailable("policy validation needs policies.loader, which this build lacks")
+    diagnostics = validate(document, SchemaName.POLICY, LABEL)
+    return ValidationResult(
+        errors=[d for d in diagnostics if d.severity is Severity.ERROR],
+        warnings=[d for d in diagnostics if d.severity is Severity.WARNING],
+    )

@@ -224,7 +224,7 @@ def get_case(case_id: CaseId, holder: Reader, engine: EngineDep, now: NowDep, re
 )
 def act(
     case_id: CaseId,
-    action: Annotated[CaseAction, Body()],
+    action: Annotated[CaseAction, Body(discriminator="action")],
     holder: CaseWriter,
     engine: EngineDep,
     now: NowDep,
