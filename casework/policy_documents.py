@@ -1,22 +1,40 @@
 """The seam between the registry and the policy loader (policies.loader): parse a stored canonical
-document back into a Policy, and load a named calendar from the policies directory."""
+document back into a Policy, and find a calendar by name in the policies directory.
+
+A stored document passed the schema and the lint when it was registered; it is checked again on
+parsing (once per version per process) against the calendars in force, so a calendar removed since
+is reported by name instead of failing later inside the engine.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from policies.model import ALWAYS, Calendar, Policy
+from policies.diagnostics import PolicyError
+from policies.loader import calendars_for, parse_policy_text
+from policies.model import Calendar, Policy
 
 
 class StoredPolicyUnreadable(RuntimeError):
-    """A registered document no longer parses (the policy language changed incompatibly)."""
+    """A registered document no longer loads (its calendar is gone, or the language changed)."""
 
 
-def parse_stored(document: str, label: str) -> Policy:
-    raise StoredPolicyUnreadable(f"{label}: cannot parse stored documents until policies.loader lands")
+def calendars(policies_dir: Path) -> dict[str, Calendar]:
+    """The calendars of ``policies_dir/calendars`` (else the bundled ones), plus ``always``."""
+    found, _problems = calendars_for(policies_dir)
+    return found
 
 
-def load_calendar(name: str, calendars_dir: Path | None = None) -> Calendar:
-    if name == ALWAYS.name:
-        return ALWAYS
-    raise StoredPolicyUnreadable(f"calendar {name!r}: calendar files cannot be loaded yet")
+def parse_stored(document: str, label: str, known_calendars: dict[str, Calendar]) -> Policy:
+    try:
+        return parse_policy_text(document, label, known_calendars)
+    except PolicyError as exc:
+        lines = "; ".join(d.as_line() for d in exc.diagnostics)
+        raise StoredPolicyUnreadable(f"registered policy {label} no longer loads: {lines}") from exc
+
+
+def calendar_named(name: str, known_calendars: dict[str, Calendar], policies_dir: Path) -> Calendar:
+    try:
+        return known_calendars[name]
+    except KeyError:
+        raise StoredPolicyUnreadable(f"calendar {name!r} is not in {policies_dir / 'calendars'}") from None

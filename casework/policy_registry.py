@@ -22,14 +22,16 @@ from sqlmodel import Session, col, select
 
 from casework import policy_documents
 from casework.errors import AmbiguousPolicy, PolicyNotRegistered
+from casework.settings import get_settings
 from models.tables import Case, PolicyVersion
-from policies.model import Policy
+from policies.model import Calendar, Policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.kinds import ACTIVE_STATUSES
 
 _CacheKey = tuple[str, int, str]
 _policies: dict[_CacheKey, Policy] = {}
-_calendars: dict[tuple[Path | None, str], BusinessCalendar] = {}
+_calendar_sets: dict[Path, dict[str, Calendar]] = {}
+_business_calendars: dict[tuple[Path, str], BusinessCalendar] = {}
 _lock = threading.Lock()
 
 
@@ -151,15 +153,20 @@ def pin_for_new_case(
 
 
 def get_policy(
-    session: Session, policy_id: str, version: int, calendars_dir: Path | None = None
+    session: Session, policy_id: str, version: int, policies_dir: Path | None = None
 ) -> tuple[Policy, BusinessCalendar]:
-    """The parsed policy of a registered version and its business calendar (both cached)."""
+    """The parsed policy of a registered version and its business calendar (both cached).
+
+    Calendars come from ``policies_dir`` (default LIFELINE_POLICIES_DIR): its ``calendars/`` folder,
+    else the bundled calendars. Raises PolicyNotRegistered for an unknown version."""
+    base = policies_dir if policies_dir is not None else get_settings().policies_dir
     query = select(PolicyVersion.sha256).where(
         PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
     )
     sha = session.exec(query).first()
     if sha is None:
         raise PolicyNotRegistered(f"policy {policy_id!r} version {version}")
+    known = _calendars(base)
     key = (policy_id, version, sha)
     with _lock:
         policy = _policies.get(key)
@@ -169,20 +176,30 @@ def get_policy(
                 PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
             )
         ).one()
-        policy = policy_documents.parse_stored(document, f"{policy_id} v{version}")
+        policy = policy_documents.parse_stored(document, f"{policy_id} v{version}", known)
         with _lock:
             _policies[key] = policy
-    return policy, calendar_for(policy.calendar, calendars_dir)
+    return policy, _business_calendar(policy.calendar, known, base)
 
 
-def calendar_for(name: str, calendars_dir: Path | None = None) -> BusinessCalendar:
-    key = (calendars_dir, name)
+def _calendars(policies_dir: Path) -> dict[str, Calendar]:
     with _lock:
-        found = _calendars.get(key)
+        found = _calendar_sets.get(policies_dir)
     if found is None:
-        found = BusinessCalendar(policy_documents.load_calendar(name, calendars_dir))
+        found = policy_documents.calendars(policies_dir)
         with _lock:
-            _calendars[key] = found
+            _calendar_sets[policies_dir] = found
+    return found
+
+
+def _business_calendar(name: str, known: dict[str, Calendar], policies_dir: Path) -> BusinessCalendar:
+    key = (policies_dir, name)
+    with _lock:
+        found = _business_calendars.get(key)
+    if found is None:
+        found = BusinessCalendar(policy_documents.calendar_named(name, known, policies_dir))
+        with _lock:
+            _business_calendars[key] = found
     return found
 
 
@@ -190,4 +207,5 @@ def clear_cache() -> None:
     """Forget parsed policies and calendars (tests; a long-running process never needs it)."""
     with _lock:
         _policies.clear()
-        _calendars.clear()
+        _calendar_sets.clear()
+        _business_calendars.clear()

@@ -63,3 +63,48 @@ def open_one(engine: Engine, now: datetime = T0, attributes: dict[str, Any] | No
 def fresh(session: Session) -> Session:
     session.expire_all()
     return session
+
+
+def policy_document(**changes: Any) -> dict[str, Any]:
+    """A policy document as a platform writes it (the shape of DESIGN.md's example)."""
+    doc: dict[str, Any] = {
+        "id": "account-compromised",
+        "title": "Creator account compromised",
+        "incident_type": "account_compromised",
+        "calendar": "always",
+        "priority": {
+            "default": "P2",
+            "rules": [
+                {"if": {"field": "creator.tier", "op": "in", "value": ["partner", "top"]}, "then": "P1"}
+            ],
+        },
+        "clocks": {
+            "first_response": {
+                "target": {"P1": "PT15M", "P2": "PT1H", "P3": "PT4H"},
+                "stops_on": ["acknowledged"],
+                "warn_at": 0.75,
+                "on_breach": [{"notify": "support-leads"}],
+            },
+            "resolution": {
+                "target": {"P1": "PT8H", "P2": "P1D", "P3": "P3D"},
+                "pauses_on": ["waiting_on_creator"],
+                "stops_on": ["resolved"],
+                "on_breach": [{"notify": "partner-managers"}],
+            },
+        },
+        "stages": [
+            {
+                "id": "frontline",
+                "queue": "creator-support",
+                "escalate_after": {"P1": "PT30M", "P2": "PT2H", "P3": "PT8H"},
+            },
+            {
+                "id": "account-security",
+                "queue": "security-specialists",
+                "escalate_after": "PT4H",
+                "on_enter": [{"notify": "security-oncall"}],
+            },
+        ],
+    }
+    doc.update(changes)
+    return doc

@@ -1,0 +1,28 @@
+"""A registered version is rebuilt from its stored document, in a process that never saw the file."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from casework import policy_registry
+from casework.cases import open_case
+from models.db import session_scope
+from policies.loader import parse_policy_text
+from tests.casework.builders import CREATOR, T0, at, policy_document
+
+
+def test_stored_document_parses_back_to_the_registered_policy(engine: Engine, session: Session) -> None:
+    policy = parse_policy_text(json.dumps(policy_document(), indent=2), "account_compromised.json")
+    with session_scope(engine) as s:
+        policy_registry.register_policies(s, [policy], T0)
+    policy_registry.clear_cache()  # as a fresh worker process would start
+
+    parsed, calendar = policy_registry.get_policy(session, "account-compromised", 1)
+    assert parsed == policy
+    assert calendar.calendar.name == "always"
+    with session_scope(engine) as s:
+        case = open_case(s, incident_type="account_compromised", attributes=CREATOR, actor="a", now=T0).case
+    assert case.priority == "P1" and case.next_deadline_at == at(11.25)
