@@ -121,6 +121,7 @@ class ClockSpec:
     not_after: NotAfter | None = None
     on_breach: tuple[PolicyAction, ...] = ()
     title: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class StageSpec:
     #: Statuses that pause this stage's timer; None means "the union of the clocks' pauses_on".
     pauses_on: frozenset[str] | None = None
     title: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,16 @@ class Policy:
     #: registry versions a policy by this hash.
     canonical_json: str = ""
     sha256: str = ""
+
+    def supports_priority(self, priority: str) -> bool:
+        """Whether every clock and stage has a duration for ``priority`` (so an agent may set it).
+
+        The lint guarantees it for every priority the policy itself can produce; an agent's manual
+        ``set_priority`` must be checked with this before it reaches the engine.
+        """
+        targets = [clock.target for clock in self.clocks]
+        targets += [stage.escalate_after for stage in self.stages if stage.escalate_after is not None]
+        return all(t.single is not None or priority in t.by_priority for t in targets)
 
     def stage_pauses(self, stage: StageSpec) -> frozenset[str]:
         """Statuses that pause ``stage``'s timer: its own list, else every clock's pauses_on."""
@@ -178,7 +190,8 @@ class Calendar:
     """A working-time calendar. ``always`` (24x7) has ``always=True`` and needs nothing else.
 
     ``weekly`` holds seven entries, Monday first (index = ``date.weekday()``), each the intervals that
-    *start* on that day (an empty tuple: closed). Holidays are local dates on which no interval starts: explicit ``extra_holidays`` plus
+    *start* on that day (an empty tuple: closed). Holidays are local dates on which no interval
+    starts: explicit ``extra_holidays`` plus
     the public holidays of ``holiday_country`` (and ``holiday_subdivision``) from the `holidays`
     package. ``extra_working_days`` re-opens a date the country list closes.
     """

@@ -1,0 +1,133 @@
+"""Loading policies: read (at most 1 MiB), parse JSON, validate against the schema, lint, build.
+
+Each stage runs only when the previous one found no error, so a person sees the problems at the level
+they are: syntax first (line and column), then every schema error with its JSON pointer, then the
+semantic lint. Bad input never raises from the ``check_*`` functions: they return a LoadResult with
+the diagnostics. The ``load_*`` conveniences raise PolicyError (carrying every diagnostic) instead.
+
+Calendars are given as a mapping name -> Calendar (``None``: the bundled calendars plus ``always``);
+channels as a collection of names (``None``: not checked, for lack of a channels file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+from policies.calendars import bundled_calendars_dir, calendars_from, check_calendar_dir
+from policies.diagnostics import Diagnostic, LoadResult, PolicyError, Severity
+from policies.documents import parse_json_text, read_json_file
+from policies.lint import lint_policy
+from policies.model import Calendar, Policy
+from policies.policy_builder import build_policy
+from policies.schemas import SchemaName, validate
+
+Calendars = Mapping[str, Calendar]
+
+
+def bundled_policies_dir() -> Path:
+    """The folder of the bundled policies (``policies/*.json``; calendars in its ``calendars/``)."""
+    return Path(__file__).resolve().parent
+
+
+def bundled_calendars() -> dict[str, Calendar]:
+    """The bundled calendars by name, plus ``always``; invalid bundled files are left out."""
+    return calendars_from(check_calendar_dir(bundled_calendars_dir()))
+
+
+def check_policy_document(
+    doc: object, file: str, calendars: Calendars | None = None, channels: Collection[str] | None = None
+) -> LoadResult[Policy]:
+    """Validate, lint and build an already parsed document."""
+    known = calendars if calendars is not None else bundled_calendars()
+    problems = validate(doc, SchemaName.POLICY, file)
+    if not problems:
+        assert isinstance(doc, dict)  # the schema requires an object
+        problems = lint_policy(doc, file, set(known), channels)
+    if any(d.severity is Severity.ERROR for d in problems):
+        return LoadResult(file, None, tuple(problems))
+    assert isinstance(doc, dict)
+    return LoadResult(file, build_policy(doc), tuple(problems))
+
+
+def check_policy_text(
+    text: str, file: str, calendars: Calendars | None = None, channels: Collection[str] | None = None
+) -> LoadResult[Policy]:
+    """As :func:`check_policy_document`, from JSON text (an API body, a stored canonical document)."""
+    doc, problems = parse_json_text(text, file)
+    if problems:
+        return LoadResult(file, None, tuple(problems))
+    return check_policy_document(doc, file, calendars, channels)
+
+
+def check_policy_file(
+    path: Path,
+    calendars: Calendars | None = None,
+    channels: Collection[str] | None = None,
+    label: str | None = None,
+) -> LoadResult[Policy]:
+    """Read and check one policy file (refused above 1 MiB); ``label`` names it in diagnostics."""
+    name = label if label is not None else str(path)
+    doc, problems = read_json_file(path, name)
+    if problems:
+        return LoadResult(name, None, tuple(problems))
+    return check_policy_document(doc, name, calendars, channels)
+
+
+def _value_or_raise(result: LoadResult[Policy]) -> Policy:
+    if result.value is None:
+        raise PolicyError(result.diagnostics)
+    return result.value
+
+
+def parse_policy_text(
+    text: str, label: str, calendars: Calendars | None = None, channels: Collection[str] | None = None
+) -> Policy:
+    """The Policy of JSON ``text``; PolicyError listing every error when it is not valid."""
+    return _value_or_raise(check_policy_text(text, label, calendars, channels))
+
+
+def load_policy_file(
+    path: Path, calendars: Calendars | None = None, channels: Collection[str] | None = None
+) -> Policy:
+    """The Policy of one file; PolicyError listing every error when it is not valid."""
+    return _value_or_raise(check_policy_file(path, calendars, channels))
+
+
+def policy_files(directory: Path) -> list[Path]:
+    """The policy files of a folder: its ``*.json`` files, sorted (``calendars/`` is not included)."""
+    return sorted(p for p in directory.glob("*.json") if p.is_file())
+
+
+def calendars_for(directory: Path) -> tuple[dict[str, Calendar], list[Diagnostic]]:
+    """The calendars policies in ``directory`` may use: its ``calendars/`` folder when present, else the
+    bundled ones; with the diagnostics of that folder's calendar files."""
+    own = directory / "calendars"
+    results = check_calendar_dir(own if own.is_dir() else bundled_calendars_dir())
+    return calendars_from(results), [d for r in results for d in r.diagnostics]
+
+
+def load_policy_dir(
+    directory: Path | None = None, channels: Collection[str] | None = None
+) -> dict[str, Policy]:
+    """Every policy of ``directory`` (default: the bundled ones) by id.
+
+    Calendars come from ``directory/calendars`` (else the bundled ones). Raises PolicyError listing
+    every error of every file (calendars included) and duplicate policy ids.
+    """
+    base = directory if directory is not None else bundled_policies_dir()
+    calendars, problems = calendars_for(base)
+    errors = [d for d in problems if d.severity is Severity.ERROR]
+    found: dict[str, Policy] = {}
+    for path in policy_files(base):
+        result = check_policy_file(path, calendars, channels)
+        errors += result.errors
+        if result.value is not None:
+            if result.value.id in found:
+                errors.append(
+                    Diagnostic(str(path), "/id", f"policy id {result.value.id!r} is used by another file")
+                )
+            found[result.value.id] = result.value
+    if errors:
+        raise PolicyError(errors)
+    return found
