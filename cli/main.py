@@ -1,6 +1,14 @@
 """Entry point of the `lifeline` console script."""
 
-from cli import db_commands, policy_commands, serve_commands, worker_command  # noqa: F401  (registers commands)
+from cli import (  # noqa: F401  (registers commands)
+    db_commands,
+    demo_command,
+    keys_commands,
+    policy_commands,
+    registry_commands,
+    serve_commands,
+    worker_command,
+)
 from cli.apps import app
 
 __all__ = ["app"]

@@ -85,3 +85,17 @@ def ensure_schema_current(engine: Engine) -> None:
         f"the database {where} is {at}, behind the latest revision {head}: "
         f"run `lifeline db upgrade` (with the same LIFELINE_DATABASE_URL) and start again"
     )
+
+
+def open_database(url: str | URL, *, migrate_new_sqlite: bool = True) -> Engine:
+    """An engine on a database at the latest schema: a never-migrated SQLite database is migrated
+    first (one machine, zero setup); anything else behind raises SchemaBehind naming the command."""
+    engine = make_engine(url)
+    try:
+        if migrate_new_sqlite and engine.dialect.name == "sqlite" and current_revision(engine) is None:
+            upgrade(engine)
+        ensure_schema_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
