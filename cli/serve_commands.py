@@ -1,15 +1,108 @@
-"""`lifeline serve`: the API with an embedded worker (built by the API issue)."""
+"""`lifeline serve`: the HTTP API (uvicorn) and an embedded escalation worker in one process.
+
+On SQLite (one machine, the default) the database is migrated on start, so a first `lifeline serve`
+just works. On PostgreSQL, where several processes share the database, a schema that is behind is
+refused with a message naming `lifeline db upgrade`: migrations are a deliberate step there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
 
 import typer
 
+from casework.settings import get_settings
 from cli.apps import app
+from models.db import make_engine, normalize_url
+from models.schema import SchemaError, ensure_schema_current, migrate
+
+log = logging.getLogger("lifeline.serve")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def prepare_database(database_url: str) -> None:
+    """Migrate a SQLite database to the latest schema; check any other one is current (exit 2 if not)."""
+    engine = make_engine(database_url)
+    try:
+        if engine.dialect.name == "sqlite":
+            migrate(database_url)
+        ensure_schema_current(engine)
+    except SchemaError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # a driver error: unreachable server, bad URL, unwritable file
+        where = engine.url.render_as_string(hide_password=True)
+        raise _fail(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from None
+    finally:
+        engine.dispose()
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("lifeline")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(name)s - %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _start_worker(database_url: str, stop: threading.Event) -> threading.Thread:
+    from flows.worker import run_worker  # imports Prefect (~2 s) and applies its defaults
+
+    def run() -> None:
+        try:
+            run_worker(database_url, stop)
+        except Exception:
+            log.exception("the embedded escalation worker stopped; the API keeps serving")
+
+    thread = threading.Thread(target=run, name="lifeline-worker", daemon=True)
+    thread.start()
+    return thread
 
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8000, help="Port to bind."),
-    demo: bool = typer.Option(False, "--demo", help="Register bundled policies and open demo cases first."),
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Register bundled policies, open demo cases and print a key first.")
+    ] = False,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the escalation worker in this process.")
+    ] = True,
 ) -> None:
-    """Start the HTTP API and an embedded escalation worker on one process."""
-    typer.echo("lifeline serve: not built yet (the HTTP API lands with its own issue).")
+    """Start the HTTP API and an embedded escalation worker on one process (Ctrl-C stops both).
+
+    The database is LIFELINE_DATABASE_URL (default: the SQLite file ./lifeline.sqlite)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    _log_to_stderr()
+    url = get_settings().database_url
+    prepare_database(url)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base_url = f"http://{shown_host}:{port}"
+    if demo:
+        from cli.demo_command import print_demo, run_demo
+
+        print_demo(run_demo(url), base_url)
+    stop = threading.Event()
+    thread = _start_worker(url, stop) if worker else None
+    where = normalize_url(url).render_as_string(hide_password=True)
+    typer.echo(f"Lifeline API on {base_url} (docs: {base_url}/docs), database {where}")
+    typer.echo(
+        "Escalation worker: " + ("embedded (first sweep once Prefect has started)" if worker else "off")
+    )
+    try:
+        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=15)
