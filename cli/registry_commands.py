@@ -24,12 +24,20 @@ from casework.settings import get_settings
 from cli.apps import policies_app
 from models.db import session_scope
 from models.schema import SchemaError, open_database
-from policies.channels import check_channels_file
-from policies.diagnostics import Diagnostic, LoadResult
+from policies.channels import load_channels
+from policies.checking import check_paths
+from policies.diagnostics import Severity
 from policies.loader import calendars_for, check_policy_file, policy_files
-from policies.model import Policy
+from policies.model import Calendar, Policy
 
 DATABASE_OPTION = typer.Option(None, "--database-url", help="Database (default: LIFELINE_DATABASE_URL).")
+CHANNELS_OPTION = typer.Option(
+    None,
+    "--channels",
+    envvar="LIFELINE_CHANNELS_FILE",
+    help="Channels file (JSON); when given, every notify action must name one of its channels.",
+    metavar="FILE",
+)
 
 
 def _fail(lines: Collection[str]) -> NoReturn:
@@ -38,50 +46,26 @@ def _fail(lines: Collection[str]) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _channel_names() -> Collection[str] | None:
-    """The channels of LIFELINE_CHANNELS_FILE, or None (not checked) when it is not set."""
-    path = get_settings().channels_file
-    if path is None:
-        return None
-    result = check_channels_file(path)
-    if result.value is None:
-        _fail([d.as_line() for d in result.errors])
-    return set(result.value)
-
-
-def _check_paths(paths: list[Path], channels: Collection[str] | None) -> list[LoadResult[Policy]]:
-    results: list[LoadResult[Policy]] = []
-    for path in paths:
-        if path.is_dir():
-            calendars, problems = calendars_for(path)
-            if problems:
-                results.append(LoadResult(str(path / "calendars"), None, tuple(problems)))
-            results += [check_policy_file(p, calendars, channels) for p in policy_files(path)]
-        elif path.is_file():
-            calendars, problems = calendars_for(path.parent)
-            results.append(check_policy_file(path, calendars, channels))
-        else:
-            results.append(
-                LoadResult(str(path), None, (Diagnostic(str(path), "", "no such file or directory"),))
-            )
-    return results
-
-
-def load_all_or_fail(paths: list[Path]) -> list[tuple[str, Policy]]:
-    """Every policy of ``paths`` (files or folders) with its file; exits 2 printing every error."""
-    results = _check_paths(paths, _channel_names())
-    errors = [d for r in results for d in r.errors]
-    seen: dict[str, str] = {}
-    for r in results:
-        if r.value is not None:
-            if r.value.id in seen:
-                errors.append(
-                    Diagnostic(r.file, "/id", f"policy id {r.value.id!r} is also used by {seen[r.value.id]}")
-                )
-            seen[r.value.id] = r.file
+def load_all_or_fail(paths: list[Path], channels_file: Path | None) -> list[tuple[str, Policy]]:
+    """Every policy of ``paths`` (files or folders) with its file. On any error, print the errors as
+    `policies validate` does (same checks, same lines, on stdout) and exit 2."""
+    errors = [d for d in check_paths(paths, channels_file) if d.severity is Severity.ERROR]
     if errors:
-        _fail([d.as_line() for d in errors] + [f"{len(errors)} error(s): nothing registered"])
-    return [(r.file, r.value) for r in results if r.value is not None]
+        for diagnostic in errors:
+            typer.echo(diagnostic.as_line())
+        _fail([f"{len(errors)} error(s): nothing registered"])
+    channels = None if channels_file is None else load_channels(channels_file)
+    calendar_sets: dict[Path, dict[str, Calendar]] = {}
+    loaded = []
+    for path in paths:
+        for file in policy_files(path) if path.is_dir() else [path]:
+            folder = file.parent.resolve()
+            if folder not in calendar_sets:
+                calendar_sets[folder], _ = calendars_for(folder)
+            result = check_policy_file(file, calendar_sets[folder], channels, label=str(file))
+            assert result.value is not None, "check_paths found no error in this file"
+            loaded.append((str(file), result.value))
+    return loaded
 
 
 @contextmanager
@@ -102,10 +86,11 @@ def _database(database_url: str | None) -> Iterator[Engine]:
 @policies_app.command("apply")
 def apply(
     paths: Annotated[list[Path], typer.Argument(help="Policy files or folders of policies.")],
+    channels: Path | None = CHANNELS_OPTION,
     database_url: str | None = DATABASE_OPTION,
 ) -> None:
     """Register a new version of each policy whose content changed (all files valid, or nothing)."""
-    loaded = load_all_or_fail(paths)
+    loaded = load_all_or_fail(paths, channels)
     if not loaded:
         _fail([f"error: no policy file in {', '.join(map(str, paths))}"])
     with _database(database_url) as engine, session_scope(engine) as session:

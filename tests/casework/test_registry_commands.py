@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from casework.settings import BUNDLED_POLICIES_DIR
 from cli.main import app
 from models.tables import PolicyVersion
 from tests.casework.builders import open_one, policy_document
@@ -68,9 +69,17 @@ def test_apply_with_one_invalid_file_registers_nothing_and_exits_2(
 
     result = lifeline(db_url, "policies", "apply", str(good), str(bad))
     assert result.exit_code == 2
-    assert f"{bad}: /stages/0/escalate_after" in result.output
-    assert "nothing registered" in result.output and "Traceback" not in result.output
+    assert f"{bad}: /stages/0/escalate_after" in result.stdout
+    assert "nothing registered" in result.stderr and "Traceback" not in result.output
     assert _versions(session) == 0
+    validate = runner.invoke(app, ["policies", "validate", str(good), str(bad)])
+    assert validate.exit_code == 2 and result.stdout == validate.stdout
+
+
+def test_the_bundled_policies_apply(db_url: str, session: Session) -> None:
+    result = lifeline(db_url, "policies", "apply", str(BUNDLED_POLICIES_DIR))
+    assert result.exit_code == 0, result.output
+    assert _versions(session) == len(list(BUNDLED_POLICIES_DIR.glob("*.json")))
 
 
 def test_list_shows_versions_hashes_and_open_cases(db_url: str, engine: Engine, tmp_path: Path) -> None:

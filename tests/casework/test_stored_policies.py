@@ -9,8 +9,10 @@ from sqlmodel import Session
 
 from casework import policy_registry
 from casework.cases import open_case
+from casework.escalations import apply_due_timers, claim_due_cases
+from casework.hashchain import verify_chain
 from models.db import session_scope
-from policies.loader import parse_policy_text
+from policies.loader import load_policy_dir, parse_policy_text
 from tests.casework.builders import CREATOR, T0, at, policy_document
 
 
@@ -26,3 +28,18 @@ def test_stored_document_parses_back_to_the_registered_policy(engine: Engine, se
     with session_scope(engine) as s:
         case = open_case(s, incident_type="account_compromised", attributes=CREATOR, actor="a", now=T0).case
     assert case.priority == "P1" and case.next_deadline_at == at(11.25)
+
+
+def test_every_bundled_policy_opens_and_escalates_cases(engine: Engine, session: Session) -> None:
+    bundled = load_policy_dir()
+    with session_scope(engine) as s:
+        policy_registry.register_policies(s, list(bundled.values()), T0)
+    policy_registry.clear_cache()
+    with session_scope(engine) as s:
+        for policy in bundled.values():
+            open_case(s, policy_id=policy.id, attributes=CREATOR, actor="agent:ana", now=T0)
+    with session_scope(engine) as s:
+        changes = apply_due_timers(s, claim_due_cases(s, at(hours=72), limit=100), at(hours=72))
+    assert len(changes) == len(bundled)
+    assert all(change.breaches for change in changes)
+    assert verify_chain(session) == []
