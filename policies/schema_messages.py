@@ -32,11 +32,14 @@ _PATTERN_MESSAGES: dict[str, str] = {
     "country": "{v} is not a country code (ISO 3166 alpha-2 in capitals, e.g. IT)",
 }
 
+#: An empty condition also misses 'field' and 'op'; the validator keeps only this message for it.
+EMPTY_CONDITION = "an empty condition"
+
 _MIN_PROPERTIES: dict[str, str] = {
     "action": 'an action needs one of notify, set_priority, assign_queue, e.g. {"notify": "support-leads"}',
     "target": 'a target map needs at least one priority, e.g. {"P1": "PT1H"}',
     "clock-names": "define at least one clock, e.g. first_response",
-    "condition": "an empty condition: use {field, op, value} or one of all, any, not",
+    "condition": EMPTY_CONDITION + ": use {field, op, value} or one of all, any, not",
     "weekdays": 'weekly hours need at least one day, e.g. "monday": [{"start": "09:00", "end": "18:00"}]',
 }
 
@@ -215,4 +218,4 @@ _HANDLERS: dict[str, _Handler] = {
     "dependentRequired": _dependent,
 }
 
-__all__: Sequence[str] = ("describe", "duration_message", "json_type", "show")
+__all__: Sequence[str] = ("EMPTY_CONDITION", "describe", "duration_message", "json_type", "show")

@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
 from policies.diagnostics import Diagnostic
-from policies.schema_messages import describe
+from policies.schema_messages import EMPTY_CONDITION, describe
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 
@@ -75,4 +75,6 @@ def validate_with(checker: Draft202012Validator, document: Any, file: str) -> li
     for error in errors:
         for where, message in describe(error):
             found.setdefault((where, message), Diagnostic(file, where, message))
-    return sorted(found.values(), key=lambda d: (d.pointer, d.message))
+    empty = {d.pointer for d in found.values() if d.message.startswith(EMPTY_CONDITION)}
+    kept = [d for d in found.values() if d.pointer not in empty or d.message.startswith(EMPTY_CONDITION)]
+    return sorted(kept, key=lambda d: (d.pointer, d.message))
