@@ -1,6 +1,6 @@
 """Validate a policy document given as JSON (POST /v1/policies/validate) the way
-``lifeline policies validate`` does a file: the JSON Schema first, then the semantic lint, as
-diagnostics with JSON pointers. Nothing is registered.
+``lifeline policies validate`` checks a file: the JSON Schema first, then the semantic lint
+(calendars from LIFELINE_POLICIES_DIR), as diagnostics with JSON pointers. Nothing is registered.
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.diagnostics import Diagnostic, Severity
-from policies.schemas import SchemaName, validate
+from casework.settings import get_settings
+from policies.diagnostics import Diagnostic
+from policies.loader import calendars_for, check_policy_document
 
 #: How the document is named in diagnostics (it came in a request body, not a file).
 LABEL = "request body"
@@ -22,8 +23,6 @@ class ValidationResult:
 
 
 def validate_document(document: Any) -> ValidationResult:
-    diagnostics = validate(document, SchemaName.POLICY, LABEL)
-    return ValidationResult(
-        errors=[d for d in diagnostics if d.severity is Severity.ERROR],
-        warnings=[d for d in diagnostics if d.severity is Severity.WARNING],
-    )
+    calendars, _ = calendars_for(get_settings().policies_dir)
+    result = check_policy_document(document, LABEL, calendars)
+    return ValidationResult(errors=list(result.errors), warnings=list(result.warnings))
