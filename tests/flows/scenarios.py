@@ -19,6 +19,8 @@ from tests.casework.builders import CREATOR, register
 from tests.engine.builders import make_policy, notify, target
 
 REGISTERED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+#: The ladder's time step in the tests whose cases are all long overdue.
+STEP = timedelta(seconds=2)
 CHANNELS = ("support-leads", "security-oncall", "tns-leads", "partner-managers")
 
 
