@@ -46,6 +46,7 @@ def worker(
     `escalation-sweep` flow when anything is due, and delivers notifications with
     `deliver-notifications`. Without PREFECT_API_URL it uses Prefect's temporary local server.
     """
+    from flows.webhooks import load_targets
     from flows.worker import WorkerConfig, default_worker_id, run_worker  # applies Prefect defaults
     from models.schema import SchemaError
 
@@ -58,9 +59,11 @@ def worker(
     if serve is not None:
         overrides["serve_deployments"] = serve
     config = WorkerConfig.from_settings(**overrides)
-    if config.channels_file is not None and not config.channels_file.is_file():
-        typer.echo(f"error: channels file {config.channels_file} does not exist", err=True)
-        raise typer.Exit(2)
+    try:
+        load_targets(config.channels_file)  # refuse a bad channels file now, not at each delivery
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: channels file {config.channels_file}: {exc}", err=True)
+        raise typer.Exit(2) from None
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
