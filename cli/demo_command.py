@@ -210,8 +210,10 @@ def print_demo(result: DemoResult, base_url: str) -> None:
 
 @app.command()
 def demo() -> None:
-    """Register the bundled policies, open a dozen creator cases whose deadlines fall in the next
-    minutes, and print an agent key. Then run `lifeline serve` to watch them escalate."""
+    """Open a dozen demo creator cases due within minutes, and print an agent key.
+
+    Registers the bundled policies first (a new version only when a file changed). Then run
+    `lifeline serve` to watch the cases breach and escalate."""
     from cli.serve_commands import prepare_database
 
     url = get_settings().database_url
