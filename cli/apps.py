@@ -12,7 +12,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-policies_app = typer.Typer(help="Validate, lint, simulate, apply and list escalation policies.", no_args_is_help=True)
+policies_app = typer.Typer(
+    help="Validate, lint, simulate, apply and list escalation policies.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify hash chains and replays; export case histories.", no_args_is_help=True)

@@ -7,6 +7,7 @@ from cli import (  # noqa: F401  (registers commands)
     policy_commands,
     registry_commands,
     serve_commands,
+    simulate_command,
     worker_command,
 )
 from cli.apps import app

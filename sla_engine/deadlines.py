@@ -73,11 +73,14 @@ def refresh_clock(
         return replace(clock, target=target, due_at=None, warn_due_at=None)
     due = due_after(clock.meter, target, calendar)
     cap = not_after_cap(spec, state)
+    budget = target
     if due is not None and cap is not None and cap < due:
+        # Capped: the deadline is the cap, and the warning comes at warn_at of that shorter budget.
         due = max(cap, clock.meter.since)
+        budget = clock.meter.elapsed + calendar.elapsed(clock.meter.since, due)
     warn = None
     if spec.warn_at is not None and not clock.warned and not clock.breached:
-        warn = due_after(clock.meter, target * spec.warn_at, calendar)
+        warn = due_after(clock.meter, budget * spec.warn_at, calendar)
         if warn is not None and due is not None and warn >= due:
             warn = None
     return replace(clock, target=target, due_at=due, warn_due_at=warn)

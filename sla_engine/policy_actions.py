@@ -161,7 +161,7 @@ def enter_stage(
         meter=meter,
         repeat_meter=meter,
     )
-    data = {"from": previous.id, "to": spec.id, "reason": reason, "queue": spec.queue}
+    data = {"stage": spec.id, "from": previous.id, "to": spec.id, "reason": reason, "queue": spec.queue}
     event = EngineEvent(EventKind.ESCALATED, at, actor, data, cause.key("escalated"))
     state = replace(state, stage=stage, queue=spec.queue, escalations=state.escalations + 1, updated_at=at)
     state = refresh(policy, state, calendar)

@@ -158,6 +158,8 @@ def describe(event: EngineEvent) -> str:
             return f"{subject} at risk, due {d.get('due_at')}"
         case "breached":
             target = f" (target {_hours(d['target'])})" if d.get("target") else ""
+            if d.get("capped_by"):
+                target = f" (capped by {d['capped_by']})"
             return f"{subject} breached at its deadline{target}, priority {d['priority']}"
         case "escalated":
             return f"{d['from']} -> {d['to']} ({d['reason']}), queue {d['queue']}"

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from policies.model import Policy
 from sla_engine.business_time import BusinessCalendar
-from sla_engine.deadlines import refresh, settle_all
+from sla_engine.deadlines import not_after_cap, refresh, settle_all
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 from sla_engine.policy_actions import Cause, enter_stage, run_actions
@@ -51,7 +51,7 @@ def _fire_clock_breach(
     clock = state.clock(name)
     spec = next(c for c in policy.clocks if c.name == name)
     key = f"breached:clock:{name}"
-    data = {
+    data: dict[str, object] = {
         "clock": name,
         "due_at": _iso(at),
         "priority": state.priority,
@@ -59,6 +59,8 @@ def _fire_clock_breach(
         "stage": state.stage.id,
         "queue": state.queue,
     }
+    if spec.not_after is not None and not_after_cap(spec, state) == at:
+        data["capped_by"] = spec.not_after.field
     events: Events = [EngineEvent(EventKind.BREACHED, at, SYSTEM_ACTOR, data, key)]
     state = state.with_clock(replace(clock, breached_at=at, warned=True, warn_due_at=None))
     state = replace(state, updated_at=max(state.updated_at, at))

@@ -74,7 +74,7 @@ class ForbiddenTransition(Exception):
         allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "none (the case is closed)"
         super().__init__(
             f"cannot {action} a case that is {from_status}"
-            + (f" (from {from_status} to {self.to_status})" if self.to_status else "")
+            + (f" (from {from_status} to {self.to_status})" if self.to_status not in (None, from_status) else "")
             + f"; allowed here: {allowed}"
         )
 

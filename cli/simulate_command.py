@@ -1,0 +1,104 @@
+"""`lifeline policies simulate`: what a policy would do to a case, without a database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from cli.apps import policies_app
+from cli.policy_files import load_one_policy
+from sla_engine.business_time import BusinessCalendar
+from sla_engine.simulation import (
+    SimulationInputError,
+    parse_actions,
+    parse_case,
+    parse_instant,
+    simulate,
+    timeline_entry,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(2)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise _fail(f"{path}: cannot read: {err.strerror or err}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise _fail(f"{path}: line {err.lineno}, column {err.colno}: invalid JSON: {err.msg}") from None
+
+
+def _table(entries: list[dict[str, Any]], timezone: str) -> str:
+    zone = ZoneInfo(timezone)
+    rows = [("AT (UTC)", f"LOCAL ({timezone})", "KIND", "CLOCK/STAGE", "DETAIL")]
+    for e in entries:
+        at = datetime.fromisoformat(e["at"])
+        rows.append(
+            (
+                at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S"),
+                at.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"),
+                e["kind"],
+                e.get("clock") or e.get("stage") or "",
+                e["detail"],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows
+    )
+
+
+@policies_app.command("simulate")
+def simulate_command(
+    policy_path: Path = typer.Argument(..., help="The policy file to simulate.", metavar="POLICY"),
+    case: Path = typer.Option(..., "--case", help='CASE.json: {"opened_at": ISO, "attributes": {...}}.'),
+    actions: Path | None = typer.Option(
+        None, "--actions", help='ACTIONS.json: [{"at": ISO, "action": "acknowledge", ...arguments}].'
+    ),
+    until: str | None = typer.Option(
+        None,
+        "--until",
+        help="ISO 8601 end of the simulation (default: when no timer is pending, at most 90 days).",
+    ),
+    output: str = typer.Option("json", "--format", help="json (for scripts) or table (for people)."),
+) -> None:
+    """Show the timeline a policy gives a case: deadlines, warnings, breaches, escalations, notifications.
+
+    Nothing is stored. Exit 0 on success, 2 on a bad policy or bad input file (with the file and the
+    JSON pointer of the problem).
+    """
+    if output not in ("json", "table"):
+        raise _fail(f"--format: expected json or table, got {output!r}")
+    policy, calendar = load_one_policy(policy_path)
+    try:
+        opened_at, attributes = parse_case(_read_json(case))
+    except SimulationInputError as err:
+        raise _fail(f"{case}: {err.pointer or '/'}: {err.message}") from None
+    try:
+        agent_actions = parse_actions(_read_json(actions)) if actions else []
+    except SimulationInputError as err:
+        raise _fail(f"{actions}: {err.pointer or '/'}: {err.message}") from None
+    try:
+        end = parse_instant(until, "--until") if until else None
+    except SimulationInputError as err:
+        raise _fail(f"--until: {err.message}") from None
+    try:
+        run = simulate(policy, BusinessCalendar(calendar), opened_at, attributes, agent_actions, end)
+    except SimulationInputError as err:
+        raise _fail(f"{actions}: {err.pointer}: {err.message}") from None
+    entries = [timeline_entry(e) for e in sorted(run.events, key=lambda e: e.at)]
+    if output == "json":
+        typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(_table(entries, calendar.timezone))
