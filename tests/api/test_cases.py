@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+
+from fastapi.testclient import TestClient
 
 from tests.api.conftest import ApiWorld
 from tests.casework.builders import CREATOR, T0
@@ -228,3 +232,45 @@ def test_cursor_pages_never_repeat_or_skip_a_case_when_others_are_opened_meanwhi
 
     assert seen[:5] == opened
     assert len(seen) == len(set(seen))
+
+
+def test_concurrent_retries_with_one_idempotency_key_open_one_case(api: ApiWorld) -> None:
+    body = {"incident_type": "account_compromised", "attributes": CREATOR}
+    headers = {**api.auth("agent"), "Idempotency-Key": "double-click"}
+    barrier = threading.Barrier(4)
+
+    def post() -> tuple[int, str]:
+        with TestClient(api.client.app) as client:
+            barrier.wait()
+            response = client.post("/v1/cases", json=body, headers=headers)
+            return response.status_code, response.json().get("id", response.text)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: post(), range(4)))
+
+    assert sorted(code for code, _ in results) == [200, 200, 200, 201]
+    assert len({case_id for _, case_id in results}) == 1
+    assert len(api.get("/v1/cases").json()["items"]) == 1
+
+
+def test_two_agents_acting_on_one_read_one_wins_the_other_gets_412(api: ApiWorld) -> None:
+    case = api.open_case()
+    etag = api.get(f"/v1/cases/{case['id']}").headers["ETag"]
+    url = f"/v1/cases/{case['id']}/actions"
+    barrier = threading.Barrier(2)
+
+    def act(assignee: str) -> int:
+        with TestClient(api.client.app) as client:
+            barrier.wait()
+            response = client.post(
+                url,
+                json={"action": "assign", "assignee": assignee},
+                headers={**api.auth("agent"), "If-Match": etag},
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(act, ["ana", "bo"]))
+
+    assert codes == [200, 412]
+    assert api.get(f"/v1/cases/{case['id']}").headers["ETag"] == '"2"'
