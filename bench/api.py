@@ -1,0 +1,115 @@
+"""Benchmark 3, `api`: requests per second and latency of three routes through uvicorn on
+loopback, each against the ceiling: a bare endpoint in the same server returning a body of the
+same size from memory (bench/api_server.py). The load generator (bench/api_load.py) runs in its
+own process. Runs on the sweep benchmark's database (N cases; built if missing). Figures: rps
+(baseline: the ceiling's rps; target GET >= half), p50 and p99 latency, the API's peak memory.
+
+    python -m bench.api [--quick] [--backends sqlite]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from bench.common import ROOT, Figure, backends, emit, note, parser
+from bench.server import Server, running_server
+from bench.sweep import FULL, QUICK, dataset
+from bench.templates import attributes
+from models.db import make_engine
+
+THREADS = 4
+
+
+def load(spec: dict[str, Any]) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.api_load", json.dumps(spec)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def sample_ids(url: str, count: int = 500) -> list[str]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(text(f"SELECT id FROM cases ORDER BY id LIMIT {count}"))]
+    engine.dispose()
+    return ids
+
+
+def shapes(server: Server, ids: list[str]) -> dict[str, dict[str, Any]]:
+    base = server.base
+    body = {"incident_type": "account_compromised", "attributes": attributes("standard", _now())}
+    return {
+        "get_case": {"method": "GET", "urls": [f"{base}/v1/cases/{i}" for i in ids]},
+        "list_queue": {"method": "GET", "url": f"{base}/v1/cases?queue=creator-support"},
+        "post_case": {"method": "POST", "url": f"{base}/v1/cases", "json": body},
+    }
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def body_size(server: Server, spec: dict[str, Any]) -> int:
+    url = (spec.get("urls") or [spec["url"]])[0]
+    response = httpx.request(
+        spec["method"],
+        url,
+        json=spec.get("json"),
+        headers={"Authorization": f"Bearer {server.agent_key}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return len(response.content)
+
+
+def bench_backend(url: str, seconds: float) -> None:
+    backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+    ids = sample_ids(url)
+    with running_server(url) as server:
+        headers = {"Authorization": f"Bearer {server.agent_key}"}
+        for name, spec in shapes(server, ids).items():
+            size = body_size(server, spec)
+            real = load({**spec, "headers": headers, "seconds": seconds, "threads": THREADS})
+            ceiling = load(
+                {
+                    "method": spec["method"],
+                    "url": f"{server.base}/bench/ceiling?bytes={size}",
+                    "json": spec.get("json"),
+                    "seconds": seconds,
+                    "threads": THREADS,
+                }
+            )
+            note(
+                f"{backend} {name}: {size} bytes, {real['rps']:.0f} rps (ceiling {ceiling['rps']:.0f}), "
+                f"{int(real['errors'])} errors"
+            )
+            emit(Figure("api", f"{name}_rps_{backend}", real["rps"], "req/s", ceiling["rps"]))
+            emit(Figure("api", f"{name}_p50_{backend}", real["p50_ms"], "ms", ceiling["p50_ms"]))
+            emit(Figure("api", f"{name}_p99_{backend}", real["p99_ms"], "ms", ceiling["p99_ms"]))
+        emit(Figure("memory", f"api_peak_rss_{backend}", server.peak_rss_mb(), "MiB", 300))
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.set_defaults(backends="sqlite")
+    args = p.parse_args()
+    size = QUICK if args.quick else FULL
+    for backend in backends(args):
+        bench_backend(dataset(backend, size, args.postgres), 3.0 if args.quick else 10.0)
+
+
+if __name__ == "__main__":
+    main()

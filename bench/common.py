@@ -1,0 +1,168 @@
+"""What every benchmark shares: sizes, databases, figures, peak memory, Prefect's environment.
+
+A figure is one JSON line ``{"bench", "metric", "value", "unit", "baseline", "ratio"}`` printed on
+stdout and appended to bench/results/latest.jsonl. ``baseline`` is the value of the floor or the
+ceiling measured in the same run (or the target when there is no such thing); ``ratio`` is
+value / baseline. Benchmarks report; they never fail for being slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+LATEST = RESULTS / "latest.jsonl"
+#: The PostgreSQL server the benchmarks create their own databases on (trust auth, as in tests).
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class Figure:
+    bench: str
+    metric: str
+    value: float
+    unit: str
+    baseline: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        ratio = None
+        if self.baseline:
+            ratio = round(self.value / self.baseline, 3)
+        baseline = None if self.baseline is None else round(self.baseline, 4)
+        return {
+            "bench": self.bench,
+            "metric": self.metric,
+            "value": round(self.value, 4),
+            "unit": self.unit,
+            "baseline": baseline,
+            "ratio": ratio,
+        }
+
+
+def emit(figure: Figure) -> None:
+    """Print the figure's JSON line and append it to bench/results/latest.jsonl."""
+    line = json.dumps(figure.as_dict())
+    print(line, flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with LATEST.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
+def note(message: str) -> None:
+    """Progress for people, on stderr (stdout holds only figures)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="sizes ten times smaller")
+    p.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql (postgresql is skipped when the server is down)",
+    )
+    p.add_argument("--postgres", default=os.environ.get("LIFELINE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
+    return p
+
+
+def backends(args: argparse.Namespace) -> list[str]:
+    wanted = [b.strip() for b in str(args.backends).split(",") if b.strip()]
+    if "postgresql" in wanted and not postgres_up(args.postgres):
+        note(f"PostgreSQL at {args.postgres} is not reachable: skipping it")
+        wanted.remove("postgresql")
+    return wanted
+
+
+def postgres_up(admin_url: str) -> bool:
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(admin_url)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def database_url(backend: str, name: str, admin_url: str = DEFAULT_POSTGRES) -> str:
+    """Where the benchmark ``name`` keeps its data on ``backend`` (a file, or a database)."""
+    if backend == "sqlite":
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{RESULTS / (name + '.sqlite')}"
+    from sqlalchemy.engine import make_url
+
+    return make_url(admin_url).set(database=f"lifeline_{name}").render_as_string(hide_password=False)
+
+
+def drop_database(url: str, admin_url: str = DEFAULT_POSTGRES) -> None:
+    """Remove the SQLite file (and its WAL) or drop and re-create the PostgreSQL database, empty."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(parsed.database) + suffix).unlink(missing_ok=True)
+        return
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def backend_of(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of a process, in MiB (Linux /proc)."""
+    path = Path(f"/proc/{pid or os.getpid()}/status")
+    for line in path.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` in 0..1) of ``values``."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, int(round(fraction * len(ordered) + 0.5)) - 1))
+    return ordered[rank]
+
+
+def prefect_environment(home: Path | None = None) -> dict[str, str]:
+    """An environment for processes running Prefect: a PREFECT_HOME kept between runs under
+    bench/results (the temporary server starts faster on a used home) and Lifeline's defaults."""
+    env = dict(os.environ)
+    env.setdefault("PREFECT_HOME", str(home or RESULTS / "prefect-home"))
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    return env
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """``with stopwatch() as t: ...`` then ``t[0]`` is the elapsed seconds."""
+    box: list[float] = []
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box.append(time.perf_counter() - start)

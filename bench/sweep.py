@@ -1,0 +1,182 @@
+"""Benchmark 1, `sweep`: escalate the 1% due cases of N open cases with the real `escalation-sweep`
+flow, against the floor: the same writes in raw SQL.
+
+Per backend: load (or reuse) the database; snapshot the due cases; run the flow in a child process
+(bench/sweep_runner.py: Prefect warmed first, flow runs until nothing is due at SWEEP_NOW);
+capture what it wrote; restore the snapshot; replay exactly those writes with driver-level SQL,
+batch by batch (claim the same ids with the same query, update the same case rows, insert the same
+event, breach and outbox rows, one transaction per batch); restore again, so the database can be
+reused. Figures: seconds (ratio sweep/floor, target <= 2), escalations per second, the sweep
+process's peak memory.
+
+    python -m bench.sweep [--quick] [--backends sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from bench.common import (
+    ROOT,
+    Figure,
+    backend_of,
+    backends,
+    database_url,
+    drop_database,
+    emit,
+    note,
+    parser,
+    prefect_environment,
+)
+from bench.dataset import Mix, build, stored_size
+from bench.rawsql import Row, raw
+from bench.templates import SWEEP_NOW
+from flows.sweep_batches import DEFAULT_BATCH_SIZE
+from models.db import make_engine
+
+FULL, QUICK = 1_000_000, 100_000
+TABLES = ("case_events", "breaches", "notifications")
+
+
+@dataclass
+class Snapshot:
+    """The due cases as they were, and the last row id of each table the sweep appends to."""
+
+    cases: list[Row]
+    last_ids: dict[str, int]
+
+    @classmethod
+    def take(cls, engine: Engine) -> Snapshot:
+        with raw(engine) as db:
+            cases = db.select("SELECT * FROM cases WHERE next_deadline_at <= ?", [db.instant(SWEEP_NOW)])
+            last = {t: int(db.select(f"SELECT COALESCE(MAX(id), 0) AS m FROM {t}")[0]["m"]) for t in TABLES}
+        return cls(cases, last)
+
+    def written(self, engine: Engine) -> dict[str, list[Row]]:
+        """What was written since: the due cases' new rows and the appended rows (without ids)."""
+        with raw(engine) as db:
+            found: dict[str, list[Row]] = {"cases": db.by_ids("cases", "id", [c["id"] for c in self.cases])}
+            for table in TABLES:
+                rows = db.select(f"SELECT * FROM {table} WHERE id > ? ORDER BY id", [self.last_ids[table]])
+                found[table] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+        return found
+
+    def restore(self, engine: Engine) -> None:
+        with raw(engine) as db:
+            db.begin()
+            for table in TABLES:
+                db.cur.execute(f"DELETE FROM {table} WHERE id > {db.mark}", (self.last_ids[table],))
+            db.update_cases(self.cases)
+            db.commit()
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE cases, case_events, breaches, notifications"))
+
+
+def floor(engine: Engine, writes: dict[str, list[Row]], batch_size: int) -> tuple[float, int]:
+    """Replay ``writes`` batch by batch with raw SQL; returns (seconds, cases)."""
+    by_case: dict[str, dict[str, list[Row]]] = {}
+    for table in TABLES:
+        for row in writes[table]:
+            by_case.setdefault(row["case_id"], {t: [] for t in TABLES})[table].append(row)
+    new_cases = {c["id"]: c for c in writes["cases"]}
+    lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE SKIP LOCKED"
+    done = 0
+    with raw(engine) as db:
+        claim = (
+            f"SELECT id FROM cases WHERE next_deadline_at <= {db.mark} "
+            f"ORDER BY next_deadline_at, id LIMIT {db.mark}{lock}"
+        )
+        now = db.instant(SWEEP_NOW)
+        start = time.perf_counter()
+        while True:
+            db.begin()
+            db.cur.execute(claim, (now, batch_size))
+            ids = [r[0] for r in db.cur.fetchall()]
+            db.update_cases([new_cases[i] for i in ids])
+            for table in TABLES:
+                db.insert(table, [row for i in ids for row in by_case.get(i, {}).get(table, [])])
+            db.commit()
+            done += len(ids)
+            if len(ids) < batch_size:
+                break
+        seconds = time.perf_counter() - start
+    return seconds, done
+
+
+def run_flow(url: str, batch_size: int) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "bench.sweep_runner", url, SWEEP_NOW.isoformat(), str(batch_size)]
+    env = prefect_environment()
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        sys.stderr.write(out.stderr)
+        raise RuntimeError("the sweep runner printed no result")
+    result: dict[str, float] = json.loads(lines[-1])
+    return result
+
+
+def dataset(backend: str, size: int, admin_url: str) -> str:
+    url = database_url(backend, f"n{size}", admin_url)
+    if stored_size(url) == size:
+        note(f"{backend}: reusing the {size:,}-case database")
+        return url
+    drop_database(url, admin_url)
+    note(f"{backend}: loading {size:,} cases")
+    started = time.perf_counter()
+    build(url, Mix.sweep(size)).dispose()
+    emit(
+        Figure("sweep", f"load_cases_per_second_{backend}", size / (time.perf_counter() - started), "cases/s")
+    )
+    return url
+
+
+def bench_backend(url: str, batch_size: int) -> None:
+    backend = backend_of(url)
+    engine = make_engine(url)
+    snapshot = Snapshot.take(engine)
+    note(f"{backend}: {len(snapshot.cases):,} cases due; sweeping with the escalation-sweep flow")
+    result = run_flow(url, batch_size)
+    writes = snapshot.written(engine)
+    snapshot.restore(engine)
+    note(
+        f"{backend}: flow {result['seconds']:.2f} s, {int(result['cases']):,} cases; replaying as the floor"
+    )
+    floor_seconds, floor_cases = floor(engine, writes, batch_size)
+    snapshot.restore(engine)
+    engine.dispose()
+    assert floor_cases == result["cases"], (floor_cases, result["cases"])
+    cases = result["changed_cases"]
+    emit(Figure("sweep", f"sweep_seconds_{backend}", result["seconds"], "s", floor_seconds))
+    emit(
+        Figure(
+            "sweep",
+            f"escalations_per_second_{backend}",
+            cases / result["seconds"],
+            "cases/s",
+            cases / floor_seconds,
+        )
+    )
+    emit(Figure("sweep", f"events_written_{backend}", result["events"], "rows"))
+    emit(Figure("memory", f"sweep_process_peak_rss_{backend}", result["peak_rss_mb"], "MiB", 300))
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    args = p.parse_args()
+    size = QUICK if args.quick else FULL
+    for backend in backends(args):
+        bench_backend(dataset(backend, size, args.postgres), args.batch_size)
+
+
+if __name__ == "__main__":
+    main()

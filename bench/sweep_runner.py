@@ -1,0 +1,51 @@
+"""Child process of the sweep benchmark: escalate every case due at an instant with the real
+`escalation-sweep` flow (Prefect, async, one task per batch), as the worker calls it.
+
+Prefect is warmed first (a sweep at an instant when nothing is due starts the temporary server),
+then flow runs follow one another until one claims nothing. Prints one JSON object on stdout:
+seconds, the summed counts and this process's peak resident memory.
+
+    python -m bench.sweep_runner URL ISO_INSTANT BATCH_SIZE
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+
+async def sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
+    from flows.database import use_database
+    from flows.sweep import escalation_sweep
+
+    use_database(url)
+    await escalation_sweep(batch_size=batch_size, max_batches=1, now=datetime(2000, 1, 1, tzinfo=now.tzinfo))
+    totals: dict[str, float] = {}
+    runs = 0
+    start = time.perf_counter()
+    while True:
+        result = await escalation_sweep(batch_size=batch_size, now=now)
+        runs += 1
+        for key, value in result.items():
+            totals[key] = totals.get(key, 0) + value
+        if result.get("cases", 0) < result.get("batches", 0) * batch_size:
+            break  # the flow stopped on a short batch: nothing more is due
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "flow_runs": runs, **totals}
+
+
+def main() -> None:
+    from bench.common import peak_rss_mb
+
+    url, instant, batch = sys.argv[1], datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
+    result = asyncio.run(sweep_all(url, instant, batch))
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
