@@ -26,6 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
@@ -49,6 +50,21 @@ COLUMNS = (
     "hash",
 )
 BATCH = 1000
+#: Where each of COLUMNS comes from.
+_SOURCE = (
+    CaseEvent.case_id,
+    CaseEvent.seq,
+    CaseEvent.kind,
+    CaseEvent.at,
+    CaseEvent.recorded_at,
+    CaseEvent.actor,
+    Case.policy_id,
+    CaseEvent.policy_version,
+    CaseEvent.dedupe_key,
+    CaseEvent.data,
+    CaseEvent.prev_hash,
+    CaseEvent.hash,
+)
 
 
 class ExportFormat(StrEnum):
@@ -77,20 +93,7 @@ def iter_events(
 ) -> Iterator[dict[str, Any]]:
     """The period's events as plain dicts (``COLUMNS``), fetched ``batch`` rows at a time."""
     query = (
-        select(
-            CaseEvent.case_id,
-            CaseEvent.seq,
-            CaseEvent.kind,
-            CaseEvent.at,
-            CaseEvent.recorded_at,
-            CaseEvent.actor,
-            Case.policy_id,
-            CaseEvent.policy_version,
-            CaseEvent.dedupe_key,
-            CaseEvent.data,
-            CaseEvent.prev_hash,
-            CaseEvent.hash,
-        )
+        sa.select(*[col(c) for c in _SOURCE])
         .join(Case, col(Case.id) == col(CaseEvent.case_id))
         .order_by(col(CaseEvent.recorded_at), col(CaseEvent.id))
     )
