@@ -72,9 +72,10 @@ class ForbiddenTransition(Exception):
         self.from_status = from_status
         self.to_status = _intended_target(action)
         allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "none (the case is closed)"
+        moves = self.to_status not in (None, from_status)
         super().__init__(
             f"cannot {action} a case that is {from_status}"
-            + (f" (from {from_status} to {self.to_status})" if self.to_status not in (None, from_status) else "")
+            + (f" (from {from_status} to {self.to_status})" if moves else "")
             + f"; allowed here: {allowed}"
         )
 

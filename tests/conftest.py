@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,13 @@ from sqlmodel import Session, SQLModel
 
 from models.db import make_engine, normalize_url
 from models.schema import migrate
+
+# Prefect reads its settings once, at first import, and any test module may import it first (the API
+# embeds the worker): keep its state in a throw-away home and its analytics off, for every test.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="lifeline-prefect-home-"))
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 
 POSTGRES_ENV = "LIFELINE_TEST_POSTGRES_URL"
 BACKENDS = [
