@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
@@ -29,6 +30,13 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="lifeline-prefect-
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+
+# Property tests: CI runs the default-sized profile; `HYPOTHESIS_PROFILE=long make test` digs deeper.
+settings.register_profile("ci", deadline=None)
+settings.register_profile(
+    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POSTGRES_ENV = "LIFELINE_TEST_POSTGRES_URL"
 BACKENDS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from sla_engine.agent_actions import InvalidAction
@@ -54,7 +54,6 @@ def accepted_actions(raw):
     return kept, when
 
 
-@settings(max_examples=60, deadline=None)
 @given(histories, st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=20))
 def test_advancing_in_any_steps_gives_the_same_history_as_one_replay(raw, steps):
     actions, last = accepted_actions(raw)
@@ -82,7 +81,6 @@ def test_advancing_in_any_steps_gives_the_same_history_as_one_replay(raw, steps)
     assert state_to_dict(step.state) == state_to_dict(whole.state)
 
 
-@settings(max_examples=60, deadline=None)
 @given(histories)
 def test_timed_events_are_unique_ordered_and_the_state_round_trips(raw):
     actions, last = accepted_actions(raw)
