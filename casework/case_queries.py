@@ -115,10 +115,15 @@ def list_cases(session: Session, filters: CaseFilters, limit: int, cursor: str |
     query = select(Case).where(*filters.conditions())
     if cursor:
         query = query.where(_after_case(cursor))
-    query = query.order_by(
-        col(Case.next_deadline_at).is_(None), col(Case.next_deadline_at), col(Case.id)
-    ).limit(limit + 1)
-    rows = list(session.exec(query))
+    deadline = col(Case.next_deadline_at)
+    # Two queries rather than ORDER BY (next_deadline_at IS NULL): that expression defeats the
+    # (queue, next_deadline_at) and next_deadline_at indexes and sorted every matching row.
+    rows = list(
+        session.exec(query.where(deadline.is_not(None)).order_by(deadline, col(Case.id)).limit(limit + 1))
+    )
+    if len(rows) <= limit:
+        pending_none = query.where(deadline.is_(None)).order_by(col(Case.id)).limit(limit + 1 - len(rows))
+        rows += list(session.exec(pending_none))
     if len(rows) <= limit:
         return PageOf(rows, None)
     last = rows[limit - 1]
@@ -164,6 +169,7 @@ class BreachFilters:
     stage: str | None = None
     priority: str | None = None
     case_id: str | None = None
+    queue: str | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -175,6 +181,7 @@ class BreachFilters:
             (Breach.incident_type, self.incident_type),
             (Breach.priority, self.priority),
             (Breach.case_id, self.case_id),
+            (Breach.queue, self.queue),
         ):
             if value is not None:
                 where.append(col(column) == value)

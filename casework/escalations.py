@@ -21,9 +21,11 @@ from sqlmodel import Session, col, select
 
 from casework import policy_registry
 from casework.cases import get_case_for_update
-from casework.history import CaseChange, append_events, bump_version, copy_state
+from casework.history import CaseChange, append_events, bump_version, copy_state, last_hashes
 from models.tables import Case
+from policies.model import Policy
 from sla_engine import cases as engine
+from sla_engine.business_time import BusinessCalendar
 from sla_engine.state import state_from_dict
 
 
@@ -52,17 +54,28 @@ def apply_due_timers(session: Session, cases: Sequence[Case | str], now: datetim
     breach row per ``breached`` event, one outbox row per ``notified`` event, the new state and
     ``next_deadline_at``; ``version`` goes up by one per changed case. Case ids are locked here;
     Case rows must come from ``claim_due_cases`` in this transaction. Returns the changed cases."""
+    rows = [get_case_for_update(session, item) if isinstance(item, str) else item for item in cases]
+    hashes = last_hashes(session, rows)  # one query for the batch, not one per case
     changes = []
-    for item in cases:
-        case = get_case_for_update(session, item) if isinstance(item, str) else item
-        change = _advance(session, case, now)
+    policies: dict[tuple[str, int], tuple[Policy, BusinessCalendar]] = {}
+    for case in rows:
+        key = (case.policy_id, case.policy_version)
+        if key not in policies:  # one registry look-up per policy version per batch, not per case
+            policies[key] = policy_registry.get_policy(session, *key)
+        change = _advance(session, case, now, *policies[key], hashes.get(case.id))
         if change is not None:
             changes.append(change)
     return changes
 
 
-def _advance(session: Session, case: Case, now: datetime) -> CaseChange | None:
-    policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
+def _advance(
+    session: Session,
+    case: Case,
+    now: datetime,
+    policy: Policy,
+    calendar: BusinessCalendar,
+    prev_hash: str | None,
+) -> CaseChange | None:
     step = engine.advance(policy, calendar, state_from_dict(case.state), now)
     if not step.events:
         # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
@@ -74,5 +87,5 @@ def _advance(session: Session, case: Case, now: datetime) -> CaseChange | None:
     bump_version(session, case)
     copy_state(case, step.state)
     change = CaseChange(case)
-    append_events(session, change, step.events, now)
+    append_events(session, change, step.events, now, prev_hash)
     return change

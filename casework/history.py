@@ -76,11 +76,30 @@ def last_hash(session: Session, case: Case) -> str:
     return session.exec(query).one()
 
 
-def append_events(session: Session, change: CaseChange, events: Sequence[EngineEvent], now: datetime) -> None:
+def last_hashes(session: Session, cases: Sequence[Case]) -> dict[str, str]:
+    """``last_hash`` of many cases in one query (cases without events are left out)."""
+    wanted = {c.id: c.last_seq for c in cases if c.last_seq > 0}
+    if not wanted:
+        return {}
+    query = select(CaseEvent.case_id, CaseEvent.seq, CaseEvent.hash).where(col(CaseEvent.case_id).in_(wanted))
+    query = query.where(
+        col(CaseEvent.seq) == select(Case.last_seq).where(Case.id == CaseEvent.case_id).scalar_subquery()
+    )
+    return {cid: h for cid, seq, h in session.exec(query) if wanted.get(cid) == seq}
+
+
+def append_events(
+    session: Session,
+    change: CaseChange,
+    events: Sequence[EngineEvent],
+    now: datetime,
+    prev_hash: str | None = None,
+) -> None:
     """Append ``events`` to the case's chain (seq ``last_seq + 1``...), with their breach and outbox
-    rows, then flush. ``now`` is ``recorded_at``; each event's ``at`` is the engine's."""
+    rows, then flush. ``now`` is ``recorded_at``; each event's ``at`` is the engine's. ``prev_hash``
+    (the hash of event ``last_seq``, from ``last_hashes``) saves a query when the caller has it."""
     case = change.case
-    prev = last_hash(session, case)
+    prev = prev_hash if prev_hash is not None and case.last_seq > 0 else last_hash(session, case)
     rows = []
     for event in events:
         row = CaseEvent(
