@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from api import problems
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
-from api.routes import breaches, cases, health, policies
+from api.routes import audit, breaches, cases, health, policies, reports
 from casework.settings import get_settings
 from models.db import make_engine
 
@@ -34,6 +34,8 @@ Authenticate with `Authorization: Bearer <key>` (create keys with `lifeline keys
 TAGS = [
     {"name": "cases", "description": "Open, list, read and act on cases (agents)."},
     {"name": "breaches", "description": "Missed deadlines (auditors)."},
+    {"name": "reports", "description": "SLA compliance by incident type, priority, queue, policy version."},
+    {"name": "audit", "description": "History export and chain-and-replay verification (auditors)."},
     {"name": "policies", "description": "Registered policies, validation and simulation."},
     {"name": "operations", "description": "Health and metrics."},
 ]
@@ -64,7 +66,7 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
     problems.install(app)
-    for module in (cases, breaches, policies, health):
+    for module in (cases, breaches, reports, audit, policies, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)

@@ -32,6 +32,9 @@ def list_breaches(
     stage: Annotated[str | None, Query(max_length=100, description="A stage id, e.g. frontline")] = None,
     priority: Annotated[str | None, Query(max_length=20)] = None,
     case_id: Annotated[str | None, Query(max_length=40)] = None,
+    queue: Annotated[
+        str | None, Query(max_length=100, description="The case's queue when the deadline was missed")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=case_queries.MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[BreachView]:
@@ -44,6 +47,7 @@ def list_breaches(
         stage=stage,
         priority=priority,
         case_id=case_id,
+        queue=queue,
     )
     with session_scope(engine, write=False) as session:
         page = case_queries.list_breaches(session, filters, limit, cursor)

@@ -1,0 +1,105 @@
+"""Audit routes: the streamed history export and the chain-and-replay verification."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.auth import EngineDep, NowDep
+from api.routes.cases import PROBLEMS
+from api.routes.reports import AuditReader, check_period
+from casework.audit_export import COLUMNS, MEDIA_TYPES, ExportFormat, export_chunks
+from casework.audit_verify import verify
+from models.db import session_scope
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get(
+    "/export",
+    summary="Export every event recorded in a period (JSONL or CSV, streamed)",
+    response_class=StreamingResponse,
+    responses={
+        **PROBLEMS,
+        200: {
+            "description": f"One event per line with the fields {', '.join(COLUMNS)}",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        },
+    },
+)
+def export(
+    holder: AuditReader,
+    engine: EngineDep,
+    period_from: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Events recorded at or after")
+    ] = None,
+    to: Annotated[AwareDatetime | None, Query(description="Events recorded before")] = None,
+    format: Annotated[ExportFormat, Query(description="jsonl or csv")] = ExportFormat.JSONL,
+) -> StreamingResponse:
+    """Every event whose ``recorded_at`` is in ``[from, to)``, in recording order, with who did it,
+    when it took effect and was recorded, its policy version and its hash chain."""
+    if period_from is not None and to is not None:
+        check_period(period_from, to)
+    name = f"lifeline-events-{_stamp(period_from)}-{_stamp(to)}.{format}"
+    return StreamingResponse(
+        export_chunks(engine, format, period_from, to),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _stamp(value: datetime | None) -> str:
+    return "all" if value is None else value.strftime("%Y%m%dT%H%M%SZ")
+
+
+class FindingView(BaseModel):
+    case_id: str
+    seq: int | None = Field(description="The first event that cannot be trusted, or where one is missing")
+    problem: str
+    detail: str
+    recorded: dict[str, Any] | None = Field(description="What the history holds")
+    expected: dict[str, Any] | None = Field(description="What the replay of the policy says")
+
+
+class LatenessView(BaseModel):
+    count: int
+    p50: float | None
+    p99: float | None
+    max: float | None
+
+
+class VerifyView(BaseModel):
+    clean: bool = Field(description="No chain problem and no replay finding")
+    checked_at: datetime
+    cases_checked: int
+    events_checked: int
+    chain_problems: list[FindingView]
+    replay_findings: list[FindingView]
+    lateness_seconds: LatenessView = Field(description="recorded_at - at of the timed events")
+    overdue: list[dict[str, Any]] = Field(description="Timers past due now: the worker is behind")
+
+
+@router.get(
+    "/verify",
+    response_model=VerifyView,
+    summary="Verify hash chains and replay escalations against the pinned policy versions",
+    responses={**PROBLEMS, 404: {"description": "No such case"}},
+)
+def verify_history(
+    holder: AuditReader,
+    engine: EngineDep,
+    now: NowDep,
+    case_id: Annotated[str | None, Query(max_length=40, description="Only this case")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Only cases with an event recorded at or after")
+    ] = None,
+) -> VerifyView:
+    """The same check as ``lifeline audit verify``: 200 with ``clean`` true or false. On a large
+    database prefer the command line (or ``since`` / ``case_id``): this reads every history."""
+    with session_scope(engine, write=False) as session:
+        report = verify(session, now, case_id=case_id, since=since)
+    return VerifyView.model_validate(report.to_dict())

@@ -1,0 +1,87 @@
+"""Compliance reports for auditors and leads (casework.reports has the definitions)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from api.auth import EngineDep, NowDep, require
+from api.problems import validation_problem
+from api.routes.cases import PROBLEMS
+from casework.api_keys import KeyHolder
+from casework.reports import GroupBy, compliance_report
+from models.db import session_scope
+from models.kinds import Role
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+#: Reports and audits are for auditors (and admins, who read everything).
+AuditReader = Annotated[KeyHolder, Depends(require(Role.ADMIN, Role.AUDITOR))]
+DEFAULT_PERIOD = timedelta(days=30)
+
+
+class Quantiles(BaseModel):
+    median: float | None
+    p90: float | None
+
+
+class ClockCompliance(BaseModel):
+    met: int = Field(description="Cases whose clock stopped without a breach")
+    breached: int = Field(description="Cases with a breach of this clock (even if it stopped later)")
+    pending: int = Field(description="Cases whose clock neither stopped nor breached yet")
+    percent_met: float | None = Field(description="met / (met + breached) x 100; null when both are 0")
+    working_seconds: Quantiles = Field(description="Working time to the clock's last stop")
+    wall_seconds: Quantiles = Field(description="Wall time from opening to the clock's last stop")
+
+
+class GroupCompliance(BaseModel):
+    key: str
+    cases: int = Field(description="Cases opened in the period")
+    clocks: dict[str, ClockCompliance]
+    escalations: dict[str, int] = Field(description="Escalations by the stage entered (automatic and manual)")
+    manual_escalations: dict[str, int] = Field(description="Escalations made by an agent, by stage")
+
+
+class ComplianceReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    period_from: datetime = Field(alias="from")
+    to: datetime
+    group_by: GroupBy
+    clocks: list[str]
+    groups: list[GroupCompliance]
+
+
+def check_period(start: datetime, end: datetime) -> None:
+    if start >= end:
+        raise validation_problem(
+            [{"parameter": "from", "in": "query", "message": "'from' must be before 'to'"}]
+        )
+
+
+@router.get(
+    "/compliance", response_model=ComplianceReport, summary="SLA compliance of the cases opened in a period",
+    responses=PROBLEMS,
+)  # fmt: skip
+def compliance(
+    holder: AuditReader,
+    engine: EngineDep,
+    now: NowDep,
+    period_from: Annotated[
+        AwareDatetime | None,
+        Query(alias="from", description="Cases opened at or after (default: to - 30 days)"),
+    ] = None,
+    to: Annotated[AwareDatetime | None, Query(description="Cases opened before (default: now)")] = None,
+    group_by: Annotated[GroupBy, Query()] = GroupBy.INCIDENT_TYPE,
+) -> ComplianceReport:
+    """Per group: cases opened; per clock met, breached, pending, percent met, median and p90 time to
+    the clock's stop (working and wall); escalations per stage. See docs/auditing.md."""
+    end = to or now
+    start = period_from or end - DEFAULT_PERIOD
+    check_period(start, end)
+    with session_scope(engine, write=False) as session:
+        report = compliance_report(session, start, end, group_by)
+    return ComplianceReport.model_validate(report)
