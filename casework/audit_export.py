@@ -112,18 +112,19 @@ def jsonl_lines(items: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 
 def csv_lines(items: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """A header, then one line per event; ``data`` is its JSON text."""
+    """The header line, then one line per event; ``data`` is its JSON text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
     for item in items:
         item["data"] = json.dumps(item["data"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         writer.writerow([item[c] if item[c] is not None else "" for c in COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
 
 
 def lines(session: Session, fmt: ExportFormat, start: datetime | None, end: datetime | None) -> Iterator[str]:

@@ -1,6 +1,7 @@
 """Entry point of the `lifeline` console script."""
 
 from cli import (  # noqa: F401  (registers commands)
+    audit_commands,
     db_commands,
     demo_command,
     keys_commands,

@@ -1,0 +1,140 @@
+"""`lifeline audit verify|export`: prove the history is intact and as the policy required, and export it.
+
+``verify`` exits 0 when every hash chain holds and every replay matches, 1 when anything is found,
+2 on bad input (a malformed instant, an unknown case, a database that is unreachable or behind).
+``export`` writes the events recorded in a period to a file with a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from casework.audit_export import ExportFormat, count_events, lines
+from casework.audit_verify import render_text, verify
+from casework.errors import CaseNotFound
+from casework.settings import get_settings
+from cli.apps import audit_app
+from models.db import make_engine, session_scope
+from models.schema import SchemaError, ensure_schema_current
+
+DATABASE_OPTION = typer.Option("--database-url", help="Database (default: LIFELINE_DATABASE_URL).")
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def parse_instant(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 instant with an offset (``Z`` allowed); a clear error naming the option otherwise."""
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise _fail(f"{option}: {value!r} is not an ISO 8601 instant (e.g. 2026-03-01T00:00:00Z)") from None
+    if instant.tzinfo is None:
+        raise _fail(f"{option}: {value!r} has no UTC offset; add Z or +00:00")
+    return instant.astimezone(UTC)
+
+
+@contextmanager
+def _database(database_url: str | None) -> Iterator[Engine]:
+    url = database_url or get_settings().database_url
+    engine = make_engine(url)
+    try:
+        ensure_schema_current(engine)
+        yield engine
+    except SchemaError as exc:
+        raise _fail(str(exc)) from None
+    except SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise _fail(f"database {where}: {getattr(exc, 'orig', None) or exc}") from None
+    finally:
+        engine.dispose()
+
+
+@audit_app.command("verify")
+def verify_command(
+    case: Annotated[str | None, typer.Option("--case", help="Verify only this case id.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only cases with an event recorded at or after (ISO 8601).")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.TEXT,
+    database_url: Annotated[str | None, DATABASE_OPTION] = None,
+) -> None:
+    """Check every case's hash chain and replay its agent actions under its pinned policy version.
+
+    Reports any automatic escalation, breach, warning or notification that is missing, extra, or at
+    another time, with case, seq and both versions; and the lateness of timed events (p50, p99,
+    max). Exit code 0 when clean, 1 when anything is found."""
+    since_at = parse_instant(since, "--since")
+    with _database(database_url) as engine, session_scope(engine, write=False) as session:
+        try:
+            report = verify(session, datetime.now(UTC), case_id=case, since=since_at)
+        except CaseNotFound:
+            raise _fail(f"--case: no case {case!r} in this database") from None
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        typer.echo(render_text(report))
+    raise typer.Exit(0 if report.clean else 1)
+
+
+@audit_app.command("export")
+def export_command(
+    output_file: Annotated[Path, typer.Option("--output", "-o", help="File to write.", dir_okay=False)],
+    period_from: Annotated[
+        str | None, typer.Option("--from", help="Events recorded at or after (ISO 8601; default: the first).")
+    ] = None,
+    period_to: Annotated[
+        str | None, typer.Option("--to", help="Events recorded before (ISO 8601; default: now).")
+    ] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv.")] = ExportFormat.JSONL,
+    database_url: Annotated[str | None, DATABASE_OPTION] = None,
+) -> None:
+    """Write every event recorded in [--from, --to) with its actor, times, policy version and hash
+    chain, streamed (constant memory), with a progress bar on stderr."""
+    start = parse_instant(period_from, "--from")
+    end = parse_instant(period_to, "--to") or datetime.now(UTC)
+    if start is not None and start >= end:
+        raise _fail("--from must be before --to")
+    with _database(database_url) as engine, session_scope(engine, write=False) as session:
+        total = count_events(session, start, end)
+        written = _write(output_file, lines(session, fmt, start, end), total, fmt)
+    typer.echo(f"Exported {written} events to {output_file}", err=True)
+
+
+def _write(path: Path, rows: Iterator[str], total: int, fmt: ExportFormat) -> int:
+    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    written = -1 if fmt is ExportFormat.CSV else 0  # the CSV header is not an event
+    try:
+        handle = path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise _fail(f"--output: cannot write {path}: {exc.strerror}") from None
+    with handle, Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("export", total=total)
+        for line in rows:
+            handle.write(line)
+            written += 1
+            if written > 0 and written % 1000 == 0:
+                progress.update(task, completed=written)
+        progress.update(task, completed=max(written, 0))
+    return max(written, 0)
