@@ -14,11 +14,12 @@ from pydantic import AwareDatetime
 from sqlmodel import Session
 
 from api.auth import CaseWriter, EngineDep, NowDep, Reader
-from api.problems import Problem
+from api.problems import Problem, validation_problem
 from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
 from casework import case_queries, cases, idempotency
 from casework.case_queries import CaseFilters
 from casework.case_status import case_status
+from casework.errors import PolicyNotRegistered
 from casework.idempotency import IdempotencyRace
 from models.db import session_scope
 from models.tables import Case, CaseEvent
@@ -68,7 +69,6 @@ def _parse_if_match(value: str | None) -> int | None:
     responses={
         **PROBLEMS,
         200: {"description": "A retry with the same Idempotency-Key and body: the case it opened"},
-        404: {"description": "No registered policy for the incident type / policy id"},
     },
 )
 def open_case(
@@ -120,15 +120,20 @@ def _open_once(
             existing = idempotency.find(session, stored_key, fingerprint, now)
             if existing is not None:
                 return _view(session, case_queries.get_case(session, existing), now), True
-        change = cases.open_case(
-            session,
-            attributes=payload.get("attributes", {}),
-            actor=actor,
-            now=now,
-            incident_type=body.incident_type,
-            policy_id=body.policy_id,
-            opened_at=body.opened_at,
-        )
+        try:
+            change = cases.open_case(
+                session,
+                attributes=payload.get("attributes", {}),
+                actor=actor,
+                now=now,
+                incident_type=body.incident_type,
+                policy_id=body.policy_id,
+                opened_at=body.opened_at,
+            )
+        except PolicyNotRegistered as err:
+            # Bad input here, not a missing resource: point at the field that named the policy.
+            pointer = "/policy_id" if body.policy_id is not None else "/incident_type"
+            raise validation_problem([{"pointer": pointer, "message": str(err)}], str(err)) from None
         if stored_key is not None:
             idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
         return _view(session, change.case, now), False

@@ -67,6 +67,21 @@ def test_unknown_fields_and_missing_policy_are_named(api: ApiWorld) -> None:
     assert "/incident_typo" in _pointers(problem)
 
 
+def test_an_unknown_incident_type_or_a_future_opening_points_at_the_field(api: ApiWorld) -> None:
+    unknown = _problem(api.post("/v1/cases", json={"incident_type": "alien_abduction"}), 422)
+    policy = _problem(api.post("/v1/cases", json={"policy_id": "nope"}), 422)
+    future = _problem(
+        api.post(
+            "/v1/cases", json={"incident_type": "account_compromised", "opened_at": "2030-01-01T00:00:00Z"}
+        ),
+        422,
+    )
+
+    assert _pointers(unknown) == ["/incident_type"] and "alien_abduction" in unknown["detail"]
+    assert _pointers(policy) == ["/policy_id"]
+    assert _pointers(future) == ["/opened_at"]
+
+
 def test_unknown_action_and_bad_arguments(api: ApiWorld) -> None:
     case_id = api.open_case()["id"]
     url = f"/v1/cases/{case_id}/actions"
@@ -139,9 +154,22 @@ def test_an_unexpected_failure_is_a_bare_500_problem(api: ApiWorld) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [None, "", "null", "[]", '"text"', "1e999", '{"attributes": null}', '{"incident_type": null}'],
+    [
+        None,
+        "",
+        "null",
+        "[]",
+        '"text"',
+        "1e999",
+        "NaN",
+        '{"attributes": null}',
+        '{"incident_type": null}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"incident_type": "account_compromised", "attributes": {"x": ' + '{"a": ' * 3000 + "1" + "}" * 3001,
+    ],
+    ids=lambda body: repr(body)[:24],
 )
 def test_odd_json_bodies_never_500(api: ApiWorld, body: str | None) -> None:
     response = api.post("/v1/cases", content=body, headers={"Content-Type": "application/json"})
-    assert response.status_code in (400, 422), response.text
+    assert response.status_code in (400, 422), response.text[:500]
     assert response.headers["content-type"] == PROBLEM
