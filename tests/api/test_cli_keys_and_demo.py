@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import typer
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import select
@@ -14,7 +15,9 @@ from api.app import create_app
 from casework.escalations import apply_due_timers, claim_due_cases
 from cli.demo_command import CASES, run_demo
 from cli.main import app
+from cli.serve_commands import prepare_database
 from models.db import make_engine, session_scope
+from models.schema import ensure_schema_current
 from models.tables import Breach, Case, CaseEvent
 from sla_engine.kinds import EventKind
 
@@ -94,3 +97,23 @@ def _sweep(engine: Engine, now: datetime) -> None:
             if not cases:
                 return
             apply_due_timers(session, cases, now)
+
+
+def test_serve_migrates_a_new_sqlite_file_but_refuses_a_postgres_schema_behind(
+    backend: str,
+    new_database_url,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = new_database_url()
+    if backend == "sqlite":
+        prepare_database(url)
+        engine = make_engine(url)
+        try:
+            ensure_schema_current(engine)  # raises if it were not migrated
+        finally:
+            engine.dispose()
+        return
+    with pytest.raises(typer.Exit) as exit_info:
+        prepare_database(url)
+    assert exit_info.value.exit_code == 2
+    assert "lifeline db upgrade" in capsys.readouterr().err
