@@ -147,9 +147,7 @@ def bench_backend(url: str, batch_size: int) -> None:
     result = run_flow(url, batch_size)
     writes = snapshot.written(engine)
     snapshot.restore(engine)
-    note(
-        f"{backend}: flow {result['seconds']:.2f} s, {int(result['cases']):,} cases; replaying as the floor"
-    )
+    note(f"{backend}: flow {result['seconds']:.2f} s, {int(result['cases']):,} cases; replaying as the floor")
     floor_seconds, floor_cases = floor(engine, writes, batch_size)
     snapshot.restore(engine)
     engine.dispose()
