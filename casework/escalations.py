@@ -20,8 +20,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from casework import policy_registry
-from casework.cases import get_case_for_update
-from casework.history import CaseChange, append_events, bump_version, copy_state, last_hashes
+from casework.batch_writes import PlannedChange, move_deadlines, write_changes
+from casework.errors import CaseNotFound
+from casework.hashchain import GENESIS_HASH
+from casework.history import CaseChange, last_hash, last_hashes
 from models.tables import Case
 from policies.model import Policy
 from sla_engine import cases as engine
@@ -53,39 +55,47 @@ def apply_due_timers(session: Session, cases: Sequence[Case | str], now: datetim
     """Fire every timer due by ``now`` on each case, in deadline order, and write the events, one
     breach row per ``breached`` event, one outbox row per ``notified`` event, the new state and
     ``next_deadline_at``; ``version`` goes up by one per changed case. Case ids are locked here;
-    Case rows must come from ``claim_due_cases`` in this transaction. Returns the changed cases."""
-    rows = [get_case_for_update(session, item) if isinstance(item, str) else item for item in cases]
+    Case rows must come from ``claim_due_cases`` in this transaction. Returns the changed cases.
+
+    The whole batch is written with a few statements (casework.batch_writes), not per case; a case
+    listed twice is advanced once. StaleVersion / DuplicateTimedEvent: roll the transaction back."""
+    rows = _distinct(_locked_rows(session, cases))
     hashes = last_hashes(session, rows)  # one query for the batch, not one per case
-    changes = []
     policies: dict[tuple[str, int], tuple[Policy, BusinessCalendar]] = {}
+    planned: list[PlannedChange] = []
+    moved: list[tuple[Case, datetime | None]] = []
     for case in rows:
         key = (case.policy_id, case.policy_version)
         if key not in policies:  # one registry look-up per policy version per batch, not per case
             policies[key] = policy_registry.get_policy(session, *key)
-        change = _advance(session, case, now, *policies[key], hashes.get(case.id))
-        if change is not None:
-            changes.append(change)
-    return changes
+        step = engine.advance(*policies[key], state_from_dict(case.state), now)
+        if step.events:
+            prev = hashes.get(case.id) if case.last_seq > 0 else GENESIS_HASH
+            planned.append(PlannedChange(case, step.state, step.events, prev or last_hash(session, case)))
+        elif case.next_deadline_at != step.state.next_deadline_at:
+            # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
+            moved.append((case, step.state.next_deadline_at))
+    move_deadlines(session, moved)
+    return write_changes(session, planned, now)
 
 
-def _advance(
-    session: Session,
-    case: Case,
-    now: datetime,
-    policy: Policy,
-    calendar: BusinessCalendar,
-    prev_hash: str | None,
-) -> CaseChange | None:
-    step = engine.advance(policy, calendar, state_from_dict(case.state), now)
-    if not step.events:
-        # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
-        if case.next_deadline_at != step.state.next_deadline_at:
-            case.next_deadline_at = step.state.next_deadline_at
-            session.add(case)
-            session.flush()
-        return None
-    bump_version(session, case)
-    copy_state(case, step.state)
-    change = CaseChange(case)
-    append_events(session, change, step.events, now, prev_hash)
-    return change
+def _locked_rows(session: Session, cases: Sequence[Case | str]) -> list[Case]:
+    """``cases`` as rows, in order; ids are read and locked with one query (CaseNotFound names the
+    first id that does not exist)."""
+    ids = [item for item in cases if isinstance(item, str)]
+    if not ids:
+        return [item for item in cases if isinstance(item, Case)]
+    query = select(Case).where(col(Case.id).in_(set(ids))).order_by(col(Case.id)).with_for_update()
+    found = {c.id: c for c in session.exec(query.execution_options(populate_existing=True))}
+    missing = next((i for i in ids if i not in found), None)
+    if missing is not None:
+        raise CaseNotFound(missing)
+    return [found[item] if isinstance(item, str) else item for item in cases]
+
+
+def _distinct(rows: list[Case]) -> list[Case]:
+    """Each case once, at its first place."""
+    unique: dict[str, Case] = {}
+    for case in rows:
+        unique.setdefault(case.id, case)
+    return list(unique.values())

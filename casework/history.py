@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -26,28 +26,92 @@ from sla_engine.kinds import EventKind
 from sla_engine.state import CaseState, state_to_dict
 
 
+class EventRecord(Protocol):
+    """A written event as callers read it: a ``CaseEvent`` row (single-case services) or the
+    batch writer's plain record (casework.batch_writes); same names, same values."""
+
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def kind(self) -> EventKind: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def policy_version(self) -> int: ...
+    @property
+    def dedupe_key(self) -> str | None: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+class BreachRecord(Protocol):
+    """A written breach row (``Breach`` or the batch writer's record)."""
+
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def event_seq(self) -> int: ...
+    @property
+    def target_type(self) -> BreachTarget: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+
+
+class NotificationRecord(Protocol):
+    """A written outbox row (``Notification`` or the batch writer's record)."""
+
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def event_seq(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
 @dataclass
 class CaseChange:
     """What one service call wrote for one case (all rows flushed, not committed)."""
 
     case: Case
-    events: list[CaseEvent] = field(default_factory=list)
-    breaches: list[Breach] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    breaches: list[BreachRecord] = field(default_factory=list)
+    notifications: list[NotificationRecord] = field(default_factory=list)
+
+
+def state_columns(state: CaseState) -> dict[str, Any]:
+    """The case row's values that mirror the engine's state: queryable columns and ``state`` JSON."""
+    return {
+        "status": state.status,
+        "stage": state.stage.id,
+        "queue": state.queue,
+        "priority": state.priority,
+        "assignee": state.assignee,
+        "attributes": normalize_json(state.attributes),
+        "updated_at": state.updated_at,
+        "resolved_at": state.resolved_at,
+        "next_deadline_at": state.next_deadline_at,
+        "state": state_to_dict(state),
+    }
 
 
 def copy_state(case: Case, state: CaseState) -> None:
     """Mirror the engine's state onto the case's queryable columns and its ``state`` JSON."""
-    case.status = state.status
-    case.stage = state.stage.id
-    case.queue = state.queue
-    case.priority = state.priority
-    case.assignee = state.assignee
-    case.attributes = normalize_json(state.attributes)
-    case.updated_at = state.updated_at
-    case.resolved_at = state.resolved_at
-    case.next_deadline_at = state.next_deadline_at
-    case.state = state_to_dict(state)
+    for name, value in state_columns(state).items():
+        setattr(case, name, value)
 
 
 def bump_version(session: Session, case: Case, expected_version: int | None = None) -> None:
@@ -141,47 +205,59 @@ def _flush_events(session: Session, case_id: str) -> None:
 
 
 def _add_consequences(session: Session, change: CaseChange, row: CaseEvent, now: datetime) -> None:
-    if row.kind is EventKind.BREACHED:
-        breach = _breach(change.case, row, now)
+    if makes_breach(row):
+        breach = Breach(**breach_values(change.case, row, now))
         session.add(breach)
         change.breaches.append(breach)
-    elif row.kind is EventKind.NOTIFIED and row.data.get("channel"):
-        note = _notification(change.case, row, now)
+    elif makes_notification(row):
+        note = Notification(**notification_values(change.case, row, now))
         session.add(note)
         change.notifications.append(note)
 
 
-def _breach(case: Case, row: CaseEvent, now: datetime) -> Breach:
+def makes_breach(row: EventRecord) -> bool:
+    """A ``breached`` event gets a breach row."""
+    return row.kind is EventKind.BREACHED
+
+
+def makes_notification(row: EventRecord) -> bool:
+    """A ``notified`` event with a channel gets an outbox row."""
+    return row.kind is EventKind.NOTIFIED and bool(row.data.get("channel"))
+
+
+def breach_values(case: Case, row: EventRecord, now: datetime) -> dict[str, Any]:
+    """The breach row of a ``breached`` event (``case`` already holds the state after the event)."""
     data = row.data
     target_type = BreachTarget.CLOCK if "clock" in data else BreachTarget.STAGE
-    return Breach(
-        case_id=case.id,
-        event_seq=row.seq,
-        target_type=target_type,
-        target=str(data["clock"] if target_type is BreachTarget.CLOCK else data["stage"]),
-        due_at=row.at,
-        detected_at=now,
-        priority=str(data.get("priority") or case.priority),
-        policy_version=case.policy_version,
-        incident_type=case.incident_type,
-        queue=str(data.get("queue") or case.queue),
-    )
+    return {
+        "case_id": case.id,
+        "event_seq": row.seq,
+        "target_type": target_type,
+        "target": str(data["clock"] if target_type is BreachTarget.CLOCK else data["stage"]),
+        "due_at": row.at,
+        "detected_at": now,
+        "priority": str(data.get("priority") or case.priority),
+        "policy_version": case.policy_version,
+        "incident_type": case.incident_type,
+        "queue": str(data.get("queue") or case.queue),
+    }
 
 
-def _notification(case: Case, row: CaseEvent, now: datetime) -> Notification:
-    return Notification(
-        case_id=case.id,
-        event_seq=row.seq,
-        channel=str(row.data["channel"]),
-        payload=notification_payload(case, row),
-        status=NotificationStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+def notification_values(case: Case, row: EventRecord, now: datetime) -> dict[str, Any]:
+    """The outbox row of a ``notified`` event, pending and due at once."""
+    return {
+        "case_id": case.id,
+        "event_seq": row.seq,
+        "channel": str(row.data["channel"]),
+        "payload": notification_payload(case, row),
+        "status": NotificationStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
-def notification_payload(case: Case, row: CaseEvent) -> dict[str, Any]:
+def notification_payload(case: Case, row: EventRecord) -> dict[str, Any]:
     """The webhook body: which case, why (the notified event), and where the case stands."""
     return normalize_json(
         {
