@@ -22,7 +22,7 @@ different event becomes a ``Finding``:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,9 +33,8 @@ from policies.model import Policy
 from sla_engine import cases as engine
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.business_time import BusinessCalendar
-from sla_engine.events import AgentAction, EngineEvent, Step
-from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
-from sla_engine.priority import decide_priority
+from sla_engine.events import EngineEvent, Step
+from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 from sla_engine.state import CaseState, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
 
@@ -131,7 +130,7 @@ def _replay(
     state, events = step.state, list(step.events)
     for recorded in actions:
         try:
-            step = engine.apply_action(policy, calendar, state, _decide(policy, state, recorded))
+            step = engine.apply_action(policy, calendar, state, recorded.action)
         except (InvalidAction, ForbiddenTransition, KeyError, TypeError, ValueError) as exc:
             raise _ReplayRefused(
                 recorded.seq,
@@ -143,18 +142,6 @@ def _replay(
         return Step(state, events)
     step = engine.advance(policy, calendar, state, horizon)
     return Step(step.state, events + list(step.events))
-
-
-def _decide(policy: Policy, state: CaseState, recorded: RecordedAction) -> AgentAction:
-    """A flagged priority change is a cleared override when the rules, at that instant, give exactly
-    the recorded priority and reason (see audit_actions)."""
-    action = recorded.action
-    if not recorded.maybe_clear or action.name is not ActionName.SET_PRIORITY:
-        return action
-    ruled = decide_priority(policy, state.attributes, action.at)
-    if ruled == (action.args.get("priority"), action.args.get("reason")):
-        return replace(action, args={"priority": None})
-    return action
 
 
 def _safe_actions(events: Sequence[CaseEvent]) -> list[RecordedAction]:

@@ -129,14 +129,28 @@ def _set_priority(
     wanted = action.args["priority"]
     if wanted is None:
         priority, reason = decide_priority(policy, state.attributes, action.at)
-        return change_priority(policy, calendar, state, priority, reason, None, action.at, action.actor)
+        return _traced(
+            change_priority(policy, calendar, state, priority, reason, None, action.at, action.actor), action
+        )
     known = known_priorities(policy)
     if not isinstance(wanted, str) or wanted not in known:
         raise InvalidAction(
             f"unknown priority {wanted!r}; this policy knows {', '.join(sorted(known))}", "priority"
         )
     reason = str(action.args.get("reason") or f"set by {action.actor}")
-    return change_priority(policy, calendar, state, wanted, reason, wanted, action.at, action.actor)
+    return _traced(
+        change_priority(policy, calendar, state, wanted, reason, wanted, action.at, action.actor), action
+    )
+
+
+def _traced(result: tuple[CaseState, Events], action: AgentAction) -> tuple[CaseState, Events]:
+    """A priority set to the value it already has still pins (or unpins) it against the rules:
+    record it as a change from the priority to itself, so every agent action leaves a trace."""
+    state, events = result
+    if events:
+        return result
+    data = {"from": state.priority, "to": state.priority, "reason": state.priority_reason}
+    return state, [EngineEvent(EventKind.PRIORITY_CHANGED, action.at, action.actor, data)]
 
 
 def merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,4 +207,8 @@ def handle(
 ) -> tuple[CaseState, Events]:
     """Apply ``action`` (already advanced to its instant); checks the state machine first."""
     next_status(state.status, action.name)
-    return HANDLERS[action.name](policy, calendar, state, action)
+    state, events = HANDLERS[action.name](policy, calendar, state, action)
+    # The first event of an action records the request itself, so an auditor replays it verbatim.
+    request = {"action": str(action.name), "args": dict(action.args)}
+    events[0] = replace(events[0], data={**events[0].data, "request": request})
+    return replace(state, updated_at=max(state.updated_at, action.at)), events

@@ -177,8 +177,14 @@ def describe(event: EngineEvent) -> str:
                 return f"stage {subject} timer stopped on {d['status']}"
             met = "met" if d.get("met") else "missed"
             return f"{subject} stopped on {d['status']} after {_hours(d['elapsed'])} ({met})"
+        case "assigned":
+            return f"assigned to {d['to'] or 'nobody'} (was {d['from'] or 'nobody'})"
+        case "note_added":
+            return f"note: {d['text']}"
+        case "queue_changed":
+            return f"queue {d['from']} -> {d['to']}"
         case _:
-            return ", ".join(f"{k}={v}" for k, v in d.items())
+            return ", ".join(f"{k}={v}" for k, v in d.items() if k != "request")
 
 
 def timeline_entry(event: EngineEvent) -> dict[str, Any]:

@@ -87,7 +87,8 @@ def test_a_recorded_action_the_engine_refuses_is_named(engine: Engine, worked_ca
     case = worked_cases.worked
     seq = seq_of(engine, case, "status_changed", nth=2)  # resolve
     resolved = next(e for e in events_of(engine, case) if e.seq == seq)
-    change_field(engine, case, seq, data={**resolved.data, "action": "reopen"})
+    forged = {**resolved.data, "action": "reopen", "request": {"action": "reopen", "args": {}}}
+    change_field(engine, case, seq, data=forged)
     reseal(engine, case)
 
     report = run_verify(engine)
@@ -111,18 +112,28 @@ def test_a_case_row_edited_by_hand_is_a_state_mismatch(engine: Engine, worked_ca
     assert finding.recorded == {"column priority": "P3"} and finding.expected == {"column priority": "P1"}
 
 
-def test_a_set_priority_to_the_current_priority_leaves_no_event_and_shows_as_a_state_gap(
-    engine: Engine,
-) -> None:
-    """Known gap in what the services record (docs/auditing.md): the override is pinned silently."""
+def test_a_set_priority_to_the_current_priority_is_recorded_and_replays_clean(engine: Engine) -> None:
+    """Pinning the priority a case already has changes nothing visible, yet it holds the priority
+    against later attribute changes: the engine records it, so the replay reproduces it."""
     register_p1(engine)
     case = open_one(engine, now=at(0)).case.id  # P1 by the partner rule
     act(engine, case, "set_priority", at(1), priority="P1")
+    act(engine, case, "set_priority", at(2), priority=None)
 
-    [finding] = run_verify(engine).findings
+    assert run_verify(engine).clean
 
-    assert (finding.case_id, finding.problem) == (case, "state_mismatch")
-    assert finding.recorded is not None and finding.recorded["state.priority_override"] == "P1"
+
+def test_an_agent_event_without_its_request_is_reported(engine: Engine) -> None:
+    register_p1(engine)
+    case = open_one(engine, now=at(0)).case.id
+    act(engine, case, "note", at(1), text="called the creator")
+    seq = seq_of(engine, case, "note_added")
+    change_field(engine, case, seq, data={"text": "called the creator"})
+    reseal(engine, case)  # a forger who also re-seals the chain is still caught by the replay
+
+    findings = run_verify(engine).findings
+
+    assert [(f.case_id, f.seq) for f in findings] == [(case, seq)]
 
 
 def test_overdue_timers_are_reported_without_failing(engine: Engine, worked_cases: WorkedCases) -> None:
