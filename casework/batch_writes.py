@@ -3,8 +3,10 @@
 The sweep changes up to a few hundred cases per transaction. Writing them through the ORM's unit of
 work cost ~4 ms per case (objects, two flushes and a version UPDATE each); here a batch is:
 
+    SAVEPOINT
     one executemany UPDATE of the case rows, each guarded by the version read (compare-and-set)
-    SAVEPOINT; one executemany INSERT of every event; RELEASE
+    one executemany INSERT of every event
+    RELEASE SAVEPOINT
     one executemany INSERT of the breach rows, one of the outbox rows
 
 all on the session's connection, in the caller's transaction (nothing is committed here; nothing is
@@ -17,7 +19,8 @@ are the same as ``casework.history.append_events`` writes, value for value: the 
 Errors, after which the caller must roll the whole transaction back (as with the ORM path):
 ``StaleVersion`` when a case row moved past the version read; ``DuplicateTimedEvent`` when the
 unique (case_id, dedupe_key) constraint refuses an event (the database decides, never a prior
-SELECT); the savepoint only lets us name the case after the refusal.
+SELECT). The savepoint only lets the writer name the case after a refusal (the rows read back as
+they were before the batch).
 
 The ``Case`` objects passed in are updated in place as *committed* values (``set_committed_value``),
 so they read as the database now holds them and the session never writes them a second time.
@@ -190,8 +193,7 @@ def write_changes(session: Session, planned: Sequence[PlannedChange], now: datet
         events.extend(rows)
     if not changes:
         return changes
-    _update_cases(session, case_params)
-    _insert_events(session, events)
+    _write_guarded(session, case_params, events)
     _insert(session, BREACHES, [vars(b) for c in changes for b in c.breaches])
     _insert(session, NOTIFICATIONS, [vars(n) for c in changes for n in c.notifications])
     return changes
@@ -226,37 +228,34 @@ def _apply(plan: PlannedChange, now: datetime) -> tuple[CaseChange, dict[str, An
     return change, {"_id": case.id, "_seen": seen, **values}, rows
 
 
-def _update_cases(session: Session, params: list[dict[str, Any]]) -> None:
-    result = session.connection().execute(_UPDATE_CASE, params)
-    if result.rowcount != len(params):
-        _raise_stale(session, params)
-
-
-def _raise_stale(session: Session, params: list[dict[str, Any]]) -> None:
-    """Name the first case (in batch order) that another transaction moved: its row is not the one
-    this batch just wrote."""
-    ids = [p["_id"] for p in params]
-    query = select(Case.id, Case.version, Case.last_seq).where(col(Case.id).in_(ids))
-    stored = {cid: (version, last_seq) for cid, version, last_seq in session.exec(query)}
-    moved = [p for p in params if stored.get(p["_id"]) != (p["version"], p["last_seq"])] or params
-    first = moved[0]
-    current = stored.get(first["_id"], (first["_seen"], 0))[0]
-    raise StaleVersion(first["_id"], first["_seen"], current)
-
-
-def _insert_events(session: Session, rows: list[EventRow]) -> None:
-    """Insert the events inside a savepoint: when the unique dedupe key refuses one, the savepoint
-    is rolled back so the stored duplicate can be looked up and its case named."""
+def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: list[EventRow]) -> None:
+    """The compare-and-set UPDATE of the case rows and the events' INSERT, inside a savepoint: when
+    a version does not match or a dedupe key is refused, the savepoint is rolled back so the rows
+    can be read as they were and the case named (the caller then rolls back everything)."""
     savepoint = session.begin_nested()
+    connection = session.connection()  # emits the SAVEPOINT (begin_nested alone does not)
     try:
-        session.connection().execute(insert(EVENTS), [vars(r) for r in rows])
+        updated = connection.execute(_UPDATE_CASE, case_params).rowcount
+        if updated != len(case_params):
+            savepoint.rollback()
+            _raise_stale(session, case_params)
+        connection.execute(insert(EVENTS), [vars(r) for r in events])
     except IntegrityError as exc:
         savepoint.rollback()
         # PostgreSQL names the constraint (uq_case_events_case_id_dedupe_key), SQLite the columns.
         if "dedupe_key" in str(exc.orig):
-            raise DuplicateTimedEvent(_duplicated_case(session, rows)) from exc
+            raise DuplicateTimedEvent(_duplicated_case(session, events)) from exc
         raise
     savepoint.commit()
+
+
+def _raise_stale(session: Session, params: list[dict[str, Any]]) -> None:
+    """Name the first case (in batch order) whose stored version is not the one read."""
+    ids = [p["_id"] for p in params]
+    query = select(Case.id, Case.version).where(col(Case.id).in_(ids))
+    stored: dict[str, int] = {cid: version for cid, version in session.exec(query)}
+    first = next((p for p in params if stored.get(p["_id"]) != p["_seen"]), params[0])
+    raise StaleVersion(first["_id"], first["_seen"], stored.get(first["_id"], first["_seen"]))
 
 
 def _duplicated_case(session: Session, rows: list[EventRow]) -> str:

@@ -1,0 +1,118 @@
+"""The sweep's batch writer: a batch written in a few statements behaves as the per-case path did
+(stale reads refused, duplicates refused and named, nothing half-written, cases read back as stored)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, event, func
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, select
+
+from casework.errors import CaseNotFound, DuplicateTimedEvent, StaleVersion
+from casework.escalations import apply_due_timers, claim_due_cases
+from casework.hashchain import verify_chain
+from models.db import session_scope
+from models.tables import Breach, Case, CaseEvent, Notification
+from tests.casework.builders import at, open_one, register
+
+
+def _counts(session: Session) -> tuple[int, int, int]:
+    return tuple(  # type: ignore[return-value]
+        session.exec(select(func.count()).select_from(t)).one() for t in (CaseEvent, Breach, Notification)
+    )
+
+
+def _read(engine: Engine, case_id: str) -> Case:
+    with session_scope(engine, write=False) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return case
+
+
+def test_a_batch_is_a_handful_of_statements_whatever_its_size(engine: Engine) -> None:
+    register(engine)
+    for minute in range(12):
+        open_one(engine, now=at(minute))
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with session_scope(engine) as s:
+            changes = apply_due_timers(s, claim_due_cases(s, at(130), limit=50), at(130))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(changes) == 12
+    assert statements.count("UPDATE") == 1 and statements.count("INSERT") == 3  # events, breaches, outbox
+    assert len(statements) <= 12
+
+
+def test_returned_cases_read_as_stored_and_are_not_written_again(engine: Engine, session: Session) -> None:
+    register(engine)
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as s:
+        [change] = apply_due_timers(s, [case_id, case_id], at(130))  # listed twice, advanced once
+        assert not s.dirty
+    stored = _read(engine, case_id)
+    for name in (
+        "version",
+        "last_seq",
+        "stage",
+        "queue",
+        "status",
+        "next_deadline_at",
+        "state",
+        "updated_at",
+    ):
+        assert getattr(change.case, name) == getattr(stored, name), name
+    assert stored.version == 2 and stored.last_seq == 7
+    assert [e.seq for e in change.events] == list(range(2, 8))
+    assert verify_chain(session) == []
+
+
+def test_a_case_read_before_another_sweep_is_refused_as_stale(engine: Engine, session: Session) -> None:
+    register(engine)
+    first, second = open_one(engine).case.id, open_one(engine, now=at(1)).case.id
+    stale = [_read(engine, first), _read(engine, second)]
+    with session_scope(engine) as s:
+        apply_due_timers(s, [second], at(130))
+    before = _counts(session)
+
+    with pytest.raises(StaleVersion) as err, session_scope(engine) as s:
+        apply_due_timers(s, stale, at(130))
+
+    assert (err.value.case_id, err.value.expected_version, err.value.current_version) == (second, 1, 2)
+    assert _counts(session) == before and _read(engine, first).version == 1
+    assert verify_chain(session) == []
+
+
+def test_an_escalation_already_recorded_is_refused_and_its_case_named(
+    engine: Engine, session: Session
+) -> None:
+    register(engine)
+    first, second = open_one(engine).case.id, open_one(engine, now=at(1)).case.id
+    opened_state = _read(engine, second).state
+    with session_scope(engine) as s:
+        apply_due_timers(s, [second], at(130))
+    before = _counts(session)
+
+    with pytest.raises(DuplicateTimedEvent) as err, session_scope(engine) as s:
+        rows = [s.get(Case, first), s.get(Case, second)]
+        assert rows[0] is not None and rows[1] is not None
+        # The second case's state as it was before its sweep: the same timers fire again.
+        set_committed_value(rows[1], "state", opened_state)
+        apply_due_timers(s, [rows[0], rows[1]], at(130))
+
+    assert err.value.case_id == second
+    assert _counts(session) == before and _read(engine, first).version == 1
+    assert verify_chain(session) == []
+
+
+def test_an_unknown_case_id_is_reported_and_nothing_is_written(engine: Engine, session: Session) -> None:
+    register(engine)
+    case_id = open_one(engine).case.id
+    with pytest.raises(CaseNotFound, match="c_missing"), session_scope(engine) as s:
+        apply_due_timers(s, [case_id, "c_missing"], at(130))
+    assert _counts(session) == (1, 0, 0)
