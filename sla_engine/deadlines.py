@@ -87,16 +87,17 @@ def refresh_clock(
 
 
 def refresh_stage(
-    spec: StageSpec, stage: StageState, state: CaseState, calendar: BusinessCalendar
+    spec: StageSpec, stage: StageState, state: CaseState, calendar: BusinessCalendar, last: bool
 ) -> StageState:
-    """The stage timer's escalation and repeat instants, recomputed for the current priority."""
+    """The stage timer's escalation and repeat instants, recomputed for the current priority.
+    Only the ``last`` stage repeats its notifications (the lint warns about the others)."""
     target = spec.escalate_after.for_priority(state.priority) if spec.escalate_after is not None else None
     running = stage.status is ClockStatus.RUNNING
     due = None
     if running and target is not None and stage.breached_at is None:
         due = due_after(stage.meter, target, calendar)
     repeat = None
-    if running and spec.repeat_notify_every is not None:
+    if running and last and spec.repeat_notify_every is not None:
         repeat = due_after(stage.repeat_meter, spec.repeat_notify_every, calendar)
     return replace(stage, target=target, due_at=due, repeat_due_at=repeat)
 
@@ -107,7 +108,8 @@ def refresh(policy: Policy, state: CaseState, calendar: BusinessCalendar) -> Cas
         refresh_clock(spec, clock, state, calendar)
         for spec, clock in zip(policy.clocks, state.clocks, strict=True)
     )
-    stage = refresh_stage(policy.stages[state.stage.index], state.stage, state, calendar)
+    last = state.stage.index == len(policy.stages) - 1
+    stage = refresh_stage(policy.stages[state.stage.index], state.stage, state, calendar, last)
     return replace(state, clocks=clocks, stage=stage)
 
 

@@ -262,3 +262,17 @@ def test_state_survives_its_json_form():
     policy = make_policy()
     state = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("request_info", at(10))], at(50)).state
     assert state_from_dict(state_to_dict(state)) == state
+
+
+def test_only_the_last_stage_repeats_its_notifications():
+    from policies.model import StageSpec
+    from tests.engine.builders import duration, notify
+
+    chatty_middle = StageSpec(
+        "security", "sec", None, on_enter=(notify("security-oncall"),), repeat_notify_every=duration("PT1H")
+    )
+    policy = make_policy(stages=[StageSpec("frontline", "q"), chatty_middle, StageSpec("lead", "leads")])
+    step = replay(
+        policy, ALWAYS_CAL, STANDARD, T0, [act("escalate", at(0), to_stage="security")], at(hours=5)
+    )
+    assert [e.data.get("repeat") for e in step.events if e.kind == EventKind.NOTIFIED] == [None]
