@@ -87,8 +87,18 @@ def holds(condition: Condition, attributes: Mapping[str, Any], now: datetime) ->
     return _compare(condition, attributes, now)
 
 
+def frozen(value: Any) -> Any:
+    """An attribute in the immutable form the loader gives condition values (lists -> tuples,
+    objects -> sorted item tuples), so ``eq`` and ``in`` compare like with like."""
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, frozen(v)) for k, v in value.items()))
+    return value
+
+
 def _compare(condition: Compare, attributes: Mapping[str, Any], now: datetime) -> bool:
-    actual = get_field(attributes, condition.field)
+    actual = frozen(get_field(attributes, condition.field))
     if condition.op is Op.EXISTS:
         wanted = True if condition.value is None else bool(condition.value)
         return (not is_missing(actual) and actual is not None) == wanted

@@ -279,3 +279,22 @@ def test_only_the_last_stage_repeats_its_notifications():
         e for e in step.events if e.kind == EventKind.NOTIFIED and e.data["channel"] == "security-oncall"
     ]
     assert [(e.at, e.data.get("repeat")) for e in oncall] == [(at(0), None)]
+
+
+def test_conditions_compare_lists_and_objects_by_value():
+    from policies.loader import bundled_policies_dir as policies_dir
+    from policies.loader import check_policy_document, load_policy_file
+    from sla_engine.conditions import holds
+
+    base = load_policy_file(policies_dir() / "account_compromised.json")
+    doc = __import__("json").loads(base.canonical_json)
+    doc["priority"]["rules"] = [
+        {"if": {"field": "creator.platforms", "op": "eq", "value": ["youtube", "tiktok"]}, "then": "P1"},
+        {"if": {"field": "impact", "op": "eq", "value": {"monetized": True}}, "then": "P1"},
+    ]
+    policy = check_policy_document(doc, "inline").value
+    assert policy is not None
+    first, second = (r.condition for r in policy.priority.rules)
+    assert holds(first, {"creator": {"platforms": ["youtube", "tiktok"]}}, T0)
+    assert not holds(first, {"creator": {"platforms": ["tiktok", "youtube"]}}, T0)
+    assert holds(second, {"impact": {"monetized": True}}, T0)
