@@ -182,20 +182,27 @@ def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_
 def write_changes(session: Session, planned: Sequence[PlannedChange], now: datetime) -> list[CaseChange]:
     """Write every planned change (cases distinct, each with at least one event) in one go: version
     ``+1`` and the new state on each case row, the events chained, breach and outbox rows.
-    ``now`` is ``recorded_at``. Returns one CaseChange per planned change, in order."""
+    ``now`` is ``recorded_at``. Returns one CaseChange per planned change, in order. If anything
+    fails, the Case objects are given back the values they had (as when the per-case path refused
+    a stale version before touching the case)."""
     changes: list[CaseChange] = []
     case_params: list[dict[str, Any]] = []
     events: list[EventRow] = []
-    for plan in planned:
-        change, params, rows = _apply(plan, now)
-        changes.append(change)
-        case_params.append(params)
-        events.extend(rows)
-    if not changes:
-        return changes
-    _write_guarded(session, case_params, events)
-    _insert(session, BREACHES, [vars(b) for c in changes for b in c.breaches])
-    _insert(session, NOTIFICATIONS, [vars(n) for c in changes for n in c.notifications])
+    before: list[tuple[Case, dict[str, Any]]] = []
+    try:
+        for plan in planned:
+            change, params, rows = _apply(plan, now, before)
+            changes.append(change)
+            case_params.append(params)
+            events.extend(rows)
+        if changes:
+            _write_guarded(session, case_params, events)
+            _insert(session, BREACHES, [vars(b) for c in changes for b in c.breaches])
+            _insert(session, NOTIFICATIONS, [vars(n) for c in changes for n in c.notifications])
+    except BaseException:
+        for case, values in before:
+            _set_committed(case, values)
+        raise
     return changes
 
 
@@ -210,15 +217,17 @@ def move_deadlines(session: Session, moved: Sequence[tuple[Case, datetime | None
         set_committed_value(case, "next_deadline_at", deadline)
 
 
-def _apply(plan: PlannedChange, now: datetime) -> tuple[CaseChange, dict[str, Any], list[EventRow]]:
+def _apply(
+    plan: PlannedChange, now: datetime, before: list[tuple[Case, dict[str, Any]]]
+) -> tuple[CaseChange, dict[str, Any], list[EventRow]]:
     """The change (with its breach and outbox rows), the case row's UPDATE values, the events; the
-    case object is moved to its new committed values."""
+    case object is moved to its new committed values (its old ones appended to ``before``)."""
     case = plan.case
     seen = case.version
     rows = chain_events(case, plan.events, now, plan.prev_hash)
     values = {**state_columns(plan.state), "version": seen + 1, "last_seq": rows[-1].seq}
-    for name, value in values.items():
-        set_committed_value(case, name, value)
+    before.append((case, {name: getattr(case, name) for name in values}))
+    _set_committed(case, values)
     change = CaseChange(case, list(rows))
     for row in rows:
         if makes_breach(row):
@@ -226,6 +235,11 @@ def _apply(plan: PlannedChange, now: datetime) -> tuple[CaseChange, dict[str, An
         elif makes_notification(row):
             change.notifications.append(NotificationRow(**notification_values(case, row, now)))
     return change, {"_id": case.id, "_seen": seen, **values}, rows
+
+
+def _set_committed(case: Case, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        set_committed_value(case, name, value)
 
 
 def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: list[EventRow]) -> None:

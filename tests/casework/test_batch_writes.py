@@ -85,6 +85,7 @@ def test_a_case_read_before_another_sweep_is_refused_as_stale(engine: Engine, se
 
     assert (err.value.case_id, err.value.expected_version, err.value.current_version) == (second, 1, 2)
     assert _counts(session) == before and _read(engine, first).version == 1
+    assert [(c.version, c.last_seq, c.stage) for c in stale] == [(1, 1, "frontline")] * 2  # as read
     assert verify_chain(session) == []
 
 
