@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
 from models.db import make_engine
@@ -65,10 +65,18 @@ def test_empty_database_is_refused_with_the_command_to_run(new_database_url: Cal
 
 def test_unknown_or_missing_revision_is_refused(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'base_for_test'")
-    with pytest.raises(SchemaAhead):
-        ensure_schema_current(engine)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM alembic_version")
-    with pytest.raises(SchemaBehind, match="never migrated"):
-        ensure_schema_current(engine)
+        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'base_for_test'")
+        with pytest.raises(SchemaAhead):
+            ensure_schema_current(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM alembic_version")
+        with pytest.raises(SchemaBehind, match="never migrated"):
+            ensure_schema_current(engine)
+    finally:
+        # The PostgreSQL leg shares one migrated database with every later test: put it back.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM alembic_version")
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": revision})
