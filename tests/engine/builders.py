@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from policies.durations import parse_duration
 from policies.model import (
     ALWAYS,
     ActionKind,
@@ -39,13 +40,8 @@ def target(spec: str | Mapping[str, str]) -> Target:
 
 
 def duration(text: str) -> timedelta:
-    """A tiny ISO 8601 duration parser for tests (PnD, PTnHnMnS)."""
-    import re
-
-    m = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", text)
-    assert m, text
-    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    """An ISO 8601 duration, parsed as the policy loader parses it."""
+    return parse_duration(text)
 
 
 def notify(channel: str) -> PolicyAction:
