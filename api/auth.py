@@ -4,17 +4,23 @@ Roles (docs/api.md has the table): ``admin`` writes policies and keys and may re
 ``agent`` opens and works cases and reads policies; ``auditor`` only reads (cases, events, breaches,
 policies, reports, audit). A missing, unknown or revoked key is 401; a valid key whose role may not
 use the route is 403. The key's holder is the actor of the events it causes (``agent:<name>``).
+
+The dependencies are ``async`` so that a request does not hop to the thread pool once per
+dependency; only a key missing from ``api_keys.KEY_CACHE`` is looked up, in the thread pool. A key
+revoked by another process (``lifeline keys revoke``) may keep working here for up to
+``api_keys.KEY_CACHE_SECONDS``; one revoked in this process is refused at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import Problem
 from casework import api_keys
@@ -31,12 +37,12 @@ POLICY_AUTHORS = (Role.ADMIN,)
 SIMULATORS = (Role.ADMIN, Role.AGENT)
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The request's instant from the app's injected clock (tests replace ``app.state.clock``)."""
     now: datetime = request.app.state.clock()
     return now
@@ -52,23 +58,32 @@ def _unauthorized(detail: str) -> Problem:
     )
 
 
-def authenticate(
+def _look_up(engine: Engine, secret: str) -> KeyHolder | None:
+    with session_scope(engine, write=False) as session:
+        return api_keys.authenticate(session, secret)
+
+
+async def authenticate(
     engine: EngineDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> KeyHolder:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("send 'Authorization: Bearer <key>' with a key from `lifeline keys create`")
-    with session_scope(engine, write=False) as session:
-        holder = api_keys.authenticate(session, credentials.credentials)
+    secret = credentials.credentials
+    database = str(engine.url)
+    holder = api_keys.KEY_CACHE.get(database, secret)
     if holder is None:
-        raise _unauthorized("the API key is unknown or revoked")
+        holder = await run_in_threadpool(_look_up, engine, secret)
+        if holder is None:
+            raise _unauthorized("the API key is unknown or revoked")
+        api_keys.KEY_CACHE.put(database, secret, holder)
     return holder
 
 
-def require(*roles: Role) -> Callable[..., KeyHolder]:
+def require(*roles: Role) -> Callable[..., Awaitable[KeyHolder]]:
     """A dependency that authenticates and admits only ``roles``."""
     allowed = ", ".join(str(r) for r in roles)
 
-    def check(holder: Annotated[KeyHolder, Depends(authenticate)]) -> KeyHolder:
+    async def check(holder: Annotated[KeyHolder, Depends(authenticate)]) -> KeyHolder:
         if holder.role not in roles:
             raise Problem(
                 403,

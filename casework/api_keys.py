@@ -4,12 +4,20 @@ Only the SHA-256 of a key is stored, so a leaked database does not leak usable k
 first characters of the key) lets people tell their keys apart in listings. A key's name is unique
 among the keys that are not revoked: it appears in every event its holder writes
 (``agent:<name>``), so two live keys with one name would make the history ambiguous.
+
+``KEY_CACHE`` remembers, per process, the holders of valid keys for ``KEY_CACHE_SECONDS`` so that an
+API request does not pay a query to authenticate. Revoking a key clears this process's cache, so
+the revoked key is refused at once here; **another process (an API server, when the CLI revokes)
+may accept a revoked key for up to KEY_CACHE_SECONDS**. Unknown and revoked keys are never cached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +28,7 @@ from models.kinds import Role
 from models.tables import ApiKey
 
 KEY_PREFIX = "ll_"
+KEY_CACHE_SECONDS = 5.0
 PREFIX_LENGTH = 10
 MAX_NAME_LENGTH = 200
 
@@ -114,6 +123,7 @@ def revoke_key(session: Session, ref: str, now: datetime) -> ApiKey:
     row.revoked_at = now
     session.add(row)
     session.flush()
+    KEY_CACHE.clear()
     return row
 
 
@@ -126,6 +136,38 @@ def authenticate(session: Session, secret: str) -> KeyHolder | None:
         return None
     assert row.id is not None
     return KeyHolder(row.id, row.name, row.role)
+
+
+class KeyCache:
+    """Holders of valid keys by (database, key hash), each kept for ``ttl`` seconds (see module
+    docstring for what this means for revocation across processes)."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self.size = size
+        self._entries: dict[tuple[str, str], tuple[float, KeyHolder]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, database: str, secret: str) -> KeyHolder | None:
+        """The cached holder of ``secret`` in ``database`` if still fresh; None means "ask the database"."""
+        entry = self._entries.get((database, hash_key(secret)))
+        if entry is None or entry[0] <= self.clock():
+            return None
+        return entry[1]
+
+    def put(self, database: str, secret: str, holder: KeyHolder) -> None:
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+            self._entries[(database, hash_key(secret))] = (self.clock() + self.ttl, holder)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+KEY_CACHE = KeyCache(KEY_CACHE_SECONDS)
 
 
 def list_keys(session: Session) -> list[ApiKey]:

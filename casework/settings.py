@@ -9,6 +9,8 @@ and the command line.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +33,23 @@ class Settings(BaseSettings):
         return self.policies_dir / "calendars"
 
 
+_ENV_PREFIX = "LIFELINE_"
+_parsed: dict[tuple[tuple[str, str], ...], Settings] = {}
+_lock = threading.Lock()
+
+
 def get_settings() -> Settings:
-    """The settings as the environment says now (read on each call: tests and commands may change it)."""
-    return Settings()
+    """The settings as the environment says now (tests and commands may change it between calls).
+
+    Parsing is cached by the ``LIFELINE_*`` variables' values, so a changed variable is seen at the
+    next call while a hot path (every API request) pays a scan of the environment, not a parse.
+    Treat the result as read-only: it is shared."""
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_ENV_PREFIX)))
+    found = _parsed.get(key)
+    if found is None:
+        found = Settings()
+        with _lock:
+            if len(_parsed) > 64:
+                _parsed.clear()
+            _parsed[key] = found
+    return found
