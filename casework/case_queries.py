@@ -16,9 +16,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound, CaseworkError
@@ -26,6 +27,8 @@ from models.tables import Breach, Case, CaseEvent
 from sla_engine.kinds import Status
 
 T = TypeVar("T")
+#: Case.state as the ORM attribute that ``defer`` takes (SQLModel types it as the Python value).
+_STATE = cast(QueryableAttribute[Any], Case.state)
 MAX_PAGE = 500
 
 
@@ -110,9 +113,21 @@ def _after_case(cursor: str) -> ColumnElement[bool]:
     return or_(due > deadline, and_(due == deadline, col(Case.id) > case_id), due.is_(None))
 
 
-def list_cases(session: Session, filters: CaseFilters, limit: int, cursor: str | None = None) -> PageOf[Case]:
-    """One page of cases matching ``filters``, nearest deadline first (none pending last), then id."""
-    query = select(Case).where(*filters.conditions())
+@dataclass(frozen=True)
+class ListedCase:
+    """A case as listed: its engine ``state`` is not loaded (reading it costs a query)."""
+
+    case: Case
+    breached: bool
+
+
+def list_cases(
+    session: Session, filters: CaseFilters, limit: int, cursor: str | None = None
+) -> PageOf[ListedCase]:
+    """One page of cases matching ``filters``, nearest deadline first (none pending last), then id,
+    each with whether it has a breach (one round trip per query, the state JSON left unread)."""
+    has_breach = exists().where(col(Breach.case_id) == col(Case.id))
+    query = select(Case, has_breach).options(defer(_STATE)).where(*filters.conditions())
     if cursor:
         query = query.where(_after_case(cursor))
     deadline = col(Case.next_deadline_at)
@@ -124,11 +139,12 @@ def list_cases(session: Session, filters: CaseFilters, limit: int, cursor: str |
     if len(rows) <= limit:
         pending_none = query.where(deadline.is_(None)).order_by(col(Case.id)).limit(limit + 1 - len(rows))
         rows += list(session.exec(pending_none))
-    if len(rows) <= limit:
-        return PageOf(rows, None)
-    last = rows[limit - 1]
+    listed = [ListedCase(case, bool(breached)) for case, breached in rows]
+    if len(listed) <= limit:
+        return PageOf(listed, None)
+    last = listed[limit - 1].case
     due = last.next_deadline_at.isoformat() if last.next_deadline_at else None
-    return PageOf(rows[:limit], encode_cursor(due, last.id))
+    return PageOf(listed[:limit], encode_cursor(due, last.id))
 
 
 def breached_case_ids(session: Session, case_ids: Sequence[str]) -> set[str]:
@@ -136,6 +152,15 @@ def breached_case_ids(session: Session, case_ids: Sequence[str]) -> set[str]:
         return set()
     query = select(Breach.case_id).where(col(Breach.case_id).in_(list(case_ids))).distinct()
     return set(session.exec(query))
+
+
+def get_case_and_breached(session: Session, case_id: str) -> tuple[Case, bool]:
+    """The case and whether it has any breach, in one round trip; CaseNotFound for an unknown id."""
+    has_breach = exists().where(col(Breach.case_id) == col(Case.id))
+    row = session.exec(select(Case, has_breach).where(col(Case.id) == case_id)).first()
+    if row is None:
+        raise CaseNotFound(case_id)
+    return row[0], bool(row[1])
 
 
 def get_case(session: Session, case_id: str) -> Case:
