@@ -20,23 +20,18 @@ Priority and queue are the case's current ones (a case escalated to another queu
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from casework import compliance_queries as queries
 from casework.hashchain import utc_iso
 from casework.stats import percentile
-from models.tables import Case, CaseEvent
-from sla_engine.kinds import SYSTEM_ACTOR, EventKind
-
-_KINDS = (EventKind.BREACHED, EventKind.CLOCK_STOPPED, EventKind.ESCALATED)
-BATCH = 1000
+from sla_engine.kinds import EventKind
 
 
 class GroupBy(StrEnum):
@@ -88,96 +83,85 @@ class GroupTally:
 
 
 @dataclass
-class _CaseOutcome:
-    breached: set[str] = field(default_factory=set)
-    #: clock -> (working seconds, wall seconds) at its last stop.
-    stopped: dict[str, tuple[float, float]] = field(default_factory=dict)
+class _ClockOfCase:
+    """One clock of one case, as its events left it."""
 
-
-def _group_key(case: Case, group_by: GroupBy) -> str:
-    if group_by is GroupBy.POLICY_VERSION:
-        return f"{case.policy_id} v{case.policy_version}"
-    return str(getattr(case, str(group_by)))
+    key: str
+    in_state: bool
+    breached: bool = False
+    stop_seq: int = -1
+    working: float = 0.0
+    wall: float = 0.0
 
 
 def compliance_report(session: Session, start: datetime, end: datetime, group_by: GroupBy) -> dict[str, Any]:
     """The report for cases opened in ``[start, end)``, one entry per group in key order."""
+    by = str(group_by)
+    counts = list(queries.case_counts(session, start, end, by))
+    clocks_of = queries.clock_names(session, start, end, {policy for _, policy, _ in counts})
     groups: dict[str, GroupTally] = {}
-    clock_names: set[str] = set()
-    for case, events in _cases_with_events(session, start, end):
-        tally = groups.setdefault(_group_key(case, group_by), GroupTally())
-        tally.cases += 1
-        outcome = _outcome(case, events, tally)
-        names = _clock_names(case) | outcome.breached | set(outcome.stopped)
-        clock_names |= names
-        for name in names:
-            _count_clock(tally.clocks.setdefault(name, ClockTally()), name, outcome)
+    with_clock: Counter[tuple[str, str]] = Counter()
+    for key, policy, cases in counts:
+        groups.setdefault(key, GroupTally()).cases += cases
+        for name in clocks_of.get(policy, frozenset()):
+            with_clock[key, name] += cases
+    decided = _tally_clocks(groups, _clocks_of_cases(session, start, end, by, clocks_of))
+    for (key, name), cases in with_clock.items():
+        tally = groups[key].clocks.setdefault(name, ClockTally())
+        tally.pending += cases - decided[key, name]
+    for key, stage, count, manual in queries.escalation_counts(session, start, end, by):
+        groups[key].escalations[stage] += count
+        if manual:
+            groups[key].manual[stage] += manual
+    clock_names = {name for tally in groups.values() for name in tally.clocks}
     return {
         "from": utc_iso(start),
         "to": utc_iso(end),
-        "group_by": str(group_by),
+        "group_by": by,
         "clocks": sorted(clock_names),
         "groups": [groups[key].to_dict(key) for key in sorted(groups)],
     }
 
 
-def _clock_names(case: Case) -> set[str]:
-    return {c["name"] for c in (case.state or {}).get("clocks", [])}
+def _clocks_of_cases(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    group_by: str,
+    clocks_of: dict[tuple[str, int], frozenset[str]],
+) -> dict[tuple[str, str], _ClockOfCase]:
+    """(case id, clock) -> whether it breached and its last stop, for every clock an event names."""
+    found: dict[tuple[str, str], _ClockOfCase] = {}
+    for event in queries.clock_events(session, start, end, group_by):
+        pair = found.get((event.case_id, event.clock))
+        if pair is None:
+            in_state = event.clock in clocks_of.get(event.policy, frozenset())
+            pair = found[event.case_id, event.clock] = _ClockOfCase(event.key, in_state)
+        if event.kind == EventKind.BREACHED:
+            pair.breached = True
+        elif event.seq > pair.stop_seq:
+            pair.stop_seq = event.seq
+            pair.working = 0.0 if event.elapsed is None else float(event.elapsed)
+            pair.wall = event.wall_micros / 10**6
+    return found
 
 
-def _count_clock(tally: ClockTally, name: str, outcome: _CaseOutcome) -> None:
-    if name in outcome.breached:
-        tally.breached += 1
-    elif name in outcome.stopped:
-        tally.met += 1
-    else:
-        tally.pending += 1
-    if name in outcome.stopped:
-        working, wall = outcome.stopped[name]
-        tally.working.append(working)
-        tally.wall.append(wall)
-
-
-def _outcome(case: Case, events: list[CaseEvent], tally: GroupTally) -> _CaseOutcome:
-    outcome = _CaseOutcome()
-    for event in events:
-        data = event.data
-        if event.kind is EventKind.BREACHED and "clock" in data:
-            outcome.breached.add(str(data["clock"]))
-        elif event.kind is EventKind.CLOCK_STOPPED and "clock" in data:
-            wall = (event.at - case.opened_at).total_seconds()
-            outcome.stopped[str(data["clock"])] = (float(data.get("elapsed", 0.0)), wall)
-        elif event.kind is EventKind.ESCALATED:
-            stage = str(data.get("to"))
-            tally.escalations[stage] += 1
-            if event.actor != SYSTEM_ACTOR:
-                tally.manual[stage] += 1
-    return outcome
-
-
-def _cases_with_events(
-    session: Session, start: datetime, end: datetime
-) -> Iterator[tuple[Case, list[CaseEvent]]]:
-    """Each case opened in the period with its breached, clock_stopped and escalated events, in
-    case id order, a page of cases at a time."""
-    after = ""
-    while True:
-        query = (
-            select(Case)
-            .where(col(Case.opened_at) >= start, col(Case.opened_at) < end, col(Case.id) > after)
-            .order_by(col(Case.id))
-            .limit(BATCH)
-        )
-        cases = list(session.exec(query))
-        if not cases:
-            return
-        ids = [c.id for c in cases]
-        events = session.exec(
-            select(CaseEvent)
-            .where(col(CaseEvent.case_id).in_(ids), col(CaseEvent.kind).in_([str(k) for k in _KINDS]))
-            .order_by(col(CaseEvent.case_id), col(CaseEvent.seq))
-        )
-        grouped = {cid: list(g) for cid, g in itertools.groupby(events, key=lambda e: e.case_id)}
-        for case in cases:
-            yield case, grouped.get(case.id, [])
-        after = ids[-1]
+def _tally_clocks(
+    groups: dict[str, GroupTally], pairs: dict[tuple[str, str], _ClockOfCase]
+) -> Counter[tuple[str, str]]:
+    """Count each breached or stopped clock into its group; gives, per (group, clock), how many of
+    the clocks in the cases' state were decided (so the rest are pending)."""
+    decided: Counter[tuple[str, str]] = Counter()
+    for (_, name), pair in pairs.items():
+        tally = groups[pair.key].clocks.setdefault(name, ClockTally())
+        stopped = pair.stop_seq >= 0
+        if pair.breached:
+            tally.breached += 1
+        elif stopped:
+            tally.met += 1
+        if stopped:
+            tally.working.append(pair.working)
+            tally.wall.append(pair.wall)
+        if pair.in_state and (pair.breached or stopped):
+            decided[pair.key, name] += 1
+    return decided

@@ -69,6 +69,17 @@ class Case(SQLModel, table=True):
         sa.Index("ix_cases_next_deadline_at", "next_deadline_at"),
         sa.Index("ix_cases_queue_next_deadline_at", "queue", "next_deadline_at"),
         sa.Index("ix_cases_incident_type", "incident_type"),
+        # The compliance report counts a period's cases by these columns from the index alone.
+        sa.Index(
+            "ix_cases_opened_at_report",
+            "opened_at",
+            "policy_id",
+            "policy_version",
+            "incident_type",
+            "priority",
+            "queue",
+            "id",
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -99,6 +110,7 @@ class CaseEvent(SQLModel, table=True):
         sa.UniqueConstraint("case_id", "seq", name="uq_case_events_case_id_seq"),
         sa.UniqueConstraint("case_id", "dedupe_key", name="uq_case_events_case_id_dedupe_key"),
         sa.Index("ix_case_events_recorded_at", "recorded_at"),
+        sa.Index("ix_case_events_kind_case_id", "kind", "case_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
