@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound, CaseworkError
-from models.tables import Breach, Case, CaseEvent
+from models.tables import Breach, Case, CaseEvent, PolicyVersion
 from sla_engine.kinds import Status
 
 T = TypeVar("T")
@@ -154,13 +154,35 @@ def breached_case_ids(session: Session, case_ids: Sequence[str]) -> set[str]:
     return set(session.exec(query))
 
 
-def get_case_and_breached(session: Session, case_id: str) -> tuple[Case, bool]:
-    """The case and whether it has any breach, in one round trip; CaseNotFound for an unknown id."""
-    has_breach = exists().where(col(Breach.case_id) == col(Case.id))
-    row = session.exec(select(Case, has_breach).where(col(Case.id) == case_id)).first()
+@dataclass(frozen=True)
+class CaseRead:
+    """A case with whether it has a breach and the SHA-256 of its pinned policy version."""
+
+    case: Case
+    breached: bool
+    policy_sha256: str | None
+
+
+# Built once: building the statement per request cost about as much as running it.
+_READ_CASE = select(
+    Case,
+    exists().where(col(Breach.case_id) == col(Case.id)),
+    select(PolicyVersion.sha256)
+    .where(
+        col(PolicyVersion.policy_id) == col(Case.policy_id),
+        col(PolicyVersion.version) == col(Case.policy_version),
+    )
+    .scalar_subquery(),
+).where(col(Case.id) == bindparam("case_id"))
+
+
+def read_case(session: Session, case_id: str) -> CaseRead:
+    """The case, its breach flag and its policy version's hash in one round trip; CaseNotFound for
+    an unknown id."""
+    row = session.exec(_READ_CASE, params={"case_id": case_id}).first()
     if row is None:
         raise CaseNotFound(case_id)
-    return row[0], bool(row[1])
+    return CaseRead(row[0], bool(row[1]), row[2])
 
 
 def get_case(session: Session, case_id: str) -> Case:

@@ -80,9 +80,14 @@ def clock_view(
     }
 
 
-def case_status(session: Session, case: Case, now: datetime, breached: bool) -> dict[str, Any]:
-    """The case view (see ``api.schemas.CaseView``) at ``now``."""
-    policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
+def case_status(
+    session: Session, case: Case, now: datetime, breached: bool, policy_sha256: str | None = None
+) -> dict[str, Any]:
+    """The case view (see ``api.schemas.CaseView``) at ``now``. ``policy_sha256``, when the caller
+    read it with the case (``case_queries.read_case``), saves a query for the pinned version."""
+    policy, calendar = policy_registry.get_policy(
+        session, case.policy_id, case.policy_version, sha256=policy_sha256
+    )
     state = state_from_dict(case.state)
     titles = {c.name: c.title for c in policy.clocks}
     spec = policy.stages[state.stage.index]

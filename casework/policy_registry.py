@@ -153,17 +153,25 @@ def pin_for_new_case(
 
 
 def get_policy(
-    session: Session, policy_id: str, version: int, policies_dir: Path | None = None
+    session: Session,
+    policy_id: str,
+    version: int,
+    policies_dir: Path | None = None,
+    *,
+    sha256: str | None = None,
 ) -> tuple[Policy, BusinessCalendar]:
     """The parsed policy of a registered version and its business calendar (both cached).
 
     Calendars come from ``policies_dir`` (default LIFELINE_POLICIES_DIR): its ``calendars/`` folder,
-    else the bundled calendars. Raises PolicyNotRegistered for an unknown version."""
+    else the bundled calendars. Raises PolicyNotRegistered for an unknown version. A caller that
+    read the version's ``sha256`` in its own query passes it, saving the query for it here."""
     base = policies_dir if policies_dir is not None else get_settings().policies_dir
-    query = select(PolicyVersion.sha256).where(
-        PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
-    )
-    sha = session.exec(query).first()
+    sha = sha256
+    if sha is None:
+        query = select(PolicyVersion.sha256).where(
+            PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
+        )
+        sha = session.exec(query).first()
     if sha is None:
         raise PolicyNotRegistered(f"policy {policy_id!r} version {version}")
     known = _calendars(base)

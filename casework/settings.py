@@ -34,17 +34,24 @@ class Settings(BaseSettings):
 
 
 _ENV_PREFIX = "LIFELINE_"
-_parsed: dict[tuple[tuple[str, str], ...], Settings] = {}
+_parsed: dict[tuple[str | None, ...], Settings] = {}
 _lock = threading.Lock()
+
+
+def _variables() -> tuple[str, ...]:
+    return tuple(_ENV_PREFIX + name.upper() for name in Settings.model_fields)
+
+
+_VARIABLES = _variables()
 
 
 def get_settings() -> Settings:
     """The settings as the environment says now (tests and commands may change it between calls).
 
-    Parsing is cached by the ``LIFELINE_*`` variables' values, so a changed variable is seen at the
-    next call while a hot path (every API request) pays a scan of the environment, not a parse.
-    Treat the result as read-only: it is shared."""
-    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_ENV_PREFIX)))
+    Parsing is cached by the values of the ``LIFELINE_*`` variables (upper-case spelling), so a
+    changed variable is seen at the next call while a hot path (every API request) pays three
+    look-ups, not a parse. Treat the result as read-only: it is shared."""
+    key = tuple(os.environ.get(name) for name in _VARIABLES)
     found = _parsed.get(key)
     if found is None:
         found = Settings()

@@ -46,9 +46,8 @@ def _etag(case: Case) -> str:
     return f'"{case.version}"'
 
 
-def _view(session: Session, case: Case, now: Any, breached: bool | None = None) -> CaseView:
-    if breached is None:
-        breached = bool(case_queries.breached_case_ids(session, [case.id]))
+def _view(session: Session, case: Case, now: Any) -> CaseView:
+    breached = bool(case_queries.breached_case_ids(session, [case.id]))
     return CaseView.model_validate(case_status(session, case, now, breached))
 
 
@@ -217,9 +216,11 @@ def get_case(case_id: CaseId, holder: Reader, engine: EngineDep, now: NowDep) ->
     breach; the stage and when it escalates; the priority and why. ``ETag`` is the case version:
     send it back as ``If-Match`` on actions."""
     with session_scope(engine, write=False) as session:
-        case, breached = case_queries.get_case_and_breached(session, case_id)
-        view = _view(session, case, now, breached)
-    return _json(view, headers={"ETag": _etag(case)})
+        read = case_queries.read_case(session, case_id)
+        view = CaseView.model_validate(
+            case_status(session, read.case, now, read.breached, read.policy_sha256)
+        )
+    return _json(view, headers={"ETag": _etag(read.case)})
 
 
 @router.post(
