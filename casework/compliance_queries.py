@@ -1,6 +1,9 @@
 """The narrow reads behind the compliance report (casework.reports): the database counts cases and
 escalations per group and streams only the few columns of the breached and clock_stopped events the
-report needs, never whole case rows (their state JSON is most of a row) nor ORM objects.
+report needs, never whole case rows (their state JSON is most of a row) nor ORM objects. Rows are
+read with the driver's ordinary cursor: a PostgreSQL server-side cursor (``yield_per``) made the
+event reads 2.5 times slower (no parallel plan, a round trip per batch), and the rows are small
+(about 150 bytes per stop).
 
 Wall time to a stop is read as whole microseconds computed by the database (``at - opened_at``), so
 ``micros / 10**6`` is exactly ``timedelta.total_seconds()`` of the same two datetimes.
@@ -8,6 +11,7 @@ Wall time to a stop is read as whole microseconds computed by the database (``at
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -18,20 +22,20 @@ from sqlmodel import Session, col
 from models.tables import Case, CaseEvent
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 
-STREAM_BATCH = 5000
+PAGE = 5000
 
 
-class ClockEvent(NamedTuple):
-    """A breached or clock_stopped event of a case opened in the period, with its case's group."""
+class ClockRow(NamedTuple):
+    """A clock of a case opened in the period, named by one of its events, with the case's group
+    and policy version; ``seq``, ``elapsed`` and ``wall_micros`` are a stop's (None for a breach)."""
 
-    case_id: str
     key: str
     policy: tuple[str, int]
-    kind: str
+    case_id: str
     clock: str
-    seq: int
+    seq: int | None
     elapsed: float | None
-    wall_micros: int
+    wall_micros: int | None
 
 
 def clock_names(
@@ -120,33 +124,45 @@ def _wall_micros(dialect: str) -> Any:
     return sa.cast(sa.extract("epoch", at - opened) * 1_000_000, sa.BigInteger)
 
 
-def clock_events(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockEvent]:
-    """The breached and clock_stopped events naming a clock, of the cases opened in the period,
-    streamed in no particular order."""
+def _clock_query(group_by: str, kind: EventKind, *extra: Any) -> tuple[Any, Any, Any]:
     keys = _key_columns(group_by)
-    connection = session.connection()
     clock = CaseEvent.data["clock"].as_string()
     query = (
-        sa.select(
-            col(Case.id),
-            col(Case.policy_id),
-            col(Case.policy_version),
-            sa.type_coerce(col(CaseEvent.kind), sa.String),
-            clock,
-            col(CaseEvent.seq),
-            CaseEvent.data["elapsed"].as_float(),
-            _wall_micros(connection.dialect.name),
-            *keys,
-        )
+        sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.id), clock, *extra, *keys)
         .join_from(Case, CaseEvent, col(CaseEvent.case_id) == col(Case.id))
-        .where(
-            *_in_period(start, end),
-            col(CaseEvent.kind).in_([EventKind.BREACHED, EventKind.CLOCK_STOPPED]),
-            clock.is_not(None),
-        )
-        .execution_options(yield_per=STREAM_BATCH)
+        .where(col(CaseEvent.kind) == kind, clock.is_not(None))
     )
-    for row in connection.execute(query):
-        case_id, pid, version, kind, name, seq, elapsed, wall, *parts = row
-        key = group_key(group_by, tuple(parts))
-        yield ClockEvent(case_id, key, (pid, version), kind, name, seq, elapsed, int(wall))
+    return query, clock, len(extra)
+
+
+def breached_clocks(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockRow]:
+    """Each clock with a ``breached`` event, once per case, of the cases opened in the period."""
+    query, _, width = _clock_query(group_by, EventKind.BREACHED)
+    yield from _rows(session, query.where(*_in_period(start, end)).distinct(), group_by, width)
+
+
+def clock_stops(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockRow]:
+    """The ``clock_stopped`` events of the cases opened in the period, in no order, with their seq
+    (a reopened case stops a clock again: the caller keeps the last), working seconds and wall
+    microseconds. Asking the database for the last stop only (NOT EXISTS a later one) costs more
+    than it saves: stops are rarely repeated."""
+    connection = session.connection()
+    query, _, width = _clock_query(
+        group_by,
+        EventKind.CLOCK_STOPPED,
+        col(CaseEvent.seq),
+        CaseEvent.data["elapsed"].as_float(),
+        _wall_micros(connection.dialect.name),
+    )
+    yield from _rows(session, query.where(*_in_period(start, end)), group_by, width)
+
+
+def _rows(session: Session, query: Any, group_by: str, width: int) -> Iterator[ClockRow]:
+    """The rows a page at a time (fetchmany: iterating a result fetches them one by one)."""
+    for row in itertools.chain.from_iterable(session.connection().execute(query).partitions(PAGE)):
+        pid, version, case_id, clock, *rest = row
+        values, parts = rest[:width], rest[width:]
+        key = parts[0] if len(parts) == 1 else group_key(group_by, tuple(parts))
+        seq, elapsed, wall = values if values else (None, None, None)
+        wall_micros = None if wall is None else int(wall)
+        yield ClockRow(str(key), (pid, version), case_id, clock, seq, elapsed, wall_micros)

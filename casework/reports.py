@@ -21,6 +21,7 @@ Priority and queue are the case's current ones (a case escalated to another queu
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,7 +32,6 @@ from sqlmodel import Session
 from casework import compliance_queries as queries
 from casework.hashchain import utc_iso
 from casework.stats import percentile
-from sla_engine.kinds import EventKind
 
 
 class GroupBy(StrEnum):
@@ -82,18 +82,6 @@ class GroupTally:
         }
 
 
-@dataclass
-class _ClockOfCase:
-    """One clock of one case, as its events left it."""
-
-    key: str
-    in_state: bool
-    breached: bool = False
-    stop_seq: int = -1
-    working: float = 0.0
-    wall: float = 0.0
-
-
 def compliance_report(session: Session, start: datetime, end: datetime, group_by: GroupBy) -> dict[str, Any]:
     """The report for cases opened in ``[start, end)``, one entry per group in key order."""
     by = str(group_by)
@@ -105,7 +93,7 @@ def compliance_report(session: Session, start: datetime, end: datetime, group_by
         groups.setdefault(key, GroupTally()).cases += cases
         for name in clocks_of.get(policy, frozenset()):
             with_clock[key, name] += cases
-    decided = _tally_clocks(groups, _clocks_of_cases(session, start, end, by, clocks_of))
+    decided = _tally_clocks(session, start, end, by, groups, clocks_of)
     for (key, name), cases in with_clock.items():
         tally = groups[key].clocks.setdefault(name, ClockTally())
         tally.pending += cases - decided[key, name]
@@ -123,45 +111,41 @@ def compliance_report(session: Session, start: datetime, end: datetime, group_by
     }
 
 
-def _clocks_of_cases(
+def _tally_clocks(
     session: Session,
     start: datetime,
     end: datetime,
     group_by: str,
+    groups: dict[str, GroupTally],
     clocks_of: dict[tuple[str, int], frozenset[str]],
-) -> dict[tuple[str, str], _ClockOfCase]:
-    """(case id, clock) -> whether it breached and its last stop, for every clock an event names."""
-    found: dict[tuple[str, str], _ClockOfCase] = {}
-    for event in queries.clock_events(session, start, end, group_by):
-        pair = found.get((event.case_id, event.clock))
-        if pair is None:
-            in_state = event.clock in clocks_of.get(event.policy, frozenset())
-            pair = found[event.case_id, event.clock] = _ClockOfCase(event.key, in_state)
-        if event.kind == EventKind.BREACHED:
-            pair.breached = True
-        elif event.seq > pair.stop_seq:
-            pair.stop_seq = event.seq
-            pair.working = 0.0 if event.elapsed is None else float(event.elapsed)
-            pair.wall = event.wall_micros / 10**6
-    return found
-
-
-def _tally_clocks(
-    groups: dict[str, GroupTally], pairs: dict[tuple[str, str], _ClockOfCase]
 ) -> Counter[tuple[str, str]]:
-    """Count each breached or stopped clock into its group; gives, per (group, clock), how many of
-    the clocks in the cases' state were decided (so the rest are pending)."""
+    """Count each breached or stopped clock of a case into its group; gives, per (group, clock), how
+    many of the clocks in the cases' state were decided (so the rest are pending)."""
     decided: Counter[tuple[str, str]] = Counter()
-    for (_, name), pair in pairs.items():
-        tally = groups[pair.key].clocks.setdefault(name, ClockTally())
-        stopped = pair.stop_seq >= 0
-        if pair.breached:
-            tally.breached += 1
-        elif stopped:
+    breached: set[tuple[str, str]] = set()
+    for row in queries.breached_clocks(session, start, end, group_by):
+        breached.add((row.case_id, row.clock))
+        groups[row.key].clocks.setdefault(row.clock, ClockTally()).breached += 1
+        if row.clock in clocks_of.get(row.policy, ()):
+            decided[row.key, row.clock] += 1
+    for row in _last_stops(session, start, end, group_by):
+        tally = groups[row.key].clocks.setdefault(row.clock, ClockTally())
+        tally.working.append(0.0 if row.elapsed is None else float(row.elapsed))
+        tally.wall.append((row.wall_micros or 0) / 10**6)
+        if (row.case_id, row.clock) not in breached:
             tally.met += 1
-        if stopped:
-            tally.working.append(pair.working)
-            tally.wall.append(pair.wall)
-        if pair.in_state and (pair.breached or stopped):
-            decided[pair.key, name] += 1
+            if row.clock in clocks_of.get(row.policy, ()):
+                decided[row.key, row.clock] += 1
     return decided
+
+
+def _last_stops(
+    session: Session, start: datetime, end: datetime, group_by: str
+) -> Iterable[queries.ClockRow]:
+    """Each clock's last stop, once per case (a reopened case counts its final resolution)."""
+    last: dict[tuple[str, str], queries.ClockRow] = {}
+    for row in queries.clock_stops(session, start, end, group_by):
+        seen = last.get((row.case_id, row.clock))
+        if seen is None or (row.seq or 0) > (seen.seq or 0):
+            last[row.case_id, row.clock] = row
+    return last.values()
