@@ -19,7 +19,8 @@ from bench.sweep import FULL, QUICK, dataset
 MONTH = "since=2026-03-01T00:00:00Z&until=2026-04-01T00:00:00Z"
 ROUTES = {
     "breaches": f"/v1/breaches?{MONTH}&incident_type=account_compromised&clock=first_response",
-    "compliance": f"/v1/reports/compliance?{MONTH}",
+    # The compliance route names its period from/to (since/until would be ignored: the last 30 days).
+    "compliance": "/v1/reports/compliance?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z",
 }
 
 
