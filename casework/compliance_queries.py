@@ -38,22 +38,17 @@ class ClockRow(NamedTuple):
     wall_micros: int | None
 
 
-def clock_names(
-    session: Session, start: datetime, end: datetime, policies: Iterable[tuple[str, int]]
-) -> dict[tuple[str, int], frozenset[str]]:
+def clock_names(session: Session, samples: Iterable[str]) -> dict[tuple[str, int], frozenset[str]]:
     """The clock names in the state of the cases of each policy version, read from one case of the
-    period per version: the engine creates a case's clocks from its policy and keeps them zipped
-    with it, so every case of a version holds the same clocks; the other states are never read."""
+    period per version (``samples``, case ids): the engine creates a case's clocks from its policy
+    and keeps them zipped with it, so every case of a version holds the same clocks; the other
+    states are never read."""
+    query = sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.state)).where(
+        col(Case.id).in_(sorted(set(samples)))
+    )
     found: dict[tuple[str, int], frozenset[str]] = {}
-    for policy_id, version in policies:
-        query = (
-            sa.select(col(Case.state))
-            .where(*_in_period(start, end), col(Case.policy_id) == policy_id)
-            .where(col(Case.policy_version) == version)
-            .limit(1)
-        )
-        state = session.connection().execute(query).scalar() or {}
-        found[policy_id, version] = frozenset(str(c["name"]) for c in state.get("clocks", []))
+    for policy_id, version, state in session.connection().execute(query):
+        found[policy_id, version] = frozenset(str(c["name"]) for c in (state or {}).get("clocks", []))
     return found
 
 
@@ -76,14 +71,20 @@ def _in_period(start: datetime, end: datetime) -> list[Any]:
 
 def case_counts(
     session: Session, start: datetime, end: datetime, group_by: str
-) -> Iterator[tuple[str, tuple[str, int], int]]:
-    """(group key, (policy id, version), cases) for the cases opened in ``[start, end)``."""
+) -> Iterator[tuple[str, tuple[str, int], int, str]]:
+    """(group key, (policy id, version), cases, one of their ids) for the cases opened in
+    ``[start, end)``, read from ``ix_cases_opened_at_report`` alone."""
     keys = _key_columns(group_by)
     policy = [col(Case.policy_id), col(Case.policy_version)]
-    query = sa.select(*keys, *policy, sa.func.count()).where(*_in_period(start, end)).group_by(*keys, *policy)
+    query = (
+        sa.select(*keys, *policy, sa.func.count(), sa.func.min(col(Case.id)))
+        .where(*_in_period(start, end))
+        .group_by(*keys, *policy)
+    )
     width = len(keys)
     for row in session.connection().execute(query):
-        yield group_key(group_by, tuple(row[:width])), (row[width], row[width + 1]), row[width + 2]
+        key = group_key(group_by, tuple(row[:width]))
+        yield key, (row[width], row[width + 1]), row[width + 2], row[width + 3]
 
 
 def escalation_counts(

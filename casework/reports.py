@@ -86,10 +86,10 @@ def compliance_report(session: Session, start: datetime, end: datetime, group_by
     """The report for cases opened in ``[start, end)``, one entry per group in key order."""
     by = str(group_by)
     counts = list(queries.case_counts(session, start, end, by))
-    clocks_of = queries.clock_names(session, start, end, {policy for _, policy, _ in counts})
+    clocks_of = queries.clock_names(session, (sample for *_, sample in counts))
     groups: dict[str, GroupTally] = {}
     with_clock: Counter[tuple[str, str]] = Counter()
-    for key, policy, cases in counts:
+    for key, policy, cases, _ in counts:
         groups.setdefault(key, GroupTally()).cases += cases
         for name in clocks_of.get(policy, frozenset()):
             with_clock[key, name] += cases
