@@ -56,10 +56,6 @@ class EventKind(StrEnum):
     NOTIFICATION_FAILED = "notification_failed"
 
 
-#: Event kinds the engine produces by itself when a timer expires: they carry a dedupe key and
-#: their ``at`` is the deadline, not the moment they were computed.
-TIMED_KINDS = frozenset({EventKind.AT_RISK, EventKind.BREACHED})
-
 #: The actor of every event the engine writes on its own (timers and the actions they trigger).
 SYSTEM_ACTOR = "system:escalation"
 

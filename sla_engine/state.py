@@ -8,7 +8,7 @@ actions must give back the same dict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -85,7 +85,6 @@ class CaseState:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     escalations: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def clock(self, name: str) -> ClockState:
         for clock in self.clocks:
@@ -231,7 +230,6 @@ def state_to_dict(state: CaseState) -> dict[str, Any]:
         "resolved_at": _dt(state.resolved_at),
         "closed_at": _dt(state.closed_at),
         "escalations": state.escalations,
-        "extra": dict(state.extra),
     }
 
 
@@ -254,5 +252,4 @@ def state_from_dict(d: Mapping[str, Any]) -> CaseState:
         resolved_at=_parse_dt(d["resolved_at"]),
         closed_at=_parse_dt(d["closed_at"]),
         escalations=d.get("escalations", 0),
-        extra=d.get("extra", {}),
     )
