@@ -4,7 +4,8 @@ A calendar's working hours are wall-clock intervals in its IANA time zone. Each 
 turned, once, into a sorted tuple of disjoint UTC segments: the intervals that start on D or on D-1
 (an overnight shift runs into D), converted to UTC, clipped to D's window
 ``[midnight D, midnight D+1)`` and merged. The windows partition the time line, so ``add`` and
-``elapsed`` just walk days and sum real (UTC) seconds of overlap; this is what makes the arithmetic
+``elapsed`` just walk days (``elapsed`` whole weeks at once between its first and last day) and sum
+real (UTC) seconds of overlap; this is what makes the arithmetic
 exact across DST changes (a 22:00-06:00 shift lasts 9 real hours on the night clocks go back, 7 on
 the night they go forward) and additive (``elapsed(a, b) + elapsed(b, c) == elapsed(a, c)``).
 
@@ -35,6 +36,7 @@ from policies.model import Calendar
 
 ZERO = timedelta(0)
 ONE_DAY = timedelta(days=1)
+ONE_WEEK = timedelta(days=7)
 #: How many consecutive local days without working time ``add`` scans before giving up.
 MAX_CLOSED_DAYS = 3 * 366
 #: Bound on the per-day cache; it is cleared (not evicted one by one) when full.
@@ -60,6 +62,8 @@ class BusinessCalendar:
             )
         self._days: dict[date, tuple[Segment, ...]] = {}
         self._midnights: dict[date, datetime] = {}
+        self._day_totals: dict[date, timedelta] = {}
+        self._week_totals: dict[date, timedelta] = {}
         self._holidays: dict[int, frozenset[date]] = {}
         if calendar.holiday_country is not None and not calendar.always:
             self._country_holidays(2000)  # fail early, with a clear message, on an unknown country
@@ -88,20 +92,21 @@ class BusinessCalendar:
         raise AssertionError("unreachable: _segments_from is infinite or raises")  # pragma: no cover
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
-        """Working time between ``start`` and ``end`` in real seconds (zero if ``end <= start``)."""
+        """Working time between ``start`` and ``end`` in real seconds (zero if ``end <= start``).
+
+        The first and last local days are clipped to ``[start, end)``; every day between lies
+        wholly inside, so it adds its whole working time, summed a week at a time from a cache
+        (near constant time for long spans, e.g. a breach months old). Sums of timedeltas are exact,
+        so this equals adding each day's clipped segments one by one."""
         a, b = _utc(start, "start"), _utc(end, "end")
         if b <= a:
             return ZERO
         if self.calendar.always:
             return b - a
-        total = ZERO
-        day = self._day_of(a)
-        while self._midnight(day) < b:
-            for seg_start, seg_end in self.segments(day):
-                lo, hi = max(seg_start, a), min(seg_end, b)
-                if hi > lo:
-                    total += hi - lo
-            day += ONE_DAY
+        first, last = self._day_of(a), self._day_of(b)
+        total = self._clipped(first, a, b)
+        if last > first:
+            total += self._whole_days(first + ONE_DAY, last) + self._clipped(last, a, b)
         return total
 
     def local(self, dt: datetime) -> datetime:
@@ -158,6 +163,45 @@ class BusinessCalendar:
             f"calendar {self.calendar.name!r} has no working time in {MAX_CLOSED_DAYS} days "
             f"from {t.isoformat()}: check its weekly hours and holidays"
         )
+
+    def _clipped(self, day: date, a: datetime, b: datetime) -> timedelta:
+        """Working time of ``day`` inside ``[a, b)``."""
+        total = ZERO
+        for seg_start, seg_end in self.segments(day):
+            lo, hi = max(seg_start, a), min(seg_end, b)
+            if hi > lo:
+                total += hi - lo
+        return total
+
+    def _whole_days(self, first: date, stop: date) -> timedelta:
+        """Working time of the local days ``first`` up to (not including) ``stop``, whole."""
+        total, day = ZERO, first
+        while day < stop:
+            if day.toordinal() % 7 == 0 and day + ONE_WEEK <= stop:
+                total += self._week_total(day)
+                day += ONE_WEEK
+            else:
+                total += self._day_total(day)
+                day += ONE_DAY
+        return total
+
+    def _day_total(self, day: date) -> timedelta:
+        cached = self._day_totals.get(day)
+        if cached is None:
+            if len(self._day_totals) >= CACHE_LIMIT:
+                self._day_totals.clear()
+            cached = self._day_totals[day] = sum((hi - lo for lo, hi in self.segments(day)), ZERO)
+        return cached
+
+    def _week_total(self, day: date) -> timedelta:
+        """Working time of the seven local days from ``day`` (a Sunday: weeks never overlap)."""
+        cached = self._week_totals.get(day)
+        if cached is None:
+            if len(self._week_totals) >= CACHE_LIMIT:
+                self._week_totals.clear()
+            week = (self._day_total(day + timedelta(days=i)) for i in range(7))
+            cached = self._week_totals[day] = sum(week, ZERO)
+        return cached
 
     def _day_of(self, t: datetime) -> date:
         """The local day whose window holds instant ``t`` (its local date, except in odd zones

@@ -173,3 +173,32 @@ def test_elapsed_matches_wall_clock_minute_count(cal: Calendar, day: date, offse
     country: dict[int, holidays.HolidayBase] = {}
     expected = sum(wall_clock_working(cal, start + i * MINUTE, country) for i in range(span))
     assert BUSINESS[cal].elapsed(start, start + span * MINUTE) == expected * MINUTE
+
+
+# -- the fast path of ``elapsed`` (whole days and weeks from a cache) against the plain walk --------
+
+
+def elapsed_by_walking(cal: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
+    """The definition: every local day's segments clipped to ``[start, end)``, summed one by one.
+    Days from two before ``start``'s local date to two after ``end``'s: windows partition the time
+    line, so the extra days add nothing (and cover zones whose days shift around midnight)."""
+    a, b = start.astimezone(UTC), end.astimezone(UTC)
+    total, day = timedelta(0), a.astimezone(cal.zone).date() - timedelta(days=2)
+    while day <= b.astimezone(cal.zone).date() + timedelta(days=2):
+        for lo, hi in cal.segments(day):
+            total += max(min(hi, b) - max(lo, a), timedelta(0))
+        day += timedelta(days=1)
+    return total
+
+
+@PROPERTY_SETTINGS
+@given(INSTANTS, st.integers(0, 800 * DAY_SECONDS), st.sampled_from(CALENDARS), st.booleans())
+def test_elapsed_equals_the_day_by_day_walk(
+    start: datetime, seconds: int, drawn: tuple[BusinessCalendar, int], fresh: bool
+) -> None:
+    # Spans up to ~2 years cross holidays, DST changes and whole cached weeks; a fresh calendar
+    # has empty caches, the shared one whatever earlier examples left.
+    cal = BusinessCalendar(drawn[0].calendar) if fresh else drawn[0]
+    end = start.astimezone(UTC) + timedelta(seconds=seconds)  # real time, not wall time
+    assert cal.elapsed(start, end) == elapsed_by_walking(cal, start, end)
+    assert cal.elapsed(end, start) == timedelta(0)
