@@ -7,21 +7,25 @@ explicit datetimes. Without an engine the app connects to ``LIFELINE_DATABASE_UR
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
 from api.routes import audit, breaches, cases, health, policies, reports
+from casework import policy_registry
 from casework.settings import get_settings
-from models.db import make_engine
+from models.db import make_engine, session_scope
 
 MAX_BODY_BYTES = 1024 * 1024
+log = logging.getLogger("lifeline.api")
 
 DESCRIPTION = """
 Lifeline's HTTP API: open and work creator-support cases, watch their SLA clocks, read their
@@ -45,12 +49,27 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _preload_policies(engine: Engine) -> list[str]:
+    """``policy_registry.preload``'s problems; never raises: an API on a database it cannot read yet
+    (not migrated: /healthz says so) still starts, and parses versions on first use."""
+    try:
+        with session_scope(engine, write=False) as session:
+            return policy_registry.preload(session)
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        return [f"policies not preloaded: {error}"]
+
+
 def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     owns_engine = engine is None
     bound = engine if engine is not None else make_engine(get_settings().database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Every registered policy version parsed before the first request: a read on SQLite runs on
+        # the event loop (api.reads), where a first parse (~0.2 s with the holiday tables) would
+        # stall every request in flight.
+        for problem in await run_in_threadpool(_preload_policies, bound):
+            log.warning("%s", problem)
         yield
         if owns_engine:
             bound.dispose()

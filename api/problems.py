@@ -23,7 +23,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from casework.case_queries import InvalidCursor
 from casework.errors import (
     AmbiguousPolicy,
     CaseNotFound,
@@ -35,6 +34,7 @@ from casework.errors import (
     StaleVersion,
 )
 from casework.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
+from casework.pagination import InvalidCursor
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
 

@@ -7,7 +7,8 @@ work cost ~4 ms per case (objects, two flushes and a version UPDATE each); here 
     one executemany UPDATE of the case rows, each guarded by the version read (compare-and-set)
     one executemany INSERT of every event
     RELEASE SAVEPOINT
-    one executemany INSERT of the breach rows, one of the outbox rows
+    one executemany INSERT of the breach rows, one of the outbox rows, one upsert of the clocks'
+    outcomes (casework.clock_outcomes; an UPDATE first for cases whose priority or queue changed)
 
 all on the session's connection, in the caller's transaction (nothing is committed here; nothing is
 left pending in the session either), through the tables' column types (so
@@ -28,92 +29,34 @@ so they read as the database now holds them and the session never writes them a 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
+from casework.clock_outcomes import write_outcomes
 from casework.errors import DuplicateTimedEvent, StaleVersion
-from casework.hashchain import canonical_json, normalize_json, utc_iso
-from casework.history import (
-    CaseChange,
-    breach_values,
-    makes_breach,
-    makes_notification,
-    notification_values,
-    state_columns,
+from casework.event_rows import (
+    BREACHES,
+    CASES,
+    EVENTS,
+    NOTIFICATIONS,
+    UPDATE_CASE,
+    EventRow,
+    chain_events,
+    insert_rows,
 )
-from models.kinds import BreachTarget, NotificationStatus
+from casework.history import CaseChange, consequences, set_committed, state_columns
 from models.tables import Case, CaseEvent
 from sla_engine.events import EngineEvent
-from sla_engine.kinds import EventKind
 from sla_engine.state import CaseState
 
-
-def _table(name: str) -> Table:
-    return SQLModel.metadata.tables[name]
-
-
-CASES, EVENTS, BREACHES, NOTIFICATIONS = (
-    _table(n) for n in ("cases", "case_events", "breaches", "notifications")
-)
-
-#: Compare-and-set of a whole case row: the WHERE names its id and the version it was read at.
-_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_seen"))
 _MOVE_DEADLINE = update(CASES).where(CASES.c.id == bindparam("_id"))
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """One ``case_events`` row; its fields are the columns, so ``vars(row)`` is the INSERT's values."""
-
-    case_id: str
-    seq: int
-    kind: EventKind
-    at: datetime
-    recorded_at: datetime
-    actor: str
-    data: dict[str, Any]
-    policy_version: int
-    dedupe_key: str | None
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True)
-class BreachRow:
-    """One ``breaches`` row (fields are the columns)."""
-
-    case_id: str
-    event_seq: int
-    target_type: BreachTarget
-    target: str
-    due_at: datetime
-    detected_at: datetime
-    priority: str
-    policy_version: int
-    incident_type: str
-    queue: str
-
-
-@dataclass(frozen=True)
-class NotificationRow:
-    """One ``notifications`` (outbox) row (fields are the columns)."""
-
-    case_id: str
-    event_seq: int
-    channel: str
-    payload: dict[str, Any]
-    status: NotificationStatus
-    attempts: int
-    next_attempt_at: datetime
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -125,58 +68,6 @@ class PlannedChange:
     state: CaseState
     events: Sequence[EngineEvent]
     prev_hash: str
-
-
-def event_hash(
-    case_id: str,
-    seq: int,
-    event: EngineEvent,
-    data: dict[str, Any],
-    recorded_at: datetime,
-    policy_version: int,
-    prev_hash: str,
-) -> str:
-    """``casework.hashchain.compute_hash`` of the event these values make (same body, same JSON)."""
-    body = {
-        "case_id": case_id,
-        "seq": seq,
-        "kind": str(event.kind),
-        "at": utc_iso(event.at),
-        "recorded_at": utc_iso(recorded_at),
-        "actor": event.actor,
-        "data": data,
-        "policy_version": policy_version,
-        "dedupe_key": event.dedupe_key,
-        "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
-
-
-def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_hash: str) -> list[EventRow]:
-    """``events`` as rows seq ``case.last_seq + 1``..., each sealed onto the one before."""
-    rows = []
-    seq, prev = case.last_seq, prev_hash
-    for event in events:
-        seq += 1
-        data = normalize_json(event.data)  # as it reads back, so the hash covers what is stored
-        digest = event_hash(case.id, seq, event, data, now, case.policy_version, prev)
-        rows.append(
-            EventRow(
-                case.id,
-                seq,
-                event.kind,
-                event.at,
-                now,
-                event.actor,
-                data,
-                case.policy_version,
-                event.dedupe_key,
-                prev,
-                digest,
-            )
-        )
-        prev = digest
-    return rows
 
 
 def write_changes(session: Session, planned: Sequence[PlannedChange], now: datetime) -> list[CaseChange]:
@@ -197,11 +88,12 @@ def write_changes(session: Session, planned: Sequence[PlannedChange], now: datet
             events.extend(rows)
         if changes:
             _write_guarded(session, case_params, events)
-            _insert(session, BREACHES, [vars(b) for c in changes for b in c.breaches])
-            _insert(session, NOTIFICATIONS, [vars(n) for c in changes for n in c.notifications])
+            insert_rows(session, BREACHES, [b for c in changes for b in c.breaches])
+            insert_rows(session, NOTIFICATIONS, [n for c in changes for n in c.notifications])
+            write_outcomes(session, [(c.case, c.events) for c in changes])
     except BaseException:
         for case, values in before:
-            _set_committed(case, values)
+            set_committed(case, values)
         raise
     return changes
 
@@ -227,19 +119,10 @@ def _apply(
     rows = chain_events(case, plan.events, now, plan.prev_hash)
     values = {**state_columns(plan.state), "version": seen + 1, "last_seq": rows[-1].seq}
     before.append((case, {name: getattr(case, name) for name in values}))
-    _set_committed(case, values)
-    change = CaseChange(case, list(rows))
-    for row in rows:
-        if makes_breach(row):
-            change.breaches.append(BreachRow(**breach_values(case, row, now)))
-        elif makes_notification(row):
-            change.notifications.append(NotificationRow(**notification_values(case, row, now)))
+    set_committed(case, values)
+    breaches, notifications = consequences(case, rows, now)
+    change = CaseChange(case, list(rows), list(breaches), list(notifications))
     return change, {"_id": case.id, "_seen": seen, **values}, rows
-
-
-def _set_committed(case: Case, values: dict[str, Any]) -> None:
-    for name, value in values.items():
-        set_committed_value(case, name, value)
 
 
 def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: list[EventRow]) -> None:
@@ -249,7 +132,7 @@ def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: 
     savepoint = session.begin_nested()
     connection = session.connection()  # emits the SAVEPOINT (begin_nested alone does not)
     try:
-        updated = connection.execute(_UPDATE_CASE, case_params).rowcount
+        updated = connection.execute(UPDATE_CASE, case_params).rowcount
         if updated != len(case_params):
             savepoint.rollback()
             _raise_stale(session, case_params)
@@ -286,8 +169,3 @@ def _duplicated_case(session: Session, rows: list[EventRow]) -> str:
             return pair[0]
         seen.add(pair)
     return rows[0].case_id
-
-
-def _insert(session: Session, table: Table, params: list[dict[str, Any]]) -> None:
-    if params:
-        session.connection().execute(insert(table), params)

@@ -1,73 +1,47 @@
-"""Read-side queries for the API: cases with filters and keyset (cursor) pagination, a case's
-events, and breaches.
+"""Read-side queries for the API: cases with filters and keyset (cursor) pagination
+(casework.pagination), one case, and a case's events.
 
-Pagination is by keyset, never by offset: the cursor is the sort key of the last row served, and
-the next page starts strictly after it, so rows inserted meanwhile never shift a page (no row is
-served twice or skipped because of an insert). Cases sort by ``next_deadline_at`` (the nearest
-deadline first, cases with nothing pending last) then id; a case whose deadline moves while a
-client pages is seen where it stands at each page's read. Cursors are opaque to clients.
+Cases sort by ``next_deadline_at`` (the nearest deadline first, cases with nothing pending last)
+then id; a case whose deadline moves while a client pages is seen where it stands at each page's
+read.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import functools
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, exists, or_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Integer,
+    Row,
+    String,
+    and_,
+    bindparam,
+    exists,
+    literal_column,
+    or_,
+    type_coerce,
+)
 from sqlalchemy import select as sa_select
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, col, select
 
-from casework.errors import CaseNotFound, CaseworkError
+from casework.errors import CaseNotFound
+from casework.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
 from models.tables import Breach, Case, CaseEvent, PolicyVersion
 from sla_engine.kinds import Status
 
-T = TypeVar("T")
-MAX_PAGE = 500
-
-
-class InvalidCursor(CaseworkError):
-    def __init__(self) -> None:
-        super().__init__("the cursor is not one this API gave out; start again without it")
-
-
-@dataclass(frozen=True)
-class PageOf(Generic[T]):
-    items: list[T]
-    #: The cursor of the next page, None on the last one.
-    next_cursor: str | None
-
-
-def encode_cursor(*parts: Any) -> str:
-    raw = json.dumps(list(parts), separators=(",", ":")).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        parts = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidCursor() from None
-    if not isinstance(parts, list) or len(parts) != size:
-        raise InvalidCursor()
-    return parts
-
-
-def _instant(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        instant = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InvalidCursor() from None
-    if instant.tzinfo is None:
-        raise InvalidCursor()
-    return instant
+#: Filters compared for equality with their column, by name.
+_EQUAL = ("incident_type", "queue", "priority", "assignee")
 
 
 @dataclass(frozen=True)
@@ -80,80 +54,176 @@ class CaseFilters:
     breached: bool | None = None
     due_before: datetime | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
+    def shape(self) -> tuple[Any, ...]:
+        """Which filters are set, not their values (see ``_conditions``)."""
+        equal = tuple(getattr(self, name) is not None for name in _EQUAL)
+        return (bool(self.status), equal, self.breached, self.due_before is not None)
+
+    def params(self) -> dict[str, Any]:
+        """The values of the set filters, named as the bind parameters of ``_conditions``."""
+        params: dict[str, Any] = {n: getattr(self, n) for n in _EQUAL if getattr(self, n) is not None}
         if self.status:
-            where.append(col(Case.status).in_([str(s) for s in self.status]))
-        for column, value in (
-            (Case.incident_type, self.incident_type),
-            (Case.queue, self.queue),
-            (Case.priority, self.priority),
-            (Case.assignee, self.assignee),
-        ):
-            if value is not None:
-                where.append(col(column) == value)
-        if self.breached is not None:
-            has_breach = exists().where(col(Breach.case_id) == col(Case.id))
-            where.append(has_breach if self.breached else ~has_breach)
+            params["status"] = [str(s) for s in self.status]
         if self.due_before is not None:
-            where.append(col(Case.next_deadline_at) < self.due_before)
-        return where
+            params["due_before"] = self.due_before
+        return params
 
 
-def _after_case(cursor: str) -> ColumnElement[bool]:
+def _conditions(shape: tuple[Any, ...]) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a ``CaseFilters.shape``, values as bind parameters (``params``)."""
+    status, equal, breached, due_before = shape
+    where: list[ColumnElement[bool]] = []
+    if status:
+        where.append(col(Case.status).in_(bindparam("status", expanding=True)))
+    for name, on in zip(_EQUAL, equal, strict=True):
+        if on:
+            where.append(col(getattr(Case, name)) == bindparam(name))
+    if breached is not None:
+        has_breach = exists().where(col(Breach.case_id) == col(Case.id))
+        where.append(has_breach if breached else ~has_breach)
+    if due_before:
+        where.append(col(Case.next_deadline_at) < bindparam("due_before"))
+    return where
+
+
+def _after_case(cursor: str) -> tuple[bool, dict[str, Any]]:
+    """Whether the cursor's case had a deadline, and the bind parameters of ``_after`` for it."""
     deadline_text, case_id = decode_cursor(cursor, 2)
     if not isinstance(case_id, str):
         raise InvalidCursor()
-    deadline = _instant(deadline_text)
-    due = col(Case.next_deadline_at)
+    deadline = instant(deadline_text)
     if deadline is None:
-        return and_(due.is_(None), col(Case.id) > case_id)
-    return or_(due > deadline, and_(due == deadline, col(Case.id) > case_id), due.is_(None))
+        return False, {"after_id": case_id}
+    return True, {"after_id": case_id, "after_due": deadline}
 
 
-#: The columns a listing serves (``ListedCase``): everything but the engine state JSON.
+def _after(had_deadline: bool) -> ColumnElement[bool]:
+    due, case_id = col(Case.next_deadline_at), col(Case.id)
+    if not had_deadline:
+        return and_(due.is_(None), case_id > bindparam("after_id"))
+    after_due: BindParameter[datetime] = bindparam("after_due")
+    return or_(due > after_due, and_(due == after_due, case_id > bindparam("after_id")), due.is_(None))
+
+
+class ListedCase(NamedTuple):
+    """A listed case: the columns the listing serves (datetimes UTC), ``breached`` (the case has a
+    breach) and ``summary``: ``attributes.summary`` if it is a string, else None."""
+
+    id: str
+    incident_type: str
+    policy_id: str
+    policy_version: int
+    status: str
+    stage: str
+    queue: str
+    assignee: str | None
+    priority: str
+    next_deadline_at: datetime | None
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+    breached: bool
+    summary: str | None
+
+
+#: The columns of ``ListedCase`` but ``summary``, in its order.
 _LISTED_COLUMNS = (
-    Case.id,
-    Case.incident_type,
-    Case.policy_id,
-    Case.policy_version,
-    Case.status,
-    Case.stage,
-    Case.queue,
-    Case.assignee,
-    Case.priority,
-    Case.attributes,
-    Case.next_deadline_at,
-    Case.opened_at,
-    Case.updated_at,
-    Case.version,
+    col(Case.id),
+    col(Case.incident_type),
+    col(Case.policy_id),
+    col(Case.policy_version),
+    type_coerce(col(Case.status), String).label("status"),  # its text: no enum member per row
+    col(Case.stage),
+    col(Case.queue),
+    col(Case.assignee),
+    col(Case.priority),
+    col(Case.next_deadline_at),
+    col(Case.opened_at),
+    col(Case.updated_at),
+    col(Case.version),
+    # OFFSET 0: PostgreSQL would otherwise hash the whole breaches table for this EXISTS, planning
+    # for every row the index scan could yield rather than the page's 51 (~5 ms at 10,000
+    # breaches); with it, one probe of the (case_id, ...) index per listed row.
+    sa_select(literal_column("1"))
+    .where(col(Breach.case_id) == col(Case.id))
+    .offset(0)
+    .exists()
+    .label("breached"),
 )
 
-#: A listed case: a row with the attributes of ``Case`` named in ``_LISTED_COLUMNS`` (read with the
-#: columns' types, datetimes UTC) and ``breached`` (whether the case has any breach).
-ListedCase = Row[Any]
+
+def _reads_whole_attributes(dialect: Dialect) -> bool:
+    """Whether ``ListedCase.summary`` is read from the whole ``attributes`` on this database.
+
+    On SQLite 3.38+ it is the JSON text of ``attributes -> 'summary'`` (see ``_summary_text``):
+    decoding every row's whole attributes cost more than the rest of the row. Not ``json_extract``
+    (older SQLite), which stops a string at a NUL character; not on PostgreSQL, whose ``->`` on a
+    ``json`` column fails on a document holding an escaped NUL (``\\u0000``)."""
+    return dialect.name != "sqlite" or sqlite3.sqlite_version_info < (3, 38)
+
+
+@functools.lru_cache(maxsize=1024)
+def _listing(shape: tuple[Any, ...], after: bool | None, whole: bool) -> tuple[Executable, Executable]:
+    """The two statements of a listing (cases with a deadline; then those without) for one filter
+    shape and cursor kind (None: no cursor), with bind parameters for the values and the row count.
+    Built once per shape: building them per request cost more than running them (and, rebuilt,
+    SQLAlchemy still had to compute each one's cache key to find its compiled form)."""
+    summary = (
+        col(Case.attributes)
+        if whole
+        else type_coerce(col(Case.attributes).op("->")(literal_column("'summary'")), String)
+    )
+    query = sa_select(*_LISTED_COLUMNS, summary.label("summary")).where(*_conditions(shape))
+    if after is not None:
+        query = query.where(_after(after))
+    deadline, rows = col(Case.next_deadline_at), bindparam("rows", type_=Integer)
+    # Two queries rather than ORDER BY (next_deadline_at IS NULL): that expression defeats the
+    # (queue, next_deadline_at, id) and (next_deadline_at, id) indexes and sorted every matching row.
+    with_deadline = query.where(deadline.is_not(None)).order_by(deadline, col(Case.id)).limit(rows)
+    pending_none = query.where(deadline.is_(None)).order_by(col(Case.id)).limit(rows)
+    return with_deadline, pending_none
+
+
+def _summary_text(raw: str | None) -> str | None:
+    """The string that JSON text ``raw`` holds; None for any other JSON or none. A string without
+    escapes is its text between the quotes (what ``json.loads`` gives, without its cost)."""
+    if raw is None or not raw.startswith('"'):
+        return None
+    if "\\" not in raw:
+        return raw[1:-1]
+    text: str = json.loads(raw)
+    return text
+
+
+def _listed(rows: Iterable[Row[Any]], whole: bool) -> list[ListedCase]:
+    listed = []
+    columns: list[Any]
+    for *columns, summary in rows:
+        if whole:
+            summary = summary.get("summary")
+            summary = summary if isinstance(summary, str) else None
+        else:
+            summary = _summary_text(summary)
+        listed.append(ListedCase._make((*columns, summary)))
+    return listed
 
 
 def list_cases(
-    session: Session, filters: CaseFilters, limit: int, cursor: str | None = None
+    connection: Connection, filters: CaseFilters, limit: int, cursor: str | None = None
 ) -> PageOf[ListedCase]:
     """One page of cases matching ``filters``, nearest deadline first (none pending last), then id.
+    Two reads: run it in a transaction so that they agree.
 
     Rows, not ``Case`` objects: a page is read-only, and building 50 ORM objects (identity map,
     instance state) cost more than the query."""
-    has_breach = exists().where(col(Breach.case_id) == col(Case.id)).label("breached")
-    query = sa_select(*(col(c) for c in _LISTED_COLUMNS), has_breach).where(*filters.conditions())
-    if cursor:
-        query = query.where(_after_case(cursor))
-    deadline = col(Case.next_deadline_at)
-    connection = session.connection()
-    # Two queries rather than ORDER BY (next_deadline_at IS NULL): that expression defeats the
-    # (queue, next_deadline_at) and next_deadline_at indexes and sorted every matching row.
-    with_deadline = query.where(deadline.is_not(None)).order_by(deadline, col(Case.id)).limit(limit + 1)
-    rows = list(connection.execute(with_deadline))
+    after, params = _after_case(cursor) if cursor else (None, {})
+    whole = _reads_whole_attributes(connection.dialect)
+    with_deadline, pending_none = _listing(filters.shape(), after, whole)
+    params.update(filters.params())
+    rows = _listed(connection.execute(with_deadline, {**params, "rows": limit + 1}).all(), whole)
     if len(rows) <= limit:
-        pending_none = query.where(deadline.is_(None)).order_by(col(Case.id)).limit(limit + 1 - len(rows))
-        rows += list(connection.execute(pending_none))
+        more = connection.execute(pending_none, {**params, "rows": limit + 1 - len(rows)})
+        rows += _listed(more.all(), whole)
     if len(rows) <= limit:
         return PageOf(rows, None)
     last = rows[limit - 1]
@@ -168,18 +238,35 @@ def breached_case_ids(session: Session, case_ids: Sequence[str]) -> set[str]:
     return set(session.exec(query))
 
 
+#: The columns a case's view reads (``case_status.CaseRecord``): everything but the listing-only ones.
+_VIEW_COLUMNS = (
+    Case.id,
+    Case.incident_type,
+    Case.policy_id,
+    Case.policy_version,
+    Case.state,
+    Case.next_deadline_at,
+    Case.opened_at,
+    Case.updated_at,
+    Case.resolved_at,
+    Case.version,
+)
+
+
 @dataclass(frozen=True)
 class CaseRead:
-    """A case with whether it has a breach and the SHA-256 of its pinned policy version."""
+    """A case's row (``_VIEW_COLUMNS``, with the columns' types: datetimes UTC, ``state`` a dict),
+    whether it has a breach, and the SHA-256 of its pinned policy version."""
 
-    case: Case
+    case: Row[Any]
     breached: bool
     policy_sha256: str | None
 
 
-# Built once: building the statement per request cost about as much as running it.
-_READ_CASE = select(
-    Case,
+# Built once (building it per request cost about as much as running it), and a row of columns
+# rather than an ORM object: the view only reads it, and the ORM's loading cost more than the query.
+_READ_CASE = sa_select(
+    *(col(c) for c in _VIEW_COLUMNS),
     exists().where(col(Breach.case_id) == col(Case.id)),
     select(PolicyVersion.sha256)
     .where(
@@ -190,13 +277,13 @@ _READ_CASE = select(
 ).where(col(Case.id) == bindparam("case_id"))
 
 
-def read_case(session: Session, case_id: str) -> CaseRead:
-    """The case, its breach flag and its policy version's hash in one round trip; CaseNotFound for
-    an unknown id."""
-    row = session.exec(_READ_CASE, params={"case_id": case_id}).first()
+def read_case(connection: Connection, case_id: str) -> CaseRead:
+    """The case, its breach flag and its policy version's hash in one statement (so
+    ``models.db.single_read`` suffices); CaseNotFound for an unknown id."""
+    row = connection.execute(_READ_CASE, {"case_id": case_id}).first()
     if row is None:
         raise CaseNotFound(case_id)
-    return CaseRead(row[0], bool(row[1]), row[2])
+    return CaseRead(row, bool(row[-2]), row[-1])
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -219,58 +306,3 @@ def list_events(session: Session, case_id: str, limit: int, after_seq: int = 0) 
     if len(rows) <= limit:
         return PageOf(rows, None)
     return PageOf(rows[:limit], str(rows[limit - 1].seq))
-
-
-@dataclass(frozen=True)
-class BreachFilters:
-    since: datetime | None = None
-    until: datetime | None = None
-    incident_type: str | None = None
-    clock: str | None = None
-    stage: str | None = None
-    priority: str | None = None
-    case_id: str | None = None
-    queue: str | None = None
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if self.since is not None:
-            where.append(col(Breach.due_at) >= self.since)
-        if self.until is not None:
-            where.append(col(Breach.due_at) < self.until)
-        for column, value in (
-            (Breach.incident_type, self.incident_type),
-            (Breach.priority, self.priority),
-            (Breach.case_id, self.case_id),
-            (Breach.queue, self.queue),
-        ):
-            if value is not None:
-                where.append(col(column) == value)
-        targets = [
-            and_(col(Breach.target_type) == kind, col(Breach.target) == name)
-            for kind, name in (("clock", self.clock), ("stage", self.stage))
-            if name is not None
-        ]
-        if targets:
-            where.append(or_(*targets) if len(targets) > 1 else targets[0])
-        return where
-
-
-def list_breaches(
-    session: Session, filters: BreachFilters, limit: int, cursor: str | None = None
-) -> PageOf[Breach]:
-    """One page of breaches by deadline (``due_at``) then id, oldest first."""
-    query = select(Breach).where(*filters.conditions())
-    if cursor:
-        due_text, breach_id = decode_cursor(cursor, 2)
-        due = _instant(due_text)
-        if due is None or not isinstance(breach_id, int):
-            raise InvalidCursor()
-        after = or_(col(Breach.due_at) > due, and_(col(Breach.due_at) == due, col(Breach.id) > breach_id))
-        query = query.where(after)
-    query = query.order_by(col(Breach.due_at), col(Breach.id)).limit(limit + 1)
-    rows = list(session.exec(query))
-    if len(rows) <= limit:
-        return PageOf(rows, None)
-    last = rows[limit - 1]
-    return PageOf(rows[:limit], encode_cursor(last.due_at.isoformat(), last.id))

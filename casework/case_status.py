@@ -9,16 +9,41 @@ what the agent sees is what the worker will act on.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
 from casework import policy_registry
-from models.tables import Case
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import meter_value, remaining
 from sla_engine.kinds import ClockStatus
 from sla_engine.state import ClockState, state_from_dict
+
+
+class CaseRecord(Protocol):
+    """What the view reads of a case: a ``Case``, or a row of these columns
+    (``case_queries.read_case``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def incident_type(self) -> str: ...
+    @property
+    def policy_id(self) -> str: ...
+    @property
+    def policy_version(self) -> int: ...
+    @property
+    def state(self) -> dict[str, Any]: ...
+    @property
+    def next_deadline_at(self) -> datetime | None: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def version(self) -> int: ...
 
 
 def iso_duration(value: timedelta) -> str:
@@ -81,7 +106,7 @@ def clock_view(
 
 
 def case_status(
-    session: Session, case: Case, now: datetime, breached: bool, policy_sha256: str | None = None
+    session: Session, case: CaseRecord, now: datetime, breached: bool, policy_sha256: str | None = None
 ) -> dict[str, Any]:
     """The case view (see ``api.schemas.CaseView``) at ``now``. ``policy_sha256``, when the caller
     read it with the case (``case_queries.read_case``), saves a query for the pinned version."""

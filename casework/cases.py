@@ -19,7 +19,9 @@ from sqlmodel import Session, select
 
 from casework import policy_registry
 from casework.errors import CaseNotFound, InvalidAction, StaleVersion
-from casework.history import CaseChange, append_events, bump_version, copy_state
+from casework.event_rows import chain_events
+from casework.hashchain import GENESIS_HASH
+from casework.history import CaseChange, copy_state, write_case_change, write_events
 from casework.ids import new_case_id
 from models.tables import Case
 from sla_engine import cases as engine
@@ -53,7 +55,9 @@ def open_case(
     if opened_at > now:
         raise InvalidAction("opened_at is in the future", "opened_at")
     pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id, incident_type=incident_type)
-    policy, calendar = policy_registry.get_policy(session, pinned.policy_id, pinned.version)
+    policy, calendar = policy_registry.get_policy(
+        session, pinned.policy_id, pinned.version, sha256=pinned.sha256
+    )
     step = engine.open_case(policy, calendar, attributes, opened_at, actor)
     events = list(step.events)
     state = step.state
@@ -78,10 +82,12 @@ def open_case(
         state={},
     )
     copy_state(case, state)
+    rows = chain_events(case, events, now, GENESIS_HASH)
+    case.last_seq = len(rows)
     session.add(case)
-    session.flush()
+    session.flush()  # the case row, with its final state and last_seq, before its events
     change = CaseChange(case)
-    append_events(session, change, events, now)
+    write_events(session, change, rows, now)
     return change
 
 
@@ -123,8 +129,4 @@ def apply_action(
     step = engine.apply_action(
         policy, calendar, state_from_dict(case.state), AgentAction(name, now, actor, dict(args))
     )
-    bump_version(session, case, expected_version)
-    copy_state(case, step.state)
-    change = CaseChange(case)
-    append_events(session, change, step.events, now)
-    return change
+    return write_case_change(session, case, step.state, step.events, now, expected_version)

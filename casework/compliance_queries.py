@@ -1,17 +1,16 @@
-"""The narrow reads behind the compliance report (casework.reports): the database counts cases and
-escalations per group and streams only the few columns of the breached and clock_stopped events the
-report needs, never whole case rows (their state JSON is most of a row) nor ORM objects. Rows are
-read with the driver's ordinary cursor: a PostgreSQL server-side cursor (``yield_per``) made the
-event reads 2.5 times slower (no parallel plan, a round trip per batch), and the rows are small
-(about 150 bytes per stop).
+"""The narrow reads behind the compliance report (casework.reports): the database counts cases per
+group from a cases index, escalations from ``case_escalations`` and per clock reads
+``clock_outcomes`` (both kept at write time by casework.clock_outcomes) from their covering indexes,
+never the events' JSON nor whole case rows (their state JSON is most of a row) nor ORM objects.
 
-Wall time to a stop is read as whole microseconds computed by the database (``at - opened_at``), so
-``micros / 10**6`` is exactly ``timedelta.total_seconds()`` of the same two datetimes.
+Times to a stop are stored as whole microseconds (working: the stop's ``data.elapsed``; wall: its
+``at - opened_at``), so ``micros / 10**6`` is exactly what the events give as seconds; they are
+returned as those integers (the caller divides only the few it reports).
 """
 
 from __future__ import annotations
 
-import itertools
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -19,32 +18,38 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models.tables import Case, CaseEvent
-from sla_engine.kinds import SYSTEM_ACTOR, EventKind
-
-PAGE = 5000
+from models.tables import OUTCOME_GROUPS, Case, CaseEscalation, ClockOutcome
 
 
-class ClockRow(NamedTuple):
-    """A clock of a case opened in the period, named by one of its events, with the case's group
-    and policy version; ``seq``, ``elapsed`` and ``wall_micros`` are a stop's (None for a breach)."""
-
-    key: str
-    policy: tuple[str, int]
-    case_id: str
-    clock: str
-    seq: int | None
-    elapsed: float | None
-    wall_micros: int | None
+def without_jit(session: Session) -> None:
+    """On PostgreSQL, no JIT compilation for the rest of the transaction: the report's scans cost
+    enough (past ``jit_above_cost`` from a few hundred thousand cases) for PostgreSQL to compile them,
+    which costs more than it saves on queries of tens of milliseconds (~30 ms measured, ~600 ms
+    once past ``jit_inline_above_cost``)."""
+    if session.connection().dialect.name == "postgresql":
+        session.connection().execute(sa.text("SET LOCAL jit = off"))
 
 
-def clock_names(session: Session, samples: Iterable[str]) -> dict[tuple[str, int], frozenset[str]]:
+def clock_names(
+    session: Session, start: datetime, end: datetime, groups: Iterable[tuple[Any, ...]]
+) -> dict[tuple[str, int], frozenset[str]]:
     """The clock names in the state of the cases of each policy version, read from one case of the
-    period per version (``samples``, case ids): the engine creates a case's clocks from its policy
-    and keeps them zipped with it, so every case of a version holds the same clocks; the other
-    states are never read."""
+    period per version, found from one of its ``groups`` (values of every group column, as
+    ``case_counts`` gives them) by one seek of ``ix_cases_report_groups`` each: the engine creates a
+    case's clocks from its policy and keeps them zipped with it, so every case of a version holds the
+    same clocks; the other states are never read."""
+    one_per_version = {tuple(g[:2]): tuple(g) for g in groups}
+    if not one_per_version:
+        return {}
+    samples = [
+        sa.select(col(Case.id))
+        .where(*(c == v for c, v in zip(_group_columns(Case), group, strict=True)), *_in_period(start, end))
+        .limit(1)
+        .scalar_subquery()
+        for group in one_per_version.values()
+    ]
     query = sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.state)).where(
-        col(Case.id).in_(sorted(set(samples)))
+        col(Case.id).in_(samples) if len(samples) == 1 else sa.or_(*(col(Case.id) == s for s in samples))
     )
     found: dict[tuple[str, int], frozenset[str]] = {}
     for policy_id, version, state in session.connection().execute(query):
@@ -52,10 +57,10 @@ def clock_names(session: Session, samples: Iterable[str]) -> dict[tuple[str, int
     return found
 
 
-def _key_columns(group_by: str) -> list[Any]:
+def _key_columns(group_by: str, table: Any) -> list[Any]:
     if group_by == "policy_version":
-        return [col(Case.policy_id), col(Case.policy_version)]
-    return [getattr(Case, group_by)]
+        return [table.policy_id, table.policy_version]
+    return [getattr(table, group_by)]
 
 
 def group_key(group_by: str, parts: tuple[Any, ...]) -> str:
@@ -69,36 +74,46 @@ def _in_period(start: datetime, end: datetime) -> list[Any]:
     return [col(Case.opened_at) >= start, col(Case.opened_at) < end]
 
 
+def _group_columns(table: Any) -> list[Any]:
+    """Every column the report groups by, in its indexes' order: grouping by all of them in that
+    order lets SQLite read each group's period range from ``ix_cases_report_groups`` /
+    ``ix_clock_outcomes_groups`` without sorting (PostgreSQL hashes them); the caller folds the few
+    rows into the asked groups."""
+    return [getattr(table, name) for name in OUTCOME_GROUPS]
+
+
+def _key_of(group_by: str, row: Any) -> str:
+    """The report's group key of a row starting with ``_group_columns``."""
+    policy_id, version, incident_type, priority, queue = row[: len(OUTCOME_GROUPS)]
+    if group_by == "policy_version":
+        return group_key(group_by, (policy_id, version))
+    return str({"incident_type": incident_type, "priority": priority, "queue": queue}[group_by])
+
+
 def case_counts(
     session: Session, start: datetime, end: datetime, group_by: str
-) -> Iterator[tuple[str, tuple[str, int], int, str]]:
-    """(group key, (policy id, version), cases, one of their ids) for the cases opened in
-    ``[start, end)``, read from ``ix_cases_opened_at_report`` alone."""
-    keys = _key_columns(group_by)
-    policy = [col(Case.policy_id), col(Case.policy_version)]
-    query = (
-        sa.select(*keys, *policy, sa.func.count(), sa.func.min(col(Case.id)))
-        .where(*_in_period(start, end))
-        .group_by(*keys, *policy)
-    )
-    width = len(keys)
+) -> Iterator[tuple[str, tuple[Any, ...], int]]:
+    """(group key, values of every group column, cases) for the cases opened in ``[start, end)``,
+    read from one of the report indexes alone (several rows may share a key)."""
+    groups = _group_columns(Case)
+    query = sa.select(*groups, sa.func.count()).where(*_in_period(start, end)).group_by(*groups)
     for row in session.connection().execute(query):
-        key = group_key(group_by, tuple(row[:width]))
-        yield key, (row[width], row[width + 1]), row[width + 2], row[width + 3]
+        yield _key_of(group_by, row), tuple(row[: len(groups)]), row[-1]
 
 
 def escalation_counts(
     session: Session, start: datetime, end: datetime, group_by: str
 ) -> Iterator[tuple[str, str, int, int]]:
-    """(group key, stage entered, escalations, of which by hand); the stage is "None" when the
-    event names none (as ``str(data.get("to"))``)."""
-    keys = _key_columns(group_by)
-    stage = CaseEvent.data["to"].as_string()
-    manual = sa.func.sum(sa.case((col(CaseEvent.actor) != SYSTEM_ACTOR, 1), else_=0))
+    """(group key, stage entered, escalations, of which by hand), read from
+    ``ix_case_escalations_report`` alone; the stage is "None" when the event names none (as
+    ``str(data.get("to"))``)."""
+    e = CaseEscalation
+    keys = _key_columns(group_by, e)
+    stage = col(e.stage)
+    manual = sa.func.count().filter(col(e.manual).is_(True))
     query = (
         sa.select(*keys, stage, sa.func.count(), manual)
-        .join_from(Case, CaseEvent, col(CaseEvent.case_id) == col(Case.id))
-        .where(*_in_period(start, end), col(CaseEvent.kind) == EventKind.ESCALATED)
+        .where(col(e.opened_at) >= start, col(e.opened_at) < end)
         .group_by(*keys, stage)
     )
     width = len(keys)
@@ -111,59 +126,60 @@ def escalation_counts(
         )
 
 
-def _wall_micros(dialect: str) -> Any:
-    at, opened = col(CaseEvent.at), col(Case.opened_at)
-    if dialect == "sqlite":
-        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds apart, plus the microseconds.
-        def seconds(column: Any) -> Any:
-            return sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+class ClockGroup(NamedTuple):
+    """The outcomes of one clock in one group (cases of one policy version): ``met`` stopped without
+    a breach; ``working`` and ``wall`` the microseconds of every stopped clock (breached or not)."""
 
-        def micros(column: Any) -> Any:
-            return sa.cast(sa.func.substr(column, 21, 6), sa.BigInteger)
+    key: str
+    policy: tuple[str, int]
+    clock: str
+    breached: int
+    met: int
+    working: list[int]
+    wall: list[int]
 
-        return (seconds(at) - seconds(opened)) * 1_000_000 + micros(at) - micros(opened)
-    return sa.cast(sa.extract("epoch", at - opened) * 1_000_000, sa.BigInteger)
 
-
-def _clock_query(group_by: str, kind: EventKind, *extra: Any) -> tuple[Any, Any, Any]:
-    keys = _key_columns(group_by)
-    clock = CaseEvent.data["clock"].as_string()
+def clock_groups(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockGroup]:
+    """Per group, policy version and clock, read from ``ix_clock_outcomes_report`` alone: the
+    database counts, and concatenates the stops' microseconds (integers, so the text is exact) for
+    the caller's percentiles: one row per group and clock, whatever the number of stops."""
+    o = ClockOutcome
+    groups = _group_columns(o)
+    stopped = col(o.stop_seq).is_not(None)
+    is_breached = col(o.breached).is_(True)
     query = (
-        sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.id), clock, *extra, *keys)
-        .join_from(Case, CaseEvent, col(CaseEvent.case_id) == col(Case.id))
-        .where(col(CaseEvent.kind) == kind, clock.is_not(None))
+        sa.select(
+            *groups,
+            col(o.clock),
+            sa.func.count().filter(is_breached),
+            sa.func.count().filter(sa.and_(stopped, sa.not_(is_breached))),
+            _concat(session, sa.case((stopped, sa.func.coalesce(col(o.working_micros), 0)))),
+            _concat(session, sa.case((stopped, sa.func.coalesce(col(o.wall_micros), 0)))),
+        )
+        .where(col(o.opened_at) >= start, col(o.opened_at) < end)
+        .group_by(*groups, col(o.clock))
     )
-    return query, clock, len(extra)
+    for row in session.connection().execute(query):
+        clock, breached, met, workings, walls = row[len(groups) :]
+        yield ClockGroup(
+            _key_of(group_by, row),
+            (row[0], row[1]),
+            clock,
+            int(breached or 0),
+            int(met or 0),
+            _micros(workings),
+            _micros(walls),
+        )
 
 
-def breached_clocks(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockRow]:
-    """Each clock with a ``breached`` event, once per case, of the cases opened in the period."""
-    query, _, width = _clock_query(group_by, EventKind.BREACHED)
-    yield from _rows(session, query.where(*_in_period(start, end)).distinct(), group_by, width)
+def _concat(session: Session, micros: Any) -> Any:
+    """The non-null ``micros`` of a group as one comma-separated text (order irrelevant)."""
+    if session.connection().dialect.name == "postgresql":
+        return sa.func.string_agg(sa.cast(micros, sa.Text), ",")
+    return sa.func.group_concat(micros, ",")
 
 
-def clock_stops(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockRow]:
-    """The ``clock_stopped`` events of the cases opened in the period, in no order, with their seq
-    (a reopened case stops a clock again: the caller keeps the last), working seconds and wall
-    microseconds. Asking the database for the last stop only (NOT EXISTS a later one) costs more
-    than it saves: stops are rarely repeated."""
-    connection = session.connection()
-    query, _, width = _clock_query(
-        group_by,
-        EventKind.CLOCK_STOPPED,
-        col(CaseEvent.seq),
-        CaseEvent.data["elapsed"].as_float(),
-        _wall_micros(connection.dialect.name),
-    )
-    yield from _rows(session, query.where(*_in_period(start, end)), group_by, width)
-
-
-def _rows(session: Session, query: Any, group_by: str, width: int) -> Iterator[ClockRow]:
-    """The rows a page at a time (fetchmany: iterating a result fetches them one by one)."""
-    for row in itertools.chain.from_iterable(session.connection().execute(query).partitions(PAGE)):
-        pid, version, case_id, clock, *rest = row
-        values, parts = rest[:width], rest[width:]
-        key = parts[0] if len(parts) == 1 else group_key(group_by, tuple(parts))
-        seq, elapsed, wall = values if values else (None, None, None)
-        wall_micros = None if wall is None else int(wall)
-        yield ClockRow(str(key), (pid, version), case_id, clock, seq, elapsed, wall_micros)
+def _micros(text: str | None) -> list[int]:
+    """The concatenated integers as a list (the JSON parser reads them ~1.5x faster than ``int``)."""
+    values: list[int] = json.loads(f"[{text}]") if text else []
+    return values

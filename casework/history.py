@@ -1,5 +1,6 @@
 """Writing a case's change: the case row (compare-and-set on ``version``), its chained events, and
-what they imply (a breach row per ``breached`` event, an outbox row per ``notified`` event).
+what they imply (a breach row per ``breached`` event, an outbox row per ``notified`` event, the
+clocks' outcomes: casework.clock_outcomes).
 
 Everything is added to the caller's session and flushed; nothing is committed here. A duplicate
 dedupe key is refused by the database's unique constraint (never by a prior SELECT, which a
@@ -15,43 +16,29 @@ from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from casework.clock_outcomes import write_outcomes
 from casework.errors import DuplicateTimedEvent, StaleVersion
-from casework.hashchain import GENESIS_HASH, normalize_json, seal
+from casework.event_rows import (
+    BREACHES,
+    EVENTS,
+    NOTIFICATIONS,
+    UPDATE_CASE,
+    BreachRow,
+    EventRecord,
+    EventRow,
+    NotificationRow,
+    chain_events,
+    insert_rows,
+)
+from casework.hashchain import GENESIS_HASH, normalize_json, utc_iso
 from models.kinds import BreachTarget, NotificationStatus
-from models.tables import Breach, Case, CaseEvent, Notification
+from models.tables import Case, CaseEvent
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import EventKind
 from sla_engine.state import CaseState, state_to_dict
-
-
-class EventRecord(Protocol):
-    """A written event as callers read it: a ``CaseEvent`` row (single-case services) or the
-    batch writer's plain record (casework.batch_writes); same names, same values."""
-
-    @property
-    def case_id(self) -> str: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def kind(self) -> EventKind: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def recorded_at(self) -> datetime: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-    @property
-    def policy_version(self) -> int: ...
-    @property
-    def dedupe_key(self) -> str | None: ...
-    @property
-    def prev_hash(self) -> str: ...
-    @property
-    def hash(self) -> str: ...
 
 
 class BreachRecord(Protocol):
@@ -160,59 +147,97 @@ def append_events(
     prev_hash: str | None = None,
 ) -> None:
     """Append ``events`` to the case's chain (seq ``last_seq + 1``...), with their breach and outbox
-    rows, then flush. ``now`` is ``recorded_at``; each event's ``at`` is the engine's. ``prev_hash``
-    (the hash of event ``last_seq``, from ``last_hashes``) saves a query when the caller has it."""
+    rows: the case object (its pending changes and new ``last_seq``) is flushed, the rows are
+    inserted. ``now`` is ``recorded_at``; each event's ``at`` is the engine's. ``prev_hash`` (the
+    hash of event ``last_seq``, from ``last_hashes``) saves a query when the caller has it."""
     case = change.case
-    prev = prev_hash if prev_hash is not None and case.last_seq > 0 else last_hash(session, case)
-    rows = []
-    for event in events:
-        row = CaseEvent(
-            case_id=case.id,
-            seq=case.last_seq + 1,
-            kind=event.kind,
-            at=event.at,
-            recorded_at=now,
-            actor=event.actor,
-            data=normalize_json(event.data),
-            policy_version=case.policy_version,
-            dedupe_key=event.dedupe_key,
-            prev_hash=prev,
-            hash="",
-        )
-        seal(row)
-        rows.append(row)
-        case.last_seq = row.seq
-        prev = row.hash
+    rows = chain_events(case, events, now, _prev_hash(session, case, prev_hash))
+    if rows:
+        case.last_seq = rows[-1].seq
     session.add(case)
-    session.add_all(rows)
-    _flush_events(session, case.id)
-    change.events.extend(rows)
-    for row in rows:
-        _add_consequences(session, change, row, now)
     session.flush()
+    write_events(session, change, rows, now)
 
 
-def _flush_events(session: Session, case_id: str) -> None:
-    """Flush the events before anything derived from them, so a repeated timed event is reported
-    as what it is (its dedupe key), not as a duplicate breach or notification."""
+def write_case_change(
+    session: Session,
+    case: Case,
+    state: CaseState,
+    events: Sequence[EngineEvent],
+    now: datetime,
+    expected_version: int | None = None,
+) -> CaseChange:
+    """Write a stored case's step: ``version + 1`` (compare-and-set: StaleVersion if another
+    transaction moved it, naming ``expected_version`` or the version read), its new state and
+    ``last_seq`` in one UPDATE, then its events and what they imply (``write_events``).
+
+    ``case`` is updated in place as *committed* values (it reads as the database now holds it and
+    the session never writes it a second time); on any error it is given back its old values."""
+    seen = case.version
+    rows = chain_events(case, events, now, _prev_hash(session, case, None))
+    values = {
+        **state_columns(state),
+        "version": seen + 1,
+        "last_seq": rows[-1].seq if rows else case.last_seq,
+    }
+    before = {name: getattr(case, name) for name in values}
     try:
-        session.flush()
+        if session.connection().execute(UPDATE_CASE, {"_id": case.id, "_seen": seen, **values}).rowcount != 1:
+            current = session.exec(select(Case.version).where(Case.id == case.id)).one()
+            raise StaleVersion(case.id, expected_version if expected_version is not None else seen, current)
+        set_committed(case, values)
+        change = CaseChange(case)
+        write_events(session, change, rows, now)
+    except BaseException:
+        set_committed(case, before)
+        raise
+    return change
+
+
+def set_committed(case: Case, values: dict[str, Any]) -> None:
+    """Set the case's attributes as loaded from the database (not pending a write)."""
+    for name, value in values.items():
+        set_committed_value(case, name, value)
+
+
+def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow], now: datetime) -> None:
+    """Insert the chained ``rows`` of ``change.case`` (whose row already holds the state after them
+    and their ``last_seq``), their breach and outbox rows and the clocks' outcomes; record them all
+    on ``change``. The events go first, so a repeated timed event is reported as what it is
+    (``DuplicateTimedEvent``), not as a duplicate breach or notification."""
+    case = change.case
+    try:
+        insert_rows(session, EVENTS, rows)
     except IntegrityError as exc:
         # PostgreSQL names the constraint (uq_case_events_case_id_dedupe_key), SQLite the columns.
         if "dedupe_key" in str(exc.orig):
-            raise DuplicateTimedEvent(case_id) from exc
+            raise DuplicateTimedEvent(case.id) from exc
         raise
+    write_outcomes(session, [(case, rows)])
+    breaches, notifications = consequences(case, rows, now)
+    insert_rows(session, BREACHES, breaches)
+    insert_rows(session, NOTIFICATIONS, notifications)
+    change.events.extend(rows)
+    change.breaches.extend(breaches)
+    change.notifications.extend(notifications)
 
 
-def _add_consequences(session: Session, change: CaseChange, row: CaseEvent, now: datetime) -> None:
-    if makes_breach(row):
-        breach = Breach(**breach_values(change.case, row, now))
-        session.add(breach)
-        change.breaches.append(breach)
-    elif makes_notification(row):
-        note = Notification(**notification_values(change.case, row, now))
-        session.add(note)
-        change.notifications.append(note)
+def consequences(
+    case: Case, rows: Sequence[EventRecord], now: datetime
+) -> tuple[list[BreachRow], list[NotificationRow]]:
+    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them)."""
+    breaches: list[BreachRow] = []
+    notifications: list[NotificationRow] = []
+    for row in rows:
+        if makes_breach(row):
+            breaches.append(BreachRow(**breach_values(case, row, now)))
+        elif makes_notification(row):
+            notifications.append(NotificationRow(**notification_values(case, row, now)))
+    return breaches, notifications
+
+
+def _prev_hash(session: Session, case: Case, known: str | None) -> str:
+    return known if known is not None and case.last_seq > 0 else last_hash(session, case)
 
 
 def makes_breach(row: EventRecord) -> bool:
@@ -258,25 +283,36 @@ def notification_values(case: Case, row: EventRecord, now: datetime) -> dict[str
 
 
 def notification_payload(case: Case, row: EventRecord) -> dict[str, Any]:
-    """The webhook body: which case, why (the notified event), and where the case stands."""
-    return normalize_json(
-        {
-            "case_id": case.id,
-            "event_seq": row.seq,
-            "channel": row.data["channel"],
-            "at": row.at,
-            "reason": row.data.get("reason"),
-            "incident_type": case.incident_type,
-            "policy_id": case.policy_id,
-            "policy_version": case.policy_version,
-            "event": row.data,
-            "case": {
-                "status": case.status,
-                "priority": case.priority,
-                "stage": case.stage,
-                "queue": case.queue,
-                "assignee": case.assignee,
-                "next_deadline_at": case.next_deadline_at,
-            },
-        }
-    )
+    """The webhook body: which case, why (the notified event), and where the case stands.
+
+    ``row.data`` must be as stored (``chain_events`` normalized it). The body is built as
+    ``normalize_json`` would give it (keys sorted at every level, datetimes as UTC ISO text, kinds as
+    plain text, so it is stored with the same bytes) without serialising the event's data again:
+    a case opened weeks back writes hundreds of reminders."""
+    data = row.data
+    return {
+        "at": utc_iso(row.at),
+        "case": {
+            "assignee": _plain(case.assignee),
+            "next_deadline_at": _plain(case.next_deadline_at),
+            "priority": _plain(case.priority),
+            "queue": _plain(case.queue),
+            "stage": _plain(case.stage),
+            "status": _plain(case.status),
+        },
+        "case_id": _plain(case.id),
+        "channel": data["channel"],
+        "event": data,
+        "event_seq": row.seq,
+        "incident_type": _plain(case.incident_type),
+        "policy_id": _plain(case.policy_id),
+        "policy_version": case.policy_version,
+        "reason": data.get("reason"),
+    }
+
+
+def _plain(value: str | datetime | None) -> str | None:
+    """A column's value as JSON text reads back (a StrEnum as its value, a datetime as UTC ISO)."""
+    if value is None:
+        return None
+    return utc_iso(value) if isinstance(value, datetime) else str(value)

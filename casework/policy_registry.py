@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from casework import policy_documents
@@ -59,8 +60,11 @@ class VersionSummary:
 
 
 def latest_version(session: Session, policy_id: str) -> PolicyVersion | None:
+    """The latest registered version, without its document (read on first access; ``get_policy``
+    has the parsed policy cached): opening a case never needs it."""
     query = (
         select(PolicyVersion)
+        .options(defer(PolicyVersion.document))  # type: ignore[arg-type]
         .where(PolicyVersion.policy_id == policy_id)
         .order_by(col(PolicyVersion.version).desc())
         .limit(1)
@@ -141,15 +145,21 @@ def pin_for_new_case(
         return found
     if incident_type is None:
         raise ValueError("name an incident_type or a policy_id")
-    query = select(PolicyVersion.policy_id).where(PolicyVersion.incident_type == incident_type).distinct()
-    ids = sorted(session.exec(query))
+    # One query: every version of the policies handling it (a few rows), latest first.
+    handling = select(PolicyVersion.policy_id).where(PolicyVersion.incident_type == incident_type)
+    query = (
+        select(PolicyVersion)
+        .options(defer(PolicyVersion.document))  # type: ignore[arg-type]
+        .where(col(PolicyVersion.policy_id).in_(handling))
+        .order_by(col(PolicyVersion.version).desc())
+    )
+    versions = list(session.exec(query))
+    ids = sorted({v.policy_id for v in versions})
     if not ids:
         raise PolicyNotRegistered(f"a policy for incident type {incident_type!r}")
     if len(ids) > 1:
         raise AmbiguousPolicy(incident_type, ids)
-    found = latest_version(session, ids[0])
-    assert found is not None
-    return found
+    return versions[0]
 
 
 def get_policy(
@@ -188,6 +198,21 @@ def get_policy(
         with _lock:
             _policies[key] = policy
     return policy, _business_calendar(policy.calendar, known, base)
+
+
+def preload(session: Session, policies_dir: Path | None = None) -> list[str]:
+    """Parse every registered version and its calendar into the cache, as a worker does at start:
+    otherwise its first escalation pays the parsing and the calendars' holiday tables (~0.15 s),
+    and is that late. Returns a message for each version that could not be parsed (its cases
+    will fail to sweep until that is fixed; the caller logs them) rather than raising."""
+    problems = []
+    rows = session.exec(select(PolicyVersion.policy_id, PolicyVersion.version, PolicyVersion.sha256)).all()
+    for policy_id, version, sha in rows:
+        try:
+            get_policy(session, policy_id, version, policies_dir, sha256=sha)
+        except Exception as error:  # noqa: BLE001 - reported, never fatal: see the docstring
+            problems.append(f"policy {policy_id} v{version}: {error}")
+    return problems
 
 
 def _calendars(policies_dir: Path) -> dict[str, Calendar]:

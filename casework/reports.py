@@ -6,7 +6,9 @@ Read from the history, never from the current clocks, so the numbers are what wa
 - ``cases``: cases whose ``opened_at`` is in ``[start, end)``;
 - per clock, ``breached``: cases with a ``breached`` event for the clock (at any time, even if the
   clock stopped later); ``met``: cases whose clock stopped (a ``clock_stopped`` event) without a
-  breach; ``pending``: neither yet. ``percent_met`` = met / (met + breached) x 100, null when both are 0;
+  breach; ``pending``: neither yet. A reopened case whose clock runs again still counts its last
+  stop until the clock stops again (the events hold that stop and no later one).
+  ``percent_met`` = met / (met + breached) x 100, null when both are 0;
 - per clock, time to stop (first response, resolution) over the cases whose clock stopped, at its
   last stop (a reopened case counts its final resolution): ``working_seconds`` is the clock's
   working time from the ``clock_stopped`` event's ``data.elapsed`` (business hours only, pauses
@@ -16,12 +18,16 @@ Read from the history, never from the current clocks, so the numbers are what wa
   ``manual_escalations``: those an agent made.
 
 Priority and queue are the case's current ones (a case escalated to another queue counts there).
+
+The clocks are read from ``clock_outcomes`` (casework.clock_outcomes), which holds exactly what the
+events say, one row per decided clock of a case.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,7 +37,6 @@ from sqlmodel import Session
 
 from casework import compliance_queries as queries
 from casework.hashchain import utc_iso
-from casework.stats import percentile
 
 
 class GroupBy(StrEnum):
@@ -46,8 +51,9 @@ class ClockTally:
     met: int = 0
     breached: int = 0
     pending: int = 0
-    working: list[float] = field(default_factory=list)
-    wall: list[float] = field(default_factory=list)
+    #: The stops' working and wall times in microseconds (exact; see casework.compliance_queries).
+    working: list[int] = field(default_factory=list)
+    wall: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         decided = self.met + self.breached
@@ -61,8 +67,20 @@ class ClockTally:
         }
 
 
-def _quantiles(values: list[float]) -> dict[str, float | None]:
-    return {"median": percentile(values, 50), "p90": percentile(values, 90)}
+def _quantiles(micros: list[int]) -> dict[str, float | None]:
+    ordered = sorted(micros)
+    return {"median": _percentile(ordered, 50), "p90": _percentile(ordered, 90)}
+
+
+def _percentile(ordered: Sequence[int], p: int) -> float | None:
+    """``casework.stats.percentile`` of the seconds ``m / 10**6`` of the sorted microseconds, the
+    same float for float (division by 10**6 keeps the order, so the same two ranks are read), but
+    dividing only those two instead of every stop."""
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * p / 100
+    low, high = ordered[math.floor(position)] / 10**6, ordered[math.ceil(position)] / 10**6
+    return low + (high - low) * (position - math.floor(position))
 
 
 @dataclass
@@ -85,13 +103,14 @@ class GroupTally:
 def compliance_report(session: Session, start: datetime, end: datetime, group_by: GroupBy) -> dict[str, Any]:
     """The report for cases opened in ``[start, end)``, one entry per group in key order."""
     by = str(group_by)
+    queries.without_jit(session)
     counts = list(queries.case_counts(session, start, end, by))
-    clocks_of = queries.clock_names(session, (sample for *_, sample in counts))
+    clocks_of = queries.clock_names(session, start, end, (values for _, values, _ in counts))
     groups: dict[str, GroupTally] = {}
     with_clock: Counter[tuple[str, str]] = Counter()
-    for key, policy, cases, _ in counts:
+    for key, values, cases in counts:
         groups.setdefault(key, GroupTally()).cases += cases
-        for name in clocks_of.get(policy, frozenset()):
+        for name in clocks_of.get((values[0], values[1]), frozenset()):
             with_clock[key, name] += cases
     decided = _tally_clocks(session, start, end, by, groups, clocks_of)
     for (key, name), cases in with_clock.items():
@@ -122,30 +141,12 @@ def _tally_clocks(
     """Count each breached or stopped clock of a case into its group; gives, per (group, clock), how
     many of the clocks in the cases' state were decided (so the rest are pending)."""
     decided: Counter[tuple[str, str]] = Counter()
-    breached: set[tuple[str, str]] = set()
-    for row in queries.breached_clocks(session, start, end, group_by):
-        breached.add((row.case_id, row.clock))
-        groups[row.key].clocks.setdefault(row.clock, ClockTally()).breached += 1
-        if row.clock in clocks_of.get(row.policy, ()):
-            decided[row.key, row.clock] += 1
-    for row in _last_stops(session, start, end, group_by):
+    for row in queries.clock_groups(session, start, end, group_by):
         tally = groups[row.key].clocks.setdefault(row.clock, ClockTally())
-        tally.working.append(0.0 if row.elapsed is None else float(row.elapsed))
-        tally.wall.append((row.wall_micros or 0) / 10**6)
-        if (row.case_id, row.clock) not in breached:
-            tally.met += 1
-            if row.clock in clocks_of.get(row.policy, ()):
-                decided[row.key, row.clock] += 1
+        tally.breached += row.breached
+        tally.met += row.met
+        tally.working += row.working
+        tally.wall += row.wall
+        if row.clock in clocks_of.get(row.policy, ()):
+            decided[row.key, row.clock] += row.breached + row.met
     return decided
-
-
-def _last_stops(
-    session: Session, start: datetime, end: datetime, group_by: str
-) -> Iterable[queries.ClockRow]:
-    """Each clock's last stop, once per case (a reopened case counts its final resolution)."""
-    last: dict[tuple[str, str], queries.ClockRow] = {}
-    for row in queries.clock_stops(session, start, end, group_by):
-        seen = last.get((row.case_id, row.clock))
-        if seen is None or (row.seq or 0) > (seen.seq or 0):
-            last[row.case_id, row.clock] = row
-    return last.values()

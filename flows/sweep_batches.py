@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from casework import policy_registry
 from casework.escalations import apply_due_timers, claim_due_cases, next_deadline
 from casework.history import CaseChange
 from models.db import session_scope
@@ -73,3 +74,10 @@ def earliest_deadline(engine: Engine) -> datetime | None:
     """The earliest pending deadline of any case (read-only; never waits for a writer)."""
     with session_scope(engine, write=False) as session:
         return next_deadline(session)
+
+
+def preload_policies(engine: Engine) -> list[str]:
+    """Parse every registered policy version before the first sweep (``policy_registry.preload``);
+    returns the versions that could not be parsed, for the caller to log."""
+    with session_scope(engine, write=False) as session:
+        return policy_registry.preload(session)

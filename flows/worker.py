@@ -33,7 +33,7 @@ from casework.settings import Settings, get_settings
 from flows.database import engine_for, use_database
 from flows.delivery import DEFAULT_BATCH, claim_batch, deliver_notifications
 from flows.sweep import DEFAULT_MAX_BATCHES, escalation_sweep
-from flows.sweep_batches import DEFAULT_BATCH_SIZE, earliest_deadline
+from flows.sweep_batches import DEFAULT_BATCH_SIZE, earliest_deadline, preload_policies
 from flows.wake_loop import DEFAULT_MAX_IDLE, Clock, StopSignal, drive_by_deadlines, utc_now
 from flows.webhooks import DeliveryPolicy
 from models.db import session_scope
@@ -95,6 +95,8 @@ class Worker:
 
     async def run(self) -> None:
         await asyncio.to_thread(ensure_schema_current, self.engine)
+        for problem in await asyncio.to_thread(preload_policies, self.engine):
+            log.warning("cannot parse %s", problem)
         log.info("worker %s started on %s", self.config.worker_id, self.engine.url.render_as_string(True))
         runner = await self._start_runner() if self.config.should_serve() else None
         try:

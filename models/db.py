@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 BUSY_TIMEOUT_SECONDS = 30
 _WRITE_OPTION = "lifeline_write"
+_NO_BEGIN_OPTION = "lifeline_no_begin"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -67,13 +68,30 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_NO_BEGIN_OPTION, False):
+            return
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_OPTION, False) else "BEGIN")
 
 
 def write_bind(engine: Engine) -> Engine:
     """``engine`` whose transactions take SQLite's write lock at BEGIN (no effect on PostgreSQL)."""
     return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement, outside any explicit transaction: on SQLite no BEGIN and
+    COMMIT (the statement is its own read transaction, a consistent snapshot), on PostgreSQL
+    autocommit (no BEGIN and COMMIT round trips). Two statements through it may see different
+    snapshots, so use it only where that cannot matter (one query; or a second one that reads
+    immutable rows, e.g. a policy version); never write through it."""
+    if is_sqlite(engine):
+        connection = engine.connect().execution_options(**{_NO_BEGIN_OPTION: True})
+    else:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    with connection:
+        yield connection
 
 
 @contextmanager

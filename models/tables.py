@@ -21,6 +21,10 @@ from models.kinds import BreachTarget, NotificationStatus, Role
 from models.types import EnumText, UTCDateTime
 from sla_engine.kinds import EventKind, Status
 
+#: The columns the compliance report groups by, as its indexes hold them.
+OUTCOME_GROUPS = ("policy_id", "policy_version", "incident_type", "priority", "queue")
+OUTCOME_VALUES = ("breached", "stop_seq", "working_micros", "wall_micros")
+
 
 def _json(nullable: bool = False) -> Any:
     return Field(sa_type=sa.JSON, sa_column_kwargs={"nullable": nullable})
@@ -66,20 +70,14 @@ class Case(SQLModel, table=True):
             name="fk_cases_policy_version",
         ),
         sa.Index("ix_cases_status_next_deadline_at", "status", "next_deadline_at"),
-        sa.Index("ix_cases_next_deadline_at", "next_deadline_at"),
-        sa.Index("ix_cases_queue_next_deadline_at", "queue", "next_deadline_at"),
+        # The listing's sort key, whole, so equal deadlines need no sort by id.
+        sa.Index("ix_cases_next_deadline_at_id", "next_deadline_at", "id"),
+        sa.Index("ix_cases_queue_next_deadline_at_id", "queue", "next_deadline_at", "id"),
         sa.Index("ix_cases_incident_type", "incident_type"),
         # The compliance report counts a period's cases by these columns from the index alone.
-        sa.Index(
-            "ix_cases_opened_at_report",
-            "opened_at",
-            "policy_id",
-            "policy_version",
-            "incident_type",
-            "priority",
-            "queue",
-            "id",
-        ),
+        sa.Index("ix_cases_opened_at_report", "opened_at", *OUTCOME_GROUPS, "id"),
+        # The same by group then period: SQLite counts each group's range without sorting.
+        sa.Index("ix_cases_report_groups", *OUTCOME_GROUPS, "opened_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -148,6 +146,64 @@ class Breach(SQLModel, table=True):
     policy_version: int
     incident_type: str = Field(max_length=100)
     queue: str = Field(max_length=100)
+
+
+class ClockOutcome(SQLModel, table=True):
+    """How one SLA clock of a case has fared so far, derived from its events in the same transaction
+    (casework.clock_outcomes): a row once the clock breached or stopped. ``breached``: a ``breached``
+    event of the clock exists; ``stop_seq``, ``working_micros`` (the stop's ``data.elapsed``) and
+    ``wall_micros`` (its ``at`` minus ``opened_at``) are the last ``clock_stopped`` event's (a reopen
+    resumes the clock but leaves them until it stops again). The case's group columns are copied
+    (priority and queue kept current) so the compliance report reads this table alone. Derived
+    data: not part of the hash chain."""
+
+    __tablename__ = "clock_outcomes"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("case_id", "clock", name="pk_clock_outcomes"),
+        # The compliance report's read, covering every column it aggregates: by period first
+        # (PostgreSQL), and by group then period (SQLite skips from group to group: no sort).
+        sa.Index("ix_clock_outcomes_report", "opened_at", *OUTCOME_GROUPS, "clock", *OUTCOME_VALUES),
+        sa.Index("ix_clock_outcomes_groups", *OUTCOME_GROUPS, "clock", "opened_at", *OUTCOME_VALUES),
+    )
+
+    case_id: str = Field(foreign_key="cases.id", max_length=40)
+    clock: str = Field(max_length=100)
+    opened_at: datetime = _utc()
+    policy_id: str = Field(max_length=100)
+    policy_version: int
+    incident_type: str = Field(max_length=100)
+    priority: str = Field(max_length=20)
+    queue: str = Field(max_length=100)
+    breached: bool = False
+    stop_seq: int | None = None
+    working_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    wall_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class CaseEscalation(SQLModel, table=True):
+    """One ``escalated`` event, narrow: the stage entered (``data.to`` as text, null when the event
+    names none) and whether an agent made it, with the case's group columns (priority and queue kept
+    current, as in ``clock_outcomes``), so the compliance report counts a period's escalations from
+    one index instead of joining every ``escalated`` event to its case and reading its JSON. Written
+    in the events' transaction (casework.clock_outcomes). Derived data: not part of the hash chain."""
+
+    __tablename__ = "case_escalations"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("case_id", "seq", name="pk_case_escalations"),
+        # The compliance report's read, covering every column it counts.
+        sa.Index("ix_case_escalations_report", "opened_at", *OUTCOME_GROUPS, "stage", "manual"),
+    )
+
+    case_id: str = Field(foreign_key="cases.id", max_length=40)
+    seq: int
+    opened_at: datetime = _utc()
+    policy_id: str = Field(max_length=100)
+    policy_version: int
+    incident_type: str = Field(max_length=100)
+    priority: str = Field(max_length=20)
+    queue: str = Field(max_length=100)
+    stage: str | None = None
+    manual: bool = False
 
 
 class Notification(SQLModel, table=True):

@@ -11,6 +11,7 @@ adding a member never needs a type migration) and gives the enum member back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -44,6 +45,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, the stored text is parsed as UTC in one step (a page of 50 cases reads 150
+        datetimes; ``replace(tzinfo=UTC)`` after parsing cost ~1 us each, ten times the parse).
+        Text that already carries an offset, or anything else, takes the general path."""
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                parsed = datetime.fromisoformat(value + "+00:00")
+            except (TypeError, ValueError):
+                return general(value)
+            # A bare date ignores the suffix (Python 3.11 reads "2026-07-01+00:00" as naive).
+            return parsed if parsed.tzinfo is UTC else general(value)
+
+        return process
 
 
 class EnumText(TypeDecorator[StrEnum]):

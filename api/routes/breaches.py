@@ -10,8 +10,9 @@ from pydantic import AwareDatetime
 from api.auth import EngineDep, Reader
 from api.routes.cases import PROBLEMS
 from api.schemas import BreachView, Page
-from casework import case_queries
-from casework.case_queries import BreachFilters
+from casework import breach_queries
+from casework.breach_queries import BreachFilters
+from casework.pagination import MAX_PAGE
 from models.db import session_scope
 from models.tables import Breach
 
@@ -35,7 +36,7 @@ def list_breaches(
     queue: Annotated[
         str | None, Query(max_length=100, description="The case's queue when the deadline was missed")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=case_queries.MAX_PAGE)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[BreachView]:
     """Breaches by deadline, oldest first. ``clock`` and ``stage`` together match either."""
@@ -50,7 +51,7 @@ def list_breaches(
         queue=queue,
     )
     with session_scope(engine, write=False) as session:
-        page = case_queries.list_breaches(session, filters, limit, cursor)
+        page = breach_queries.list_breaches(session, filters, limit, cursor)
     link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     return Page[BreachView](items=[_view(b) for b in page.items], next=link)
 

@@ -12,21 +12,25 @@ sync route) and serialise it, which cost more than the route's queries. The byte
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth import CaseWriter, EngineDep, NowDep, Reader
 from api.problems import Problem, validation_problem
+from api.reads import short_read
 from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
 from casework import case_queries, cases, idempotency
 from casework.case_queries import CaseFilters, ListedCase
 from casework.case_status import case_status
 from casework.errors import PolicyNotRegistered
 from casework.idempotency import IdempotencyRace
-from models.db import session_scope
+from casework.pagination import MAX_PAGE
+from models.db import session_scope, single_read
 from models.tables import Case, CaseEvent
 from sla_engine.kinds import Status
 
@@ -46,8 +50,11 @@ def _etag(case: Case) -> str:
     return f'"{case.version}"'
 
 
-def _view(session: Session, case: Case, now: Any) -> CaseView:
-    breached = bool(case_queries.breached_case_ids(session, [case.id]))
+def _view(session: Session, case: Case, now: Any, breached: bool | None = None) -> CaseView:
+    """The case's view; ``breached`` when the caller knows it (a new case is breached iff its
+    opening wrote a breach), else it is queried."""
+    if breached is None:
+        breached = bool(case_queries.breached_case_ids(session, [case.id]))
     return CaseView.model_validate(case_status(session, case, now, breached))
 
 
@@ -143,15 +150,14 @@ def _open_once(
             raise validation_problem([{"pointer": pointer, "message": str(err)}], str(err)) from None
         if stored_key is not None:
             idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
-        return _view(session, change.case, now), False
+        return _view(session, change.case, now, bool(change.breaches)), False
 
 
 @router.get(
     "", response_model=Page[CaseSummary], summary="List cases by nearest deadline", responses=PROBLEMS
 )
-def list_cases(
+async def list_cases(
     holder: Reader,
-    engine: EngineDep,
     request: Request,
     status: Annotated[list[Status] | None, Query(description="Repeat for several")] = None,
     incident_type: Annotated[str | None, Query(max_length=100)] = None,
@@ -164,7 +170,7 @@ def list_cases(
     due_before: Annotated[
         AwareDatetime | None, Query(description="next_deadline_at before this instant")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=case_queries.MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="From a previous page's `next`")] = None,
 ) -> Response:
     """Cases matching every filter, ordered by ``next_deadline_at`` (nothing pending last), then id.
@@ -178,26 +184,35 @@ def list_cases(
         breached=breached,
         due_before=due_before,
     )
-    with session_scope(engine, write=False) as session:
-        page = case_queries.list_cases(session, filters, limit, cursor)
+    engine: Engine = request.app.state.engine  # as EngineDep, without a dependency to solve
+    return await short_read(engine, _list_response, engine, request, filters, limit, cursor)
+
+
+def _list_response(
+    engine: Engine, request: Request, filters: CaseFilters, limit: int, cursor: str | None
+) -> Response:
+    with engine.connect() as connection, connection.begin():
+        page = case_queries.list_cases(connection, filters, limit, cursor)
     link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     # One validation of the whole page (in Pydantic's core) rather than a model per row.
-    body = Page[CaseSummary].model_validate({"items": [_summary(row) for row in page.items], "next": link})
+    body = _PAGE_OF_SUMMARIES.model_validate({"items": [_summary(row) for row in page.items], "next": link})
     return _json(body)
 
 
+_PAGE_OF_SUMMARIES = Page[CaseSummary]
+
+
 def _summary(row: ListedCase) -> dict[str, Any]:
-    summary = row.attributes.get("summary")
     return {
         "id": row.id,
         "incident_type": row.incident_type,
         "policy": {"id": row.policy_id, "version": row.policy_version},
-        "status": str(row.status),
+        "status": row.status,
         "stage": row.stage,
         "queue": row.queue,
         "assignee": row.assignee,
         "priority": row.priority,
-        "summary": summary if isinstance(summary, str) else None,
+        "summary": row.summary,
         "next_deadline_at": row.next_deadline_at,
         "breached": bool(row.breached),
         "opened_at": row.opened_at,
@@ -212,16 +227,22 @@ def _summary(row: ListedCase) -> dict[str, Any]:
     summary="A case with every clock",
     responses={**PROBLEMS, 404: {"description": "No such case"}},
 )
-def get_case(case_id: CaseId, holder: Reader, engine: EngineDep, now: NowDep) -> Response:
+async def get_case(case_id: CaseId, holder: Reader, request: Request, now: NowDep) -> Response:
     """The case now: each clock's target, deadline (UTC and local), remaining working time, state and
     breach; the stage and when it escalates; the priority and why. ``ETag`` is the case version:
     send it back as ``If-Match`` on actions."""
-    with session_scope(engine, write=False) as session:
-        read = case_queries.read_case(session, case_id)
+    engine: Engine = request.app.state.engine  # as EngineDep, without a dependency to solve
+    return await short_read(engine, _case_response, engine, case_id, now)
+
+
+def _case_response(engine: Engine, case_id: str, now: datetime) -> Response:
+    with single_read(engine) as connection, Session(connection) as session:
+        read = case_queries.read_case(connection, case_id)
+        # The session is used only if the policy version is not parsed yet (immutable rows).
         view = CaseView.model_validate(
             case_status(session, read.case, now, read.breached, read.policy_sha256)
         )
-    return _json(view, headers={"ETag": _etag(read.case)})
+    return _json(view, headers={"ETag": f'"{read.case.version}"'})
 
 
 @router.post(
@@ -252,7 +273,7 @@ def act(
     args = action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
     with session_scope(engine) as session:
         change = cases.apply_action(session, case_id, action.action, args, holder.actor, now, expected)
-        view = _view(session, change.case, now)
+        view = _view(session, change.case, now, True if change.breaches else None)
     return _json(view, headers={"ETag": _etag(change.case)})
 
 

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from casework import cases
+from models.db import session_scope
 from tests.api.conftest import ApiWorld
 from tests.casework.builders import CREATOR, T0
 
@@ -274,3 +276,50 @@ def test_two_agents_acting_on_one_read_one_wins_the_other_gets_412(api: ApiWorld
 
     assert codes == [200, 412]
     assert api.get(f"/v1/cases/{case['id']}").headers["ETag"] == '"2"'
+
+
+def test_list_serves_the_summary_only_when_it_is_text(api: ApiWorld) -> None:
+    # Read from the stored attributes in SQL: any text comes back exactly (escapes, a NUL, emoji),
+    # anything else is null, as in the case view.
+    odd = 'line\nbreak "quoted" back\\slash \x00 nul é 😀 \u2028'
+    with_text = api.open_case({**CREATOR, "summary": odd})
+    without = api.open_case({"creator": CREATOR["creator"]})
+    kind = "account_compromised"
+    with session_scope(api.engine) as session:  # not through the API, which wants text
+        number = cases.open_case(
+            session,
+            attributes={**CREATOR, "summary": 42},
+            actor="agent:x",
+            now=api.clock(),
+            incident_type=kind,
+        ).case.id
+        nested = cases.open_case(
+            session,
+            attributes={**CREATOR, "summary": {"summary": "no"}},
+            actor="agent:x",
+            now=api.clock(),
+            incident_type=kind,
+        ).case.id
+
+    listed = {c["id"]: c["summary"] for c in api.get("/v1/cases").json()["items"]}
+
+    assert listed == {with_text["id"]: odd, without["id"]: None, number: None, nested: None}
+
+
+def test_cursor_pages_through_cases_with_nothing_pending(api: ApiWorld) -> None:
+    done = []
+    for _ in range(3):
+        case = api.open_case()
+        api.act(case["id"], "acknowledge")
+        api.act(case["id"], "resolve")
+        done.append(case["id"])
+    pending = api.open_case()
+
+    seen: list[str] = []
+    url: str | None = "/v1/cases?limit=1&status=open&status=resolved"
+    while url is not None:
+        page = api.get(url).json()
+        seen.extend(c["id"] for c in page["items"])
+        url = page["next"]
+
+    assert seen == [pending["id"], *sorted(done)]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from api.app import create_app
+from casework import policy_registry
 from models.db import make_engine, session_scope
 from models.tables import WorkerHeartbeat
 from tests.api.conftest import ApiWorld
-from tests.casework.builders import T0
+from tests.casework.builders import T0, register
+from tests.engine.builders import make_policy
 
 
 def _beat(api: ApiWorld, minutes_ago: float) -> None:
@@ -80,3 +86,19 @@ def test_metrics_count_open_cases_breaches_escalations_lag_and_requests(api: Api
     assert (
         _metric(text, 'lifeline_http_requests_total{method="POST",route="/v1/cases/{case_id}/actions"') == 2
     )
+
+
+def test_the_api_starts_when_a_registered_policy_cannot_be_parsed(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Registered versions are parsed at startup; one whose calendar has gone is logged, not fatal.
+    register(engine, make_policy(calendar="it-business"), now=T0)
+    policy_registry.clear_cache()
+    (tmp_path / "calendars").mkdir()
+    monkeypatch.setenv("LIFELINE_POLICIES_DIR", str(tmp_path))
+    try:
+        with caplog.at_level(logging.WARNING, "lifeline.api"), TestClient(create_app(engine)) as client:
+            assert client.get("/healthz").status_code in (200, 503)
+    finally:
+        policy_registry.clear_cache()
+    assert any("test-policy v1" in r.getMessage() for r in caplog.records)

@@ -83,8 +83,14 @@ def test_open_case_is_all_or_nothing(engine: Engine) -> None:
     register(engine)
 
     def service(session: Session) -> object:
+        # Backdated, so the opening also writes breaches, outbox rows and clock outcomes.
         return open_case(
-            session, incident_type="account_compromised", attributes=CREATOR, actor="a", now=at(0)
+            session,
+            incident_type="account_compromised",
+            attributes=CREATOR,
+            actor="a",
+            now=at(130),
+            opened_at=at(0),
         )
 
     assert_crash_safe(engine, service)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -43,3 +44,23 @@ def test_every_bundled_policy_opens_and_escalates_cases(engine: Engine, session:
     assert len(changes) == len(bundled)
     assert all(change.breaches for change in changes)
     assert verify_chain(session) == []
+
+
+def test_preload_parses_every_version_and_reports_one_it_cannot_parse(
+    engine: Engine, session: Session, tmp_path: Path
+) -> None:
+    """A worker preloads at start; a version whose calendar has gone is reported, never fatal."""
+    bundled = load_policy_dir()
+    with session_scope(engine) as s:
+        policy_registry.register_policies(s, list(bundled.values()), T0)
+    policy_registry.clear_cache()
+    assert policy_registry.preload(session) == []
+
+    policy_registry.clear_cache()
+    (tmp_path / "calendars").mkdir()  # a policies dir whose calendars folder lacks it-business
+    problems = policy_registry.preload(session, tmp_path)
+    on_business_hours = sorted(p.id for p in bundled.values() if p.calendar == "it-business")
+    assert on_business_hours and len(problems) == len(on_business_hours)
+    for policy_id, problem in zip(on_business_hours, sorted(problems), strict=True):
+        assert problem.startswith(f"policy {policy_id} v1: ") and "it-business" in problem
+    policy_registry.clear_cache()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 from sqlmodel import Session, select
 
@@ -43,3 +44,28 @@ def test_naive_datetime_is_refused_and_nothing_is_stored(session: Session) -> No
     assert "naive datetime" in str(info.value)
     session.rollback()
     assert session.exec(select(WorkerHeartbeat)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ("2026-07-01 12:30:15.123456", datetime(2026, 7, 1, 12, 30, 15, 123456, tzinfo=UTC)),
+        ("2026-07-01 12:30:15", datetime(2026, 7, 1, 12, 30, 15, tzinfo=UTC)),  # SQLite's own format
+        ("2026-07-01 12:30", datetime(2026, 7, 1, 12, 30, tzinfo=UTC)),
+        ("2026-07-01T12:30:15.5", datetime(2026, 7, 1, 12, 30, 15, 500000, tzinfo=UTC)),
+        ("2026-07-01", datetime(2026, 7, 1, tzinfo=UTC)),
+        ("2026-07-01T14:30:15+02:00", datetime(2026, 7, 1, 12, 30, 15, tzinfo=UTC)),  # offset: converted
+        ("2026-07-01T12:30:15Z", datetime(2026, 7, 1, 12, 30, 15, tzinfo=UTC)),
+    ],
+)
+def test_sqlite_text_written_by_other_tools_reads_as_utc(
+    session: Session, stored: str, read: datetime
+) -> None:
+    # SQLite keeps datetimes as text; rows loaded by raw SQL or the sqlite3 shell read like ours.
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite stores datetimes as text")
+    session.execute(
+        text("INSERT INTO worker_heartbeats (worker_id, beat_at) VALUES ('w1', :at)"), {"at": stored}
+    )
+    got = session.exec(select(WorkerHeartbeat)).one().beat_at
+    assert got == read and got.tzinfo is UTC
