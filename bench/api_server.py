@@ -11,6 +11,8 @@ never in the product app.
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -29,7 +31,14 @@ def body_of(size: int) -> bytes:
 
 
 def server_app(database_url: str) -> FastAPI:
-    outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    api = create_app(make_engine(database_url))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with api.router.lifespan_context(api):  # a mounted app's lifespan is not run for it
+            yield
+
+    outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
     @outer.get("/bench/ceiling")
     def ceiling_get(bytes: int = 100) -> Response:
@@ -39,7 +48,7 @@ def server_app(database_url: str) -> FastAPI:
     def ceiling_post(bytes: int = 100) -> Response:
         return Response(body_of(bytes), media_type="application/json", status_code=201)
 
-    outer.mount("/", create_app(make_engine(database_url)))
+    outer.mount("/", api)
     return outer
 
 

@@ -103,7 +103,9 @@ def database_url(backend: str, name: str, admin_url: str = DEFAULT_POSTGRES) -> 
         return f"sqlite:///{RESULTS / (name + '.sqlite')}"
     from sqlalchemy.engine import make_url
 
-    return make_url(admin_url).set(database=f"lifeline_{name}").render_as_string(hide_password=False)
+    # LIFELINE_BENCH_DB_PREFIX lets two checkouts benchmark on one server without sharing databases.
+    prefix = os.environ.get("LIFELINE_BENCH_DB_PREFIX", "lifeline_")
+    return make_url(admin_url).set(database=f"{prefix}{name}").render_as_string(hide_password=False)
 
 
 def drop_database(url: str, admin_url: str = DEFAULT_POSTGRES) -> None:

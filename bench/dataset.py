@@ -1,13 +1,16 @@
 """The bulk loader: a database of N cases copied from engine-opened templates (bench/templates.py).
 
 Each copy gets a new id; its events are re-chained (hashes recomputed for the new id, so
-`lifeline audit verify` holds), its breach and outbox rows follow it. Rows are written with the
-driver's executemany on SQLite and COPY on PostgreSQL, in chunks, with a progress bar on stderr.
+`lifeline audit verify` holds), its breach, outbox, clock outcome and escalation rows follow it.
+Rows are written with the driver's executemany on SQLite and COPY on PostgreSQL, in chunks, with a
+progress bar on stderr.
 Old notifications are marked delivered (as they would be in a live system), so a worker started
 on the database has only new work.
 
 The mix (``Mix``): 1% of the cases due at SWEEP_NOW, N/10 breaches in all, a fifth resolved, the
-rest open and not due. A finished database records its size in ``bench_meta`` and is reused.
+rest open and not due. A finished database records its size in ``bench_meta`` and is reused
+(``reusable``: upgraded first when its schema is behind, e.g. migration 0004 backfills the clock
+outcomes of a database built before, 0005 its escalation rows).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from bench.common import note
-from bench.templates import LOADED_AT, SWEEP_NOW, Template, open_templates
+from bench.templates import LOADED_AT, OPEN_AGES, RESOLVED, SWEEP_NOW, Template, open_templates
 from casework.hashchain import GENESIS_HASH, canonical_json, event_body
 from models.db import is_sqlite, make_engine, session_scope
-from models.schema import upgrade
+from models.schema import current_revision, head_revision, upgrade
 from models.tables import CaseEvent
 
 _ID = "CASEIDSENTINEL00000000000000000"
@@ -109,6 +112,8 @@ class TemplateRows:
             self.events = _rows(raw, mark, "case_events", "case_id", case_id, order="seq")
             self.breaches = _rows(raw, mark, "breaches", "case_id", case_id)
             self.notes = _rows(raw, mark, "notifications", "case_id", case_id)
+            self.outcomes = _rows(raw, mark, "clock_outcomes", "case_id", case_id, order="clock")
+            self.escalations = _rows(raw, mark, "case_escalations", "case_id", case_id, order="seq")
         finally:
             raw.close()
         self.case_id = case_id
@@ -121,9 +126,8 @@ class TemplateRows:
             ]
         self.opened_millis = int(_as_datetime(self.case["opened_at"]).timestamp() * 1000)
 
-    def copy(
-        self, serial: int
-    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    def copy(self, serial: int) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        """The copy's case row and its rows of the other tables (events re-chained)."""
         new_id = "cs_" + _base32(self.opened_millis, 10) + _base32(serial, 16)
         case = {**self.case, "id": new_id}
         events = []
@@ -137,7 +141,15 @@ class TemplateRows:
             {**row, "case_id": new_id, "payload": str(row["payload"]).replace(self.case_id, new_id)}
             for row in self.notes
         ]
-        return case, events, breaches, notes
+        outcomes = [{**row, "case_id": new_id} for row in self.outcomes]
+        escalations = [{**row, "case_id": new_id} for row in self.escalations]
+        return case, {
+            "case_events": events,
+            "breaches": breaches,
+            "notifications": notes,
+            "clock_outcomes": outcomes,
+            "case_escalations": escalations,
+        }
 
 
 def _as_datetime(value: Any) -> datetime:
@@ -156,7 +168,7 @@ def _rows(
     for values in cur.fetchall():
         row = dict(zip(names, values, strict=True))
         if table != "cases":
-            del row["id"]
+            row.pop("id", None)
         rows.append({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
     cur.close()
     return rows
@@ -174,7 +186,7 @@ def _deliver_old(engine: Engine) -> None:
 
 def copies(
     rows: Sequence[tuple[TemplateRows, int]],
-) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+) -> Iterator[tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]]:
     serial = 0
     for template, n in rows:
         for _ in range(n):
@@ -213,11 +225,19 @@ def insert_chunk(engine: Engine, tables: dict[str, list[dict[str, Any]]]) -> Non
         raw.close()
 
 
-def build(url: str, mix: Mix, loaded_at: datetime = LOADED_AT) -> Engine:
-    """Migrate the (empty) database at ``url`` and load ``mix``; returns an engine on it."""
+def build(
+    url: str,
+    mix: Mix,
+    loaded_at: datetime = LOADED_AT,
+    ages: Sequence[int] = OPEN_AGES,
+    resolved: Sequence[tuple[int, int, int]] = RESOLVED,
+) -> Engine:
+    """Migrate the (empty) database at ``url`` and load ``mix``; returns an engine on it. ``ages``
+    and ``resolved`` choose the templates (bench/templates.py): a mix that needs only young open
+    cases skips the old ones, whose weeks of repeated notifications take most of the opening."""
     engine = make_engine(url)
     upgrade(engine)
-    templates = open_templates(engine, loaded_at)
+    templates = open_templates(engine, loaded_at, ages, resolved)
     planned = plan(templates, mix)
     _deliver_old(engine)
     rows = [(TemplateRows(engine, t.case_id), n) for t, n in planned]
@@ -227,15 +247,16 @@ def build(url: str, mix: Mix, loaded_at: datetime = LOADED_AT) -> Engine:
         "case_events": [],
         "breaches": [],
         "notifications": [],
+        "clock_outcomes": [],
+        "case_escalations": [],
     }
     done = 0
     with Progress(transient=True) as progress:
         bar = progress.add_task("loading cases", total=sum(n for _, n in planned))
-        for case, events, breaches, notes in copies(rows):
+        for case, others in copies(rows):
             chunk["cases"].append(case)
-            chunk["case_events"] += events
-            chunk["breaches"] += breaches
-            chunk["notifications"] += notes
+            for table, copied in others.items():
+                chunk[table] += copied
             done += 1
             if done % CHUNK == 0:
                 insert_chunk(engine, chunk)
@@ -243,14 +264,42 @@ def build(url: str, mix: Mix, loaded_at: datetime = LOADED_AT) -> Engine:
                 progress.update(bar, completed=done)
         insert_chunk(engine, chunk)
         progress.update(bar, completed=done)
+    settle(engine)
     with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
         conn.execute(
             text("CREATE TABLE IF NOT EXISTS bench_meta (name VARCHAR(100) PRIMARY KEY, value TEXT)")
         )
         conn.execute(text("DELETE FROM bench_meta"))
         conn.execute(text("INSERT INTO bench_meta (name, value) VALUES ('size', :v)"), {"v": str(mix.total)})
     return engine
+
+
+def reusable(url: str, size: int) -> bool:
+    """Whether a finished ``build`` of ``size`` cases is at ``url``; if so its schema is brought to
+    the head revision (migrations backfill what they add) and its statistics refreshed."""
+    if stored_size(url) != size:
+        return False
+    engine = make_engine(url)
+    try:
+        if current_revision(engine) != head_revision():
+            note(f"upgrading the {size:,}-case database to the current schema")
+            upgrade(engine)
+            settle(engine)
+    finally:
+        engine.dispose()
+    return True
+
+
+def settle(engine: Engine) -> None:
+    """Refresh the statistics; on PostgreSQL also VACUUM, which sets the visibility map as
+    autovacuum does on a live server after bulk inserts (this machine's server runs with autovacuum
+    off): without it every index-only scan (the reports' counts) fetches each row from the heap."""
+    if is_sqlite(engine):
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
 
 
 def stored_size(url: str) -> int | None:

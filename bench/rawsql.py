@@ -84,6 +84,26 @@ class Raw:
             [tuple(r[n] for n in names) for r in rows],
         )
 
+    def delete_ids(self, table: str, column: str, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join(self.mark for _ in part)
+            self.cur.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", tuple(part))
+
+    def upsert(self, table: str, key: Sequence[str], rows: Sequence[Row]) -> None:
+        """Derived rows (clock outcomes, escalations) as they are after the sweep (insert, or
+        replace the stored row of the same ``key``)."""
+        if not rows:
+            return
+        names = list(rows[0])
+        marks = ", ".join(self.mark for _ in names)
+        sets = ", ".join(f"{n} = excluded.{n}" for n in names if n not in key)
+        self.cur.executemany(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}",
+            [tuple(r[n] for n in names) for r in rows],
+        )
+
     def update_cases(self, rows: Sequence[Row]) -> None:
         sets = ", ".join(f"{c} = {self.mark}" for c in CASE_COLUMNS)
         self.cur.executemany(

@@ -5,9 +5,10 @@ Per backend: load (or reuse) the database; snapshot the due cases; run the flow 
 (bench/sweep_runner.py: Prefect warmed first, flow runs until nothing is due at SWEEP_NOW);
 capture what it wrote; restore the snapshot; replay exactly those writes with driver-level SQL,
 batch by batch (claim the same ids with the same query, update the same case rows, insert the same
-event, breach and outbox rows, one transaction per batch); restore again, so the database can be
-reused. Figures: seconds (ratio sweep/floor, target <= 2), escalations per second, the sweep
-process's peak memory.
+event, breach and outbox rows, upsert the same clock outcome and escalation rows, one transaction
+per batch);
+restore again, so the database can be reused. Figures: seconds (ratio sweep/floor, target <= 2),
+escalations per second, the sweep process's peak memory.
 
     python -m bench.sweep [--quick] [--backends sqlite,postgresql]
 """
@@ -35,7 +36,8 @@ from bench.common import (
     parser,
     prefect_environment,
 )
-from bench.dataset import Mix, build, stored_size
+from bench.dataset import Mix, build, reusable
+from bench.prefect_server import shared_prefect
 from bench.rawsql import Row, raw
 from bench.templates import SWEEP_NOW
 from flows.sweep_batches import DEFAULT_BATCH_SIZE
@@ -43,6 +45,8 @@ from models.db import make_engine
 
 FULL, QUICK = 1_000_000, 100_000
 TABLES = ("case_events", "breaches", "notifications")
+#: The rows kept per case from its events (casework.clock_outcomes), by their keys.
+DERIVED = {"clock_outcomes": ("case_id", "clock"), "case_escalations": ("case_id", "seq")}
 
 
 @dataclass
@@ -51,13 +55,15 @@ class Snapshot:
 
     cases: list[Row]
     last_ids: dict[str, int]
+    derived: dict[str, list[Row]]
 
     @classmethod
     def take(cls, engine: Engine) -> Snapshot:
         with raw(engine) as db:
             cases = db.select("SELECT * FROM cases WHERE next_deadline_at <= ?", [db.instant(SWEEP_NOW)])
             last = {t: int(db.select(f"SELECT COALESCE(MAX(id), 0) AS m FROM {t}")[0]["m"]) for t in TABLES}
-        return cls(cases, last)
+            derived = {t: db.by_ids(t, "case_id", [c["id"] for c in cases]) for t in DERIVED}
+        return cls(cases, last, derived)
 
     def written(self, engine: Engine) -> dict[str, list[Row]]:
         """What was written since: the due cases' new rows and the appended rows (without ids)."""
@@ -66,6 +72,8 @@ class Snapshot:
             for table in TABLES:
                 rows = db.select(f"SELECT * FROM {table} WHERE id > ? ORDER BY id", [self.last_ids[table]])
                 found[table] = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+            for table in DERIVED:
+                found[table] = db.by_ids(table, "case_id", [c["id"] for c in self.cases])
         return found
 
     def restore(self, engine: Engine) -> None:
@@ -74,10 +82,13 @@ class Snapshot:
             for table in TABLES:
                 db.cur.execute(f"DELETE FROM {table} WHERE id > {db.mark}", (self.last_ids[table],))
             db.update_cases(self.cases)
+            for table, rows in self.derived.items():
+                db.delete_ids(table, "case_id", [c["id"] for c in self.cases])
+                db.insert(table, rows)
             db.commit()
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM ANALYZE cases, case_events, breaches, notifications"))
+                conn.execute(text(f"VACUUM ANALYZE cases, {', '.join((*TABLES, *DERIVED))}"))
 
 
 def floor(engine: Engine, writes: dict[str, list[Row]], batch_size: int) -> tuple[float, int]:
@@ -87,6 +98,10 @@ def floor(engine: Engine, writes: dict[str, list[Row]], batch_size: int) -> tupl
         for row in writes[table]:
             by_case.setdefault(row["case_id"], {t: [] for t in TABLES})[table].append(row)
     new_cases = {c["id"]: c for c in writes["cases"]}
+    derived: dict[str, dict[str, list[Row]]] = {t: {} for t in DERIVED}
+    for table, of_case in derived.items():
+        for row in writes[table]:
+            of_case.setdefault(row["case_id"], []).append(row)
     lock = "" if engine.dialect.name == "sqlite" else " FOR UPDATE SKIP LOCKED"
     done = 0
     with raw(engine) as db:
@@ -103,6 +118,8 @@ def floor(engine: Engine, writes: dict[str, list[Row]], batch_size: int) -> tupl
             db.update_cases([new_cases[i] for i in ids])
             for table in TABLES:
                 db.insert(table, [row for i in ids for row in by_case.get(i, {}).get(table, [])])
+            for table, key in DERIVED.items():
+                db.upsert(table, key, [row for i in ids for row in derived[table].get(i, [])])
             db.commit()
             done += len(ids)
             if len(ids) < batch_size:
@@ -126,7 +143,7 @@ def run_flow(url: str, batch_size: int) -> dict[str, float]:
 
 def dataset(backend: str, size: int, admin_url: str) -> str:
     url = database_url(backend, f"n{size}", admin_url)
-    if stored_size(url) == size:
+    if reusable(url, size):
         note(f"{backend}: reusing the {size:,}-case database")
         return url
     drop_database(url, admin_url)
@@ -170,10 +187,15 @@ def bench_backend(url: str, batch_size: int) -> None:
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    p.add_argument("--prepare", action="store_true", help="only load (or find) the databases")
     args = p.parse_args()
     size = QUICK if args.quick else FULL
-    for backend in backends(args):
-        bench_backend(dataset(backend, size, args.postgres), args.batch_size)
+    urls = [dataset(backend, size, args.postgres) for backend in backends(args)]
+    if args.prepare:
+        return
+    with shared_prefect(args.postgres):
+        for url in urls:
+            bench_backend(url, args.batch_size)
 
 
 if __name__ == "__main__":

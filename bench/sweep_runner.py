@@ -1,7 +1,7 @@
 """Child process of the sweep benchmark: escalate every case due at an instant with the real
 `escalation-sweep` flow (Prefect, async, one task per batch), as the worker calls it.
 
-Prefect is warmed first (a sweep at an instant when nothing is due starts the temporary server),
+Policies are parsed and Prefect is warmed first (a sweep at an instant when nothing is due),
 then flow runs follow one another until one claims nothing. Prints one JSON object on stdout:
 seconds, the summed counts and this process's peak resident memory.
 
@@ -19,10 +19,12 @@ from typing import Any
 
 
 async def sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
-    from flows.database import use_database
+    from flows.database import engine_for, use_database
     from flows.sweep import escalation_sweep
+    from flows.sweep_batches import preload_policies
 
     use_database(url)
+    preload_policies(engine_for(url))  # as `lifeline worker` does before its first sweep
     await escalation_sweep(batch_size=batch_size, max_batches=1, now=datetime(2000, 1, 1, tzinfo=now.tzinfo))
     totals: dict[str, float] = {}
     runs = 0
