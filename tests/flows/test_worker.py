@@ -1,5 +1,5 @@
 """The worker with real short deadlines: it wakes at each deadline by itself and records the
-escalation within a second or two of it, then delivers the notifications. Runs the worker the way
+escalation within seconds of it, then delivers the notifications. Runs the worker the way
 `lifeline serve` embeds it: ``run_worker(url, threading.Event)`` in a thread."""
 
 from __future__ import annotations
@@ -31,9 +31,13 @@ from tests.flows.webhook_receiver import ReceiverState
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
 
 STEP = timedelta(seconds=1)
-#: The design promises "within a second"; CI machines are shared, so assert loosely here (the
-#: lateness benchmark measures the real figure).
-LATENESS_BOUND = timedelta(seconds=2)
+#: The design promises "within a second", and the lateness benchmark measures that figure (p99
+#: 0.26 s). Here the Prefect server is prefect_test_harness's, on SQLite: its own services hold that
+#: database's write lock long enough to stall creating a sweep's flow run by ~2.4 s now and then
+#: (docs/worker.md; a CI run read 2.2 s). So this asserts the behaviour, escalations recorded by
+#: the worker itself shortly after their deadlines, and never before them, not the figure. The
+#: wake loop's own timing (sleep until the next deadline) is tested with a clock in test_wake_loop.
+LATENESS_BOUND = timedelta(seconds=5)
 
 
 @contextmanager
