@@ -8,7 +8,9 @@ refused with a message naming `lifeline db upgrade`: migrations are a deliberate
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -66,6 +68,15 @@ def _start_worker(database_url: str, stop: threading.Event) -> threading.Thread:
     return thread
 
 
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM ends ``serve`` as Ctrl-C does: by an exception, so the worker is stopped and joined and
+    the exit handlers run (they stop Prefect's temporary server, a process of its own). uvicorn
+    handles SIGTERM while it serves, then raises it again once it has shut down; with the default
+    handler that killed the process there and then, leaving Prefect's server running."""
+    log.info("%s received: stopping", signal.Signals(signum).name)
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -100,6 +111,7 @@ def serve(
     typer.echo(
         "Escalation worker: " + ("embedded (first sweep once Prefect has started)" if worker else "off")
     )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         uvicorn.run(create_app(), host=host, port=port, log_level="info")
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def server(environment: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
+def server(environment: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     key_output = _run(["keys", "create", "--role", "agent", "--name", "e2e"], environment)
     key = next(word for word in key_output.split() if word.startswith("ll_"))
     port = _free_port()
@@ -96,7 +97,7 @@ def server(environment: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, s
     base = f"http://127.0.0.1:{port}"
     try:
         _poll(lambda: _healthy(base, process), STARTUP_LIMIT, "the API to answer /healthz")
-        yield base, key
+        yield base, key, process
     finally:
         process.terminate()
         try:
@@ -119,8 +120,36 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_serve_escalates_a_case_on_time_and_shows_it_over_http(server: tuple[str, str]) -> None:
-    base, key = server
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait a while for its reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _stop_serve(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a service manager stops it: serve exits cleanly and leaves no process behind
+    (Prefect's temporary server is a child process of its own)."""
+    children = _children(process.pid)
+    assert children, "serve runs no child process: where is Prefect's temporary server?"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    _poll(lambda: not any(_running(pid) for pid in children), 15, "serve's child processes to exit")
+
+
+def test_serve_escalates_a_case_on_time_and_shows_it_over_http(
+    server: tuple[str, str, subprocess.Popen[bytes]],
+) -> None:
+    base, key, process = server
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
     opened = client.post("/v1/cases", json={"policy_id": "e2e-fast", "attributes": {"summary": "e2e"}})
     assert opened.status_code == 201, opened.text
@@ -146,3 +175,4 @@ def test_serve_escalates_a_case_on_time_and_shows_it_over_http(server: tuple[str
     assert any(e["kind"] == "escalated" and e["actor"] == "system:escalation" for e in events)
     breaches = client.get("/v1/breaches", params={"case_id": case["id"]}).json()["items"]
     assert {(b["target_type"], b["target"]) for b in breaches} >= {("clock", "first_response")}
+    _stop_serve(process)
