@@ -8,12 +8,12 @@ the columns (``vars(row)`` is the INSERT's values) and are written with one exec
 table, on the session's connection, through the tables' column types (datetimes as ``UTCDateTime``
 stores them, kinds as their values, JSON as JSON), so the stored rows are the ORM's, value for value.
 
-An event's hash is ``casework.hashchain.compute_hash`` of the row (same body, same canonical JSON).
+An event's hash is ``casework.hashchain.compute_hash`` of the row: both build its body with
+``casework.hashchain.body_of``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel
 
-from casework.hashchain import canonical_json, normalize_json, utc_iso
+from casework.hashchain import body_of, hash_body, normalize_json
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Case
 from sla_engine.events import EngineEvent
@@ -116,31 +116,6 @@ class NotificationRow:
     created_at: datetime
 
 
-def event_hash(
-    case_id: str,
-    seq: int,
-    event: EngineEvent,
-    data: dict[str, Any],
-    recorded_at: datetime,
-    policy_version: int,
-    prev_hash: str,
-) -> str:
-    """``casework.hashchain.compute_hash`` of the event these values make (same body, same JSON)."""
-    body = {
-        "case_id": case_id,
-        "seq": seq,
-        "kind": str(event.kind),
-        "at": utc_iso(event.at),
-        "recorded_at": utc_iso(recorded_at),
-        "actor": event.actor,
-        "data": data,
-        "policy_version": policy_version,
-        "dedupe_key": event.dedupe_key,
-        "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
-
-
 def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_hash: str) -> list[EventRow]:
     """``events`` as rows seq ``case.last_seq + 1``..., each sealed onto the one before."""
     rows = []
@@ -148,7 +123,20 @@ def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_
     for event in events:
         seq += 1
         data = normalize_json(event.data)  # as it reads back, so the hash covers what is stored
-        digest = event_hash(case.id, seq, event, data, now, case.policy_version, prev)
+        digest = hash_body(
+            body_of(
+                case.id,
+                seq,
+                str(event.kind),
+                event.at,
+                now,
+                event.actor,
+                data,
+                case.policy_version,
+                event.dedupe_key,
+                prev,
+            )
+        )
         rows.append(
             EventRow(
                 case.id,

@@ -57,24 +57,57 @@ def utc_iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def event_body(event: CaseEvent, *, seq: int | None = None) -> dict[str, Any]:
-    """What the hash covers (``seq`` overrides the stored one, to recognise a moved event)."""
+def body_of(
+    case_id: str,
+    seq: int,
+    kind: str,
+    at: datetime,
+    recorded_at: datetime,
+    actor: str,
+    data: Any,
+    policy_version: int,
+    dedupe_key: str | None,
+    prev_hash: str,
+) -> dict[str, Any]:
+    """What an event's hash covers, from its values: the one definition, for stored events
+    (``event_body``) and for rows about to be written (casework.event_rows)."""
     return {
-        "case_id": event.case_id,
-        "seq": event.seq if seq is None else seq,
-        "kind": str(event.kind),
-        "at": utc_iso(event.at),
-        "recorded_at": utc_iso(event.recorded_at),
-        "actor": event.actor,
-        "data": event.data,
-        "policy_version": event.policy_version,
-        "dedupe_key": event.dedupe_key,
-        "prev_hash": event.prev_hash,
+        "case_id": case_id,
+        "seq": seq,
+        "kind": kind,
+        "at": utc_iso(at),
+        "recorded_at": utc_iso(recorded_at),
+        "actor": actor,
+        "data": data,
+        "policy_version": policy_version,
+        "dedupe_key": dedupe_key,
+        "prev_hash": prev_hash,
     }
 
 
+def event_body(event: CaseEvent, *, seq: int | None = None) -> dict[str, Any]:
+    """What the hash covers (``seq`` overrides the stored one, to recognise a moved event)."""
+    return body_of(
+        event.case_id,
+        event.seq if seq is None else seq,
+        str(event.kind),
+        event.at,
+        event.recorded_at,
+        event.actor,
+        event.data,
+        event.policy_version,
+        event.dedupe_key,
+        event.prev_hash,
+    )
+
+
+def hash_body(body: dict[str, Any]) -> str:
+    """The SHA-256 of ``body``'s canonical JSON, as hex."""
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
 def compute_hash(event: CaseEvent, *, seq: int | None = None) -> str:
-    return hashlib.sha256(canonical_json(event_body(event, seq=seq)).encode("utf-8")).hexdigest()
+    return hash_body(event_body(event, seq=seq))
 
 
 def seal(event: CaseEvent) -> CaseEvent:
