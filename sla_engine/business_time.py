@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -39,10 +40,19 @@ ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
 #: How many consecutive local days without working time ``add`` scans before giving up.
 MAX_CLOSED_DAYS = 3 * 366
-#: Bound on the per-day cache; it is cleared (not evicted one by one) when full.
+#: Bound on each per-day cache; it is cleared (not evicted one by one) when full.
 CACHE_LIMIT = 20_000
 
 Segment = tuple[datetime, datetime]
+V = TypeVar("V")
+
+
+def _remember(cache: dict[date, V], day: date, value: V) -> V:
+    """Store ``value`` for ``day`` and return it; a full cache is cleared first (``CACHE_LIMIT``)."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[day] = value
+    return value
 
 
 class BusinessCalendar:
@@ -131,9 +141,7 @@ class BusinessCalendar:
         """The working time inside local day ``day``'s window, as sorted disjoint UTC segments."""
         cached = self._days.get(day)
         if cached is None:
-            if len(self._days) >= CACHE_LIMIT:
-                self._days.clear()
-            cached = self._days[day] = self._compute_segments(day)
+            cached = _remember(self._days, day, self._compute_segments(day))
         return cached
 
     def is_holiday(self, day: date) -> bool:
@@ -188,19 +196,16 @@ class BusinessCalendar:
     def _day_total(self, day: date) -> timedelta:
         cached = self._day_totals.get(day)
         if cached is None:
-            if len(self._day_totals) >= CACHE_LIMIT:
-                self._day_totals.clear()
-            cached = self._day_totals[day] = sum((hi - lo for lo, hi in self.segments(day)), ZERO)
+            total = sum((hi - lo for lo, hi in self.segments(day)), ZERO)
+            cached = _remember(self._day_totals, day, total)
         return cached
 
     def _week_total(self, day: date) -> timedelta:
         """Working time of the seven local days from ``day`` (a Sunday: weeks never overlap)."""
         cached = self._week_totals.get(day)
         if cached is None:
-            if len(self._week_totals) >= CACHE_LIMIT:
-                self._week_totals.clear()
             week = (self._day_total(day + timedelta(days=i)) for i in range(7))
-            cached = self._week_totals[day] = sum(week, ZERO)
+            cached = _remember(self._week_totals, day, sum(week, ZERO))
         return cached
 
     def _day_of(self, t: datetime) -> date:
@@ -217,9 +222,7 @@ class BusinessCalendar:
         """Start of ``day``'s window: local midnight as an instant."""
         instant = self._midnights.get(day)
         if instant is None:
-            if len(self._midnights) >= CACHE_LIMIT:
-                self._midnights.clear()
-            instant = self._midnights[day] = self._to_utc(datetime.combine(day, time()))
+            instant = _remember(self._midnights, day, self._to_utc(datetime.combine(day, time())))
         return instant
 
     def _compute_segments(self, day: date) -> tuple[Segment, ...]:
