@@ -13,11 +13,11 @@ work cost ~4 ms per case (objects, two flushes and a version UPDATE each); here 
 all on the session's connection, in the caller's transaction (nothing is committed here; nothing is
 left pending in the session either), through the tables' column types (so
 datetimes are stored as ``UTCDateTime`` stores them, kinds as their values, JSON as JSON). The rows
-are the same as ``casework.history.append_events`` writes, value for value: the same hash chain
+are the same as ``casework.history.write_case_change`` writes, value for value: the same hash chain
 (``casework.hashchain``), the same breach and outbox rows (``history.breach_values`` /
 ``notification_values``), the same case columns (``history.state_columns``).
 
-Errors, after which the caller must roll the whole transaction back (as with the ORM path):
+Errors, after which the caller must roll the whole transaction back (as with the single-case path):
 ``StaleVersion`` when a case row moved past the version read; ``DuplicateTimedEvent`` when the
 unique (case_id, dedupe_key) constraint refuses an event (the database decides, never a prior
 SELECT). The savepoint only lets the writer name the case after a refusal (the rows read back as

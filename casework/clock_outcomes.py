@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from casework.event_rows import EventRecord
+from casework.event_rows import EventRow
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 
 OUTCOMES = SQLModel.metadata.tables["clock_outcomes"]
@@ -72,7 +72,7 @@ def micros(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 10**6)
 
 
-def outcome_rows(case: CaseColumns, events: Iterable[EventRecord]) -> tuple[list[dict[str, Any]], bool]:
+def outcome_rows(case: CaseColumns, events: Iterable[EventRow]) -> tuple[list[dict[str, Any]], bool]:
     """The upsert values of the clocks ``events`` decide (one per clock, later events winning) and
     whether the case's priority or queue changed."""
     found: dict[str, dict[str, Any]] = {}
@@ -94,7 +94,7 @@ def outcome_rows(case: CaseColumns, events: Iterable[EventRecord]) -> tuple[list
     return list(found.values()), regroup
 
 
-def escalation_rows(case: CaseColumns, events: Iterable[EventRecord]) -> list[dict[str, Any]]:
+def escalation_rows(case: CaseColumns, events: Iterable[EventRow]) -> list[dict[str, Any]]:
     """The ``case_escalations`` rows of the ``escalated`` events among ``events``."""
     return [
         {
@@ -131,7 +131,7 @@ def _blank(case: CaseColumns, clock: str) -> dict[str, Any]:
     }
 
 
-def write_outcomes(session: Session, changes: Sequence[tuple[CaseColumns, Sequence[EventRecord]]]) -> None:
+def write_outcomes(session: Session, changes: Sequence[tuple[CaseColumns, Sequence[EventRow]]]) -> None:
     """Fold the events of each (case, events written) into ``clock_outcomes`` and
     ``case_escalations``, on the session's connection, in the caller's transaction (nothing flushed
     or committed here)."""

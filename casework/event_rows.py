@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel
@@ -39,34 +39,6 @@ CASES, EVENTS, BREACHES, NOTIFICATIONS = (
 
 #: Compare-and-set of a whole case row: the WHERE names its id and the version it was read at.
 UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_seen"))
-
-
-class EventRecord(Protocol):
-    """A written event as callers read it: a ``CaseEvent`` row (single-case services) or the
-    batch writer's plain record (casework.batch_writes); same names, same values."""
-
-    @property
-    def case_id(self) -> str: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def kind(self) -> EventKind: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def recorded_at(self) -> datetime: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-    @property
-    def policy_version(self) -> int: ...
-    @property
-    def dedupe_key(self) -> str | None: ...
-    @property
-    def prev_hash(self) -> str: ...
-    @property
-    def hash(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 what they imply (a breach row per ``breached`` event, an outbox row per ``notified`` event, the
 clocks' outcomes: casework.clock_outcomes).
 
-Everything is added to the caller's session and flushed; nothing is committed here. A duplicate
+Everything is written on the caller's session's connection; nothing is committed here. A duplicate
 dedupe key is refused by the database's unique constraint (never by a prior SELECT, which a
 concurrent writer could race) and surfaces as ``DuplicateTimedEvent``: roll the transaction back.
 """
@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -27,7 +26,6 @@ from casework.event_rows import (
     NOTIFICATIONS,
     UPDATE_CASE,
     BreachRow,
-    EventRecord,
     EventRow,
     NotificationRow,
     chain_events,
@@ -41,42 +39,15 @@ from sla_engine.kinds import EventKind
 from sla_engine.state import CaseState, state_to_dict
 
 
-class BreachRecord(Protocol):
-    """A written breach row (``Breach`` or the batch writer's record)."""
-
-    @property
-    def case_id(self) -> str: ...
-    @property
-    def event_seq(self) -> int: ...
-    @property
-    def target_type(self) -> BreachTarget: ...
-    @property
-    def target(self) -> str: ...
-    @property
-    def due_at(self) -> datetime: ...
-
-
-class NotificationRecord(Protocol):
-    """A written outbox row (``Notification`` or the batch writer's record)."""
-
-    @property
-    def case_id(self) -> str: ...
-    @property
-    def event_seq(self) -> int: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def payload(self) -> dict[str, Any]: ...
-
-
 @dataclass
 class CaseChange:
-    """What one service call wrote for one case (all rows flushed, not committed)."""
+    """What one service call wrote for one case, as the rows written (in the caller's transaction,
+    not committed)."""
 
     case: Case
-    events: list[EventRecord] = field(default_factory=list)
-    breaches: list[BreachRecord] = field(default_factory=list)
-    notifications: list[NotificationRecord] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    breaches: list[BreachRow] = field(default_factory=list)
+    notifications: list[NotificationRow] = field(default_factory=list)
 
 
 def state_columns(state: CaseState) -> dict[str, Any]:
@@ -101,25 +72,6 @@ def copy_state(case: Case, state: CaseState) -> None:
         setattr(case, name, value)
 
 
-def bump_version(session: Session, case: Case, expected_version: int | None = None) -> None:
-    """Compare-and-set ``version`` to ``version + 1``; StaleVersion if another transaction moved it.
-
-    With the row already locked (PostgreSQL FOR UPDATE, SQLite BEGIN IMMEDIATE) this always holds;
-    it is the guard for callers that read the case outside their write transaction.
-    """
-    seen = case.version
-    result = session.execute(
-        update(Case)
-        .where(col(Case.id) == case.id, col(Case.version) == seen)
-        .values(version=seen + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 1) != 1:
-        current = session.exec(select(Case.version).where(Case.id == case.id)).one()
-        raise StaleVersion(case.id, expected_version if expected_version is not None else seen, current)
-    case.version = seen + 1
-
-
 def last_hash(session: Session, case: Case) -> str:
     if case.last_seq == 0:
         return GENESIS_HASH
@@ -139,44 +91,25 @@ def last_hashes(session: Session, cases: Sequence[Case]) -> dict[str, str]:
     return {cid: h for cid, seq, h in session.exec(query) if wanted.get(cid) == seq}
 
 
-def append_events(
-    session: Session,
-    change: CaseChange,
-    events: Sequence[EngineEvent],
-    now: datetime,
-    prev_hash: str | None = None,
-) -> None:
-    """Append ``events`` to the case's chain (seq ``last_seq + 1``...), with their breach and outbox
-    rows: the case object (its pending changes and new ``last_seq``) is flushed, the rows are
-    inserted. ``now`` is ``recorded_at``; each event's ``at`` is the engine's. ``prev_hash`` (the
-    hash of event ``last_seq``, from ``last_hashes``) saves a query when the caller has it."""
-    case = change.case
-    rows = chain_events(case, events, now, _prev_hash(session, case, prev_hash))
-    if rows:
-        case.last_seq = rows[-1].seq
-    session.add(case)
-    session.flush()
-    write_events(session, change, rows, now)
-
-
 def write_case_change(
     session: Session,
     case: Case,
-    state: CaseState,
+    state: CaseState | None,
     events: Sequence[EngineEvent],
     now: datetime,
     expected_version: int | None = None,
 ) -> CaseChange:
     """Write a stored case's step: ``version + 1`` (compare-and-set: StaleVersion if another
-    transaction moved it, naming ``expected_version`` or the version read), its new state and
-    ``last_seq`` in one UPDATE, then its events and what they imply (``write_events``).
+    transaction moved it, naming ``expected_version`` or the version read), its new state (None:
+    events that leave it as it is, e.g. a delivery's record) and ``last_seq`` in one UPDATE, then
+    its events and what they imply (``write_events``).
 
     ``case`` is updated in place as *committed* values (it reads as the database now holds it and
     the session never writes it a second time); on any error it is given back its old values."""
     seen = case.version
-    rows = chain_events(case, events, now, _prev_hash(session, case, None))
+    rows = chain_events(case, events, now, last_hash(session, case))
     values = {
-        **state_columns(state),
+        **(state_columns(state) if state is not None else {}),
         "version": seen + 1,
         "last_seq": rows[-1].seq if rows else case.last_seq,
     }
@@ -223,7 +156,7 @@ def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow],
 
 
 def consequences(
-    case: Case, rows: Sequence[EventRecord], now: datetime
+    case: Case, rows: Sequence[EventRow], now: datetime
 ) -> tuple[list[BreachRow], list[NotificationRow]]:
     """The breach and outbox rows ``rows`` imply (``case`` holds the state after them)."""
     breaches: list[BreachRow] = []
@@ -236,21 +169,17 @@ def consequences(
     return breaches, notifications
 
 
-def _prev_hash(session: Session, case: Case, known: str | None) -> str:
-    return known if known is not None and case.last_seq > 0 else last_hash(session, case)
-
-
-def makes_breach(row: EventRecord) -> bool:
+def makes_breach(row: EventRow) -> bool:
     """A ``breached`` event gets a breach row."""
     return row.kind is EventKind.BREACHED
 
 
-def makes_notification(row: EventRecord) -> bool:
+def makes_notification(row: EventRow) -> bool:
     """A ``notified`` event with a channel gets an outbox row."""
     return row.kind is EventKind.NOTIFIED and bool(row.data.get("channel"))
 
 
-def breach_values(case: Case, row: EventRecord, now: datetime) -> dict[str, Any]:
+def breach_values(case: Case, row: EventRow, now: datetime) -> dict[str, Any]:
     """The breach row of a ``breached`` event (``case`` already holds the state after the event)."""
     data = row.data
     target_type = BreachTarget.CLOCK if "clock" in data else BreachTarget.STAGE
@@ -268,7 +197,7 @@ def breach_values(case: Case, row: EventRecord, now: datetime) -> dict[str, Any]
     }
 
 
-def notification_values(case: Case, row: EventRecord, now: datetime) -> dict[str, Any]:
+def notification_values(case: Case, row: EventRow, now: datetime) -> dict[str, Any]:
     """The outbox row of a ``notified`` event, pending and due at once."""
     return {
         "case_id": case.id,
@@ -282,7 +211,7 @@ def notification_values(case: Case, row: EventRecord, now: datetime) -> dict[str
     }
 
 
-def notification_payload(case: Case, row: EventRecord) -> dict[str, Any]:
+def notification_payload(case: Case, row: EventRow) -> dict[str, Any]:
     """The webhook body: which case, why (the notified event), and where the case stands.
 
     ``row.data`` must be as stored (``chain_events`` normalized it). The body is built as

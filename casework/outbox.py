@@ -23,7 +23,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound
-from casework.history import CaseChange, append_events, bump_version
+from casework.history import write_case_change
 from models.kinds import NotificationStatus
 from models.tables import Case, Notification
 from sla_engine.events import EngineEvent
@@ -106,7 +106,6 @@ def _append(
     case = session.exec(query).first()
     if case is None:
         raise CaseNotFound(row.case_id)
-    bump_version(session, case)
     base = {
         "notification_id": row.id,
         "channel": row.channel,
@@ -115,7 +114,7 @@ def _append(
     }
     suffix = "delivered" if kind is EventKind.NOTIFICATION_DELIVERED else "failed"
     event = EngineEvent(kind, now, DELIVERY_ACTOR, {**base, **data}, f"notification:{row.id}:{suffix}")
-    append_events(session, CaseChange(case), [event], now)
+    write_case_change(session, case, None, [event], now)
 
 
 def record_delivered(session: Session, notification_id: int, now: datetime, status_code: int) -> bool:

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from casework.errors import DuplicateTimedEvent
 from casework.escalations import apply_due_timers, claim_due_cases, next_deadline
 from casework.hashchain import verify_chain
-from casework.history import CaseChange, append_events
+from casework.history import write_case_change
 from models.db import session_scope
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Breach, Case, CaseEvent, Notification
@@ -87,7 +87,7 @@ def test_a_duplicate_dedupe_key_is_never_written(engine: Engine, session: Sessio
     with pytest.raises(DuplicateTimedEvent), session_scope(engine) as s:
         stored = s.get(Case, case.id)
         assert stored is not None
-        append_events(s, CaseChange(stored), [again], at(62))
+        write_case_change(s, stored, None, [again], at(62))
     assert _count(session, Breach) == 1
     assert session.exec(select(func.count()).where(CaseEvent.dedupe_key == again.dedupe_key)).one() == 1
 
