@@ -24,6 +24,7 @@ from bench.common import (
     DEFAULT_POSTGRES,
     RESULTS,
     ROOT,
+    database_url,
     drop_database,
     note,
     postgres_up,
@@ -43,10 +44,9 @@ def prefect_database(admin_url: str) -> str | None:
 
     if not postgres_up(admin_url):
         return None
-    name = os.environ.get("LIFELINE_BENCH_DB_PREFIX", "lifeline_") + "prefect"
-    url = make_url(admin_url).set(database=name)
-    drop_database(url.render_as_string(hide_password=False), admin_url)
-    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    url = database_url("postgresql", "prefect", admin_url)
+    drop_database(url, admin_url)
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
 class PrefectServer:
