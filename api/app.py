@@ -20,7 +20,7 @@ from api import problems
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
 from api.routes import audit, breaches, cases, health, policies, reports
-from casework import policy_registry
+from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.db import make_engine, session_scope
 

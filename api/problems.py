@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from casework.cases.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
 from casework.errors import (
     AmbiguousPolicy,
     CaseNotFound,
@@ -33,8 +34,7 @@ from casework.errors import (
     PolicyNotRegistered,
     StaleVersion,
 )
-from casework.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
-from casework.pagination import InvalidCursor
+from casework.queries.pagination import InvalidCursor
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
 

@@ -40,7 +40,7 @@ from bench.common import (
 from bench.dataset import Mix, build
 from bench.prefect_server import shared_prefect
 from bench.templates import OPEN_AGES, attributes
-from casework.cases import open_case
+from casework.cases.lifecycle import open_case
 from models.db import make_engine, session_scope
 from models.tables import CaseEvent
 

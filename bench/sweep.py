@@ -45,7 +45,7 @@ from models.db import make_engine
 
 FULL, QUICK = 1_000_000, 100_000
 TABLES = ("case_events", "breaches", "notifications")
-#: The rows kept per case from its events (casework.clock_outcomes), by their keys.
+#: The rows kept per case from its events (casework.history.clock_outcomes), by their keys.
 DERIVED = {"clock_outcomes": ("case_id", "clock"), "case_escalations": ("case_id", "seq")}
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
-from casework import policy_registry
-from casework.cases import apply_action, open_case
+from casework.cases.lifecycle import apply_action, open_case
+from casework.registry import policy_registry
 from models.db import session_scope
 from models.tables import Breach, Case
 from policies.loader import load_policy_dir

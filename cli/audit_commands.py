@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from casework.audit_export import ExportFormat, count_events, lines
-from casework.audit_verify import render_text, verify
+from casework.audit.export import ExportFormat, count_events, lines
+from casework.audit.verify import render_text, verify
 from casework.errors import CaseNotFound
 from casework.settings import get_settings
 from cli.apps import audit_app

@@ -15,9 +15,10 @@ from typing import Any
 
 import typer
 
-from casework import api_keys, policy_registry
+from casework import api_keys
 from casework.api_keys import ApiKeyNameTaken, CreatedKey
-from casework.cases import open_case
+from casework.cases.lifecycle import open_case
+from casework.registry import policy_registry
 from casework.settings import get_settings
 from cli.apps import app
 from models.db import make_engine, session_scope

@@ -19,7 +19,7 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from casework import policy_registry
+from casework.registry import policy_registry
 from casework.settings import get_settings
 from cli.apps import policies_app
 from models.db import session_scope

@@ -94,6 +94,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from console.app import install as install_console
 
     _log_to_stderr()
     url = get_settings().database_url
@@ -113,7 +114,7 @@ def serve(
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        uvicorn.run(install_console(create_app()), host=host, port=port, log_level="info")
     finally:
         stop.set()
         if thread is not None:

@@ -24,7 +24,7 @@ from prefect.client.schemas.objects import State
 from prefect.tasks import exponential_backoff
 from sqlalchemy import Engine
 
-from casework.outbox import OutboxItem, claim_due_notifications, pending_items
+from casework.history.outbox import OutboxItem, claim_due_notifications, pending_items
 from casework.settings import get_settings
 from flows.database import engine_for
 from flows.wake_loop import Clock, utc_now

@@ -4,7 +4,7 @@ Many cases per flow run, one Prefect task per batch of ``batch_size`` (a flow ru
 ~100 ms of orchestration each; measured in docs/worker.md). Each batch commits on its own, so a
 crash loses at most the batch in flight, which the next sweep redoes; a timer's dedupe key makes it
 impossible to write the same escalation twice. Policies are parsed once per version and cached
-(casework.policy_registry).
+(casework.registry.policy_registry).
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from casework import policy_registry
-from casework.escalations import apply_due_timers, claim_due_cases, next_deadline
-from casework.history import CaseChange
+from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
+from casework.history.case_changes import CaseChange
+from casework.registry import policy_registry
 from models.db import session_scope
 
 DEFAULT_BATCH_SIZE = 200

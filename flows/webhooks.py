@@ -20,7 +20,7 @@ from typing import Protocol
 import httpx
 from sqlalchemy import Engine
 
-from casework.outbox import (
+from casework.history.outbox import (
     OutboxItem,
     record_delivered,
     record_failed_attempt,

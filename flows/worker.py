@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from casework.heartbeats import record_heartbeat
-from casework.outbox import earliest_pending_attempt
+from casework.history.outbox import earliest_pending_attempt
 from casework.settings import Settings, get_settings
 from flows.database import engine_for, use_database
 from flows.delivery import DEFAULT_BATCH, claim_batch, deliver_notifications

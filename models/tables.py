@@ -101,7 +101,7 @@ class Case(SQLModel, table=True):
 
 class CaseEvent(SQLModel, table=True):
     """One entry of a case's append-only history. ``hash`` chains it to the previous event
-    (see casework.hashchain); ``dedupe_key`` is unique per case, so a timed event is stored once."""
+    (see casework.history.hashchain); ``dedupe_key`` is unique per case, so a timed event is stored once."""
 
     __tablename__ = "case_events"
     __table_args__ = (
@@ -150,7 +150,7 @@ class Breach(SQLModel, table=True):
 
 class ClockOutcome(SQLModel, table=True):
     """How one SLA clock of a case has fared so far, derived from its events in the same transaction
-    (casework.clock_outcomes): a row once the clock breached or stopped. ``breached``: a ``breached``
+    (casework.history.clock_outcomes): a row once the clock breached or stopped. ``breached``: a ``breached``
     event of the clock exists; ``stop_seq``, ``working_micros`` (the stop's ``data.elapsed``) and
     ``wall_micros`` (its ``at`` minus ``opened_at``) are the last ``clock_stopped`` event's (a reopen
     resumes the clock but leaves them until it stops again). The case's group columns are copied
@@ -185,7 +185,7 @@ class CaseEscalation(SQLModel, table=True):
     names none) and whether an agent made it, with the case's group columns (priority and queue kept
     current, as in ``clock_outcomes``), so the compliance report counts a period's escalations from
     one index instead of joining every ``escalated`` event to its case and reading its JSON. Written
-    in the events' transaction (casework.clock_outcomes). Derived data: not part of the hash chain."""
+    in the events' transaction (casework.history.clock_outcomes). Derived data: not part of the hash chain."""
 
     __tablename__ = "case_escalations"
     __table_args__ = (

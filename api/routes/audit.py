@@ -12,8 +12,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api.auth import EngineDep, NowDep
 from api.routes.cases import PROBLEMS
 from api.routes.reports import AuditReader, check_period
-from casework.audit_export import COLUMNS, MEDIA_TYPES, ExportFormat, export_chunks
-from casework.audit_verify import verify
+from casework.audit.export import COLUMNS, MEDIA_TYPES, ExportFormat, export_chunks
+from casework.audit.verify import verify
 from models.db import session_scope
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

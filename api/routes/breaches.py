@@ -10,9 +10,9 @@ from pydantic import AwareDatetime
 from api.auth import EngineDep, Reader
 from api.routes.cases import PROBLEMS
 from api.schemas import BreachView, Page
-from casework import breach_queries
-from casework.breach_queries import BreachFilters
-from casework.pagination import MAX_PAGE
+from casework.queries import breach_queries
+from casework.queries.breach_queries import BreachFilters
+from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope
 from models.tables import Breach
 

@@ -24,12 +24,14 @@ from api.auth import CaseWriter, EngineDep, NowDep, Reader
 from api.problems import Problem, validation_problem
 from api.reads import short_read
 from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
-from casework import case_queries, cases, idempotency
-from casework.case_queries import CaseFilters, ListedCase
-from casework.case_status import case_status
+from casework.cases import idempotency
+from casework.cases import lifecycle as cases
+from casework.cases.idempotency import IdempotencyRace
 from casework.errors import PolicyNotRegistered
-from casework.idempotency import IdempotencyRace
-from casework.pagination import MAX_PAGE
+from casework.queries import case_queries
+from casework.queries.case_queries import CaseFilters, ListedCase
+from casework.queries.case_status import case_status
+from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope, single_read
 from models.tables import Case, CaseEvent
 from sla_engine.kinds import Status

@@ -23,9 +23,9 @@ from api.schemas import (
     TimelineEntry,
     ValidationReport,
 )
-from casework import policy_queries, policy_registry
-from casework.case_status import clock_view
-from casework.policy_validation import validate_document
+from casework.queries.case_status import clock_view
+from casework.registry import policy_queries, policy_registry
+from casework.registry.policy_validation import validate_document
 from models.db import session_scope
 from sla_engine.simulation import (
     SimulationInputError,

@@ -1,4 +1,4 @@
-"""Compliance reports for auditors and leads (casework.reports has the definitions)."""
+"""Compliance reports for auditors and leads (casework.reports.compliance_report has the definitions)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from api.auth import EngineDep, NowDep, require
 from api.problems import validation_problem
 from api.routes.cases import PROBLEMS
 from casework.api_keys import KeyHolder
-from casework.reports import GroupBy, compliance_report
+from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import session_scope
 from models.kinds import Role
 

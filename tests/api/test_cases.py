@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from casework import cases
+from casework.cases import lifecycle as cases
 from models.db import session_scope
 from tests.api.conftest import ApiWorld
 from tests.casework.builders import CREATOR, T0

@@ -12,7 +12,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from api.app import create_app
-from casework.escalations import apply_due_timers, claim_due_cases
+from casework.cases.escalations import apply_due_timers, claim_due_cases
 from cli.demo_command import CASES, run_demo
 from cli.main import app
 from cli.serve_commands import prepare_database

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
-from casework import policy_registry
+from casework.registry import policy_registry
 from models.db import make_engine, session_scope
 from models.tables import WorkerHeartbeat
 from tests.api.conftest import ApiWorld

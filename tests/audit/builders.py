@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from casework import policy_registry
-from casework.cases import apply_action, open_case
+from casework.cases.escalations import apply_due_timers, claim_due_cases
+from casework.cases.lifecycle import apply_action, open_case
 from casework.errors import CaseworkError
-from casework.escalations import apply_due_timers, claim_due_cases
+from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.db import session_scope
 from models.tables import Case

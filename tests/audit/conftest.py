@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from casework.audit_verify import VerifyReport, verify
-from casework.cases import apply_action
-from casework.escalations import apply_due_timers
+from casework.audit.verify import VerifyReport, verify
+from casework.cases.escalations import apply_due_timers
+from casework.cases.lifecycle import apply_action
 from models.db import session_scope
 from tests.casework.builders import T0, at, open_one, register
 from tests.engine.builders import PARTNER_RULE, make_policy

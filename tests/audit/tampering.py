@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
-from casework.hashchain import GENESIS_HASH, seal
+from casework.history.hashchain import GENESIS_HASH, seal
 from models.db import session_scope
 from models.tables import CaseEvent
 

@@ -13,9 +13,9 @@ from alembic import command
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
-from casework import reports as reports_module
-from casework.reports import GroupBy, compliance_report
-from casework.stats import percentile
+from casework.audit.stats import percentile
+from casework.reports import compliance_report as reports_module
+from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import make_engine, session_scope, write_bind
 from models.schema import MIGRATIONS_DIR, alembic_config, migrate
 from models.tables import CaseEvent
@@ -160,7 +160,7 @@ def test_upgrading_a_database_with_history_reports_the_same(
 
 def test_percentiles_of_microseconds_equal_those_of_the_seconds() -> None:
     """The report sorts the stops' microseconds and divides only the two ranks it reads: the same
-    float as casework.stats.percentile of every stop in seconds."""
+    float as casework.audit.stats.percentile of every stop in seconds."""
     rng = random.Random(7)
     for n in (1, 2, 3, 10, 101, 1000):
         micros = [rng.choice([0, rng.randrange(10**12), rng.randrange(10**6)]) for _ in range(n)]

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from casework.reports import GroupBy, compliance_report
+from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import session_scope
 from tests.audit.conftest import act, register_p1, sweep
 from tests.casework.builders import CREATOR, at, open_one

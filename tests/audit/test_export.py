@@ -12,7 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from casework.audit_export import COLUMNS, ExportFormat, export_chunks
+from casework.audit.export import COLUMNS, ExportFormat, export_chunks
 from models.db import session_scope
 from models.tables import Case, CaseEvent, PolicyVersion
 from tests.audit.conftest import WorkedCases

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from casework import policy_registry
-from casework.cases import open_case
-from casework.history import CaseChange
+from casework.cases.lifecycle import open_case
+from casework.history.case_changes import CaseChange
+from casework.registry import policy_registry
 from models.db import session_scope
 from policies.model import Policy
 from tests.engine.builders import make_policy

@@ -8,9 +8,9 @@ from sqlalchemy import Engine, event, func
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
+from casework.cases.escalations import apply_due_timers, claim_due_cases
 from casework.errors import CaseNotFound, DuplicateTimedEvent, StaleVersion
-from casework.escalations import apply_due_timers, claim_due_cases
-from casework.hashchain import verify_chain
+from casework.history.hashchain import verify_chain
 from models.db import session_scope
 from models.tables import Breach, Case, CaseEvent, Notification
 from tests.casework.builders import at, open_one, register

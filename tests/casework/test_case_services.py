@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from casework.cases import apply_action, open_case
+from casework.cases.lifecycle import apply_action, open_case
 from casework.errors import (
     CaseNotFound,
     ForbiddenTransition,
@@ -14,7 +14,7 @@ from casework.errors import (
     PolicyNotRegistered,
     StaleVersion,
 )
-from casework.hashchain import verify_chain
+from casework.history.hashchain import verify_chain
 from models.db import session_scope
 from models.kinds import BreachTarget
 from models.tables import Breach, Case, CaseEvent, Notification

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from casework import policy_registry
-from casework.cases import apply_action, open_case
-from casework.hashchain import GENESIS_HASH, compute_hash, normalize_json, verify_chain
+from casework.cases.lifecycle import apply_action, open_case
+from casework.history.hashchain import GENESIS_HASH, compute_hash, normalize_json, verify_chain
+from casework.registry import policy_registry
 from cli.main import app
 from models.db import session_scope
 from models.kinds import BreachTarget, NotificationStatus

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from casework.cases import apply_action, open_case
+from casework.cases.escalations import apply_due_timers, claim_due_cases
+from casework.cases.lifecycle import apply_action, open_case
 from casework.errors import StaleVersion
-from casework.escalations import apply_due_timers, claim_due_cases
-from casework.hashchain import verify_chain
+from casework.history.hashchain import verify_chain
 from models.db import session_scope
 from models.tables import Breach, Case, CaseEvent, Notification
 from sla_engine.kinds import EventKind

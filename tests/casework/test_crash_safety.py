@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session, SQLModel
 
-from casework.cases import apply_action, open_case
-from casework.escalations import apply_due_timers, claim_due_cases
+from casework.cases.escalations import apply_due_timers, claim_due_cases
+from casework.cases.lifecycle import apply_action, open_case
 from models.db import session_scope, write_bind
 from tests.casework.builders import CREATOR, at, open_one, register
 

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
 from casework.errors import DuplicateTimedEvent
-from casework.escalations import apply_due_timers, claim_due_cases, next_deadline
-from casework.hashchain import verify_chain
-from casework.history import write_case_change
+from casework.history.case_changes import write_case_change
+from casework.history.hashchain import verify_chain
 from models.db import session_scope
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Breach, Case, CaseEvent, Notification

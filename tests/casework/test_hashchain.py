@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from casework.escalations import apply_due_timers
-from casework.hashchain import GENESIS_HASH, ProblemKind, seal, verify_chain
+from casework.cases.escalations import apply_due_timers
+from casework.history.hashchain import GENESIS_HASH, ProblemKind, seal, verify_chain
 from models.db import session_scope
 from models.tables import CaseEvent
 from sla_engine.kinds import EventKind

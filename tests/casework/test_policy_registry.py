@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from casework import policy_registry
-from casework.cases import apply_action
+from casework.cases.lifecycle import apply_action
 from casework.errors import AmbiguousPolicy, PolicyNotRegistered
+from casework.registry import policy_registry
 from models.db import session_scope
 from tests.casework.builders import T0, at, open_one, register, versioned
 from tests.engine.builders import PARTNER_RULE, make_policy

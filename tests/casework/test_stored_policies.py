@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from casework import policy_registry
-from casework.cases import open_case
-from casework.escalations import apply_due_timers, claim_due_cases
-from casework.hashchain import verify_chain
+from casework.cases.escalations import apply_due_timers, claim_due_cases
+from casework.cases.lifecycle import open_case
+from casework.history.hashchain import verify_chain
+from casework.registry import policy_registry
 from models.db import session_scope
 from policies.loader import load_policy_dir, parse_policy_text
 from tests.casework.builders import CREATOR, T0, at, policy_document

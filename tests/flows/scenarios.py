@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from casework.cases import open_case
-from casework.hashchain import verify_chain
+from casework.cases.lifecycle import open_case
+from casework.history.hashchain import verify_chain
 from models.db import session_scope
 from models.tables import Breach, CaseEvent, Notification
 from policies.model import Policy, StageSpec

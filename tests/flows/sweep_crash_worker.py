@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from casework import policy_registry
+from casework.registry import policy_registry
 from flows.sweep_batches import sweep_batch
 from flows.wake_loop import utc_now
 from models.db import make_engine

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from casework.cases import apply_action
+from casework.cases.lifecycle import apply_action
 from casework.errors import StaleVersion
 from flows.sweep_batches import sweep_batch
 from models.db import session_scope

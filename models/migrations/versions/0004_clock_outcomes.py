@@ -1,4 +1,4 @@
-"""Clock outcomes: one row per clock of a case once it breached or stopped (casework.clock_outcomes
+"""Clock outcomes: one row per clock of a case once it breached or stopped (casework.history.clock_outcomes
 keeps them in the transaction that writes the events), with the case's group columns, so the
 compliance report reads one narrow, covering index instead of every clock event's JSON; and the
 cases' report columns by group then period (SQLite counts each group's range without a sort).
@@ -23,7 +23,7 @@ GROUPS = ["policy_id", "policy_version", "incident_type", "priority", "queue"]
 VALUES = ["breached", "stop_seq", "working_micros", "wall_micros"]
 
 # Per dialect: a JSON field as text, the stop's elapsed seconds as whole microseconds, and the
-# stop's wall microseconds since opening (exact, as casework.clock_outcomes computes them).
+# stop's wall microseconds since opening (exact, as casework.history.clock_outcomes computes them).
 _SQLITE = {
     "field": "json_extract({t}.data, '$.{f}')",
     "working": "CAST(round(json_extract(s.data, '$.elapsed') * 1000000) AS INTEGER)",

@@ -1,5 +1,5 @@
 """Case escalations: one narrow row per ``escalated`` event (stage entered, by hand or not) with the
-case's group columns, kept by casework.clock_outcomes in the events' transaction, so the compliance
+case's group columns, kept by casework.history.clock_outcomes in the events' transaction, so the compliance
 report counts a period's escalations from one covering index instead of joining every ``escalated``
 event to its case and reading the stage from the event's JSON. Backfilled here from the events, so
 an upgraded database reports what it reported before.

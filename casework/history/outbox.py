@@ -23,7 +23,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound
-from casework.history import write_case_change
+from casework.history.case_changes import write_case_change
 from models.kinds import NotificationStatus
 from models.tables import Case, Notification
 from sla_engine.events import EngineEvent

@@ -1,6 +1,6 @@
-"""The narrow reads behind the compliance report (casework.reports): the database counts cases per
-group from a cases index, escalations from ``case_escalations`` and per clock reads
-``clock_outcomes`` (both kept at write time by casework.clock_outcomes) from their covering indexes,
+"""The narrow reads behind the compliance report (casework.reports.compliance_report): the
+database counts cases per group from a cases index, escalations from ``case_escalations`` and per clock reads
+``clock_outcomes`` (both kept at write time by casework.history.clock_outcomes) from their covering indexes,
 never the events' JSON nor whole case rows (their state JSON is most of a row) nor ORM objects.
 
 Times to a stop are stored as whole microseconds (working: the stop's ``data.elapsed``; wall: its

@@ -19,11 +19,11 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from casework import policy_registry
-from casework.batch_writes import PlannedChange, move_deadlines, write_changes
 from casework.errors import CaseNotFound
-from casework.hashchain import GENESIS_HASH
-from casework.history import CaseChange, last_hash, last_hashes
+from casework.history.batch_writes import PlannedChange, move_deadlines, write_changes
+from casework.history.case_changes import CaseChange, last_hash, last_hashes
+from casework.history.hashchain import GENESIS_HASH
+from casework.registry import policy_registry
 from models.tables import Case
 from policies.model import Policy
 from sla_engine import cases as engine
@@ -57,7 +57,7 @@ def apply_due_timers(session: Session, cases: Sequence[Case | str], now: datetim
     ``next_deadline_at``; ``version`` goes up by one per changed case. Case ids are locked here;
     Case rows must come from ``claim_due_cases`` in this transaction. Returns the changed cases.
 
-    The whole batch is written with a few statements (casework.batch_writes), not per case; a case
+    The whole batch is written with a few statements (casework.history.batch_writes), not per case; a case
     listed twice is advanced once. StaleVersion / DuplicateTimedEvent: roll the transaction back."""
     rows = _distinct(_locked_rows(session, cases))
     hashes = last_hashes(session, rows)  # one query for the batch, not one per case

@@ -10,7 +10,7 @@ Each row says who did it (``actor``: ``agent:<key name>``, ``system:escalation``
 effect (``at``), when it was recorded (``recorded_at``), under which policy (``policy_id``,
 ``policy_version``), and its place in the chain (``seq``, ``prev_hash``, ``hash``), so an auditor can
 re-verify the chain of every case whose history is wholly inside the export. Datetimes are UTC ISO
-8601 with microseconds, exactly as they enter the hash (casework.hashchain).
+8601 with microseconds, exactly as they enter the hash (casework.history.hashchain).
 
 Rows are read with a server-side cursor (``yield_per``) and written in chunks, so memory stays flat
 whatever the number of events.
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from casework.hashchain import utc_iso
+from casework.history.hashchain import utc_iso
 from models.db import session_scope
 from models.tables import Case, CaseEvent
 

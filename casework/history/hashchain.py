@@ -70,7 +70,7 @@ def body_of(
     prev_hash: str,
 ) -> dict[str, Any]:
     """What an event's hash covers, from its values: the one definition, for stored events
-    (``event_body``) and for rows about to be written (casework.event_rows)."""
+    (``event_body``) and for rows about to be written (casework.history.event_rows)."""
     return {
         "case_id": case_id,
         "seq": seq,

@@ -1,6 +1,6 @@
 """Each SLA clock's outcome, kept in ``clock_outcomes`` from the events that decide it, in the same
-transaction as those events (both write paths call ``write_outcomes``: casework.history for one
-case, casework.batch_writes for the sweep's batches).
+transaction as those events (both write paths call ``write_outcomes``: casework.history.case_changes for one
+case, casework.history.batch_writes for the sweep's batches).
 
 A ``breached`` event of a clock sets ``breached``; a ``clock_stopped`` event of a clock sets the stop
 (seq, working micros from ``data.elapsed``, wall micros = ``at - opened_at``), replacing an earlier
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from casework.event_rows import EventRow
+from casework.history.event_rows import EventRow
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 
 OUTCOMES = SQLModel.metadata.tables["clock_outcomes"]

@@ -1,6 +1,6 @@
 """Writing a case's change: the case row (compare-and-set on ``version``), its chained events, and
 what they imply (a breach row per ``breached`` event, an outbox row per ``notified`` event, the
-clocks' outcomes: casework.clock_outcomes).
+clocks' outcomes: casework.history.clock_outcomes).
 
 Everything is written on the caller's session's connection; nothing is committed here. A duplicate
 dedupe key is refused by the database's unique constraint (never by a prior SELECT, which a
@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from casework.clock_outcomes import write_outcomes
 from casework.errors import DuplicateTimedEvent, StaleVersion
-from casework.event_rows import (
+from casework.history.clock_outcomes import write_outcomes
+from casework.history.event_rows import (
     BREACHES,
     EVENTS,
     NOTIFICATIONS,
@@ -31,7 +31,7 @@ from casework.event_rows import (
     chain_events,
     insert_rows,
 )
-from casework.hashchain import GENESIS_HASH, normalize_json, utc_iso
+from casework.history.hashchain import GENESIS_HASH, normalize_json, utc_iso
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Case, CaseEvent
 from sla_engine.events import EngineEvent

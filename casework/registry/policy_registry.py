@@ -21,8 +21,8 @@ from sqlalchemy import func
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from casework import policy_documents
 from casework.errors import AmbiguousPolicy, PolicyNotRegistered
+from casework.registry import policy_documents
 from casework.settings import get_settings
 from models.tables import Case, PolicyVersion
 from policies.model import Calendar, Policy

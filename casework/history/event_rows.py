@@ -1,15 +1,15 @@
 """The rows a case's change writes, as plain records, and the Core statements that write them.
 
-Both write paths use these (casework.history for one case, casework.batch_writes for the sweep's
-batches): the ORM's unit of work cost more than the work itself (a validated SQLModel object per
-event and outbox row, identity-map bookkeeping, a flush per step; ~0.9 ms per event when a case
-opened weeks ago replays hundreds of timers). Here the rows are frozen dataclasses whose fields are
+Both write paths use these (casework.history.case_changes for one case, casework.history.batch_writes
+for the sweep's batches): the ORM's unit of work cost more than the work itself (a validated SQLModel
+object per event and outbox row, identity-map bookkeeping, a flush per step; ~0.9 ms per event when a
+case opened weeks ago replays hundreds of timers). Here the rows are frozen dataclasses whose fields are
 the columns (``vars(row)`` is the INSERT's values) and are written with one executemany INSERT per
 table, on the session's connection, through the tables' column types (datetimes as ``UTCDateTime``
 stores them, kinds as their values, JSON as JSON), so the stored rows are the ORM's, value for value.
 
-An event's hash is ``casework.hashchain.compute_hash`` of the row: both build its body with
-``casework.hashchain.body_of``.
+An event's hash is ``casework.history.hashchain.compute_hash`` of the row: both build its body with
+``casework.history.hashchain.body_of``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel
 
-from casework.hashchain import body_of, hash_body, normalize_json
+from casework.history.hashchain import body_of, hash_body, normalize_json
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Case
 from sla_engine.events import EngineEvent

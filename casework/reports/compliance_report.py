@@ -13,13 +13,13 @@ Read from the history, never from the current clocks, so the numbers are what wa
   last stop (a reopened case counts its final resolution): ``working_seconds`` is the clock's
   working time from the ``clock_stopped`` event's ``data.elapsed`` (business hours only, pauses
   excluded), ``wall_seconds`` is ``at`` of that event minus ``opened_at``; each as median and p90
-  (casework.stats: linear interpolation between ranks);
+  (casework.audit.stats: linear interpolation between ranks);
 - ``escalations``: ``escalated`` events by the stage entered (``data.to``), automatic and by hand;
   ``manual_escalations``: those an agent made.
 
 Priority and queue are the case's current ones (a case escalated to another queue counts there).
 
-The clocks are read from ``clock_outcomes`` (casework.clock_outcomes), which holds exactly what the
+The clocks are read from ``clock_outcomes`` (casework.history.clock_outcomes), which holds exactly what the
 events say, one row per decided clock of a case.
 """
 
@@ -35,8 +35,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from casework import compliance_queries as queries
-from casework.hashchain import utc_iso
+from casework.history.hashchain import utc_iso
+from casework.reports import compliance_queries as queries
 
 
 class GroupBy(StrEnum):
@@ -51,7 +51,7 @@ class ClockTally:
     met: int = 0
     breached: int = 0
     pending: int = 0
-    #: The stops' working and wall times in microseconds (exact; see casework.compliance_queries).
+    #: The stops' working and wall times in microseconds (exact; see casework.reports.compliance_queries).
     working: list[int] = field(default_factory=list)
     wall: list[int] = field(default_factory=list)
 
@@ -73,7 +73,7 @@ def _quantiles(micros: list[int]) -> dict[str, float | None]:
 
 
 def _percentile(ordered: Sequence[int], p: int) -> float | None:
-    """``casework.stats.percentile`` of the seconds ``m / 10**6`` of the sorted microseconds, the
+    """``casework.audit.stats.percentile`` of the seconds ``m / 10**6`` of the sorted microseconds, the
     same float for float (division by 10**6 keeps the order, so the same two ranks are read), but
     dividing only those two instead of every stop."""
     if not ordered:

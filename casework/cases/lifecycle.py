@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from casework import policy_registry
+from casework.cases.ids import new_case_id
 from casework.errors import CaseNotFound, InvalidAction, StaleVersion
-from casework.event_rows import chain_events
-from casework.hashchain import GENESIS_HASH
-from casework.history import CaseChange, copy_state, write_case_change, write_events
-from casework.ids import new_case_id
+from casework.history.case_changes import CaseChange, copy_state, write_case_change, write_events
+from casework.history.event_rows import chain_events
+from casework.history.hashchain import GENESIS_HASH
+from casework.registry import policy_registry
 from models.tables import Case
 from sla_engine import cases as engine
 from sla_engine.events import AgentAction

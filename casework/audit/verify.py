@@ -1,5 +1,5 @@
 """The auditor's verification: every case's hash chain, then a replay of its recorded actions
-against its pinned policy version (casework.audit_replay), with the lateness of timed events.
+against its pinned policy version (casework.audit.replay), with the lateness of timed events.
 
 Cases are read in pages of ``PAGE`` ids, each page's events at once, so memory stays bounded by a
 page however large the database. ``since`` limits the run to cases with an event recorded at or
@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from casework import policy_registry
-from casework.audit_replay import CaseReplay, Finding, replay_case
+from casework.audit.replay import CaseReplay, Finding, replay_case
+from casework.audit.stats import summary
 from casework.errors import CaseNotFound, PolicyNotRegistered
-from casework.hashchain import verify_case_events
-from casework.stats import summary
+from casework.history.hashchain import verify_case_events
+from casework.registry import policy_registry
 from models.tables import Case, CaseEvent
 
 PAGE = 500

@@ -1,5 +1,5 @@
 """Read-side queries for the API: cases with filters and keyset (cursor) pagination
-(casework.pagination), one case, and a case's events.
+(casework.queries.pagination), one case, and a case's events.
 
 Cases sort by ``next_deadline_at`` (the nearest deadline first, cases with nothing pending last)
 then id; a case whose deadline moves while a client pages is seen where it stands at each page's
@@ -36,7 +36,7 @@ from sqlalchemy.sql import Executable
 from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound
-from casework.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
+from casework.queries.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
 from models.tables import Breach, Case, CaseEvent, PolicyVersion
 from sla_engine.kinds import Status
 

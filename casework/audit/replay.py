@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from casework.audit_actions import RecordedAction, UnreadableAction, engine_events, recorded_actions
-from casework.hashchain import canonical_json, normalize_json, utc_iso
+from casework.audit.actions import RecordedAction, UnreadableAction, engine_events, recorded_actions
+from casework.history.hashchain import canonical_json, normalize_json, utc_iso
 from models.tables import Case, CaseEvent
 from policies.model import Policy
 from sla_engine import cases as engine

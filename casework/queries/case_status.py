@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from casework import policy_registry
+from casework.registry import policy_registry
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import meter_value, remaining
 from sla_engine.kinds import ClockStatus

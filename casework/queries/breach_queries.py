@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from casework.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
+from casework.queries.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
 from models.tables import Breach
 
 

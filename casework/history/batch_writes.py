@@ -8,13 +8,13 @@ work cost ~4 ms per case (objects, two flushes and a version UPDATE each); here 
     one executemany INSERT of every event
     RELEASE SAVEPOINT
     one executemany INSERT of the breach rows, one of the outbox rows, one upsert of the clocks'
-    outcomes (casework.clock_outcomes; an UPDATE first for cases whose priority or queue changed)
+    outcomes (casework.history.clock_outcomes; an UPDATE first for cases whose priority or queue changed)
 
 all on the session's connection, in the caller's transaction (nothing is committed here; nothing is
 left pending in the session either), through the tables' column types (so
 datetimes are stored as ``UTCDateTime`` stores them, kinds as their values, JSON as JSON). The rows
-are the same as ``casework.history.write_case_change`` writes, value for value: the same hash chain
-(``casework.hashchain``), the same breach and outbox rows (``history.breach_values`` /
+are the same as ``casework.history.case_changes.write_case_change`` writes, value for value: the
+same hash chain (``casework.history.hashchain``), the same breach and outbox rows (``history.breach_values`` /
 ``notification_values``), the same case columns (``history.state_columns``).
 
 Errors, after which the caller must roll the whole transaction back (as with the single-case path):
@@ -39,9 +39,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from casework.clock_outcomes import write_outcomes
 from casework.errors import DuplicateTimedEvent, StaleVersion
-from casework.event_rows import (
+from casework.history.case_changes import CaseChange, consequences, set_committed, state_columns
+from casework.history.clock_outcomes import write_outcomes
+from casework.history.event_rows import (
     BREACHES,
     CASES,
     EVENTS,
@@ -51,7 +52,6 @@ from casework.event_rows import (
     chain_events,
     insert_rows,
 )
-from casework.history import CaseChange, consequences, set_committed, state_columns
 from models.tables import Case, CaseEvent
 from sla_engine.events import EngineEvent
 from sla_engine.state import CaseState

@@ -1,0 +1,20 @@
+"""Mounts the server-rendered pages on an app built by ``api.app.create_app``.
+
+``lifeline serve`` (and every test of a page) calls ``install(app)``: static files, the HTML
+security headers, then each page router. A new page module adds its router to ``ROUTERS``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from console import web
+
+ROUTERS: list[APIRouter] = []
+
+
+def install(app: FastAPI) -> FastAPI:
+    web.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
