@@ -26,8 +26,7 @@ from api.reads import short_read
 from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
-from casework.cases.idempotency import IdempotencyRace
-from casework.errors import PolicyNotRegistered
+from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters, ListedCase
 from casework.queries.case_status import case_status

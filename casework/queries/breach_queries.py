@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from casework.queries.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
+from casework.errors import InvalidCursor
+from casework.queries.pagination import PageOf, decode_cursor, encode_cursor, instant
 from models.tables import Breach
 
 

@@ -35,8 +35,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql import Executable
 from sqlmodel import Session, col, select
 
-from casework.errors import CaseNotFound
-from casework.queries.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
+from casework.errors import CaseNotFound, InvalidCursor
+from casework.queries.pagination import PageOf, decode_cursor, encode_cursor, instant
 from models.tables import Breach, Case, CaseEvent, PolicyVersion
 from sla_engine.kinds import Status
 
