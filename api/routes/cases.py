@@ -29,10 +29,17 @@ from casework.cases import lifecycle as cases
 from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
-from casework.queries.case_view import CASE_BRIEFS, CASE_VIEW, CaseBrief, CaseView, case_briefs, case_view
+from casework.queries.case_view import (
+    CASE_BRIEFS,
+    CASE_VIEW,
+    CaseBrief,
+    CaseRecord,
+    CaseView,
+    case_briefs,
+    case_view,
+)
 from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope, single_read
-from models.tables import Case, CaseEvent
 from sla_engine.kinds import Status
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -47,11 +54,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _etag(case: Case) -> str:
-    return f'"{case.version}"'
-
-
-def _view(session: Session, case: Case, now: Any, breached: bool | None = None) -> CaseView:
+def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:
     """The case's view; ``breached`` when the caller knows it (a new case is breached iff its
     opening wrote a breach), else it is queried."""
     if breached is None:
@@ -262,7 +265,7 @@ def act(
     with session_scope(engine) as session:
         change = cases.apply_action(session, case_id, action.action, args, holder.actor, now, expected)
         view = _view(session, change.case, now, True if change.breaches else None)
-    return _view_json(view, headers={"ETag": _etag(change.case)})
+    return _view_json(view, headers={"ETag": f'"{view["version"]}"'})
 
 
 @router.get(
@@ -283,23 +286,8 @@ def list_events(
     effect (a timed escalation's deadline), ``recorded_at`` when it was written."""
     with session_scope(engine, write=False) as session:
         page = case_queries.list_events(session, case_id, limit, after_seq)
-    items = [_event(e) for e in page.items]
+    items = [EventView.model_validate(e, from_attributes=True) for e in page.items]
     link = None
     if page.next_cursor is not None:
         link = str(request.url.include_query_params(after_seq=page.next_cursor))
     return _json(Page[EventView](items=items, next=link))
-
-
-def _event(event: CaseEvent) -> EventView:
-    return EventView(
-        seq=event.seq,
-        kind=str(event.kind),
-        at=event.at,
-        recorded_at=event.recorded_at,
-        actor=event.actor,
-        data=event.data,
-        policy_version=event.policy_version,
-        dedupe_key=event.dedupe_key,
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-    )
