@@ -145,7 +145,7 @@ def tampered(value: Any) -> Any:
     if isinstance(value, datetime):
         return value + timedelta(microseconds=1)
     if isinstance(value, EventKind):
-        return EventKind.NOTE_ADDED if value is not EventKind.NOTE_ADDED else EventKind.CREATOR_REPLIED
+        return EventKind.NOTE_ADDED if value is not EventKind.NOTE_ADDED else EventKind.ASSIGNED
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
