@@ -31,10 +31,18 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-# Property tests: CI runs the default-sized profile; `HYPOTHESIS_PROFILE=long make test` digs deeper.
-settings.register_profile("ci", deadline=None)
+# Property tests. `ci` (the default: CI, `make test`, `make test-fast`) is derandomized: the same
+# examples on every run and every machine, so a red run is reproducible and a green one means the
+# same thing each time. `HYPOTHESIS_PROFILE=long make test` digs deeper with fresh random examples;
+# keep what it finds as an @example on the test (see tests/README.md).
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.register_profile(
-    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "long",
+    max_examples=3000,
+    deadline=None,
+    derandomize=False,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
