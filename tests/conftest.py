@@ -53,6 +53,19 @@ BACKENDS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers that follow what a test really needs, however its parameters were chosen: every
+    test on the PostgreSQL backend is ``postgres`` (also when a test picks its backend with
+    ``parametrize("backend", [...], indirect=True)``, which drops BACKENDS' marks), and every test
+    that starts the Prefect test server is ``prefect``. `make test-fast` deselects by these."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        if "prefect_harness" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.prefect)
+
+
 def _server_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from tests.engine.builders import ALWAYS_CAL, PARTNER_RULE, T0, make_policy
 
 POLICY = make_policy(rules=[PARTNER_RULE])
 
-ACTION_ARGS = {
+ACTION_ARGS: dict[ActionName, dict[str, Any]] = {
     ActionName.ACKNOWLEDGE: {},
     ActionName.START: {},
     ActionName.REQUEST_INFO: {},

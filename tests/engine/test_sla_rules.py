@@ -33,10 +33,12 @@ def test_pause_pushes_every_listed_deadline_by_the_paused_time():
         [act("request_info", at(10)), act("creator_replied", at(100))],
         at(100),
     ).state
+    base_resolution, base_stage = base.clock("resolution").due_at, base.stage.due_at
+    assert base_resolution is not None and base_stage is not None
     # resolution lists waiting_on_creator in pauses_on: pushed by exactly 90 minutes.
-    assert paused.clock("resolution").due_at == base.clock("resolution").due_at + timedelta(minutes=90)
+    assert paused.clock("resolution").due_at == base_resolution + timedelta(minutes=90)
     # the stage timer pauses with it (same pauses); first_response does not list the status.
-    assert paused.stage.due_at == base.stage.due_at + timedelta(minutes=90)
+    assert paused.stage.due_at == base_stage + timedelta(minutes=90)
     assert paused.clock("first_response").due_at == base.clock("first_response").due_at
 
 

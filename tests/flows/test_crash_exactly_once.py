@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from casework.cases.lifecycle import apply_action
 from casework.errors import StaleVersion
@@ -55,7 +55,7 @@ def assert_every_case_escalated_exactly_as_the_engine_says(engine: Engine, case_
     expected = expected_timed_events(datetime.now(UTC))
     with session_scope(engine, write=False) as session:
         query = select(CaseEvent).where(CaseEvent.actor == SYSTEM_ACTOR)
-        events = session.exec(query.order_by(CaseEvent.case_id, CaseEvent.seq)).all()
+        events = session.exec(query.order_by(col(CaseEvent.case_id), col(CaseEvent.seq))).all()
     by_case: dict[str, list[tuple[EventKind, datetime, str | None]]] = {cid: [] for cid in case_ids}
     for e in events:
         if e.dedupe_key is not None:
