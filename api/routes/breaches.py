@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from api.auth import EngineDep, Reader
-from api.routes.cases import PROBLEMS
+from api.deps import PROBLEMS, EngineDep, Reader
 from api.schemas import BreachView, Page
 from casework.queries import breach_queries
 from casework.queries.breach_queries import BreachFilters

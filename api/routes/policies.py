@@ -10,8 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
-from api.auth import EngineDep, PolicyAuthor, Reader, Simulator
-from api.routes.cases import PROBLEMS
+from api.deps import PROBLEMS, EngineDep, PolicyAuthor, Reader, Simulator
 from api.schemas import (
     Diagnostic,
     PolicyDetail,
