@@ -30,7 +30,7 @@ from casework.errors import (
 )
 from casework.settings import get_settings
 from models.db import make_engine
-from models.schema import SchemaError, current_revision, ensure_schema_current, upgrade
+from models.migrate import SchemaError, current_revision, ensure_schema_current, upgrade
 from policies.diagnostics import PolicyError
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.simulation import SimulationInputError

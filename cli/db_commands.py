@@ -9,7 +9,7 @@ from cli import common
 from cli.apps import db_app
 from cli.common import DatabaseUrl, fail
 from models.db import make_engine
-from models.schema import current_revision, head_revision, upgrade
+from models.migrate import current_revision, head_revision, upgrade
 
 
 @db_app.command("upgrade")

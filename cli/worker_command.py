@@ -49,7 +49,7 @@ def worker(
     """
     from flows.webhooks import load_targets
     from flows.worker import WorkerConfig, default_worker_id, run_worker  # applies Prefect defaults
-    from models.schema import SchemaError
+    from models.migrate import SchemaError
 
     _log_to_stderr()
     overrides: dict[str, Any] = {"batch_size": batch_size, "worker_id": worker_id or default_worker_id()}

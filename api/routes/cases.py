@@ -20,10 +20,10 @@ from pydantic import AwareDatetime, BaseModel, TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.bodies import CaseAction, CaseCreate, EventView, Page
 from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
 from api.problems import Problem, validation_problem
 from api.reads import short_read
-from api.schemas import CaseAction, CaseCreate, EventView, Page
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
 from casework.errors import IdempotencyRace, PolicyNotRegistered

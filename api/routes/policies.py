@@ -10,8 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
-from api.deps import PROBLEMS, EngineDep, PolicyAuthor, Reader, Simulator
-from api.schemas import (
+from api.bodies import (
     Diagnostic,
     PolicyDetail,
     PolicySummary,
@@ -21,6 +20,7 @@ from api.schemas import (
     TimelineEntry,
     ValidationReport,
 )
+from api.deps import PROBLEMS, EngineDep, PolicyAuthor, Reader, Simulator
 from casework.queries.case_view import clock_view
 from casework.registry import policy_queries, policy_registry
 from casework.registry.policy_validation import validate_document

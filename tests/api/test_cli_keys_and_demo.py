@@ -17,7 +17,7 @@ from cli.common import prepare_database
 from cli.demo_command import CASES, run_demo
 from cli.main import app
 from models.db import make_engine, session_scope
-from models.schema import ensure_schema_current
+from models.migrate import ensure_schema_current
 from models.tables import Breach, Case, CaseEvent
 from sla_engine.kinds import EventKind
 
