@@ -81,6 +81,9 @@ class CaseCreate(BaseModel):
     opened_at: AwareDatetime | None = Field(
         None, description="When the creator reported it (default now; may be in the past, never future)."
     )
+    status: Literal["open", "waiting_on_creator"] = Field(
+        "open", description="Open already waiting on the creator (details needed before work can start)."
+    )
 
     @model_validator(mode="after")
     def _needs_policy(self) -> CaseCreate:
@@ -107,15 +110,26 @@ class Start(_Action):
 
 
 class RequestInfo(_Action):
-    """Pause: the case waits on the creator (clocks with pauses_on stop counting)."""
+    """Pause: the case waits on the creator (clocks with pauses_on stop counting). With ``until``,
+    the worker resumes the case by itself at that instant (event ``pause_expired``)."""
 
     action: Literal["request_info"]
+    until: AwareDatetime | None = Field(None, description="When waiting ends by itself (within 366 days).")
 
 
 class CreatorReplied(_Action):
-    """Resume after request_info."""
+    """The creator wrote: resumes a case waiting on the creator; elsewhere it is recorded and starts
+    a next-reply cycle (no status change)."""
 
     action: Literal["creator_replied"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)] | None = None
+
+
+class Reply(_Action):
+    """A public message to the creator (``note`` stays internal); event ``replied``."""
+
+    action: Literal["reply"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)]
 
 
 class Resolve(_Action):
@@ -179,6 +193,7 @@ CaseAction = (
     | Resolve
     | Reopen
     | Close
+    | Reply
 )
 
 
@@ -193,7 +208,7 @@ class PolicyRef(BaseModel):
 class ClockView(BaseModel):
     name: str
     title: str | None = None
-    state: Literal["running", "paused", "stopped"]
+    state: Literal["pending", "running", "paused", "stopped"]
     target: str = Field(description="ISO 8601 duration for the case's current priority")
     target_seconds: float
     due_at: datetime | None = Field(description="UTC deadline (null when paused or stopped)")

@@ -15,6 +15,7 @@ from cli.policy_files import load_one_policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.simulation import (
     SimulationInputError,
+    opening_status,
     parse_actions,
     parse_case,
     parse_instant,
@@ -82,7 +83,8 @@ def simulate_command(
         raise _fail(f"--format: expected json or table, got {output!r}")
     policy, calendar = load_one_policy(policy_path)
     try:
-        opened_at, attributes = parse_case(_read_json(case))
+        raw_case = _read_json(case)
+        opened_at, attributes = parse_case(raw_case)
     except SimulationInputError as err:
         raise _fail(f"{case}: {err.pointer or '/'}: {err.message}") from None
     try:
@@ -94,7 +96,8 @@ def simulate_command(
     except SimulationInputError as err:
         raise _fail(f"--until: {err.message}") from None
     try:
-        run = simulate(policy, BusinessCalendar(calendar), opened_at, attributes, agent_actions, end)
+        status = opening_status(raw_case)
+        run = simulate(policy, BusinessCalendar(calendar), opened_at, attributes, agent_actions, end, status)
     except SimulationInputError as err:
         raise _fail(f"{actions}: {err.pointer}: {err.message}") from None
     entries = [timeline_entry(e) for e in sorted(run.events, key=lambda e: e.at)]

@@ -134,7 +134,11 @@ def _article(type_name: str) -> str:
 def _enum(error: ValidationError, path: list[str | int]) -> Iterator[Located]:
     options = ", ".join(str(o) for o in error.validator_value)
     kind = "status" if "waiting_on_creator" in error.validator_value else "value"
-    if "within" in error.validator_value:
+    if "reply" in error.validator_value:
+        kind = "status or action"
+    elif "periodic_update" in error.validator_value:
+        kind = "clock kind"
+    elif "within" in error.validator_value:
         kind = "operator"
     yield pointer_of(path), f"{show(error.instance)} is not a valid {kind} (one of: {options})"
 

@@ -29,6 +29,7 @@ from casework.registry.policy_validation import validate_document
 from models.db import session_scope
 from sla_engine.simulation import (
     SimulationInputError,
+    opening_status,
     parse_actions,
     parse_case,
     parse_instant,
@@ -165,7 +166,8 @@ def simulate_policy(
         pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id)
         policy, calendar = policy_registry.get_policy(session, pinned.policy_id, pinned.version)
     try:
-        result = simulate(policy, calendar, opened_at, attributes, actions, until)
+        status = opening_status(request.case)
+        result = simulate(policy, calendar, opened_at, attributes, actions, until, status)
     except SimulationInputError as err:
         raise _prefixed("/actions", err) from None
     titles = {c.name: c.title for c in policy.clocks}

@@ -78,7 +78,7 @@ def clock_view(
         end = clock.stopped_at or now
         breached_by = calendar.elapsed(clock.breached_at, end).total_seconds()
         left = -breached_by
-    elif clock.status is ClockStatus.STOPPED:
+    elif clock.status in (ClockStatus.STOPPED, ClockStatus.PENDING):
         left = None
     elif clock.status is ClockStatus.PAUSED or clock.due_at is None:
         left = remaining(clock, now, calendar).total_seconds()
