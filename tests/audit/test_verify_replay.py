@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from casework.errors import CaseNotFound
+from models.db import session_scope
+from models.tables import CaseEvent
 from tests.audit.builders import simulate_histories
 from tests.audit.conftest import WorkedCases, act, register_p1, run_verify, sweep
 from tests.audit.tampering import change_field, delete_event, events_of, insert_event, reseal, seq_of
@@ -33,6 +36,10 @@ def test_demo_like_histories_verify_clean(engine: Engine) -> None:
 
     assert report.clean, [f.to_dict() for f in report.chain_problems + report.findings][:3]
     assert report.cases == 60 and report.events > 400 and len(report.lateness) > 50
+    # The bundled v2 clocks and actions are among what was replayed (issue 15).
+    with session_scope(engine, write=False) as session:
+        kinds = set(session.exec(select(CaseEvent.kind)))
+    assert {"replied", "clock_started", "pause_expired", "creator_replied", "acknowledged"} <= kinds
 
 
 def test_a_resealed_escalation_moved_in_time_is_reported_with_both_times(
