@@ -227,6 +227,28 @@ class WorkingInterval:
 
 
 @dataclass(frozen=True)
+class DayRule:
+    """A date with its own hours: closed (``hours == ()``: a holiday) or special hours (a half day).
+
+    ``year`` None means every year (a ``"MM-DD"`` entry), between ``first_year`` and ``last_year``
+    when they are given. A rule for a date wins over the weekly hours and the country holidays."""
+
+    month: int
+    day: int
+    year: int | None = None
+    first_year: int | None = None
+    last_year: int | None = None
+    hours: tuple[WorkingInterval, ...] = ()
+
+    def applies(self, on: date) -> bool:
+        if (on.month, on.day) != (self.month, self.day):
+            return False
+        if self.year is not None:
+            return on.year == self.year
+        return (self.first_year or on.year) <= on.year <= (self.last_year or on.year)
+
+
+@dataclass(frozen=True)
 class Calendar:
     """A working-time calendar. ``always`` (24x7) has ``always=True`` and needs nothing else.
 
@@ -246,6 +268,9 @@ class Calendar:
     extra_holidays: frozenset[date] = frozenset()
     extra_working_days: frozenset[date] = frozenset()
     title: str | None = None
+    #: Dates with their own hours or closed every year (``holidays.dates`` entries beyond
+    #: ``YYYY-MM-DD``); a date-specific rule wins over a yearly one.
+    day_rules: tuple[DayRule, ...] = ()
 
 
 ALWAYS = Calendar(name="always", timezone="UTC", always=True, title="24x7")
