@@ -272,3 +272,8 @@ def state_from_dict(d: Mapping[str, Any]) -> CaseState:
         escalations=d.get("escalations", 0),
         pause_until=_parse_dt(d.get("pause_until")),
     )
+
+
+def clock_from_dict(d: Mapping[str, Any]) -> ClockState:
+    """One clock of a stored state, for a reader that fetched only that part (a listing)."""
+    return _clock_from_dict(d)
