@@ -21,8 +21,6 @@ from pydantic import (
     model_validator,
 )
 
-from casework.queries.case_view import ClockView, PolicyRef
-
 T = TypeVar("T")
 
 Text = Annotated[StrictStr, Field(max_length=10_000)]
@@ -298,27 +296,14 @@ class SimulateRequest(BaseModel):
         },
     )
 
-    case: dict[str, Any] = Field(description='{"opened_at": ISO 8601 with offset, "attributes": {...}}')
+    case: dict[str, Any] = Field(
+        description='{"opened_at": ISO 8601 with offset, "attributes": {...}, "status"?: ...}'
+    )
     actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
     until: Any = Field(None, description="Run the timers until this instant (default: until quiet)")
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    at_local: datetime
-    kind: str
-    clock: str | None = None
-    stage: str | None = None
-    detail: str
-    actor: str
-
-
-class SimulationView(BaseModel):
-    policy: PolicyRef
-    timezone: str
-    until: datetime
-    timeline: list[TimelineEntry]
-    final_status: str
-    final_stage: str
-    final_priority: str
-    clocks: list[ClockView]
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="A registered version of this policy (default: the latest)"
+    )
+    policy: dict[str, Any] | None = Field(
+        None, description="A draft policy document to simulate instead (validated; nothing is registered)"
+    )
