@@ -13,8 +13,8 @@ from policies.loader import check_policy_document
 from policies.model import Policy
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.cases import advance, apply_action, open_case, replay
-from sla_engine.events import EngineEvent
-from sla_engine.kinds import SYSTEM_ACTOR, ClockStatus, EventKind, Status
+from sla_engine.events import AgentAction, EngineEvent
+from sla_engine.kinds import SYSTEM_ACTOR, ActionName, ClockStatus, EventKind, Status
 from sla_engine.state import state_from_dict, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
 from tests.engine.builders import ALWAYS_CAL, T0, act, at
@@ -136,9 +136,9 @@ def test_reply_records_the_public_message_without_changing_status() -> None:
 def test_reply_needs_a_message_of_1_to_5000_characters(message: object) -> None:
     policy = policy_with({"first_response": FIRST_RESPONSE})
     state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "agent:ana").state
-    args = {} if message is None else {"message": message}
+    args: dict[str, Any] = {} if message is None else {"message": message}
     with pytest.raises(InvalidAction) as err:
-        apply_action(policy, ALWAYS_CAL, state, act("reply", at(1), **args))
+        apply_action(policy, ALWAYS_CAL, state, AgentAction(ActionName.REPLY, at(1), "agent:ana", args))
     assert err.value.field == "message"
 
 

@@ -56,8 +56,8 @@ def load(
     return result.value, [(d.pointer, d.message) for d in result.diagnostics]
 
 
-def rome(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=ROME)
+def rome(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=ROME)
 
 
 def hours(count: float) -> timedelta:
