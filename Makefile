@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck pytest mutation bench bench-quick clean
+.PHONY: install run test test-fast lint typecheck contracts pytest mutation bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The import contracts of pyproject.toml's [tool.importlinter] (layers; no SQL, HTTP or Prefect in the
+# engine and the policy language; no tables in the API): a violation names the offending import.
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck contracts pytest
 
 # The inner loop: everything but end-to-end processes, Prefect flow runs and the PostgreSQL leg
 # (`make test` and CI still run them all).
