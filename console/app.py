@@ -1,20 +1,22 @@
 """Mounts the server-rendered pages on an app built by ``api.app.create_app``.
 
 ``lifeline serve`` (and every test of a page) calls ``install(app)``: static files, the HTML
-security headers, then each page router. A new page module adds its router to ``ROUTERS``.
+security headers, the console's sessions, then each page router. A new page module adds its router
+to ``ROUTERS``.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from console import web
+from console import auth, case_page, login, queue, web
 
-ROUTERS: list[APIRouter] = []
+ROUTERS: list[APIRouter] = [login.router, queue.router, case_page.router]
 
 
 def install(app: FastAPI) -> FastAPI:
     web.install(app)
+    auth.install(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
