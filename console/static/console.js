@@ -85,7 +85,7 @@
     document.querySelectorAll("time.viewer-time[datetime]").forEach(function (time) {
       var instant = new Date(time.getAttribute("datetime"));
       if (!isNaN(instant.getTime())) {
-        time.textContent = instant.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+        time.textContent = instant.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
       }
     });
   }
