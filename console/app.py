@@ -9,9 +9,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from console import auth, case_page, login, queue, web
+from console import (
+    audit_page,
+    auth,
+    breaches_page,
+    case_page,
+    login,
+    policies_page,
+    queue,
+    reports_page,
+    web,
+)
 
-ROUTERS: list[APIRouter] = [login.router, queue.router, case_page.router]
+ROUTERS: list[APIRouter] = [
+    login.router,
+    queue.router,
+    case_page.router,
+    breaches_page.router,
+    reports_page.router,
+    audit_page.router,
+    policies_page.router,
+]
 
 
 def install(app: FastAPI) -> FastAPI:

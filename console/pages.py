@@ -6,12 +6,15 @@ Templates autoescape (console.web.templates): values from cases are always shown
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from console.web import templates
 from models.kinds import Role
@@ -99,3 +102,36 @@ def render(
         request, template, full, status_code=status_code, headers=headers
     )
     return response
+
+
+class FormError(ValueError):
+    """A filter or form value the console cannot use; the page shows the message (400)."""
+
+
+def parse_day(text: str | None, field: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` form value as midnight UTC; None when empty."""
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise FormError(f"{field}: expected a date as YYYY-MM-DD, got {text!r}") from None
+    return day.replace(tzinfo=UTC)
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    """A CSV download (UTF-8, one header line) of ``rows``, streamed."""
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if value is None else value for value in row])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=disposition)
