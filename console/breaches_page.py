@@ -11,14 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
+from casework.errors import InvalidCursor
 from casework.queries import breach_queries
 from casework.queries.breach_queries import BreachFilters
-from casework.queries.pagination import InvalidCursor
 from console import auth
 from console.auth import ConsoleUser
 from console.pages import FormError, csv_response, iso_z, parse_day, render
 from models.db import session_scope
-from models.tables import Breach
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -42,12 +41,12 @@ def _filters(values: dict[str, str]) -> BreachFilters:
     )
 
 
-def _row(breach: Breach) -> tuple[Any, ...]:
-    lateness = (breach.detected_at - breach.due_at).total_seconds()
+def _row(breach: Any) -> tuple[Any, ...]:
+    fields = breach_queries.breach_fields(breach)
     return (
-        breach.case_id, breach.incident_type, str(breach.target_type), breach.target, breach.priority,
-        breach.queue, iso_z(breach.due_at), iso_z(breach.detected_at), round(lateness, 3),
-        breach.policy_version,
+        fields["case_id"], fields["incident_type"], fields["target_type"], fields["target"],
+        fields["priority"], fields["queue"], iso_z(fields["due_at"]), iso_z(fields["detected_at"]),
+        round(fields["lateness_seconds"], 3), fields["policy_version"],
     )  # fmt: skip
 
 

@@ -10,12 +10,11 @@ page too, with console.messages' sentence. Success redirects (303) back to the p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlmodel import Session, col, select
 
 from casework.cases import lifecycle
 from casework.errors import (
@@ -26,14 +25,14 @@ from casework.errors import (
     StaleVersion,
 )
 from casework.queries import case_queries
-from casework.queries.case_status import case_status, iso_duration
+from casework.queries.case_activity import last_change
+from casework.queries.case_view import case_view, iso_duration
 from casework.registry import policy_registry
 from console import auth
 from console.auth import ConsoleUser
 from console.messages import console_message
 from console.pages import countdown_text, iso_z, render, utc_text
 from models.db import session_scope
-from models.tables import CaseEvent
 from sla_engine.agent_actions import known_priorities
 from sla_engine.kinds import Status
 from sla_engine.transitions import TRANSITIONS
@@ -88,12 +87,6 @@ class StageStep:
     place: str  # "done", "current" or "next"
 
 
-@dataclass(frozen=True)
-class LastChange:
-    actor: str
-    at: datetime
-
-
 def _allowed_actions(status: str) -> list[str]:
     row = TRANSITIONS.get(Status(status), {})
     return [name for name in ACTION_FIELDS if name in {str(a) for a in row}]
@@ -113,27 +106,16 @@ def _ladder(policy: Any, current: int, priority: str) -> list[StageStep]:
     return steps
 
 
-def _last_change(session: Session, case_id: str) -> LastChange | None:
-    query = (
-        select(CaseEvent.actor, CaseEvent.recorded_at)
-        .where(CaseEvent.case_id == case_id)
-        .order_by(col(CaseEvent.seq).desc())
-        .limit(1)
-    )
-    row = session.exec(query).first()
-    return None if row is None else LastChange(row[0], row[1])
-
-
 def _screen(request: Request, case_id: str) -> dict[str, Any]:
     """Everything the page shows, read in one transaction at the app clock's now."""
     now = auth.now_of(request)
     with session_scope(request.app.state.engine, write=False) as session:
         case = case_queries.get_case(session, case_id)
         breached = bool(case_queries.breached_case_ids(session, [case_id]))
-        view = case_status(session, case, now, breached)
+        view = case_view(session, case, now, breached)
         events = case_queries.list_events(session, case_id, 5000).items
         policy, _calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
-        last = _last_change(session, case_id)
+        last = last_change(session, case_id)
     stage_index = view["stage"]["index"]
     return {
         "case": view,
@@ -152,7 +134,7 @@ def _screen(request: Request, case_id: str) -> dict[str, Any]:
     }
 
 
-def _lateness(event: CaseEvent) -> str | None:
+def _lateness(event: Any) -> str | None:
     """``recorded_at - at`` of a timed event (one with a dedupe key), as text."""
     if event.dedupe_key is None:
         return None
@@ -195,7 +177,7 @@ def case_version(request: Request, user: Reader, case_id: CaseId) -> Response:
             case = case_queries.get_case(session, case_id)
         except CaseworkError:
             return JSONResponse({"detail": "no such case"}, status_code=404)
-        last = _last_change(session, case_id)
+        last = last_change(session, case_id)
     body = {
         "version": case.version,
         "by": last.actor if last else None,
@@ -256,7 +238,7 @@ def act(
 def _conflict(request: Request, user: ConsoleUser, case_id: str, action: str) -> Response:
     screen_extra: dict[str, Any] = {"failed_action": action}
     with session_scope(request.app.state.engine, write=False) as session:
-        last = _last_change(session, case_id)
+        last = last_change(session, case_id)
     if last is not None:
         screen_extra["conflict"] = (
             f"Changed by {last.actor} at {utc_text(last.at)}: your {LABELS.get(action, action)} was not "

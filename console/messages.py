@@ -13,10 +13,10 @@ from casework.errors import (
     DuplicateTimedEvent,
     ForbiddenTransition,
     InvalidAction,
+    InvalidCursor,
     PolicyNotRegistered,
     StaleVersion,
 )
-from casework.queries.pagination import InvalidCursor
 from sla_engine.simulation import SimulationInputError
 
 CONSOLE_MESSAGES: dict[type[Exception], Callable[[Any], tuple[int, str]]] = {

@@ -18,8 +18,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from casework.errors import InvalidCursor
 from casework.queries.case_queries import CaseFilters
-from casework.queries.pagination import InvalidCursor, PageOf
+from casework.queries.pagination import PageOf
 from casework.queries.queue_rows import QueueRow, queue_choices, queue_page
 from console import auth
 from console.auth import ConsoleUser

@@ -3,13 +3,13 @@ first, the same filters and cursors) with what a queue row shows beyond the list
 handle and platform, why the case has its priority, and the deadline to count down to.
 
 The deadline of a row is the one an agent must beat next: a clock that has breached and still runs
-(most overdue first: the case is late now), else the nearest due clock or stage escalation, with the
+(the most overdue: the case is late now), else the nearest due clock or stage escalation, with the
 instant its clock turns at-risk (``warn_due_at``) when it has one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,6 @@ from casework.registry import policy_registry
 from models.tables import Case, PolicyVersion
 from sla_engine.agent_actions import known_priorities
 from sla_engine.kinds import ClockStatus
-from sla_engine.state import CaseState, state_from_dict
 
 
 @dataclass(frozen=True)
@@ -44,22 +43,31 @@ class QueueRow:
     case: ListedCase
     creator_handle: str | None
     creator_platform: str | None
-    priority_reason: str
     deadline: Deadline | None
 
 
-def next_deadline(state: CaseState) -> Deadline | None:
-    """The row's deadline (see the module docstring); None when nothing runs."""
-    running = [c for c in state.clocks if c.status is ClockStatus.RUNNING and c.due_at is not None]
-    late = sorted((c for c in running if c.breached), key=lambda c: c.due_at or datetime.max)
-    if late:
-        first = late[0]
-        assert first.due_at is not None
-        return Deadline(first.name, False, first.due_at, first.warn_due_at, True)
-    candidates = [Deadline(c.name, False, c.due_at, c.warn_due_at, False) for c in running if c.due_at]
-    stage = state.stage
-    if stage.status is ClockStatus.RUNNING and stage.due_at is not None and stage.breached_at is None:
-        candidates.append(Deadline(stage.id, True, stage.due_at, None, False))
+def _instant(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+def next_deadline(stage: Mapping[str, Any], clocks: Sequence[Mapping[str, Any]]) -> Deadline | None:
+    """The row's deadline (see the module docstring) from the stored stage and clocks; None when
+    nothing runs."""
+    running = [c for c in clocks if c.get("status") == ClockStatus.RUNNING and _instant(c.get("due_at"))]
+    late = [c for c in running if c.get("breached_at")]
+    candidates = [
+        Deadline(
+            str(c["name"]),
+            False,
+            _instant(c["due_at"]) or datetime.max,
+            _instant(c.get("warn_due_at")),
+            bool(c.get("breached_at")),
+        )
+        for c in (late or running)
+    ]
+    stage_due = _instant(stage.get("due_at"))
+    if not late and stage.get("status") == ClockStatus.RUNNING and stage_due and not stage.get("breached_at"):
+        candidates.append(Deadline(str(stage["id"]), True, stage_due, None, False))
     return min(candidates, key=lambda d: d.due_at) if candidates else None
 
 
@@ -68,29 +76,27 @@ def _text(mapping: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _row(listed: ListedCase, raw_state: Mapping[str, Any]) -> QueueRow:
-    state = state_from_dict(raw_state)
-    creator = state.attributes.get("creator")
+def _row(listed: ListedCase, attributes: Mapping[str, Any]) -> QueueRow:
+    creator = attributes.get("creator")
     return QueueRow(
         case=listed,
         creator_handle=_text(creator, "handle"),
         creator_platform=_text(creator, "platform"),
-        priority_reason=state.priority_reason,
-        deadline=next_deadline(state),
+        deadline=next_deadline(listed.stage, listed.clocks),
     )
 
 
 def queue_page(
     connection: Connection, filters: CaseFilters, limit: int, cursor: str | None
 ) -> PageOf[QueueRow]:
-    """One page of the queue (run it in a transaction: the listing and the states must agree)."""
+    """One page of the queue (run it in a transaction: the listing and the attributes agree)."""
     page = list_cases(connection, filters, limit, cursor)
     ids = [row.id for row in page.items]
-    states: dict[str, Mapping[str, Any]] = {}
+    attributes: dict[str, Mapping[str, Any]] = {}
     if ids:
-        query = sa_select(col(Case.id), col(Case.state)).where(col(Case.id).in_(ids))
-        states = {case_id: state for case_id, state in connection.execute(query)}
-    return PageOf([_row(row, states[row.id]) for row in page.items if row.id in states], page.next_cursor)
+        query = sa_select(col(Case.id), col(Case.attributes)).where(col(Case.id).in_(ids))
+        attributes = {case_id: value for case_id, value in connection.execute(query)}
+    return PageOf([_row(row, attributes.get(row.id) or {}) for row in page.items], page.next_cursor)
 
 
 @dataclass(frozen=True)
