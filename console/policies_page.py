@@ -32,6 +32,8 @@ SIMULATORS = (Role.ADMIN,)
 Reader = Annotated[ConsoleUser, Depends(auth.require(*POLICY_READERS))]
 Simulator = Annotated[ConsoleUser, Depends(auth.require(*SIMULATORS))]
 PolicyId = Annotated[str, Path(max_length=100)]
+#: Timeline rows a page shows (a case left open repeats its last stage's notifications for 90 days).
+MAX_TIMELINE = 300
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,10 @@ def _sample_case() -> dict[str, Any]:
 
 def _sample_actions() -> list[dict[str, Any]]:
     opened = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
-    return [{"at": iso_z(opened + timedelta(minutes=40)), "action": "acknowledge"}]
+    return [
+        {"at": iso_z(opened + timedelta(minutes=40)), "action": "acknowledge"},
+        {"at": iso_z(opened + timedelta(hours=7)), "action": "resolve"},
+    ]
 
 
 @router.get("/{policy_id}")
@@ -177,6 +182,7 @@ def simulate_policy(
         timeline=entries,
         axis=time_axis(marks),
         simulated_version=pinned.version,
+        timeline_total=len(result.events),
         final={
             "status": str(result.state.status),
             "stage": result.state.stage.id,

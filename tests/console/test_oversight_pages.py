@@ -131,6 +131,9 @@ def test_policies_list_diff_and_simulate(console: ConsoleWorld) -> None:
         and '<svg xmlns="http://www.w3.org/2000/svg"' in simulated.text
     )
     assert 'data-kind="breached"' in simulated.text and "2026-03-02T09:20:00Z" in simulated.text
+    # Never resolved: the last stage repeats its notifications for 90 days; the page shows 300 rows.
+    assert "Showing the first 300 of" in simulated.text
+    assert simulated.text.count("<tr data-kind=") == 300
     bad = console.client.post(
         "/console/policies/account-compromised/simulate",
         data={"csrf": csrf_of(page.text), "case": "{not json", "actions": "[]"},
