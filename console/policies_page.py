@@ -173,10 +173,10 @@ def simulate_policy(
     except (SimulationInputError, CaseworkError) as err:
         status, message = console_message(err) or (422, str(err))
         return render(request, "console/policy.html", user, {**context, "sim_error": message}, status)
-    entries = [timeline_entry(event) for event in result.events]
+    shown = result.events[:MAX_TIMELINE]
+    entries = [timeline_entry(event) for event in shown]
     marks = [
-        (event.at, str(event.kind), entry["detail"])
-        for event, entry in zip(result.events, entries, strict=True)
+        (event.at, str(event.kind), entry["detail"]) for event, entry in zip(shown, entries, strict=True)
     ]
     context.update(
         timeline=entries,
