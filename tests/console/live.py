@@ -32,7 +32,7 @@ from tests.api.conftest import create_keys, sample_policy
 from tests.casework.builders import CREATOR, register
 
 CHROMIUM = Path(os.environ.get("LIFELINE_CHROMIUM", "/usr/bin/chromium"))
-#: Where the run saves the README's screenshots when set (``make screenshots`` sets docs/).
+#: Where the run saves the README's screenshots when set (``make screenshots`` sets docs/images).
 SCREENSHOTS_ENV = "LIFELINE_CONSOLE_SCREENSHOTS"
 SERIOUS = ("serious", "critical")
 
