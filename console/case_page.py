@@ -51,7 +51,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "assign": ("assignee",),
     "note": ("text",),
     "reply": ("message",),
-    "request_info": (),
+    "request_info": ("until",),
     "creator_replied": (),
     "escalate": ("to_stage",),
     "set_priority": ("priority",),
@@ -61,7 +61,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
 }
 #: Fields whose empty value means null (unassign; priority back to the rules; the next stage).
 EMPTY_IS_NULL = {"assignee", "priority"}
-EMPTY_IS_ABSENT = {"to_stage", "reason"}
+EMPTY_IS_ABSENT = {"to_stage", "reason", "until"}
 LABELS = {
     "acknowledge": "Acknowledge",
     "start": "Start work",
@@ -216,10 +216,11 @@ def act(
     to_stage: FormText = None,
     priority: FormText = None,
     reason: FormText = None,
+    until: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
     auth.check_csrf(request, user, csrf)
     fields = {"assignee": assignee, "text": text, "message": message, "to_stage": to_stage}
-    fields.update({"priority": priority, "reason": reason})
+    fields.update({"priority": priority, "reason": reason, "until": until})
     now = auth.now_of(request)
     try:
         args = action_args(action, fields)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from casework.errors import CaseworkError
+from casework.queries.simulation_view import simulation_view
 from casework.registry import policy_queries, policy_registry
 from console import auth
 from console.auth import ConsoleUser
@@ -23,7 +24,7 @@ from console.messages import console_message
 from console.pages import iso_z, render
 from models.db import session_scope
 from models.kinds import Role
-from sla_engine.simulation import SimulationInputError, parse_actions, parse_case, simulate, timeline_entry
+from sla_engine.simulation import SimulationInputError, parse_actions, parse_case, simulate
 
 router = APIRouter(prefix="/console/policies", include_in_schema=False)
 
@@ -173,20 +174,12 @@ def simulate_policy(
     except (SimulationInputError, CaseworkError) as err:
         status, message = console_message(err) or (422, str(err))
         return render(request, "console/policy.html", user, {**context, "sim_error": message}, status)
-    shown = result.events[:MAX_TIMELINE]
-    entries = [timeline_entry(event) for event in shown]
-    marks = [
-        (event.at, str(event.kind), entry["detail"]) for event, entry in zip(shown, entries, strict=True)
-    ]
+    view = simulation_view(compiled, calendar, result, pinned.version)
+    shown = view["timeline"][:MAX_TIMELINE]
     context.update(
-        timeline=entries,
-        axis=time_axis(marks),
-        simulated_version=pinned.version,
-        timeline_total=len(result.events),
-        final={
-            "status": str(result.state.status),
-            "stage": result.state.stage.id,
-            "priority": result.state.priority,
-        },
+        view=view,
+        timeline=shown,
+        axis=time_axis([(entry["at"], entry["kind"], entry["detail"]) for entry in shown]),
+        timeline_total=len(view["timeline"]),
     )
     return render(request, "console/policy.html", user, context)

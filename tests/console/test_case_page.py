@@ -93,3 +93,18 @@ def test_version_endpoint_names_the_last_change(console: ConsoleWorld) -> None:
         "by": "agent:zoe",
         "at": "2026-03-02T09:00:00Z",
     }
+
+
+def test_reply_and_ask_the_creator_until(console: ConsoleWorld) -> None:
+    case_id = console.open_case()
+    console.sign_in("agent")
+    assert console.post_action(case_id, "reply", 1, message="We are on it").status_code == 303
+    asked = console.post_action(case_id, "request_info", 2, until="2026-03-02T12:00:00Z")
+    assert asked.status_code == 303
+    page = console.page(f"/console/cases/{case_id}").text
+    timeline = page.split('id="h-timeline"')[1]
+    assert 'data-kind="replied"' in timeline and "We are on it" in timeline
+    assert 'id="case-status">waiting on creator<' in page
+    assert "2026-03-02T12:00:00" in timeline
+    not_an_instant = console.post_action(case_id, "creator_replied", 3)
+    assert not_an_instant.status_code == 303  # resumes before the wait ran out
