@@ -21,12 +21,12 @@ from sla_engine.simulation import SimulationInputError
 
 CONSOLE_MESSAGES: dict[type[Exception], Callable[[Any], tuple[int, str]]] = {
     CaseNotFound: lambda e: (404, f"There is no case {e.case_id}."),
-    StaleVersion: lambda e: (409, "Someone else changed this case first; nothing was changed by you."),
+    StaleVersion: lambda _e: (409, "Someone else changed this case first; nothing was changed by you."),
     ForbiddenTransition: lambda e: (409, f"Not possible now: {e}."),
     InvalidAction: lambda e: (422, f"Not applied: {e}."),
     PolicyNotRegistered: lambda e: (404, str(e)),
-    DuplicateTimedEvent: lambda e: (409, "The escalation worker changed the case at the same moment; retry."),
-    InvalidCursor: lambda e: (400, "This page link is no longer valid; start again from the first page."),
+    DuplicateTimedEvent: lambda _e: (409, "The escalation worker changed the case at that moment; retry."),
+    InvalidCursor: lambda _e: (400, "This page link is no longer valid; start again from the first page."),
     SimulationInputError: lambda e: (422, f"{e.pointer or '/'}: {e.message}"),
 }
 

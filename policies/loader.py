@@ -18,10 +18,10 @@ from pathlib import Path
 from policies.calendars import bundled_calendars_dir, calendars_from, check_calendar_dir
 from policies.diagnostics import Diagnostic, LoadResult, PolicyError, Severity
 from policies.documents import parse_json_text, read_json_file
+from policies.json_schemas import SchemaName, validate
 from policies.lint import lint_policy, lintable_parts
 from policies.model import Calendar, Policy
 from policies.policy_builder import build_policy
-from policies.schemas import SchemaName, validate
 
 Calendars = Mapping[str, Calendar]
 

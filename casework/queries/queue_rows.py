@@ -95,7 +95,7 @@ def queue_page(
     attributes: dict[str, Mapping[str, Any]] = {}
     if ids:
         query = sa_select(col(Case.id), col(Case.attributes)).where(col(Case.id).in_(ids))
-        attributes = {case_id: value for case_id, value in connection.execute(query)}
+        attributes = dict(connection.execute(query).tuples().all())
     return PageOf([_row(row, attributes.get(row.id) or {}) for row in page.items], page.next_cursor)
 
 

@@ -27,7 +27,7 @@ from casework.cases.escalations import apply_due_timers, claim_due_cases
 from casework.cases.lifecycle import apply_action, open_case
 from console.app import install
 from models.db import make_engine, session_scope
-from models.schema import migrate
+from models.migrate import migrate
 from tests.api.conftest import create_keys, sample_policy
 from tests.casework.builders import CREATOR, register
 
