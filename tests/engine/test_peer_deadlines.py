@@ -8,6 +8,7 @@ help desks"): there the test asserts Lifeline's own exact value and that it diff
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from policies.calendars import build_calendar
+from policies.loader import check_policy_document
 from sla_engine.business_time import BusinessCalendar
+from sla_engine.cases import replay
+from sla_engine.events import AgentAction
+from sla_engine.kinds import ActionName
 
 PEERS = sorted((Path(__file__).parent / "peers").glob("*.json"))
 FILES = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in PEERS}
@@ -32,8 +37,46 @@ def _local(stem: str, text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=zone)
 
 
+#: Where a ``clock`` case's ticket opens (any Monday; the peers' 24/7 calendars make it immaterial).
+OPENED = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def _clock_case(stem: str, case: dict[str, Any]) -> None:
+    """A ``clock`` case: one clock on the peer's calendar, the ticket's life replayed as actions."""
+    doc = {
+        "id": "peer",
+        "title": "peer",
+        "incident_type": "peer",
+        "calendar": "peer",
+        "priority": {"default": "P2"},
+        "clocks": {"clock": case["clock"]},
+        "stages": [{"id": "only", "queue": "peer"}],
+    }
+    calendars = {"peer": replace(build_calendar(FILES[stem]["calendar"]), name="peer")}
+    result = check_policy_document(doc, f"{stem}.json", calendars)
+    assert result.value is not None, result.diagnostics
+    actions = [
+        AgentAction(
+            ActionName(a["action"]),
+            OPENED + timedelta(minutes=a["at_minutes"]),
+            "agent:peer",
+            {k: v for k, v in a.items() if k not in ("action", "at_minutes")},
+        )
+        for a in case["actions"]
+    ]
+    step = replay(result.value, _calendar(stem), {}, OPENED, actions, actions[-1].at)
+    clock = step.state.clock("clock")
+    if "expected_due_minutes" in case:
+        assert clock.due_at == OPENED + timedelta(minutes=case["expected_due_minutes"])
+    else:
+        assert clock.meter.elapsed.total_seconds() == case["expected_elapsed_seconds"]
+
+
 @pytest.mark.parametrize(("stem", "case"), CASES, ids=[f"{s}:{c['name']}" for s, c in CASES])
 def test_lifeline_gives_the_peer_s_deadline(stem: str, case: dict[str, Any]) -> None:
+    if case["op"] == "clock":
+        _clock_case(stem, case)
+        return
     calendar = _calendar(stem)
     start = _local(stem, case["start"])
     if case["op"] == "add":
