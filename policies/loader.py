@@ -19,10 +19,10 @@ from policies.calendars import bundled_calendars_dir, calendars_from, check_cale
 from policies.diagnostics import Diagnostic, LoadResult, PolicyError, Severity
 from policies.documents import parse_json_text, read_text_file
 from policies.json_lines import with_lines
+from policies.json_schemas import SchemaName, validate
 from policies.lint import lint_policy, lintable_parts
 from policies.model import Calendar, Policy
 from policies.policy_builder import build_policy
-from policies.schemas import SchemaName, validate
 
 Calendars = Mapping[str, Calendar]
 
