@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
 from api.auth import EngineDep, Reader
+from api.bodies import CheckedRoute, Instant
 from api.routes.cases import PROBLEMS
 from api.schemas import BreachView, Page
 from casework.queries import breach_queries
@@ -16,7 +16,7 @@ from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope
 from models.tables import Breach
 
-router = APIRouter(prefix="/v1/breaches", tags=["breaches"])
+router = APIRouter(prefix="/v1/breaches", tags=["breaches"], route_class=CheckedRoute)
 
 
 @router.get("", response_model=Page[BreachView], summary="List breaches", responses=PROBLEMS)
@@ -24,8 +24,8 @@ def list_breaches(
     holder: Reader,
     engine: EngineDep,
     request: Request,
-    since: Annotated[AwareDatetime | None, Query(description="Deadline (due_at) at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Deadline (due_at) before")] = None,
+    since: Annotated[Instant | None, Query(description="Deadline (due_at) at or after")] = None,
+    until: Annotated[Instant | None, Query(description="Deadline (due_at) before")] = None,
     incident_type: Annotated[str | None, Query(max_length=100)] = None,
     clock: Annotated[
         str | None, Query(max_length=100, description="A clock name, e.g. first_response")

@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth import CaseWriter, EngineDep, NowDep, Reader
+from api.bodies import CheckedRoute, Instant
 from api.problems import Problem, validation_problem
 from api.reads import short_read
 from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
@@ -36,7 +37,7 @@ from models.db import session_scope, single_read
 from models.tables import Case, CaseEvent
 from sla_engine.kinds import Status
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
 CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
@@ -169,9 +170,7 @@ async def list_cases(
     breached: Annotated[
         bool | None, Query(description="Only cases with (true) or without (false) a breach")
     ] = None,
-    due_before: Annotated[
-        AwareDatetime | None, Query(description="next_deadline_at before this instant")
-    ] = None,
+    due_before: Annotated[Instant | None, Query(description="next_deadline_at before this instant")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="From a previous page's `next`")] = None,
 ) -> Response:

@@ -16,12 +16,13 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import select
 
 from api.auth import EngineDep, NowDep
+from api.bodies import CheckedRoute
 from api.problems import PROBLEM_JSON
 from models.db import session_scope
 from models.schema import SchemaError, ensure_schema_current
 from models.tables import WorkerHeartbeat
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=CheckedRoute)
 
 #: A worker heartbeat older than this is reported stale (the worker beats every few seconds).
 HEARTBEAT_STALE_AFTER = timedelta(seconds=30)

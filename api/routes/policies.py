@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 
 from api.auth import EngineDep, PolicyAuthor, Reader, Simulator
+from api.bodies import CheckedRoute, require_parsed
 from api.routes.cases import PROBLEMS
 from api.schemas import (
     ClockView,
@@ -36,7 +37,7 @@ from sla_engine.simulation import (
     timeline_entry,
 )
 
-router = APIRouter(prefix="/v1/policies", tags=["policies"])
+router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=CheckedRoute)
 
 PolicyId = Annotated[str, Path(max_length=100, description="A policy id, e.g. account-compromised")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such registered policy"}}
@@ -114,10 +115,10 @@ def get_policy(
     summary="Validate a policy document",
     responses={**PROBLEMS, 422: {"description": "The policy is invalid: `errors` has JSON pointers"}},
 )
-def validate(document: Annotated[Any, Body()], holder: PolicyAuthor) -> ValidationReport:
+def validate(document: Annotated[Any, Body()], holder: PolicyAuthor, request: Request) -> ValidationReport:
     """Schema first (each error with its JSON pointer), then the semantic lint. A valid policy
     answers 200 with any warnings; an invalid one 422 problem+json with ``errors`` and ``warnings``."""
-    report = validate_document(document)
+    report = validate_document(require_parsed(document, request))
     if report.errors:
         from api.problems import validation_problem
 

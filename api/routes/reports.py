@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import EngineDep, NowDep, require
+from api.bodies import CheckedRoute, Instant
 from api.problems import validation_problem
 from api.routes.cases import PROBLEMS
 from casework.api_keys import KeyHolder
@@ -16,7 +17,7 @@ from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import session_scope
 from models.kinds import Role
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=CheckedRoute)
 
 #: Reports and audits are for auditors (and admins, who read everything).
 AuditReader = Annotated[KeyHolder, Depends(require(Role.ADMIN, Role.AUDITOR))]
@@ -71,10 +72,10 @@ def compliance(
     engine: EngineDep,
     now: NowDep,
     period_from: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(alias="from", description="Cases opened at or after (default: to - 30 days)"),
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Cases opened before (default: now)")] = None,
+    to: Annotated[Instant | None, Query(description="Cases opened before (default: now)")] = None,
     group_by: Annotated[GroupBy, Query()] = GroupBy.INCIDENT_TYPE,
 ) -> ComplianceReport:
     """Per group: cases opened; per clock met, breached, pending, percent met, median and p90 time to
