@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.route_table import methods_for
 from casework.cases.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
 from casework.errors import (
     AmbiguousPolicy,
@@ -253,9 +254,14 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}; see /docs"
-        return problem_response(http_problem(exc.status_code, detail, exc.headers), request.url.path)
+        if exc.status_code == 405:
+            allowed = methods_for(request.app, request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        return problem_response(http_problem(exc.status_code, detail, headers), request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

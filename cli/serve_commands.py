@@ -114,7 +114,9 @@ def serve(
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        uvicorn.run(install_console(create_app()), host=host, port=port, log_level="info")
+        uvicorn.run(
+            install_console(create_app()), host=host, port=port, log_level="info", server_header=False
+        )
     finally:
         stop.set()
         if thread is not None:

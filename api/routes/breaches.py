@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.auth import EngineDep, Reader
 from api.bodies import CheckedRoute, Instant
+from api.headers import public_url
 from api.routes.cases import PROBLEMS
 from api.schemas import BreachView, Page
 from casework.queries import breach_queries
@@ -52,7 +53,7 @@ def list_breaches(
     )
     with session_scope(engine, write=False) as session:
         page = breach_queries.list_breaches(session, filters, limit, cursor)
-    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     return Page[BreachView](items=[_view(b) for b in page.items], next=link)
 
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from api.auth import CaseWriter, EngineDep, NowDep, Reader
 from api.bodies import CheckedRoute, Instant
+from api.headers import public_url
 from api.problems import Problem, validation_problem
 from api.reads import short_read
 from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
@@ -40,7 +41,11 @@ from sla_engine.kinds import Status
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
 CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+_IF_MATCH_LIST = re.compile(
+    r'\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"(?:\s*,\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*")*\s*'
+)
+_VERSION = re.compile(r"[1-9]\d{0,17}")
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No key, or an unknown or revoked key"},
@@ -66,19 +71,23 @@ def _json(model: BaseModel, status_code: int = 200, headers: dict[str, str] | No
     return Response(model.model_dump_json(), status_code, headers, media_type="application/json")
 
 
-def _parse_if_match(value: str | None) -> int | None:
+def _parse_if_match(value: str | None) -> frozenset[int] | None:
+    """The case versions an If-Match admits: None for no header or ``*`` (any version of an
+    existing case), else the versions of its strong entity tags. A weak tag (``W/"2"``) or one
+    that is no version of ours never matches (an empty set: 412). Only bad syntax is 400."""
     if value is None or value.strip() == "*":
         return None
-    match = _IF_MATCH.match(value)
-    if match is None:
+    if _IF_MATCH_LIST.fullmatch(value) is None:
         raise Problem(
             400,
             "bad-request",
             "Bad If-Match header",
-            f'If-Match must be the ETag of the case, e.g. "3" (got {value!r})',
-            errors=[{"parameter": "If-Match", "in": "header", "message": "expected a version ETag"}],
+            f'If-Match must be entity tags such as "3" (the case\'s ETag) or * (got {value!r})',
+            errors=[{"parameter": "If-Match", "in": "header", "message": "expected quoted entity tags"}],
         )
-    return int(match.group(1))
+    return frozenset(
+        int(tag) for weak, tag in _ENTITY_TAG.findall(value) if not weak and _VERSION.fullmatch(tag)
+    )
 
 
 @router.post(
@@ -117,7 +126,10 @@ def open_case(
         except IdempotencyRace:
             if attempt == 2:
                 raise
-    headers = {"ETag": f'"{view.version}"', "Location": str(request.url_for("get_case", case_id=view.id))}
+    headers = {
+        "ETag": f'"{view.version}"',
+        "Location": public_url(request.app.url_path_for("get_case", case_id=view.id)),
+    }
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return _json(view, 200 if replayed else 201, headers)
@@ -194,7 +206,7 @@ def _list_response(
 ) -> Response:
     with engine.connect() as connection, connection.begin():
         page = case_queries.list_cases(connection, filters, limit, cursor)
-    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     # One validation of the whole page (in Pydantic's core) rather than a model per row.
     body = _PAGE_OF_SUMMARIES.model_validate({"items": [_summary(row) for row in page.items], "next": link})
     return _json(body)
@@ -299,7 +311,7 @@ def list_events(
     items = [_event(e) for e in page.items]
     link = None
     if page.next_cursor is not None:
-        link = str(request.url.include_query_params(after_seq=page.next_cursor))
+        link = public_url(request.url.include_query_params(after_seq=page.next_cursor))
     return _json(Page[EventView](items=items, next=link))
 
 

@@ -12,6 +12,7 @@ After any of them the caller must roll the transaction back.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,15 +116,16 @@ def apply_action(
     args: Mapping[str, Any],
     actor: str,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: int | AbstractSet[int] | None = None,
 ) -> CaseChange:
     """Apply an agent's action at ``now``: timers that fell due before it are written first (with
     their dedupe keys), then the action's own events; ``version`` goes up by one.
 
-    ``expected_version`` (the API's If-Match) must equal the case's version, else StaleVersion and
-    nothing is written. ForbiddenTransition if the state machine refuses the action in the case's
-    status; InvalidAction for an unknown action name or arguments that cannot apply; InputRejected
-    for attributes beyond casework.cases.limits.
+    ``expected_version`` (the API's If-Match) must equal the case's version (or be one of a set of
+    versions; an empty set never matches), else StaleVersion and nothing is written.
+    ForbiddenTransition if the state machine refuses the action in the case's status; InvalidAction
+    for an unknown action name or arguments that cannot apply; InputRejected for attributes beyond
+    casework.cases.limits.
 
     Requests without ``expected_version`` serialise: one that read ``now`` before a concurrent one
     committed a later change applies at that change's instant (never "older than the case's last
@@ -137,7 +139,11 @@ def apply_action(
     if name is ActionName.UPDATE_ATTRIBUTES and isinstance(args.get("attributes"), Mapping):
         limits.check_attributes(args["attributes"])
     case = get_case_for_update(session, case_id)
-    if expected_version is not None and case.version != expected_version:
+    if isinstance(expected_version, AbstractSet):
+        if case.version not in expected_version:
+            raise StaleVersion(case.id, min(expected_version, default=None), case.version)
+        expected_version = case.version
+    elif expected_version is not None and case.version != expected_version:
         raise StaleVersion(case.id, expected_version, case.version)
     policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
     state = state_from_dict(case.state)
