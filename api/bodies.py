@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
@@ -89,15 +90,38 @@ def require_parsed(value: Any, request: Request) -> Any:
 
 
 class CheckedRoute(APIRoute):
-    """An APIRoute whose handler reads the body through CheckedRequest."""
+    """An APIRoute whose handler reads the body through CheckedRequest and refuses query parameters
+    it does not know with 422 naming them (a misspelt filter must not silently list everything)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        known = frozenset(_query_names(self.dependant))
 
         async def checked_handler(request: Request) -> Response:
+            unknown = sorted(set(request.query_params) - known)
+            if unknown:
+                raise _unknown_parameters(unknown, known)
             return await handler(CheckedRequest(request.scope, request.receive))
 
         return checked_handler
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _unknown_parameters(unknown: list[str], known: frozenset[str]) -> Problem:
+    expected = ", ".join(sorted(known)) or "none"
+    return validation_problem(
+        [
+            {"parameter": name, "in": "query", "message": f"unknown parameter (expected: {expected})"}
+            for name in unknown
+        ],
+        f"unknown query parameter(s) {', '.join(map(repr, unknown))}; this route takes: {expected}",
+    )
 
 
 def _not_a_number(value: Any) -> Any:

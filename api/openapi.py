@@ -55,7 +55,23 @@ def _problem_content() -> dict[str, Any]:
     return {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
+def _without_null(parameter: dict[str, Any]) -> None:
+    """An optional parameter is absent, never JSON null (a header or query value is text): its schema
+    loses the ``{"type": "null"}`` branch FastAPI gives ``X | None``."""
+    schema = parameter.get("schema", {})
+    branches = schema.get("anyOf")
+    if isinstance(branches, list) and {"type": "null"} in branches:
+        rest = [b for b in branches if b != {"type": "null"}]
+        del schema["anyOf"]
+        if len(rest) == 1:
+            schema.update(rest[0])
+        else:
+            schema["anyOf"] = rest
+
+
 def _document(operation: dict[str, Any], method: str) -> None:
+    for parameter in operation.get("parameters", []):
+        _without_null(parameter)
     codes = dict(EVERY_OPERATION)
     if operation.get("security"):
         codes.update(AUTHENTICATED)

@@ -60,9 +60,8 @@ def template_of(app: Any, path: str) -> str | None:
 
 
 def methods_for(app: Any, path: str) -> list[str]:
-    """Every method some route answers on ``path``, sorted."""
-    methods: set[str] = set()
-    for entry in route_table(app):
-        if entry.pattern.match(path):
-            methods |= entry.methods
-    return sorted(methods)
+    """The methods of the resource ``path`` names, sorted: those of every route with the template
+    that matches it first (as the document lists them: ``/v1/policies/validate`` is POST only,
+    though a GET there reaches ``/v1/policies/{policy_id}``)."""
+    template = template_of(app, path)
+    return sorted({m for e in route_table(app) if e.template == template for m in e.methods})

@@ -362,7 +362,9 @@ class SimulateRequest(BaseModel):
 
     case: dict[str, Any] = Field(description='{"opened_at": ISO 8601 with offset, "attributes": {...}}')
     actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
-    until: Any = Field(None, description="Run the timers until this instant (default: until quiet)")
+    until: Instant | None = Field(
+        None, description="Run the timers until this instant (default: until quiet)"
+    )
 
 
 class TimelineEntry(BaseModel):

@@ -41,11 +41,13 @@ from sla_engine.kinds import Status
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
 CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
+_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'  # RFC 9110 entity-tag
 _ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
-_IF_MATCH_LIST = re.compile(
-    r'\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"(?:\s*,\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*")*\s*'
-)
+#: A list of entity tags; an empty one is well-formed and matches nothing.
+_IF_MATCH_LIST = re.compile(rf"\s*(?:{_TAG}(?:\s*,\s*{_TAG})*)?\s*")
 _VERSION = re.compile(r"[1-9]\d{0,17}")
+#: If-Match as the document states it (the route gives bad syntax a 400 problem of its own).
+_IF_MATCH_PATTERN = rf"^(?:\s*\*\s*|{_IF_MATCH_LIST.pattern})$"
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No key, or an unknown or revoked key"},
@@ -111,6 +113,7 @@ def open_case(
         Header(
             alias="Idempotency-Key",
             description="Retry-safe key (e.g. a UUID): the same key and body give the same case for 24 h",
+            pattern=r"^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$",
         ),
     ] = None,
 ) -> Response:
@@ -277,7 +280,11 @@ def act(
     now: NowDep,
     if_match: Annotated[
         str | None,
-        Header(alias="If-Match", description='The ETag you read, e.g. "3": 412 if the case moved on'),
+        Header(
+            alias="If-Match",
+            description='The ETag you read, e.g. "3", or *: 412 if the case moved on (or the tag is weak)',
+            json_schema_extra={"pattern": _IF_MATCH_PATTERN},  # documented; bad syntax is our 400
+        ),
     ] = None,
 ) -> Response:
     """Apply an agent action: ``{"action": "acknowledge"}``, ``{"action": "note", "text": ...}``...

@@ -32,7 +32,6 @@ from sla_engine.simulation import (
     SimulationInputError,
     parse_actions,
     parse_case,
-    parse_instant,
     simulate,
     timeline_entry,
 )
@@ -161,7 +160,7 @@ def simulate_policy(
         actions = parse_actions(request.actions)
     except SimulationInputError as err:
         raise _prefixed("/actions", err) from None
-    until = None if request.until is None else parse_instant(request.until, "/until")
+    until = request.until
     with session_scope(engine, write=False) as session:
         pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id)
         policy, calendar = policy_registry.get_policy(session, pinned.policy_id, pinned.version)

@@ -11,7 +11,7 @@ from tests.api.conftest import ApiWorld
 # --- If-Match -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("etag", ['"abc"', '"7"', 'W/"1"', '"0"', '"2", "3"', '"1x"'])
+@pytest.mark.parametrize("etag", ['"abc"', '"7"', 'W/"1"', '"0"', '"2", "3"', '"1x"', ""])
 def test_a_well_formed_entity_tag_that_does_not_match_is_412(api: ApiWorld, etag: str) -> None:
     case = api.open_case()
     response = api.post(
