@@ -21,7 +21,6 @@ from pydantic import (
 )
 
 from api.bodies import Instant
-from casework.queries.case_view import ClockView, PolicyRef
 
 T = TypeVar("T")
 
@@ -83,6 +82,9 @@ class CaseCreate(BaseModel):
     opened_at: Instant | None = Field(
         None, description="When the creator reported it (default now; may be in the past, never future)."
     )
+    status: Literal["open", "waiting_on_creator"] = Field(
+        "open", description="Open already waiting on the creator (details needed before work can start)."
+    )
 
     @model_validator(mode="after")
     def _needs_policy(self) -> CaseCreate:
@@ -109,15 +111,26 @@ class Start(_Action):
 
 
 class RequestInfo(_Action):
-    """Pause: the case waits on the creator (clocks with pauses_on stop counting)."""
+    """Pause: the case waits on the creator (clocks with pauses_on stop counting). With ``until``,
+    the worker resumes the case by itself at that instant (event ``pause_expired``)."""
 
     action: Literal["request_info"]
+    until: Instant | None = Field(None, description="When waiting ends by itself (within 366 days).")
 
 
 class CreatorReplied(_Action):
-    """Resume after request_info."""
+    """The creator wrote: resumes a case waiting on the creator; elsewhere it is recorded and starts
+    a next-reply cycle (no status change)."""
 
     action: Literal["creator_replied"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)] | None = None
+
+
+class Reply(_Action):
+    """A public message to the creator (``note`` stays internal); event ``replied``."""
+
+    action: Literal["reply"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)]
 
 
 class Resolve(_Action):
@@ -181,6 +194,7 @@ CaseAction = (
     | Resolve
     | Reopen
     | Close
+    | Reply
 )
 
 
@@ -283,29 +297,14 @@ class SimulateRequest(BaseModel):
         },
     )
 
-    case: dict[str, Any] = Field(description='{"opened_at": ISO 8601 with offset, "attributes": {...}}')
-    actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
-    until: Instant | None = Field(
-        None, description="Run the timers until this instant (default: until quiet)"
+    case: dict[str, Any] = Field(
+        description='{"opened_at": ISO 8601 with offset, "attributes": {...}, "status"?: ...}'
     )
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    at_local: datetime
-    kind: str
-    clock: str | None = None
-    stage: str | None = None
-    detail: str
-    actor: str
-
-
-class SimulationView(BaseModel):
-    policy: PolicyRef
-    timezone: str
-    until: datetime
-    timeline: list[TimelineEntry]
-    final_status: str
-    final_stage: str
-    final_priority: str
-    clocks: list[ClockView]
+    actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
+    until: Instant | None = Field(None, description="Run the timers until this instant (default: quiet)")
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="A registered version of this policy (default: the latest)"
+    )
+    policy: dict[str, Any] | None = Field(
+        None, description="A draft policy document to simulate instead (validated; nothing is registered)"
+    )

@@ -48,6 +48,16 @@ MOVES = {
     ActionName.REOPEN: Status.OPEN,
     ActionName.CLOSE: Status.CLOSED,
 }
+#: Actions that move the case only from one status (elsewhere they leave it where it is).
+ONLY_FROM = {ActionName.ACKNOWLEDGE: Status.OPEN, ActionName.CREATOR_REPLIED: Status.WAITING_ON_CREATOR}
+
+
+def moves_to(status: Status, action: ActionName) -> Status:
+    if action in ONLY_FROM and status is not ONLY_FROM[action]:
+        return status
+    return MOVES.get(action, status)
+
+
 ARGS = {ActionName.NOTE: {"text": "called"}, ActionName.ASSIGN: {"assignee": "ana"}}
 ENDED = {Status.RESOLVED, Status.CLOSED}
 
@@ -151,8 +161,9 @@ class ClockModelMachine(RuleBasedStateMachine):
         self.state = step.state
         self.events.extend(step.events)
         self._run_model_until(self.now)
-        if name in MOVES:
-            self.status = MOVES[name]
+        new = moves_to(self.status, name)
+        if new is not self.status:
+            self.status = new
             for clock in self.model.values():
                 clock.on_status(self.status, self.now)
 
