@@ -114,13 +114,16 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 
 def _unknown_parameters(unknown: list[str], known: frozenset[str]) -> Problem:
+    """422 naming the unknown parameters (at most 10, each cut to 50 characters: never an echo of
+    a huge query)."""
     expected = ", ".join(sorted(known)) or "none"
+    named = [name if len(name) <= 50 else name[:50] + "..." for name in unknown[:10]]
     return validation_problem(
         [
             {"parameter": name, "in": "query", "message": f"unknown parameter (expected: {expected})"}
-            for name in unknown
+            for name in named
         ],
-        f"unknown query parameter(s) {', '.join(map(repr, unknown))}; this route takes: {expected}",
+        f"unknown query parameter(s) {', '.join(map(repr, named))}; this route takes: {expected}",
     )
 
 

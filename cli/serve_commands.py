@@ -7,8 +7,10 @@ refused with a message naming `lifeline db upgrade`: migrations are a deliberate
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import threading
 from types import FrameType
 from typing import Annotated
@@ -17,6 +19,7 @@ import typer
 
 from casework.settings import get_settings
 from cli.apps import app
+from cli.http_protocol import ProblemH11Protocol
 from models.db import make_engine, normalize_url
 from models.schema import SchemaError, ensure_schema_current, migrate
 
@@ -42,6 +45,28 @@ def prepare_database(database_url: str) -> None:
         raise _fail(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from None
     finally:
         engine.dispose()
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The listening socket of ``host:port``, bound now so that a busy port (or an unknown host)
+    stops ``serve`` with exit 2 and a clear message before anything is written to the database."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        hint = "; another server is using it: stop it or choose another with --port (make run PORT=...)"
+        busy = exc.errno == errno.EADDRINUSE
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}" + (hint if busy else "")) from None
+    listener.listen(2048)
+    return listener
 
 
 def _log_to_stderr() -> None:
@@ -97,6 +122,7 @@ def serve(
     from console.app import install as install_console
 
     _log_to_stderr()
+    listener = bind_listener(host, port)  # a busy port fails here, before the database is touched
     url = get_settings().database_url
     prepare_database(url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -114,9 +140,15 @@ def serve(
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        uvicorn.run(
-            install_console(create_app()), host=host, port=port, log_level="info", server_header=False
+        config = uvicorn.Config(
+            install_console(create_app()),
+            host=host,
+            port=port,
+            log_level="info",
+            server_header=False,
+            http=ProblemH11Protocol,
         )
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         stop.set()
         if thread is not None:

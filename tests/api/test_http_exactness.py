@@ -194,3 +194,60 @@ def test_the_window_slides(api: ApiWorld) -> None:
     assert api.get("/v1/cases", who=None).status_code == 429
     api.clock.advance(seconds=20, microseconds=1)
     assert api.get("/v1/cases", who=None).status_code == 401
+
+
+# --- unknown query parameters ---------------------------------------------------------------------
+
+
+def test_unknown_query_parameters_are_422_naming_them_without_echoing_them_whole(api: ApiWorld) -> None:
+    response = api.get("/v1/breaches?sinse=2026-01-01T00:00:00Z", who="auditor")
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["parameter"] == "sinse"
+    huge = api.get("/v1/cases?" + "x" * 50_000 + "=1")
+    assert huge.status_code == 422
+    assert len(huge.content) < 2_000
+
+
+# --- what uvicorn answers itself ------------------------------------------------------------------
+
+
+def test_requests_uvicorn_refuses_are_answered_with_a_problem() -> None:
+    """A malformed header and a header block over h11's 16 KiB never reach the app: `lifeline
+    serve`'s protocol answers them as problem+json too."""
+    import json
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from cli.http_protocol import ProblemH11Protocol
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(FastAPI(), http=ProblemH11Protocol, log_level="error"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for request in (
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000,  # headers still unfinished at 16 KiB
+        ):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                client.sendall(request)
+                answer = b""
+                while chunk := client.recv(4096):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 ")
+            assert b"content-type: application/problem+json" in head
+            assert json.loads(body)["status"] == 400
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
