@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api import openapi, problems
+from api import docs, openapi, problems
 from api.headers import ResponseHeaders
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
@@ -82,12 +82,15 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs and /redoc from local files
+        redoc_url=None,
     )
     app.state.engine = bound
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
     app.state.auth_limiter = FailedAuthLimiter()
     problems.install(app)
+    docs.install(app)
     openapi.install(app)
     for module in (cases, breaches, reports, audit, policies, health):
         app.include_router(module.router)

@@ -1,154 +1,310 @@
-"""Reading JSON request bodies and instants in queries, strictly, and only after authentication.
+"""Request and response models: what /docs shows and what the API accepts.
 
-``CheckedRoute`` (every API router's ``route_class``) parses a JSON body itself: NaN, Infinity and
-numbers too large for a float (``1e999``) are refused with 422 naming the JSON pointer, as is
-nesting deeper than ``MAX_BODY_DEPTH`` (case attributes have their own, smaller limit in
-casework.cases.limits). A body that is not JSON at all is 400. Either answer is given only once the
-route's dependencies (the key and its role) have passed: the parse failure is kept on the request
-and the body stands in as ``UNPARSED``, which fails the route's body validation, and
-api.problems answers with the kept problem. So a caller without a valid key gets 401 or 403, never
-a hint about the body.
-
-``Instant`` is the type of every datetime the API reads: ISO 8601 text with an offset (a plain
-number is not a datetime), inside casework.cases.limits' range.
+Request models forbid unknown fields (a typo is a 422 naming it, not silently ignored); case
+attributes accept extra fields, since platforms add their own. Datetimes must carry a UTC offset.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Request, Response
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
-from api.problems import Problem, validation_problem
-from casework.cases.limits import check_instant, check_json_value
-from casework.errors import InputRejected
+from api.checked_input import Instant
 
-#: Deepest JSON accepted in any request body (policies and simulations included).
-MAX_BODY_DEPTH = 64
+T = TypeVar("T")
 
-
-class _Unparsed:
-    """The stand-in body of a request whose JSON was refused (see the module docstring)."""
-
-    def __repr__(self) -> str:
-        return "<unparsed body>"
-
-
-UNPARSED = _Unparsed()
+Text = Annotated[StrictStr, Field(max_length=10_000)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
-def parse_body(raw: bytes) -> Any:
-    """The JSON of ``raw``; Problem 400 if it is not JSON, 422 (with the pointer) if it holds a
-    non-finite number or is nested deeper than MAX_BODY_DEPTH."""
-    try:
-        value = json.loads(raw)  # NaN and Infinity parse; the check refuses them
-    except RecursionError:
-        too_deep = f"nested deeper than {MAX_BODY_DEPTH} levels"
-        raise validation_problem([{"pointer": "", "message": too_deep}]) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise Problem(
-            400, "malformed-json", "Malformed JSON", f"the request body is not valid JSON: {err}"
-        ) from None
-    try:
-        check_json_value(value, "", MAX_BODY_DEPTH)
-    except InputRejected as err:
-        raise validation_problem([{"pointer": err.pointer, "message": err.message}], str(err)) from None
-    return value
+class Creator(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: Name | None = None
+    handle: Name | None = None
+    platform: Name | None = None
+    tier: Name | None = Field(None, description="e.g. standard, partner, top")
+    followers: Annotated[StrictInt, Field(ge=0)] | None = None
 
 
-class CheckedRequest(Request):
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            try:
-                self._json = parse_body(await self.body())
-            except Problem as problem:
-                self.state.body_problem = problem
-                self._json = UNPARSED
-        return self._json
+class Impact(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    monetized: StrictBool | None = None
+    next_sponsored_post_at: Instant | None = Field(
+        None, description="When the creator's next sponsored post goes out (caps resolution deadlines)."
+    )
+    linked_accounts_at_risk: Annotated[StrictInt, Field(ge=0)] | None = None
+    estimated_daily_revenue: Annotated[StrictFloat, Field(ge=0)] | None = None
 
 
-def body_problem(request: Request) -> Problem | None:
-    """The problem kept when the body's JSON was refused (None if it was accepted)."""
-    problem: Problem | None = getattr(request.state, "body_problem", None)
-    return problem
+class CaseAttributes(BaseModel):
+    """What the policy's priority rules and deadline caps read (dotted paths like creator.tier)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    creator: Creator | None = None
+    impact: Impact | None = None
+    summary: Text | None = None
 
 
-def require_parsed(value: Any, request: Request) -> Any:
-    """``value`` unless it is UNPARSED: for routes whose body is ``Any`` (nothing fails then)."""
-    if value is UNPARSED:
-        problem = body_problem(request)
-        raise (
-            problem if problem is not None else Problem(400, "bad-request", "Bad request", "unreadable body")
-        )
-    return value
-
-
-class CheckedRoute(APIRoute):
-    """An APIRoute whose handler reads the body through CheckedRequest and refuses query parameters
-    it does not know with 422 naming them (a misspelt filter must not silently list everything)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        known = frozenset(_query_names(self.dependant))
-
-        async def checked_handler(request: Request) -> Response:
-            unknown = sorted(set(request.query_params) - known)
-            if unknown:
-                raise _unknown_parameters(unknown, known)
-            return await handler(CheckedRequest(request.scope, request.receive))
-
-        return checked_handler
-
-
-def _query_names(dependant: Dependant) -> set[str]:
-    names = {field.alias for field in dependant.query_params}
-    for sub in dependant.dependencies:
-        names |= _query_names(sub)
-    return names
-
-
-def _unknown_parameters(unknown: list[str], known: frozenset[str]) -> Problem:
-    """422 naming the unknown parameters (at most 10, each cut to 50 characters: never an echo of
-    a huge query)."""
-    expected = ", ".join(sorted(known)) or "none"
-    named = [name if len(name) <= 50 else name[:50] + "..." for name in unknown[:10]]
-    return validation_problem(
-        [
-            {"parameter": name, "in": "query", "message": f"unknown parameter (expected: {expected})"}
-            for name in named
-        ],
-        f"unknown query parameter(s) {', '.join(map(repr, named))}; this route takes: {expected}",
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "incident_type": "account_compromised",
+                    "attributes": {
+                        "summary": "Channel taken over, 2FA changed; sponsored post tonight",
+                        "creator": {"id": "cr_1042", "handle": "@lunabakes", "tier": "partner"},
+                        "impact": {"monetized": True, "next_sponsored_post_at": "2026-11-25T20:00:00Z"},
+                    },
+                }
+            ]
+        },
     )
 
+    incident_type: Name | None = Field(None, description="Opens under the one policy for this type.")
+    policy_id: Name | None = Field(None, description="Opens under this policy (latest version).")
+    attributes: CaseAttributes = Field(default_factory=CaseAttributes)
+    opened_at: Instant | None = Field(
+        None, description="When the creator reported it (default now; may be in the past, never future)."
+    )
+    status: Literal["open", "waiting_on_creator"] = Field(
+        "open", description="Open already waiting on the creator (details needed before work can start)."
+    )
 
-def _not_a_number(value: Any) -> Any:
-    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
-        raise ValueError(
-            "a datetime is ISO 8601 text with an offset (e.g. 2026-12-01T09:00:00Z), not a number"
-        )
-    return value
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _in_range(value: datetime) -> datetime:
-    try:
-        return check_instant(value, "")
-    except InputRejected as err:
-        raise ValueError(err.message) from None
+    @model_validator(mode="after")
+    def _needs_policy(self) -> CaseCreate:
+        if self.incident_type is None and self.policy_id is None:
+            raise ValueError("name an incident_type or a policy_id")
+        return self
 
 
-#: Every datetime the API reads (bodies and queries).
-Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_in_range)]
+# --- actions --------------------------------------------------------------------------------------
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text | None = Field(None, description="Why; recorded on the event.")
+
+
+class Acknowledge(_Action):
+    action: Literal["acknowledge"]
+
+
+class Start(_Action):
+    action: Literal["start"]
+
+
+class RequestInfo(_Action):
+    """Pause: the case waits on the creator (clocks with pauses_on stop counting). With ``until``,
+    the worker resumes the case by itself at that instant (event ``pause_expired``)."""
+
+    action: Literal["request_info"]
+    until: Instant | None = Field(None, description="When waiting ends by itself (within 366 days).")
+
+
+class CreatorReplied(_Action):
+    """The creator wrote: resumes a case waiting on the creator; elsewhere it is recorded and starts
+    a next-reply cycle (no status change)."""
+
+    action: Literal["creator_replied"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)] | None = None
+
+
+class Reply(_Action):
+    """A public message to the creator (``note`` stays internal); event ``replied``."""
+
+    action: Literal["reply"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)]
+
+
+class Resolve(_Action):
+    action: Literal["resolve"]
+
+
+class Reopen(_Action):
+    action: Literal["reopen"]
+
+
+class Close(_Action):
+    action: Literal["close"]
+
+
+class Assign(_Action):
+    """Set ``assignee`` (null unassigns) and/or move the case to another ``queue``."""
+
+    action: Literal["assign"]
+    assignee: Name | None = None
+    queue: Name | None = None
+
+
+class Note(_Action):
+    action: Literal["note"]
+    text: Annotated[StrictStr, Field(min_length=1, max_length=10_000)]
+
+
+class Escalate(_Action):
+    """Escalate by hand to the next stage, or to ``to_stage`` (a later stage id)."""
+
+    action: Literal["escalate"]
+    to_stage: Name | None = None
+
+
+class SetPriority(_Action):
+    """Override the priority (targets recompute, elapsed time is kept); null returns to the rules."""
+
+    action: Literal["set_priority"]
+    priority: Annotated[StrictStr, Field(max_length=20)] | None
+
+
+class UpdateAttributes(_Action):
+    """JSON merge patch of the attributes (null removes a key); the priority rules run again."""
+
+    action: Literal["update_attributes"]
+    attributes: CaseAttributes
+
+
+#: The body of POST /v1/cases/{id}/actions, told apart by ``action`` (use with
+#: ``Body(discriminator="action")``).
+CaseAction = (
+    Acknowledge
+    | Assign
+    | Start
+    | Note
+    | RequestInfo
+    | CreatorReplied
+    | Escalate
+    | SetPriority
+    | UpdateAttributes
+    | Resolve
+    | Reopen
+    | Close
+    | Reply
+)
+
+
+# --- responses ------------------------------------------------------------------------------------
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next: str | None = Field(description="URL of the next page (same filters); null on the last page")
+
+
+class EventView(BaseModel):
+    seq: int
+    kind: str
+    at: datetime
+    recorded_at: datetime
+    actor: str
+    data: dict[str, Any]
+    policy_version: int
+    dedupe_key: str | None
+    prev_hash: str
+    hash: str
+
+
+class BreachView(BaseModel):
+    id: int
+    case_id: str
+    incident_type: str
+    target_type: str
+    target: str
+    priority: str
+    queue: str
+    due_at: datetime
+    detected_at: datetime
+    lateness_seconds: float = Field(description="detected_at - due_at: how late the worker recorded it")
+    event_seq: int
+    policy_version: int
+
+
+# --- policies -------------------------------------------------------------------------------------
+
+
+class PolicySummary(BaseModel):
+    id: str
+    title: str
+    incident_type: str
+    latest_version: int
+    sha256: str
+    registered_at: datetime
+    open_cases: int = Field(description="Open cases over all versions")
+
+
+class PolicyVersionView(BaseModel):
+    version: int
+    sha256: str
+    title: str
+    registered_at: datetime
+    open_cases: int
+    latest: bool
+
+
+class PolicyDetail(BaseModel):
+    id: str
+    title: str
+    incident_type: str
+    latest_version: int
+    version: int = Field(description="The version whose document is shown")
+    document: dict[str, Any]
+    versions: list[PolicyVersionView]
+
+
+class Diagnostic(BaseModel):
+    pointer: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class ValidationReport(BaseModel):
+    valid: bool
+    errors: list[Diagnostic]
+    warnings: list[Diagnostic]
+
+
+class SimulateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "case": {
+                        "opened_at": "2026-11-24T20:05:00Z",
+                        "attributes": {"creator": {"tier": "partner"}, "impact": {"monetized": True}},
+                    },
+                    "actions": [
+                        {"at": "2026-11-24T20:12:00Z", "action": "acknowledge"},
+                        {"at": "2026-11-24T20:30:00Z", "action": "request_info"},
+                    ],
+                }
+            ]
+        },
+    )
+
+    case: dict[str, Any] = Field(
+        description='{"opened_at": ISO 8601 with offset, "attributes": {...}, "status"?: ...}'
+    )
+    actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
+    until: Instant | None = Field(None, description="Run the timers until this instant (default: quiet)")
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="A registered version of this policy (default: the latest)"
+    )
+    policy: dict[str, Any] | None = Field(
+        None, description="A draft policy document to simulate instead (validated; nothing is registered)"
+    )

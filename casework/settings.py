@@ -10,6 +10,8 @@ and the command line.
 - ``LIFELINE_PUBLIC_URL``: the base of absolute links the API sends (``Location``, ``next``), never
   taken from a request's ``Host`` (default ``http://127.0.0.1:8000``).
 - ``LIFELINE_METRICS_TOKEN``: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
+- ``LIFELINE_CONSOLE_SECRET``: the key that signs console session cookies; set the same value on every
+  API process behind one address. Unset: a random key per process (sessions end when it restarts).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Settings(BaseSettings):
     max_backdate: timedelta = timedelta(days=30)
     public_url: str = "http://127.0.0.1:8000"
     metrics_token: str | None = None
+    console_secret: str | None = None
 
     @property
     def calendars_dir(self) -> Path:

@@ -24,6 +24,7 @@ from casework.queries.openers import cases_opened_by
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from cli.apps import app
+from cli.common import prepare_database
 from models.db import make_engine, session_scope
 from models.kinds import Role
 from policies.loader import load_policy_dir
@@ -159,6 +160,8 @@ class DemoResult:
     #: None when the demo was loaded already (its key's secret was shown then, and only then).
     key: CreatedKey | None
     already_loaded: int = 0
+    #: The id of the demo's agent key when it was created by an earlier run (None: revoked or new).
+    existing_key_id: int | None = None
 
 
 def _agent_key(database_url: str, now: datetime) -> CreatedKey:
@@ -191,8 +194,9 @@ def run_demo(database_url: str, now: datetime | None = None) -> DemoResult:
         ]
         with session_scope(engine, write=False) as session:
             loaded = cases_opened_by(session, ACTOR)
+            keys = [k.id for k in api_keys.list_keys(session) if k.name == DEMO_KEY and k.revoked_at is None]
         if loaded:
-            return DemoResult(registered, [], None, loaded)
+            return DemoResult(registered, [], None, loaded, keys[0] if keys else None)
         case_ids = [_open_demo_case(engine, case, now) for case in CASES]
     finally:
         engine.dispose()
@@ -236,8 +240,6 @@ def demo() -> None:
 
     Registers the bundled policies first (a new version only when a file changed). Then run
     `lifeline serve` to watch the cases breach and escalate. Run again, it adds nothing."""
-    from cli.serve_commands import prepare_database
-
     url = get_settings().database_url
     prepare_database(url)
     result = run_demo(url)

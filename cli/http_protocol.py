@@ -21,7 +21,7 @@ PROBLEM = {
 
 
 class ProblemH11Protocol(H11Protocol):
-    def send_400_response(self, msg: str) -> None:
+    def send_400_response(self, msg: str) -> None:  # noqa: ARG002 - one problem for every refusal
         body = json.dumps(PROBLEM).encode()
         headers = [
             (b"content-type", b"application/problem+json"),

@@ -19,32 +19,11 @@ import typer
 
 from casework.settings import get_settings
 from cli.apps import app
+from cli.common import fail, prepare_database
 from cli.http_protocol import ProblemH11Protocol
-from models.db import make_engine, normalize_url
-from models.schema import SchemaError, ensure_schema_current, migrate
+from models.db import normalize_url
 
 log = logging.getLogger("lifeline.serve")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def prepare_database(database_url: str) -> None:
-    """Migrate a SQLite database to the latest schema; check any other one is current (exit 2 if not)."""
-    engine = make_engine(database_url)
-    try:
-        if engine.dialect.name == "sqlite":
-            migrate(database_url)
-        ensure_schema_current(engine)
-    except SchemaError as exc:
-        raise _fail(str(exc)) from None
-    except Exception as exc:  # a driver error: unreachable server, bad URL, unwritable file
-        where = engine.url.render_as_string(hide_password=True)
-        raise _fail(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from None
-    finally:
-        engine.dispose()
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -55,7 +34,7 @@ def bind_listener(host: str, port: int) -> socket.socket:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
     listener = socket.socket(family, kind, proto)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -64,7 +43,7 @@ def bind_listener(host: str, port: int) -> socket.socket:
         listener.close()
         hint = "; another server is using it: stop it or choose another with --port (make run PORT=...)"
         busy = exc.errno == errno.EADDRINUSE
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}" + (hint if busy else "")) from None
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}" + (hint if busy else ""))
     listener.listen(2048)
     return listener
 
@@ -127,21 +106,31 @@ def serve(
     prepare_database(url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base_url = f"http://{shown_host}:{port}"
+    web_app = install_console(create_app())
     if demo:
-        from cli.demo_command import print_demo, run_demo
+        from cli.demo_command import print_demo, run_demo  # imported when used: it loads the policies
+        from console.login import login_link_path
 
-        print_demo(run_demo(url), base_url)
+        result = run_demo(url)
+        print_demo(result, base_url)
+        typer.echo(f"  Console:    {base_url}/console/  (sign in with the agent key)")
+        key_id = result.key.id if result.key is not None else result.existing_key_id
+        if key_id is not None:
+            link = base_url + login_link_path(web_app.state, key_id)
+            typer.echo(f"  Signed in:  {link}   (one-time link for the demo agent, valid 15 minutes)")
+        typer.echo("")
     stop = threading.Event()
     thread = _start_worker(url, stop) if worker else None
     where = normalize_url(url).render_as_string(hide_password=True)
     typer.echo(f"Lifeline API on {base_url} (docs: {base_url}/docs), database {where}")
+    typer.echo(f"Console: {base_url}/console/")
     typer.echo(
         "Escalation worker: " + ("embedded (first sweep once Prefect has started)" if worker else "off")
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         config = uvicorn.Config(
-            install_console(create_app()),
+            web_app,
             host=host,
             port=port,
             log_level="info",

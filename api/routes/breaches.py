@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.auth import EngineDep, Reader
-from api.bodies import CheckedRoute, Instant
+from api.bodies import BreachView, Page
+from api.checked_input import CheckedRoute, Instant
+from api.deps import PROBLEMS, EngineDep, Reader
 from api.headers import public_url
-from api.routes.cases import PROBLEMS
-from api.schemas import BreachView, Page
 from casework.queries import breach_queries
 from casework.queries.breach_queries import BreachFilters
 from casework.queries.pagination import MAX_PAGE

@@ -15,17 +15,17 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth import CaseWriter, EngineDep, NowDep, Reader
-from api.bodies import CheckedRoute, Instant
+from api.bodies import CaseAction, CaseCreate, EventView, Page
+from api.checked_input import CheckedRoute, Instant
+from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
 from api.headers import public_url
 from api.problems import Problem, validation_problem
 from api.reads import short_read
-from api.schemas import CaseAction, CaseCreate, EventView, Page
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
 from casework.errors import IdempotencyRace, PolicyNotRegistered
@@ -46,7 +46,6 @@ from sla_engine.kinds import Status
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
-CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
 _TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'  # RFC 9110 entity-tag
 _ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
 #: A list of entity tags; an empty one is well-formed and matches nothing.
@@ -54,12 +53,6 @@ _IF_MATCH_LIST = re.compile(rf"\s*(?:{_TAG}(?:\s*,\s*{_TAG})*)?\s*")
 _VERSION = re.compile(r"[1-9]\d{0,17}")
 #: If-Match as the document states it (the route gives bad syntax a 400 problem of its own).
 _IF_MATCH_PATTERN = rf"^(?:\s*\*\s*|{_IF_MATCH_LIST.pattern})$"
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No key, or an unknown or revoked key"},
-    403: {"description": "The key's role may not use this route"},
-    422: {"description": "Invalid input; `errors` lists JSON pointers"},
-}
 
 
 def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 
-from api.auth import EngineDep, NowDep
-from api.bodies import CheckedRoute
+from api.checked_input import CheckedRoute
+from api.deps import EngineDep, NowDep
 from api.problems import PROBLEM_JSON, Problem
 from casework.queries import operations
 from casework.settings import get_settings

@@ -76,7 +76,7 @@ def test_a_case_backdated_29_days_queues_one_notification_per_channel(api: ApiWo
     notified = Counter(str(e.data["channel"]) for e in events if e.kind == EventKind.NOTIFIED)
     assert notified["tns-leads"] > 300
     by_channel = Counter(n.channel for n in queued)
-    assert by_channel == Counter({channel: 1 for channel in notified})
+    assert by_channel == Counter(dict.fromkeys(notified, 1))
     (tns,) = [n for n in queued if n.channel == "tns-leads"]
     assert tns.payload["superseded"] == notified["tns-leads"] - 1
     latest = max(e.seq for e in events if e.kind == EventKind.NOTIFIED and e.data["channel"] == "tns-leads")

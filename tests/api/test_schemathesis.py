@@ -25,7 +25,7 @@ from schemathesis.config import SchemathesisConfig
 from api.app import create_app
 from api.rate_limit import FailedAuthLimiter
 from models.db import make_engine
-from models.schema import migrate
+from models.migrate import migrate
 from tests.api.conftest import FakeClock, create_keys, sample_policy
 from tests.casework.builders import T0, open_one, register
 
