@@ -273,3 +273,43 @@ def test_an_action_whose_instant_precedes_a_concurrent_change_is_applied_after_i
     events = api.get(f"/v1/cases/{case['id']}/events").json()["items"]
     assert events[-1]["kind"] == "note_added"
     assert events[-1]["at"] == _iso(T0 + timedelta(minutes=10)).replace("+00:00", "Z")
+
+
+def test_over_real_http_a_failed_export_is_an_incomplete_transfer(
+    api: ApiWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through uvicorn: the client gets the 200 and the first line, then the connection ends
+    before the chunked body's end, which httpx reports as an error (not a complete file)."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from api.routes import audit
+
+    def failing_chunks(*args: Any) -> Any:
+        yield '{"case_id": "cs_1"}\n'
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(audit, "export_chunks", failing_chunks)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(api.client.app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/v1/audit/export"
+        with httpx.stream("GET", url, headers=api.auth("auditor"), timeout=20) as response:
+            assert response.status_code == 200
+            with pytest.raises(httpx.RemoteProtocolError):
+                response.read()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
