@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck contracts pytest mutation bench bench-quick clean
+.PHONY: install run test test-fast lint typecheck contracts pytest mutation bench bench-quick clean screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# `make run HOST=0.0.0.0 PORT=9000` (or those variables in the environment) to listen elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 run: $(STAMP)
 	$(BIN)/lifeline policies validate policies/
-	$(BIN)/lifeline serve --demo
+	$(BIN)/lifeline serve --demo --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -54,3 +58,7 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The README's console screenshots (docs/images/*.png), made by the browser tests in headless Chromium.
+screenshots: $(STAMP)
+	LIFELINE_CONSOLE_SCREENSHOTS=docs/images $(BIN)/pytest tests/console/test_browser_agent.py -q

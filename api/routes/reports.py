@@ -5,21 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import EngineDep, NowDep, require
-from api.problems import validation_problem
-from api.routes.cases import PROBLEMS
-from casework.api_keys import KeyHolder
+from api.checked_input import CheckedRoute, Instant
+from api.deps import PROBLEMS, AuditReader, EngineDep, NowDep, check_period
 from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import session_scope
-from models.kinds import Role
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=CheckedRoute)
 
-#: Reports and audits are for auditors (and admins, who read everything).
-AuditReader = Annotated[KeyHolder, Depends(require(Role.ADMIN, Role.AUDITOR))]
 DEFAULT_PERIOD = timedelta(days=30)
 
 
@@ -35,6 +30,8 @@ class ClockCompliance(BaseModel):
     percent_met: float | None = Field(description="met / (met + breached) x 100; null when both are 0")
     working_seconds: Quantiles = Field(description="Working time to the clock's last stop")
     wall_seconds: Quantiles = Field(description="Wall time from opening to the clock's last stop")
+    cycles: int = Field(0, description="Cycle clocks: cycles ended or breached (0 for elapsed clocks)")
+    missed_cycles: int = Field(0, description="Cycle clocks: cycles that breached")
 
 
 class GroupCompliance(BaseModel):
@@ -55,13 +52,6 @@ class ComplianceReport(BaseModel):
     groups: list[GroupCompliance]
 
 
-def check_period(start: datetime, end: datetime) -> None:
-    if start >= end:
-        raise validation_problem(
-            [{"parameter": "from", "in": "query", "message": "'from' must be before 'to'"}]
-        )
-
-
 @router.get(
     "/compliance", response_model=ComplianceReport, summary="SLA compliance of the cases opened in a period",
     responses=PROBLEMS,
@@ -71,10 +61,10 @@ def compliance(
     engine: EngineDep,
     now: NowDep,
     period_from: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(alias="from", description="Cases opened at or after (default: to - 30 days)"),
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Cases opened before (default: now)")] = None,
+    to: Annotated[Instant | None, Query(description="Cases opened before (default: now)")] = None,
     group_by: Annotated[GroupBy, Query()] = GroupBy.INCIDENT_TYPE,
 ) -> ComplianceReport:
     """Per group: cases opened; per clock met, breached, pending, percent met, median and p90 time to

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from casework.cases.escalations import apply_due_timers, claim_due_cases
+from cli.common import prepare_database
 from cli.demo_command import CASES, run_demo
 from cli.main import app
-from cli.serve_commands import prepare_database
 from models.db import make_engine, session_scope
-from models.schema import ensure_schema_current
+from models.migrate import ensure_schema_current
 from models.tables import Breach, Case, CaseEvent
 from sla_engine.kinds import EventKind
 
@@ -71,6 +71,7 @@ def test_demo_cases_breach_and_escalate_within_minutes(db_url: str) -> None:
     result = run_demo(db_url, now=NOW)
 
     assert len(result.case_ids) == len(CASES) == 12
+    assert result.key is not None
     assert result.key.secret.startswith("ll_") and result.key.role == "agent"
     engine = make_engine(db_url)
     try:
