@@ -30,6 +30,8 @@ class ClockCompliance(BaseModel):
     percent_met: float | None = Field(description="met / (met + breached) x 100; null when both are 0")
     working_seconds: Quantiles = Field(description="Working time to the clock's last stop")
     wall_seconds: Quantiles = Field(description="Wall time from opening to the clock's last stop")
+    cycles: int = Field(0, description="Cycle clocks: cycles ended or breached (0 for elapsed clocks)")
+    missed_cycles: int = Field(0, description="Cycle clocks: cycles that breached")
 
 
 class GroupCompliance(BaseModel):
