@@ -37,4 +37,5 @@ def install(app: FastAPI) -> FastAPI:
     auth.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(login.not_found_router)  # last: it answers every other GET under /console/
     return app
