@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
-from api.routes import audit, breaches, cases, health, policies, reports
+from api.query_params import reject_unknown_query_parameters
+from api.routes import audit, breaches, case_links, cases, creators, health, policies, reports
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.db import make_engine, session_scope
@@ -80,12 +81,13 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.engine = bound
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
     problems.install(app)
-    for module in (cases, breaches, reports, audit, policies, health):
+    for module in (cases, case_links, creators, breaches, reports, audit, policies, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)

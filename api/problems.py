@@ -31,6 +31,9 @@ from casework.errors import (
     DuplicateTimedEvent,
     ForbiddenTransition,
     InvalidAction,
+    LinkConflict,
+    LinkNotFound,
+    OpenChildren,
     PolicyNotRegistered,
     StaleVersion,
 )
@@ -152,6 +155,11 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
         409, "conflict", "Concurrent request", "a concurrent request used the same Idempotency-Key; retry"
     ),
     InvalidCursor: lambda e: validation_problem([{"parameter": "cursor", "in": "query", "message": str(e)}]),
+    OpenChildren: lambda e: Problem(
+        409, "open-children", "Child cases are open", str(e), open_children=e.children
+    ),
+    LinkConflict: lambda e: Problem(409, "link-conflict", "Link not possible", str(e)),
+    LinkNotFound: lambda e: Problem(404, "not-found", "No such link", str(e)),
     DuplicateTimedEvent: lambda e: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"
     ),

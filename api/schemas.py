@@ -119,7 +119,10 @@ class CreatorReplied(_Action):
 
 
 class Resolve(_Action):
+    """``force`` (with a ``reason``) resolves a parent case whose children are still open."""
+
     action: Literal["resolve"]
+    force: StrictBool | None = None
 
 
 class Reopen(_Action):
@@ -164,6 +167,21 @@ class UpdateAttributes(_Action):
     attributes: CaseAttributes
 
 
+class Reply(_Action):
+    """A public message to the creator (``note`` stays internal)."""
+
+    action: Literal["reply"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)]
+
+
+class MergeInto(_Action):
+    """Close this case as a duplicate of ``case_id`` (status ``merged``; its clocks stop)."""
+
+    action: Literal["merge_into"]
+    case_id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    force: StrictBool | None = None
+
+
 #: The body of POST /v1/cases/{id}/actions, told apart by ``action`` (use with
 #: ``Body(discriminator="action")``).
 CaseAction = (
@@ -179,6 +197,8 @@ CaseAction = (
     | Resolve
     | Reopen
     | Close
+    | Reply
+    | MergeInto
 )
 
 
@@ -224,6 +244,26 @@ class StageView(BaseModel):
     is_last: bool
 
 
+class LinkedCase(BaseModel):
+    id: str
+    incident_type: str
+    status: str
+    priority: str
+    next_deadline_at: datetime | None
+
+
+class CaseLinks(BaseModel):
+    """The cases linked to this one, each with its status and next deadline."""
+
+    parent: LinkedCase | None = None
+    children: list[LinkedCase] = Field(default_factory=list)
+    related: list[LinkedCase] = Field(default_factory=list)
+    duplicate_of: list[LinkedCase] = Field(default_factory=list)
+    duplicates: list[LinkedCase] = Field(default_factory=list)
+    merged_into: LinkedCase | None = None
+    merged_from: list[LinkedCase] = Field(default_factory=list)
+
+
 class CaseView(BaseModel):
     id: str
     incident_type: str
@@ -244,6 +284,7 @@ class CaseView(BaseModel):
     escalations: int
     breached: bool
     version: int
+    links: CaseLinks = Field(default_factory=CaseLinks)
 
 
 class CaseSummary(BaseModel):

@@ -17,6 +17,9 @@ __all__ = [
     "DuplicateTimedEvent",
     "ForbiddenTransition",
     "InvalidAction",
+    "LinkConflict",
+    "LinkNotFound",
+    "OpenChildren",
     "PolicyNotRegistered",
     "StaleVersion",
 ]
@@ -70,3 +73,31 @@ class DuplicateTimedEvent(CaseworkError):
     def __init__(self, case_id: str) -> None:
         super().__init__(f"case {case_id}: a timed event was already recorded (duplicate dedupe key)")
         self.case_id = case_id
+
+
+class OpenChildren(CaseworkError):
+    """A parent case cannot be resolved while a child is open, unless forced with a reason."""
+
+    def __init__(self, case_id: str, children: list[str]) -> None:
+        super().__init__(
+            f"case {case_id} has open child cases ({', '.join(children)}): resolve them first, "
+            "or resolve with force: true and a reason"
+        )
+        self.case_id = case_id
+        self.children = children
+
+
+class LinkConflict(CaseworkError):
+    """The two cases are already linked (one link per pair), or the link cannot be made in their state."""
+
+    def __init__(self, message: str, case_id: str, other_case_id: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id
+        self.other_case_id = other_case_id
+
+
+class LinkNotFound(CaseworkError):
+    def __init__(self, case_id: str, other_case_id: str) -> None:
+        super().__init__(f"case {case_id} has no link with case {other_case_id}")
+        self.case_id = case_id
+        self.other_case_id = other_case_id

@@ -13,6 +13,8 @@ class Status(StrEnum):
     WAITING_ON_CREATOR = "waiting_on_creator"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    #: Merged into another case (action ``merge_into``): ended like ``closed``, pointing at the survivor.
+    MERGED = "merged"
 
 
 #: Statuses in which a case is still being worked: its clocks and stage timers may run.
@@ -34,6 +36,10 @@ class ActionName(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     CLOSE = "close"
+    #: A public message to the creator (payload ``{"message": ...}``); ``note`` stays internal.
+    REPLY = "reply"
+    #: Close this case as a duplicate of ``case_id`` (status ``merged``).
+    MERGE_INTO = "merge_into"
 
 
 class EventKind(StrEnum):
@@ -54,6 +60,12 @@ class EventKind(StrEnum):
     # Written by the notification delivery flow, not by the engine.
     NOTIFICATION_DELIVERED = "notification_delivered"
     NOTIFICATION_FAILED = "notification_failed"
+    REPLIED = "replied"
+    # Written by the services about cases' relations, not by the engine (no state change).
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    MERGED = "merged"
+    POLICY_MIGRATED = "policy_migrated"
 
 
 #: The actor of every event the engine writes on its own (timers and the actions they trigger).

@@ -21,7 +21,7 @@ from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.state import CaseState, ClockState, StageState
 
 Events = list[EngineEvent]
-ENDED = frozenset({Status.RESOLVED, Status.CLOSED})
+ENDED = frozenset({Status.RESOLVED, Status.CLOSED, Status.MERGED})
 
 
 def change_status(

@@ -27,11 +27,12 @@ from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
 from casework.cases.idempotency import IdempotencyRace
-from casework.errors import PolicyNotRegistered
+from casework.errors import InvalidAction, PolicyNotRegistered
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters, ListedCase
 from casework.queries.case_status import case_status
 from casework.queries.pagination import MAX_PAGE
+from casework.search.conditions import MAX_QUERY, search_terms
 from models.db import session_scope, single_read
 from models.tables import Case, CaseEvent
 from sla_engine.kinds import Status
@@ -172,12 +173,22 @@ async def list_cases(
     due_before: Annotated[
         AwareDatetime | None, Query(description="next_deadline_at before this instant")
     ] = None,
+    creator: Annotated[str | None, Query(max_length=200, description="attributes.creator.id")] = None,
+    handle: Annotated[str | None, Query(max_length=200, description="attributes.creator.handle")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=MAX_QUERY, description="Words all found in the summary or one public reply"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="From a previous page's `next`")] = None,
 ) -> Response:
     """Cases matching every filter, ordered by ``next_deadline_at`` (nothing pending last), then id.
-    Follow ``next`` for the following page; it keeps the filters."""
+    Follow ``next`` for the following page; it keeps the filters. ``q`` searches the summary and
+    the public replies (every word, case and accents ignored); unknown parameters are a 422."""
     filters = CaseFilters(
+        creator=creator,
+        handle=handle,
+        q=query_words(q),
         status=status or (),
         incident_type=incident_type,
         queue=queue,
@@ -188,6 +199,16 @@ async def list_cases(
     )
     engine: Engine = request.app.state.engine  # as EngineDep, without a dependency to solve
     return await short_read(engine, _list_response, engine, request, filters, limit, cursor)
+
+
+def query_words(q: str | None) -> str | None:
+    """``q`` as the search's terms; a 422 naming ``q`` when it holds no word."""
+    if q is None:
+        return None
+    try:
+        return search_terms(q)
+    except InvalidAction as err:
+        raise validation_problem([{"parameter": "q", "in": "query", "message": str(err)}]) from None
 
 
 def _list_response(

@@ -22,6 +22,7 @@ from casework.errors import CaseNotFound, InvalidAction, StaleVersion
 from casework.history.case_changes import CaseChange, copy_state, write_case_change, write_events
 from casework.history.event_rows import chain_events
 from casework.history.hashchain import GENESIS_HASH
+from casework.links import hooks
 from casework.registry import policy_registry
 from models.tables import Case
 from sla_engine import cases as engine
@@ -125,8 +126,11 @@ def apply_action(
     case = get_case_for_update(session, case_id)
     if expected_version is not None and case.version != expected_version:
         raise StaleVersion(case.id, expected_version, case.version)
+    hooks.before_action(session, case, name, args)
     policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
     step = engine.apply_action(
         policy, calendar, state_from_dict(case.state), AgentAction(name, now, actor, dict(args))
     )
-    return write_case_change(session, case, step.state, step.events, now, expected_version)
+    change = write_case_change(session, case, step.state, step.events, now, expected_version)
+    hooks.after_action(session, case, name, args, actor, now)
+    return change

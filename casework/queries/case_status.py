@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
+from casework.links.listing import linked_cases
 from casework.registry import policy_registry
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import meter_value, remaining
@@ -149,4 +150,5 @@ def case_status(
         "escalations": state.escalations,
         "breached": breached,
         "version": case.version,
+        "links": linked_cases(session, case.id),
     }

@@ -1,0 +1,40 @@
+"""A creator's cases: every case whose ``attributes.creator.id`` is the creator's, nearest deadline
+first, as GET /v1/cases lists them (the same filters and paging)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy import Engine
+
+from api.auth import Reader
+from api.reads import short_read
+from api.routes.cases import PROBLEMS, _list_response
+from api.schemas import CaseSummary, Page
+from casework.queries.case_queries import CaseFilters
+from casework.queries.pagination import MAX_PAGE
+from sla_engine.kinds import Status
+
+router = APIRouter(prefix="/v1/creators", tags=["cases"])
+
+
+@router.get(
+    "/{creator_id}/cases",
+    response_model=Page[CaseSummary],
+    summary="A creator's cases by nearest deadline",
+    responses=PROBLEMS,
+)
+async def creator_cases(
+    creator_id: Annotated[str, Path(max_length=200, description="attributes.creator.id, e.g. cr_1042")],
+    holder: Reader,
+    request: Request,
+    status: Annotated[list[Status] | None, Query(description="Repeat for several")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500, description="From a previous page's `next`")] = None,
+) -> Response:
+    """Every case of the creator (any incident type, open or not unless ``status`` says), an empty
+    page for a creator with none."""
+    filters = CaseFilters(status=status or (), creator=creator_id)
+    engine: Engine = request.app.state.engine
+    return await short_read(engine, _list_response, engine, request, filters, limit, cursor)
