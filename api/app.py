@@ -20,7 +20,17 @@ from api import problems
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
 from api.query_params import reject_unknown_query_parameters
-from api.routes import audit, breaches, case_links, cases, creators, health, policies, reports
+from api.routes import (
+    audit,
+    breaches,
+    bulk_actions,
+    case_links,
+    cases,
+    creators,
+    health,
+    policies,
+    reports,
+)
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.db import make_engine, session_scope
@@ -87,7 +97,7 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
     problems.install(app)
-    for module in (cases, case_links, creators, breaches, reports, audit, policies, health):
+    for module in (bulk_actions, cases, case_links, creators, breaches, reports, audit, policies, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)

@@ -23,6 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from casework.bulk.idempotency import BulkKeyReused
+from casework.bulk.runner import TooManyCases
 from casework.cases.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
 from casework.errors import (
     AmbiguousPolicy,
@@ -154,6 +156,8 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     IdempotencyRace: lambda e: Problem(
         409, "conflict", "Concurrent request", "a concurrent request used the same Idempotency-Key; retry"
     ),
+    BulkKeyReused: lambda e: Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(e)),
+    TooManyCases: lambda e: validation_problem([{"pointer": "/filter", "message": str(e)}], str(e)),
     InvalidCursor: lambda e: validation_problem([{"parameter": "cursor", "in": "query", "message": str(e)}]),
     OpenChildren: lambda e: Problem(
         409, "open-children", "Child cases are open", str(e), open_children=e.children

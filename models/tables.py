@@ -287,6 +287,18 @@ class CaseLink(SQLModel, table=True):
     created_by: str = Field(max_length=200)
 
 
+class BulkRequest(SQLModel, table=True):
+    """A bulk action answered under an Idempotency-Key (scoped by API key, as ``idempotency_keys``):
+    a retry with the same key and body gets ``response`` again, the cases are not acted on twice."""
+
+    __tablename__ = "bulk_requests"
+
+    key: str = Field(primary_key=True, max_length=300)
+    request_hash: str = Field(max_length=64)
+    created_at: datetime = _utc()
+    response: dict[str, Any] = _json()
+
+
 #: Search and creator indexes the migrations create per database (SQLite FTS5 table and its
 #: shadow tables, expression indexes): not modelled, so schema comparison leaves them out.
 UNMODELLED_PREFIX = "case_search"

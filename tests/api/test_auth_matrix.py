@@ -46,6 +46,13 @@ ROUTES = [
     ),
     Route("DELETE", "/v1/cases/{case_id}/links/{other_case_id}", frozenset({"agent"}), 404),
     Route("GET", "/v1/creators/{creator_id}/cases", ALL),
+    Route(
+        "POST",
+        "/v1/cases/bulk-actions",
+        frozenset({"agent"}),
+        200,
+        {"action": {"action": "note", "text": "hi"}, "cases": [{"id": "cs_none", "version": 1}]},
+    ),
     Route("GET", "/v1/breaches", ALL),
     Route("GET", "/v1/reports/compliance", frozenset({"admin", "auditor"})),
     Route("GET", "/v1/audit/export", frozenset({"admin", "auditor"})),

@@ -31,6 +31,7 @@ TABLES = {
     "idempotency_keys",
     "worker_heartbeats",
     "case_links",
+    "bulk_requests",
 }
 
 

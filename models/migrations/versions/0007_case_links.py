@@ -1,4 +1,4 @@
-"""Cases beyond one: links between cases (parent and child, related, duplicate, merged), the
+"""Cases beyond one: bulk actions' idempotency records (``bulk_requests``), links between cases (parent and child, related, duplicate, merged), the
 creator's cases by ``attributes.creator.id`` and ``.handle``, and full-text search over a case's
 summary and its public messages (``replied`` events).
 
@@ -109,6 +109,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("case_id", "other_case_id", name="uq_case_links_pair"),
     )
     op.create_index("ix_case_links_other_case_id", "case_links", ["other_case_id"])
+    op.create_table(
+        "bulk_requests",
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
     for statement in SQLITE if op.get_bind().dialect.name == "sqlite" else POSTGRESQL:
         op.execute(statement)
 
@@ -116,5 +124,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in SQLITE_DOWN if op.get_bind().dialect.name == "sqlite" else POSTGRESQL_DOWN:
         op.execute(statement)
+    op.drop_table("bulk_requests")
     op.drop_index("ix_case_links_other_case_id", table_name="case_links")
     op.drop_table("case_links")
