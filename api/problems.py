@@ -23,23 +23,26 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from casework.bulk.idempotency import BulkKeyReused
-from casework.bulk.runner import TooManyCases
-from casework.cases.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
 from casework.errors import (
     AmbiguousPolicy,
+    BulkKeyReused,
     CaseNotFound,
     CaseworkError,
     DuplicateTimedEvent,
     ForbiddenTransition,
+    IdempotencyKeyReused,
+    IdempotencyRace,
     InvalidAction,
+    InvalidCursor,
+    InvalidIdempotencyKey,
     LinkConflict,
     LinkNotFound,
     OpenChildren,
     PolicyNotRegistered,
     StaleVersion,
+    StoredPolicyUnreadable,
+    TooManyCases,
 )
-from casework.queries.pagination import InvalidCursor
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
 
@@ -164,6 +167,10 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     ),
     LinkConflict: lambda e: Problem(409, "link-conflict", "Link not possible", str(e)),
     LinkNotFound: lambda e: Problem(404, "not-found", "No such link", str(e)),
+    # The deployment's policies directory is at fault, not the request: a server error, named.
+    StoredPolicyUnreadable: lambda e: Problem(
+        500, "policy-unreadable", "A registered policy no longer loads", str(e)
+    ),
     DuplicateTimedEvent: lambda e: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"
     ),

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from casework.bulk.runner import CaseResult, Target, TooManyCases, run_bulk, select_targets, summary
-from casework.errors import InvalidAction
+from casework.bulk.runner import CaseResult, Target, run_bulk, select_targets, summary
+from casework.errors import InvalidAction, TooManyCases
 from casework.queries.case_queries import CaseFilters
 from casework.search.conditions import search_terms
 from cli.apps import cases_app

@@ -15,7 +15,7 @@ from api.schemas import CaseAction
 from casework.bulk import idempotency as bulk_keys
 from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
 from casework.cases import idempotency
-from casework.cases.idempotency import IdempotencyRace
+from casework.errors import IdempotencyRace
 from casework.queries.case_queries import CaseFilters
 from models.db import session_scope
 from sla_engine.kinds import Status

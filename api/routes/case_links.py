@@ -14,13 +14,13 @@ from sqlmodel import Session
 
 from api.auth import CaseWriter, EngineDep, NowDep
 from api.problems import validation_problem
-from api.routes.cases import PROBLEMS, CaseId, _json, _view
-from api.schemas import CaseCreate, CaseView
+from api.routes.cases import PROBLEMS, CaseId, _view, _view_json
+from api.schemas import CaseCreate
 from casework.errors import PolicyNotRegistered
 from casework.links import linking
+from casework.queries.case_view import CaseRecord, CaseView
 from models.db import session_scope
 from models.kinds import LinkKind
-from models.tables import Case
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -42,9 +42,10 @@ class LinkCreate(BaseModel):
     case_id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
 
 
-def _answer(session: Session, case: Case, now: NowDep, status_code: int = 200, **headers: str) -> Response:
-    view: CaseView = _view(session, case, now)
-    return _json(view, status_code, {"ETag": f'"{case.version}"', **headers})
+def _answer(
+    session: Session, case: CaseRecord, now: NowDep, status_code: int = 200, **headers: str
+) -> Response:
+    return _view_json(_view(session, case, now), status_code, {"ETag": f'"{case.version}"', **headers})
 
 
 @router.post(

@@ -3,6 +3,7 @@ first, as GET /v1/cases lists them (the same filters and paging)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -11,8 +12,9 @@ from sqlalchemy import Engine
 from api.auth import Reader
 from api.reads import short_read
 from api.routes.cases import PROBLEMS, _list_response
-from api.schemas import CaseSummary, Page
+from api.schemas import Page
 from casework.queries.case_queries import CaseFilters
+from casework.queries.case_view import CaseBrief
 from casework.queries.pagination import MAX_PAGE
 from sla_engine.kinds import Status
 
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/v1/creators", tags=["cases"])
 
 @router.get(
     "/{creator_id}/cases",
-    response_model=Page[CaseSummary],
+    response_model=Page[CaseBrief],
     summary="A creator's cases by nearest deadline",
     responses=PROBLEMS,
 )
@@ -37,4 +39,5 @@ async def creator_cases(
     page for a creator with none."""
     filters = CaseFilters(status=status or (), creator=creator_id)
     engine: Engine = request.app.state.engine
-    return await short_read(engine, _list_response, engine, request, filters, limit, cursor)
+    now: datetime = request.app.state.clock()
+    return await short_read(engine, _list_response, engine, request, filters, limit, cursor, now)

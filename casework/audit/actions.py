@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from casework.errors import UnreadableAction
 from models.tables import CaseEvent
 from sla_engine.events import AgentAction
 from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
@@ -21,14 +22,6 @@ from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
 DELIVERY_KINDS = frozenset({EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED})
 #: Events the services write about a case's relations to other cases (casework.links): no state change.
 RELATION_KINDS = frozenset({EventKind.LINKED, EventKind.UNLINKED, EventKind.MERGED})
-
-
-class UnreadableAction(ValueError):
-    """An agent's event that no action writes in that shape (tampered, or an unknown kind)."""
-
-    def __init__(self, seq: int, detail: str) -> None:
-        super().__init__(detail)
-        self.seq = seq
 
 
 @dataclass(frozen=True)
@@ -56,6 +49,9 @@ def recorded_actions(events: Iterable[CaseEvent]) -> list[RecordedAction]:
     actions: list[RecordedAction] = []
     leader: CaseEvent | None = None
     for event in events:
+        if event.kind is EventKind.OPENED:
+            leader = event  # a case opened waiting on the creator: its pauses follow the opening
+            continue
         if not is_agent_event(event):
             continue
         request = event.data.get("request")

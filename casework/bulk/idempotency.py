@@ -12,17 +12,9 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from casework.cases.idempotency import RETENTION, IdempotencyRace
-from casework.errors import CaseworkError
+from casework.cases.idempotency import RETENTION
+from casework.errors import BulkKeyReused, IdempotencyRace
 from models.tables import BulkRequest
-
-
-class BulkKeyReused(CaseworkError):
-    def __init__(self, key: str) -> None:
-        super().__init__(
-            f"Idempotency-Key {key!r} was already used for a different bulk request; use a new key"
-        )
-        self.key = key
 
 
 def find(session: Session, stored_key: str, request_hash: str, now: datetime) -> dict[str, Any] | None:

@@ -26,12 +26,12 @@ from sqlalchemy import Connection, Engine
 from casework.cases import lifecycle
 from casework.errors import (
     CaseNotFound,
-    CaseworkError,
     DuplicateTimedEvent,
     ForbiddenTransition,
     InvalidAction,
     OpenChildren,
     StaleVersion,
+    TooManyCases,
 )
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
@@ -42,16 +42,6 @@ from models.db import session_scope
 MAX_CASES = 10_000
 
 RESULTS = ("done", "stale", "forbidden", "not_found", "invalid")
-
-
-class TooManyCases(CaseworkError):
-    """The filter selects more cases than one bulk request may act on."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"the filter selects more than {limit} cases; narrow it (e.g. by queue or due_before)"
-        )
-        self.limit = limit
 
 
 @dataclass(frozen=True)

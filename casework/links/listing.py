@@ -4,10 +4,12 @@ merges, each with its status, priority and next deadline (read in one query)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 from sqlmodel import Session, col
+from typing_extensions import TypedDict
 
 from models.kinds import LinkKind
 from models.tables import Case, CaseLink
@@ -56,11 +58,39 @@ def _other(case_id: str) -> Any:
     )
 
 
-def empty_links() -> dict[str, Any]:
-    return {group: None if group in SINGLE else [] for group in GROUPS.values()}
+class LinkedCase(TypedDict):
+    id: str
+    incident_type: str
+    status: str
+    priority: str
+    next_deadline_at: datetime | None
 
 
-def linked_cases(bind: Session | Connection, case_id: str) -> dict[str, Any]:
+class CaseLinks(TypedDict):
+    """The cases linked to one case, by how they relate to it."""
+
+    parent: LinkedCase | None
+    children: list[LinkedCase]
+    related: list[LinkedCase]
+    duplicate_of: list[LinkedCase]
+    duplicates: list[LinkedCase]
+    merged_into: LinkedCase | None
+    merged_from: list[LinkedCase]
+
+
+def empty_links() -> CaseLinks:
+    return {
+        "parent": None,
+        "children": [],
+        "related": [],
+        "duplicate_of": [],
+        "duplicates": [],
+        "merged_into": None,
+        "merged_from": [],
+    }
+
+
+def linked_cases(bind: Session | Connection, case_id: str) -> CaseLinks:
     """``{"parent": {...} | None, "children": [...], "related": [...], "duplicate_of": [...],
     "duplicates": [...], "merged_into": {...} | None, "merged_from": [...]}``; each case as
     ``{id, incident_type, status, priority, next_deadline_at}``."""
@@ -68,7 +98,7 @@ def linked_cases(bind: Session | Connection, case_id: str) -> dict[str, Any]:
     links = empty_links()
     for source, kind, other_id, incident_type, status, priority, due in rows:
         side = SIDES[LinkKind(kind)][0 if source == case_id else 1]
-        entry = {
+        entry: LinkedCase = {
             "id": other_id,
             "incident_type": incident_type,
             "status": str(status),
@@ -77,9 +107,9 @@ def linked_cases(bind: Session | Connection, case_id: str) -> dict[str, Any]:
         }
         group = GROUPS[side]
         if group in SINGLE:
-            links[group] = entry
+            links[group] = entry  # type: ignore[literal-required]
         else:
-            links[group].append(entry)
+            links[group].append(entry)  # type: ignore[literal-required]
     return links
 
 

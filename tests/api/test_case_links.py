@@ -21,7 +21,7 @@ def world(api: ApiWorld) -> ApiWorld:
     return api
 
 
-def _events(api: ApiWorld, case_id: str, kind: str) -> list[dict]:
+def _events(api: ApiWorld, case_id: str, kind: str) -> list[tuple[str, dict, str]]:
     items = api.get(f"/v1/cases/{case_id}/events").json()["items"]
     return [(e["kind"], e["data"], e["actor"]) for e in items if e["kind"] == kind]
 
