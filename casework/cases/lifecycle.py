@@ -134,5 +134,5 @@ def apply_action(
         policy, calendar, state_from_dict(case.state), AgentAction(name, now, actor, dict(args))
     )
     change = write_case_change(session, case, step.state, step.events, now, expected_version)
-    hooks.after_action(session, case, name, args, actor, now)
+    hooks.after_action(session, change, name, args, actor, now)
     return change

@@ -3,6 +3,7 @@
 - before: a parent case cannot be resolved (nor merged away) while a child is open, unless the
   agent forces it with a reason (OpenChildren names them); ``merge_into`` needs a surviving case
   that exists, is another case and is still open to work (not closed or merged);
+- after any action whose write recorded a breach: the parent's ``on_child_breach``;
 - after ``merge_into``: the pair's link becomes ``merged_into`` and both cases record ``merged``
   (the duplicate ``{"into": survivor}``, the survivor ``{"from": duplicate}``), so the duplicate's
   history points to its survivor.
@@ -19,7 +20,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from casework.errors import CaseNotFound, InvalidAction, LinkConflict, OpenChildren
-from casework.history.case_changes import write_case_change
+from casework.history.case_changes import CaseChange, write_case_change
+from casework.links.child_breach import escalate_parents
 from casework.links.listing import open_children
 from models.kinds import LinkKind
 from models.tables import Case, CaseLink
@@ -62,11 +64,15 @@ def _check_survivor(session: Session, case: Case, survivor_id: Any) -> None:
 
 
 def after_action(
-    session: Session, case: Case, name: ActionName, args: Mapping[str, Any], actor: str, now: datetime
+    session: Session, change: CaseChange, name: ActionName, args: Mapping[str, Any], actor: str, now: datetime
 ) -> None:
-    """Record what ``name`` (already written on ``case``) means for the linked cases."""
+    """Record what ``name`` (already written: ``change``) means for the linked cases: a merge's
+    link and events, and the parent's escalation when the action's write recorded a breach
+    (casework.links.child_breach)."""
     if name is ActionName.MERGE_INTO:
-        _record_merge(session, case, str(args["case_id"]), actor, now)
+        _record_merge(session, change.case, str(args["case_id"]), actor, now)
+    if change.breaches:
+        escalate_parents(session, [change], now)
 
 
 def _record_merge(session: Session, duplicate: Case, survivor_id: str, actor: str, now: datetime) -> None:

@@ -236,3 +236,30 @@ def test_links_and_children_replay_clean_in_audit_verify(world: ApiWorld) -> Non
 
     assert report["clean"] is True, report
     assert report["cases_checked"] == 3
+
+
+WAVE = replace(make_policy(), id="partner-wave", incident_type="partner_wave", on_child_breach="escalate")
+
+
+def test_a_childs_breach_escalates_a_parent_whose_policy_says_so(world: ApiWorld) -> None:
+    register(world.engine, WAVE, now=T0 - timedelta(days=1))
+    escalating = world.open_case(incident_type="partner_wave")
+    quiet = world.open_case()  # account_compromised: no on_child_breach
+    loud_child = _child(world, escalating["id"])
+    quiet_child = _child(world, quiet["id"])
+    world.clock.advance(minutes=61)  # the children's first response (P2: 1 h) is missed
+
+    world.act(loud_child["id"], "note", text="still looking")
+    world.act(quiet_child["id"], "note", text="still looking")
+
+    parent = world.get(f"/v1/cases/{escalating['id']}").json()
+    assert (parent["stage"]["id"], parent["escalations"]) == ("security", 1)
+    [escalated] = [
+        e
+        for e in world.get(f"/v1/cases/{escalating['id']}/events").json()["items"]
+        if e["kind"] == "escalated"
+    ]
+    assert escalated["actor"] == "system:child-breach"
+    assert escalated["data"]["reason"] == f"child case {loud_child['id']} breached first_response"
+    assert world.get(f"/v1/cases/{quiet['id']}").json()["stage"]["id"] == "frontline"
+    assert world.get("/v1/audit/verify", who="auditor").json()["clean"] is True
