@@ -24,7 +24,7 @@ from bench.templates import attributes, register_bundled
 from casework.bulk.runner import Target, run_bulk
 from casework.cases.lifecycle import apply_action, open_case
 from models.db import make_engine, session_scope
-from models.schema import migrate
+from models.migrate import migrate
 
 FULL, QUICK = 10_000, 1_000
 ACTOR = "agent:bench"

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
 
-from api.auth import CaseWriter, EngineDep, NowDep
-from api.routes.cases import PROBLEMS, query_words
-from api.schemas import CaseAction
+from api.bodies import CaseAction
+from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
+from api.listing import query_words
 from casework.bulk import idempotency as bulk_keys
 from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
 from casework.cases import idempotency

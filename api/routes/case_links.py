@@ -12,13 +12,13 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from sqlmodel import Session
 
-from api.auth import CaseWriter, EngineDep, NowDep
+from api.bodies import CaseCreate
+from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep
 from api.problems import validation_problem
-from api.routes.cases import PROBLEMS, CaseId, _view, _view_json
-from api.schemas import CaseCreate
 from casework.errors import PolicyNotRegistered
 from casework.links import linking
-from casework.queries.case_view import CaseRecord, CaseView
+from casework.queries import case_queries
+from casework.queries.case_view import CASE_VIEW, CaseRecord, CaseView, case_view
 from models.db import session_scope
 from models.kinds import LinkKind
 
@@ -45,7 +45,11 @@ class LinkCreate(BaseModel):
 def _answer(
     session: Session, case: CaseRecord, now: NowDep, status_code: int = 200, **headers: str
 ) -> Response:
-    return _view_json(_view(session, case, now), status_code, {"ETag": f'"{case.version}"', **headers})
+    """The case's view, as every write answers it, with its version as ETag."""
+    breached = bool(case_queries.breached_case_ids(session, [case.id]))
+    body = CASE_VIEW.dump_json(case_view(session, case, now, breached))
+    headers = {"ETag": f'"{case.version}"', **headers}
+    return Response(body, status_code, headers, media_type="application/json")
 
 
 @router.post(

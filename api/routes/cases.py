@@ -15,44 +15,36 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, TypeAdapter
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth import CaseWriter, EngineDep, NowDep, Reader
+from api.bodies import CaseAction, CaseCreate, EventView, Page
+from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
+from api.listing import list_response, query_words
 from api.problems import Problem, validation_problem
 from api.reads import short_read
-from api.schemas import CaseAction, CaseCreate, EventView, Page
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
-from casework.errors import IdempotencyRace, InvalidAction, PolicyNotRegistered
+from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
 from casework.queries.case_view import (
-    CASE_BRIEFS,
     CASE_VIEW,
     CaseBrief,
     CaseRecord,
     CaseView,
-    case_briefs,
     case_view,
 )
 from casework.queries.pagination import MAX_PAGE
-from casework.search.conditions import MAX_QUERY, search_terms
+from casework.search.conditions import MAX_QUERY
 from models.db import session_scope, single_read
 from sla_engine.kinds import Status
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No key, or an unknown or revoked key"},
-    403: {"description": "The key's role may not use this route"},
-    422: {"description": "Invalid input; `errors` lists JSON pointers"},
-}
 
 
 def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:
@@ -207,33 +199,7 @@ async def list_cases(
     )
     engine: Engine = request.app.state.engine  # as EngineDep, without a dependency to solve
     now: datetime = request.app.state.clock()  # as NowDep, likewise
-    return await short_read(engine, _list_response, engine, request, filters, limit, cursor, now)
-
-
-def query_words(q: str | None) -> str | None:
-    """``q`` as the search's terms; a 422 naming ``q`` when it holds no word."""
-    if q is None:
-        return None
-    try:
-        return search_terms(q)
-    except InvalidAction as err:
-        raise validation_problem([{"parameter": "q", "in": "query", "message": str(err)}]) from None
-
-
-def _list_response(
-    engine: Engine, request: Request, filters: CaseFilters, limit: int, cursor: str | None, now: datetime
-) -> Response:
-    with engine.connect() as connection, connection.begin(), Session(connection) as session:
-        page = case_queries.list_cases(connection, filters, limit, cursor)
-        # The session is used only if a policy version is not parsed yet (immutable rows).
-        items = case_briefs(session, page.items, now)
-    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
-    body = b'{"items":' + CASE_BRIEFS.dump_json(items) + b',"next":' + _PAGE_LINK.dump_json(link) + b"}"
-    return Response(body, media_type="application/json")
-
-
-#: The listing's page is written from its parts: ``Page[CaseBrief]`` would validate every item again.
-_PAGE_LINK = TypeAdapter(str | None)
+    return await short_read(engine, list_response, engine, request, filters, limit, cursor, now)
 
 
 @router.get(

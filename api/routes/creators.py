@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import Engine
 
-from api.auth import Reader
+from api.bodies import Page
+from api.deps import PROBLEMS, Reader
+from api.listing import list_response
 from api.reads import short_read
-from api.routes.cases import PROBLEMS, _list_response
-from api.schemas import Page
 from casework.queries.case_queries import CaseFilters
 from casework.queries.case_view import CaseBrief
 from casework.queries.pagination import MAX_PAGE
@@ -40,4 +40,4 @@ async def creator_cases(
     filters = CaseFilters(status=status or (), creator=creator_id)
     engine: Engine = request.app.state.engine
     now: datetime = request.app.state.clock()
-    return await short_read(engine, _list_response, engine, request, filters, limit, cursor, now)
+    return await short_read(engine, list_response, engine, request, filters, limit, cursor, now)

@@ -45,12 +45,12 @@ class CreatorField(ColumnElement[str]):
 
 
 @compiles(CreatorField, "sqlite")
-def _creator_sqlite(element: CreatorField, compiler: SQLCompiler, **kw: Any) -> str:
+def _creator_sqlite(element: CreatorField, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ARG001
     return f"json_extract(cases.attributes, '$.creator.{element.name}')"
 
 
 @compiles(CreatorField, "postgresql")
-def _creator_postgresql(element: CreatorField, compiler: SQLCompiler, **kw: Any) -> str:
+def _creator_postgresql(element: CreatorField, compiler: SQLCompiler, **kw: Any) -> str:  # noqa: ARG001
     return f"lifeline_json_text(cases.attributes, '{{creator,{element.name}}}')"
 
 

@@ -1,84 +1,38 @@
-"""`lifeline cases bulk` as an agent types it: a filter's or a list's cases, per-case results, exit codes."""
+"""`lifeline cases show`: the case view of the API, read from the database by an operator."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from casework.cases.lifecycle import apply_action, open_case
-from models.db import session_scope
-from tests.casework.builders import CREATOR, register
-
-#: The command acts at the real now: cases open a minute before it, so few timers fall due.
-T0 = datetime.now(UTC) - timedelta(minutes=1)
+from cli.main import app
+from tests.casework.builders import T0, open_one, register
 
 runner = CliRunner()
 
 
-def _invoke(db_url: str, *args: str) -> tuple[int, str, str]:
-    from cli.main import app
+def test_show_prints_the_case_view_with_its_stage_and_clocks(db_url: str, engine: Engine) -> None:
+    register(engine)
+    case = open_one(engine).case
 
-    result = runner.invoke(app, ["cases", "bulk", *args], env={"LIFELINE_DATABASE_URL": db_url})
-    return result.exit_code, result.stdout, result.stderr
+    result = runner.invoke(app, ["cases", "show", case.id, "--database-url", db_url])
 
-
-def _open(engine: Engine, count: int, queue_creator: str = "cr_1") -> list[str]:
-    attributes = {**CREATOR, "creator": {**CREATOR["creator"], "id": queue_creator}}
-    with session_scope(engine) as session:
-        return [
-            open_case(
-                session, incident_type="account_compromised", attributes=attributes, actor="agent:ana", now=T0
-            ).case.id
-            for _ in range(count)
-        ]
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.stdout)
+    assert (view["id"], view["status"], view["priority"]) == (case.id, "open", "P2")
+    assert view["stage"]["id"] == "frontline" and view["stage"]["index"] == 0
+    assert [c["name"] for c in view["clocks"]] == ["first_response", "resolution"]
+    assert view["clocks"][0]["due_at"] == (T0 + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    assert view["summary"] == "account taken over, 2FA changed"
 
 
-def test_bulk_acknowledges_what_the_filter_selects_and_reports_each_case(db_url: str, engine: Engine) -> None:
-    register(engine, now=T0)
-    wave = _open(engine, 120)
-    other = _open(engine, 3, "cr_other")
-    with session_scope(engine) as session:
-        apply_action(session, wave[0], "resolve", {}, "agent:ana", T0)
+def test_show_an_unknown_case_exits_2_naming_it(db_url: str, engine: Engine) -> None:
+    register(engine)
 
-    code, out, err = _invoke(
-        db_url, "acknowledge", "--filter", "creator=cr_1", "--actor", "agent:bo", "--json"
-    )
+    result = runner.invoke(app, ["cases", "show", "cs_nope", "--database-url", db_url])
 
-    answer = json.loads(out)
-    assert code == 1  # one case could not be acknowledged
-    assert answer["total"] == 120
-    assert answer["counts"] == {"done": 119, "stale": 0, "forbidden": 1, "not_found": 0, "invalid": 0}
-    assert {r["case_id"]: r["result"] for r in answer["results"]}[wave[0]] == "forbidden"
-    assert "acknowledge on 120 cases: 119 done, 1 forbidden" in err
-    code, out, _ = _invoke(db_url, "acknowledge", "--filter", "creator=cr_other", "--filter", "status=open")
-    assert code == 0
-    assert out.strip() == f"acknowledge on {len(other)} cases: {len(other)} done"
-
-
-def test_bulk_on_listed_cases_checks_their_versions(db_url: str, engine: Engine) -> None:
-    register(engine, now=T0)
-    first, second = _open(engine, 2)
-
-    code, out, _ = _invoke(
-        db_url, "assign", "--arg", "assignee=ana", "--case", f"{first}:1", "--case", f"{second}:7"
-    )
-
-    assert code == 1
-    assert out.strip() == "assign on 2 cases: 1 done, 1 stale"
-
-
-def test_bad_input_exits_2_saying_what(db_url: str, engine: Engine) -> None:
-    register(engine, now=T0)
-    for args, message in [
-        (["dance", "--filter", "status=open"], "unknown action 'dance'"),
-        (["acknowledge"], "either --filter"),
-        (["acknowledge", "--filter", "stauts=open"], "unknown filter 'stauts'"),
-        (["acknowledge", "--filter", "status=opened"], "--filter status"),
-        (["acknowledge", "--case", "cs_1"], "ID:VERSION"),
-    ]:
-        code, _, err = _invoke(db_url, *args)
-        assert code == 2, args
-        assert message in err, (args, err)
+    assert result.exit_code == 2
+    assert "no case with id 'cs_nope'" in result.stderr
