@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api import docs, problems
+from api import docs, openapi, problems
+from api.headers import ResponseHeaders
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
-from api.query_params import reject_unknown_query_parameters
+from api.rate_limit import FailedAuthLimiter
 from api.routes import (
     audit,
     breaches,
@@ -91,18 +92,20 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
-        dependencies=[Depends(reject_unknown_query_parameters)],
         docs_url=None,  # api.docs serves /docs and /redoc from local files
         redoc_url=None,
     )
     app.state.engine = bound
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
+    app.state.auth_limiter = FailedAuthLimiter()
     problems.install(app)
     docs.install(app)
+    openapi.install(app)
     for module in (bulk_actions, cases, case_links, creators, breaches, reports, audit, policies, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ResponseHeaders)
     return app

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.headers import public_url
 from api.problems import validation_problem
 from casework.errors import InvalidAction
 from casework.queries import case_queries
@@ -36,7 +37,7 @@ def list_response(
         page = case_queries.list_cases(connection, filters, limit, cursor)
         # The session is used only if a policy version is not parsed yet (immutable rows).
         items = case_briefs(session, page.items, now)
-    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     body = b'{"items":' + CASE_BRIEFS.dump_json(items) + b',"next":' + PAGE_LINK.dump_json(link) + b"}"
     return Response(body, media_type="application/json")
 

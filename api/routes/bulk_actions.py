@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from api.bodies import CaseAction
+from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
 from api.listing import query_words
 from casework.bulk import idempotency as bulk_keys
@@ -20,7 +21,7 @@ from casework.queries.case_queries import CaseFilters
 from models.db import session_scope
 from sla_engine.kinds import Status
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
 Short = Annotated[StrictStr, Field(max_length=200)]
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from sqlmodel import Session
 
 from api.bodies import CaseCreate
+from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep
 from api.problems import validation_problem
 from casework.errors import PolicyNotRegistered
@@ -22,7 +23,7 @@ from casework.queries.case_view import CASE_VIEW, CaseRecord, CaseView, case_vie
 from models.db import session_scope
 from models.kinds import LinkKind
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
 LINK_PROBLEMS = {
     **PROBLEMS,

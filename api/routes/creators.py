@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import Engine
 
 from api.bodies import Page
+from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, Reader
 from api.listing import list_response
 from api.reads import short_read
@@ -18,7 +19,7 @@ from casework.queries.case_view import CaseBrief
 from casework.queries.pagination import MAX_PAGE
 from sla_engine.kinds import Status
 
-router = APIRouter(prefix="/v1/creators", tags=["cases"])
+router = APIRouter(prefix="/v1/creators", tags=["cases"], route_class=CheckedRoute)
 
 
 @router.get(
