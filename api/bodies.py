@@ -134,7 +134,10 @@ class Reply(_Action):
 
 
 class Resolve(_Action):
+    """``force`` (with a ``reason``) resolves a parent case whose children are still open."""
+
     action: Literal["resolve"]
+    force: StrictBool | None = None
 
 
 class Reopen(_Action):
@@ -179,6 +182,14 @@ class UpdateAttributes(_Action):
     attributes: CaseAttributes
 
 
+class MergeInto(_Action):
+    """Close this case as a duplicate of ``case_id`` (status ``merged``; its clocks stop)."""
+
+    action: Literal["merge_into"]
+    case_id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    force: StrictBool | None = None
+
+
 #: The body of POST /v1/cases/{id}/actions, told apart by ``action`` (use with
 #: ``Body(discriminator="action")``).
 CaseAction = (
@@ -195,6 +206,7 @@ CaseAction = (
     | Reopen
     | Close
     | Reply
+    | MergeInto
 )
 
 

@@ -13,6 +13,7 @@ from sla_engine.transitions import ForbiddenTransition
 
 __all__ = [
     "AmbiguousPolicy",
+    "BulkKeyReused",
     "ApiKeyNameTaken",
     "ApiKeyNotFound",
     "CaseNotFound",
@@ -23,12 +24,16 @@ __all__ = [
     "IdempotencyRace",
     "InputRejected",
     "InvalidAction",
+    "LinkConflict",
+    "LinkNotFound",
+    "OpenChildren",
     "InvalidCursor",
     "InvalidIdempotencyKey",
     "InvalidKeyName",
     "PolicyNotRegistered",
     "StaleVersion",
     "StoredPolicyUnreadable",
+    "TooManyCases",
     "UnreadableAction",
 ]
 
@@ -93,6 +98,34 @@ class DuplicateTimedEvent(CaseworkError):
         self.case_id = case_id
 
 
+class OpenChildren(CaseworkError):
+    """A parent case cannot be resolved while a child is open, unless forced with a reason."""
+
+    def __init__(self, case_id: str, children: list[str]) -> None:
+        super().__init__(
+            f"case {case_id} has open child cases ({', '.join(children)}): resolve them first, "
+            "or resolve with force: true and a reason"
+        )
+        self.case_id = case_id
+        self.children = children
+
+
+class LinkConflict(CaseworkError):
+    """The two cases are already linked (one link per pair), or the link cannot be made in their state."""
+
+    def __init__(self, message: str, case_id: str, other_case_id: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id
+        self.other_case_id = other_case_id
+
+
+class LinkNotFound(CaseworkError):
+    def __init__(self, case_id: str, other_case_id: str) -> None:
+        super().__init__(f"case {case_id} has no link with case {other_case_id}")
+        self.case_id = case_id
+        self.other_case_id = other_case_id
+
+
 class StoredPolicyUnreadable(CaseworkError):
     """A registered document no longer loads (its calendar is gone, or the language changed): the
     deployment's policies directory must be fixed, the caller's input is not at fault."""
@@ -145,3 +178,23 @@ class UnreadableAction(CaseworkError):
     def __init__(self, seq: int, detail: str) -> None:
         super().__init__(detail)
         self.seq = seq
+
+
+class BulkKeyReused(CaseworkError):
+    """A bulk action's Idempotency-Key was already used for a different bulk request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for a different bulk request; use a new key"
+        )
+        self.key = key
+
+
+class TooManyCases(CaseworkError):
+    """A bulk action's filter selects more cases than one request may act on."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the filter selects more than {limit} cases; narrow it (e.g. by queue or due_before)"
+        )
+        self.limit = limit
