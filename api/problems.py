@@ -31,8 +31,10 @@ from casework.errors import (
     DuplicateTimedEvent,
     ForbiddenTransition,
     InvalidAction,
+    LinkNotFound,
     PolicyNotRegistered,
     StaleVersion,
+    TooManyReplies,
 )
 from casework.queries.pagination import InvalidCursor
 from sla_engine.kinds import ActionName
@@ -152,6 +154,14 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
         409, "conflict", "Concurrent request", "a concurrent request used the same Idempotency-Key; retry"
     ),
     InvalidCursor: lambda e: validation_problem([{"parameter": "cursor", "in": "query", "message": str(e)}]),
+    LinkNotFound: lambda e: Problem(404, "not-found", "No such status link", str(e)),
+    TooManyReplies: lambda e: Problem(
+        429,
+        "too-many-requests",
+        "Too many replies",
+        str(e),
+        headers={"Retry-After": str(e.retry_after_seconds)},
+    ),
     DuplicateTimedEvent: lambda e: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"
     ),

@@ -112,10 +112,24 @@ class RequestInfo(_Action):
     action: Literal["request_info"]
 
 
+#: A public message: 1 to 5000 characters (the creator's status page shows it).
+Message = Annotated[StrictStr, Field(min_length=1, max_length=5000)]
+
+
 class CreatorReplied(_Action):
-    """Resume after request_info."""
+    """Resume after request_info; with ``message`` (the creator's words) it is recorded as an event
+    ``creator_replied`` and is allowed in any status but closed."""
 
     action: Literal["creator_replied"]
+    message: Message | None = None
+
+
+class Reply(_Action):
+    """A public message to the creator (event ``replied``), shown on their status page; ``note``
+    stays internal. Allowed in every status but closed; no status change."""
+
+    action: Literal["reply"]
+    message: Message
 
 
 class Resolve(_Action):
@@ -171,6 +185,7 @@ CaseAction = (
     | Assign
     | Start
     | Note
+    | Reply
     | RequestInfo
     | CreatorReplied
     | Escalate
@@ -244,6 +259,20 @@ class CaseView(BaseModel):
     escalations: int
     breached: bool
     version: int
+
+
+class OpenedCaseView(CaseView):
+    """The 201 of POST /v1/cases: the case, and its creator's status link, given this once (only its
+    hash is stored; a retry with the same Idempotency-Key answers null: rotate to get a new one)."""
+
+    creator_link: str | None = Field(
+        None, description="Absolute URL of the creator's status page; shown once, never stored."
+    )
+
+
+class CreatorLinkView(BaseModel):
+    case_id: str
+    creator_link: str = Field(description="The new status link; the previous one no longer works.")
 
 
 class CaseSummary(BaseModel):

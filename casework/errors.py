@@ -17,8 +17,10 @@ __all__ = [
     "DuplicateTimedEvent",
     "ForbiddenTransition",
     "InvalidAction",
+    "LinkNotFound",
     "PolicyNotRegistered",
     "StaleVersion",
+    "TooManyReplies",
 ]
 
 
@@ -70,3 +72,20 @@ class DuplicateTimedEvent(CaseworkError):
     def __init__(self, case_id: str) -> None:
         super().__init__(f"case {case_id}: a timed event was already recorded (duplicate dedupe key)")
         self.case_id = case_id
+
+
+class LinkNotFound(CaseworkError):
+    """A creator status link that is unknown, rotated or expired. Deliberately says nothing more:
+    the page shown for it is the same whether a case exists or not."""
+
+    def __init__(self) -> None:
+        super().__init__("no such status link")
+
+
+class TooManyReplies(CaseworkError):
+    """The creator has sent the most replies an hour allows for this case (HTTP 429)."""
+
+    def __init__(self, limit: int, retry_after_seconds: int) -> None:
+        super().__init__(f"at most {limit} replies an hour per case; try again in {retry_after_seconds} s")
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds

@@ -5,6 +5,10 @@ and the command line.
   ``postgresql+psycopg://user@host/db`` for PostgreSQL.
 - ``LIFELINE_POLICIES_DIR``: the policies and calendars; default the bundled ``policies/`` directory.
 - ``LIFELINE_CHANNELS_FILE``: optional JSON file mapping notification channels to webhooks.
+- Creator channel (docs/creator-channel.md): ``LIFELINE_PUBLIC_URL`` (base of status links, default
+  ``http://127.0.0.1:8000``), ``LIFELINE_LINK_SECRET`` (derives status links; default a random
+  secret kept in the database), ``LIFELINE_SMTP_URL`` / ``LIFELINE_SMTP_FROM`` (email),
+  ``LIFELINE_INTAKE`` (``on`` opens /help).
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     policies_dir: Path = BUNDLED_POLICIES_DIR
     channels_file: Path | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    link_secret: str | None = None
+    smtp_url: str | None = None
+    smtp_from: str = "Lifeline <lifeline@localhost>"
+    intake: str = "off"
 
     @property
     def calendars_dir(self) -> Path:

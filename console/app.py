@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from console import web
+from console import creator_pages, web
 
-ROUTERS: list[APIRouter] = []
+ROUTERS: list[APIRouter] = [creator_pages.router]
 
 
 def install(app: FastAPI) -> FastAPI:

@@ -266,3 +266,24 @@ class WorkerHeartbeat(SQLModel, table=True):
 
     worker_id: str = Field(primary_key=True, max_length=200)
     beat_at: datetime = _utc()
+
+
+# The creator channel's tables live in their own module; importing it here registers them with the
+# same metadata wherever the tables are imported.
+from models.creator_tables import CreatorLink, InstanceSecret, IntakeRequest  # noqa: E402
+
+__all__ = [
+    "ApiKey",
+    "Breach",
+    "Case",
+    "CaseEscalation",
+    "CaseEvent",
+    "ClockOutcome",
+    "CreatorLink",
+    "IdempotencyKey",
+    "InstanceSecret",
+    "IntakeRequest",
+    "Notification",
+    "PolicyVersion",
+    "WorkerHeartbeat",
+]

@@ -20,7 +20,7 @@ from sla_engine.policy_actions import Cause, change_priority, enter_stage
 from sla_engine.priority import decide_priority
 from sla_engine.state import CaseState
 from sla_engine.status_effects import change_status
-from sla_engine.transitions import next_status
+from sla_engine.transitions import ForbiddenTransition, next_status
 
 Events = list[EngineEvent]
 Handler = Callable[[Policy, BusinessCalendar, CaseState, AgentAction], tuple[CaseState, Events]]
@@ -86,6 +86,46 @@ def _note(
     return replace(state, updated_at=action.at), [
         EngineEvent(EventKind.NOTE_ADDED, action.at, action.actor, {"text": text})
     ]
+
+
+#: The longest public message (an agent's reply or the creator's), in characters.
+MAX_MESSAGE = 5000
+
+
+def _message(action: AgentAction) -> str:
+    """The action's ``message``: 1 to MAX_MESSAGE characters, not only blanks."""
+    text = action.args.get("message")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidAction(f"{action.name} needs a non-empty 'message'", "message")
+    if len(text) > MAX_MESSAGE:
+        raise InvalidAction(f"'message' is longer than {MAX_MESSAGE} characters", "message")
+    return text
+
+
+def _reply(
+    policy: Policy, calendar: BusinessCalendar, state: CaseState, action: AgentAction
+) -> tuple[CaseState, Events]:
+    """A public message to the creator (shown on their status page); no status change."""
+    event = EngineEvent(EventKind.REPLIED, action.at, action.actor, {"message": _message(action)})
+    return replace(state, updated_at=action.at), [event]
+
+
+def _creator_replied(
+    policy: Policy, calendar: BusinessCalendar, state: CaseState, action: AgentAction
+) -> tuple[CaseState, Events]:
+    """The creator answered. With a ``message`` it is recorded (event ``creator_replied``); a case
+    waiting on the creator resumes (``in_progress``). Elsewhere only a message makes sense: without
+    one the action is refused as the state machine refuses it (409)."""
+    events: Events = []
+    if "message" in action.args:
+        data = {"message": _message(action)}
+        events.append(EngineEvent(EventKind.CREATOR_REPLIED, action.at, action.actor, data))
+    if state.status is Status.WAITING_ON_CREATOR:
+        state, more = _status_action(policy, calendar, state, action)
+        return state, events + more
+    if not events:
+        raise ForbiddenTransition(action.name, state.status)
+    return replace(state, updated_at=action.at), events
 
 
 def _escalate(
@@ -190,12 +230,13 @@ HANDLERS: dict[ActionName, Handler] = {
     ActionName.ACKNOWLEDGE: _status_action,
     ActionName.START: _status_action,
     ActionName.REQUEST_INFO: _status_action,
-    ActionName.CREATOR_REPLIED: _status_action,
+    ActionName.CREATOR_REPLIED: _creator_replied,
     ActionName.RESOLVE: _status_action,
     ActionName.REOPEN: _status_action,
     ActionName.CLOSE: _status_action,
     ActionName.ASSIGN: _assign,
     ActionName.NOTE: _note,
+    ActionName.REPLY: _reply,
     ActionName.ESCALATE: _escalate,
     ActionName.SET_PRIORITY: _set_priority,
     ActionName.UPDATE_ATTRIBUTES: _update_attributes,

@@ -26,6 +26,8 @@ class ActionName(StrEnum):
     ASSIGN = "assign"
     START = "start"
     NOTE = "note"
+    #: A public message to the creator (``note`` stays internal).
+    REPLY = "reply"
     REQUEST_INFO = "request_info"
     CREATOR_REPLIED = "creator_replied"
     ESCALATE = "escalate"
@@ -49,11 +51,17 @@ class EventKind(StrEnum):
     QUEUE_CHANGED = "queue_changed"
     ASSIGNED = "assigned"
     NOTE_ADDED = "note_added"
+    #: An agent's public message to the creator (action ``reply``).
+    REPLIED = "replied"
+    #: The creator's message (action ``creator_replied`` with a ``message``).
+    CREATOR_REPLIED = "creator_replied"
     ATTRIBUTES_CHANGED = "attributes_changed"
     CLOCK_STOPPED = "clock_stopped"
     # Written by the notification delivery flow, not by the engine.
     NOTIFICATION_DELIVERED = "notification_delivered"
     NOTIFICATION_FAILED = "notification_failed"
+    # Written by the creator channel when an agent replaces the creator's status link (no token).
+    CREATOR_LINK_ROTATED = "creator_link_rotated"
 
 
 #: The actor of every event the engine writes on its own (timers and the actions they trigger).

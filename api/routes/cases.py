@@ -23,10 +23,11 @@ from sqlmodel import Session
 from api.auth import CaseWriter, EngineDep, NowDep, Reader
 from api.problems import Problem, validation_problem
 from api.reads import short_read
-from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
+from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, OpenedCaseView, Page
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
 from casework.cases.idempotency import IdempotencyRace
+from casework.creator import links
 from casework.errors import PolicyNotRegistered
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters, ListedCase
@@ -83,7 +84,7 @@ def _parse_if_match(value: str | None) -> int | None:
 @router.post(
     "",
     status_code=201,
-    response_model=CaseView,
+    response_model=OpenedCaseView,
     summary="Open a case",
     responses={
         **PROBLEMS,
@@ -105,7 +106,8 @@ def open_case(
     ] = None,
 ) -> Response:
     """Open a case under the latest registered version of its policy. The case starts in stage 0
-    with every clock running; its priority comes from the policy's rules over ``attributes``."""
+    with every clock running; its priority comes from the policy's rules over ``attributes``.
+    ``creator_link`` is the creator's status page, given this once."""
     payload = body.model_dump(mode="json", exclude_unset=True)
     stored_key = idempotency.scoped_key(holder.id, idempotency_key) if idempotency_key is not None else None
     fingerprint = idempotency.fingerprint(payload)
@@ -130,12 +132,13 @@ def _open_once(
     now: NowDep,
     stored_key: str | None,
     fingerprint: str,
-) -> tuple[CaseView, bool]:
+) -> tuple[OpenedCaseView, bool]:
     with session_scope(engine) as session:
         if stored_key is not None:
             existing = idempotency.find(session, stored_key, fingerprint, now)
             if existing is not None:
-                return _view(session, case_queries.get_case(session, existing), now), True
+                found = _view(session, case_queries.get_case(session, existing), now)
+                return OpenedCaseView(**found.model_dump()), True
         try:
             change = cases.open_case(
                 session,
@@ -152,7 +155,9 @@ def _open_once(
             raise validation_problem([{"pointer": pointer, "message": str(err)}], str(err)) from None
         if stored_key is not None:
             idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
-        return _view(session, change.case, now, bool(change.breaches)), False
+        link = links.status_url(links.issue_link(session, change.case.id, now))
+        view = _view(session, change.case, now, bool(change.breaches))
+        return OpenedCaseView(**view.model_dump(), creator_link=link), False
 
 
 @router.get(

@@ -17,8 +17,11 @@ from models.tables import CaseEvent
 from sla_engine.events import AgentAction
 from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
 
-#: Events written by the notification delivery flow: not part of the engine's history.
-DELIVERY_KINDS = frozenset({EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED})
+#: Events written by the notification delivery flow (and the creator link's rotation): not part of
+#: the engine's history.
+DELIVERY_KINDS = frozenset(
+    {EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED, EventKind.CREATOR_LINK_ROTATED}
+)
 
 
 class UnreadableAction(ValueError):
