@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from casework.creator.messages import creator_notifications
 from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.clock_outcomes import write_outcomes
 from casework.history.event_rows import (
@@ -158,7 +159,8 @@ def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow],
 def consequences(
     case: Case, rows: Sequence[EventRow], now: datetime
 ) -> tuple[list[BreachRow], list[NotificationRow]]:
-    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them)."""
+    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them), the
+    creator's emails included (casework.creator.messages)."""
     breaches: list[BreachRow] = []
     notifications: list[NotificationRow] = []
     for row in rows:
@@ -166,6 +168,7 @@ def consequences(
             breaches.append(BreachRow(**breach_values(case, row, now)))
         elif makes_notification(row):
             notifications.append(NotificationRow(**notification_values(case, row, now)))
+    notifications += creator_notifications(case, rows, now)
     return breaches, notifications
 
 
