@@ -20,6 +20,7 @@ from policies.loader import bundled_calendars, bundled_policies_dir, load_policy
 from policies.model import Policy
 from tests.api.conftest import ApiWorld, FakeClock, create_keys
 from tests.casework.builders import T0
+from tests.creator.browser import chromium  # noqa: F401 - the fixture of the browser tests
 
 CREATOR_ATTRIBUTES = {
     "creator": {
