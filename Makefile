@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench bench-quick clean
+.PHONY: install run test lint typecheck contracts pytest bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The import contracts of pyproject.toml's [tool.importlinter] (layers; no SQL, HTTP or Prefect in the
+# engine and the policy language; no tables in the API): a violation names the offending import.
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck contracts pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

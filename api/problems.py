@@ -23,20 +23,23 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from casework.cases.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
 from casework.errors import (
     AmbiguousPolicy,
     CaseNotFound,
     CaseworkError,
     DuplicateTimedEvent,
     ForbiddenTransition,
+    IdempotencyKeyReused,
+    IdempotencyRace,
     InvalidAction,
+    InvalidCursor,
+    InvalidIdempotencyKey,
     LinkNotFound,
     PolicyNotRegistered,
     StaleVersion,
+    StoredPolicyUnreadable,
     TooManyReplies,
 )
-from casework.queries.pagination import InvalidCursor
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
 
@@ -161,6 +164,10 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
         "Too many replies",
         str(e),
         headers={"Retry-After": str(e.retry_after_seconds)},
+    ),
+    # The deployment's policies directory is at fault, not the request: a server error, named.
+    StoredPolicyUnreadable: lambda e: Problem(
+        500, "policy-unreadable", "A registered policy no longer loads", str(e)
     ),
     DuplicateTimedEvent: lambda e: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"

@@ -18,8 +18,11 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     model_validator,
 )
+
+from casework.queries.case_view import CaseView, ClockView, PolicyRef
 
 T = TypeVar("T")
 
@@ -200,96 +203,21 @@ CaseAction = (
 # --- responses ------------------------------------------------------------------------------------
 
 
-class PolicyRef(BaseModel):
-    id: str
-    version: int
-
-
-class ClockView(BaseModel):
-    name: str
-    title: str | None = None
-    state: Literal["running", "paused", "stopped"]
-    target: str = Field(description="ISO 8601 duration for the case's current priority")
-    target_seconds: float
-    due_at: datetime | None = Field(description="UTC deadline (null when paused or stopped)")
-    due_at_local: datetime | None = Field(description="The same deadline in the calendar's time zone")
-    timezone: str
-    remaining_seconds: float | None = Field(
-        description="Working time left before the deadline (negative once breached; null when stopped)"
-    )
-    paused_seconds: float = Field(description="Working time spent paused so far")
-    warned: bool
-    breached: bool
-    breached_at: datetime | None
-    breached_by_seconds: float | None = Field(description="Working time past the deadline")
-    stopped_at: datetime | None
-    met: bool | None = Field(description="Stopped in time (true), late (false); null while counting")
-
-
-class StageView(BaseModel):
-    id: str
-    index: int
-    title: str | None = None
-    queue: str
-    entered_at: datetime
-    state: Literal["running", "paused", "stopped"]
-    escalates_at: datetime | None
-    escalates_at_local: datetime | None
-    remaining_seconds: float | None
-    is_last: bool
-
-
-class CaseView(BaseModel):
-    id: str
-    incident_type: str
-    policy: PolicyRef
-    status: str
-    stage: StageView
-    queue: str
-    assignee: str | None
-    priority: str
-    priority_reason: str
-    priority_set_by_hand: bool
-    attributes: dict[str, Any]
-    clocks: list[ClockView]
-    next_deadline_at: datetime | None
-    opened_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    escalations: int
-    breached: bool
-    version: int
-
-
 class OpenedCaseView(CaseView):
     """The 201 of POST /v1/cases: the case, and its creator's status link, given this once (only its
     hash is stored; a retry with the same Idempotency-Key answers null: rotate to get a new one)."""
 
-    creator_link: str | None = Field(
-        None, description="Absolute URL of the creator's status page; shown once, never stored."
-    )
+    creator_link: Annotated[
+        str | None, Field(description="Absolute URL of the creator's status page; shown once, never stored.")
+    ]
+
+
+OPENED_CASE_VIEW = TypeAdapter(OpenedCaseView)
 
 
 class CreatorLinkView(BaseModel):
     case_id: str
     creator_link: str = Field(description="The new status link; the previous one no longer works.")
-
-
-class CaseSummary(BaseModel):
-    id: str
-    incident_type: str
-    policy: PolicyRef
-    status: str
-    stage: str
-    queue: str
-    assignee: str | None
-    priority: str
-    summary: str | None
-    next_deadline_at: datetime | None
-    breached: bool
-    opened_at: datetime
-    updated_at: datetime
-    version: int
 
 
 class Page(BaseModel, Generic[T]):

@@ -16,8 +16,9 @@ from typing import Any
 import typer
 
 from casework import api_keys
-from casework.api_keys import ApiKeyNameTaken, CreatedKey
+from casework.api_keys import CreatedKey
 from casework.cases.lifecycle import open_case
+from casework.errors import ApiKeyNameTaken
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from cli.apps import app

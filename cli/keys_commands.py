@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from casework import api_keys
-from casework.api_keys import ApiKeyNameTaken, ApiKeyNotFound, InvalidKeyName
+from casework.errors import ApiKeyNameTaken, ApiKeyNotFound, InvalidKeyName
 from casework.settings import get_settings
 from cli.apps import keys_app
 from models.db import make_engine, session_scope

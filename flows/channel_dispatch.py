@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from casework.creator.messages import CREATOR_CHANNEL
+from casework.history.creator_messages import CREATOR_CHANNEL
 from casework.history.outbox import OutboxItem
 from flows.email_delivery import attempt_email
 from flows.webhooks import DeliveryPolicy, Outcome, attempt_delivery

@@ -253,3 +253,8 @@ def state_from_dict(d: Mapping[str, Any]) -> CaseState:
         closed_at=_parse_dt(d["closed_at"]),
         escalations=d.get("escalations", 0),
     )
+
+
+def clock_from_dict(d: Mapping[str, Any]) -> ClockState:
+    """One clock of a stored state, for a reader that fetched only that part (a listing)."""
+    return _clock_from_dict(d)

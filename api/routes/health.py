@@ -12,14 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, func, text
-from sqlmodel import select
+from sqlalchemy import Engine
 
 from api.auth import EngineDep, NowDep
 from api.problems import PROBLEM_JSON
-from models.db import session_scope
-from models.schema import SchemaError, ensure_schema_current
-from models.tables import WorkerHeartbeat
+from casework.queries import operations
 
 router = APIRouter(tags=["operations"])
 
@@ -27,26 +24,12 @@ router = APIRouter(tags=["operations"])
 HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
 
 
-def _check_database(engine: Engine) -> dict[str, Any]:
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any driver error means "unreachable" here
-        return {"status": "fail", "detail": f"database unreachable: {type(exc).__name__}"}
-    return {"status": "pass"}
-
-
-def _check_schema(engine: Engine) -> dict[str, Any]:
-    try:
-        ensure_schema_current(engine)
-    except SchemaError as exc:
-        return {"status": "fail", "detail": str(exc)}
-    return {"status": "pass"}
+def _check(failure: str | None) -> dict[str, Any]:
+    return {"status": "pass"} if failure is None else {"status": "fail", "detail": failure}
 
 
 def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
-    with session_scope(engine, write=False) as session:
-        beat = session.exec(select(func.max(WorkerHeartbeat.beat_at))).one()
+    beat = operations.freshest_heartbeat(engine)
     if beat is None:
         return {
             "status": "warn",
@@ -71,9 +54,9 @@ def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
 def healthz(engine: EngineDep, now: NowDep) -> Response:
     """200 when this process can serve (a missing or stale worker is a warning, since workers may
     run elsewhere); 503 problem+json when the database is unreachable or its schema is not current."""
-    checks: dict[str, Any] = {"database": _check_database(engine)}
+    checks: dict[str, Any] = {"database": _check(operations.database_unreachable(engine))}
     if checks["database"]["status"] == "pass":
-        checks["schema"] = _check_schema(engine)
+        checks["schema"] = _check(operations.schema_not_current(engine))
     if all(c["status"] == "pass" for c in checks.values()):
         checks["worker"] = _check_worker(engine, now)
         status = "warn" if checks["worker"]["status"] != "pass" else "pass"

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Body, Path, Query
 from api.auth import EngineDep, PolicyAuthor, Reader, Simulator
 from api.routes.cases import PROBLEMS
 from api.schemas import (
-    ClockView,
     Diagnostic,
     PolicyDetail,
     PolicySummary,
@@ -23,7 +22,7 @@ from api.schemas import (
     TimelineEntry,
     ValidationReport,
 )
-from casework.queries.case_status import clock_view
+from casework.queries.case_view import clock_view
 from casework.registry import policy_queries, policy_registry
 from casework.registry.policy_validation import validate_document
 from models.db import session_scope
@@ -174,15 +173,12 @@ def simulate_policy(
         entry = timeline_entry(event)
         timeline.append(TimelineEntry(**entry, at_local=calendar.local(event.at)))
     return SimulationView(
-        policy={"id": pinned.policy_id, "version": pinned.version},  # type: ignore[arg-type]
+        policy={"id": pinned.policy_id, "version": pinned.version},
         timezone=str(calendar.zone),
         until=result.until,
         timeline=timeline,
         final_status=str(result.state.status),
         final_stage=result.state.stage.id,
         final_priority=result.state.priority,
-        clocks=[
-            ClockView.model_validate(clock_view(c, titles.get(c.name), calendar, result.until))
-            for c in result.state.clocks
-        ],
+        clocks=[clock_view(c, titles.get(c.name), calendar, result.until) for c in result.state.clocks],
     )

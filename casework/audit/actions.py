@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from casework.errors import UnreadableAction
 from models.tables import CaseEvent
 from sla_engine.events import AgentAction
 from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
@@ -22,14 +23,6 @@ from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
 DELIVERY_KINDS = frozenset(
     {EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED, EventKind.CREATOR_LINK_ROTATED}
 )
-
-
-class UnreadableAction(ValueError):
-    """An agent's event that no action writes in that shape (tampered, or an unknown kind)."""
-
-    def __init__(self, seq: int, detail: str) -> None:
-        super().__init__(detail)
-        self.seq = seq
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from casework.audit.actions import RecordedAction, UnreadableAction, engine_events, recorded_actions
+from casework.audit.actions import RecordedAction, engine_events, recorded_actions
+from casework.errors import UnreadableAction
 from casework.history.hashchain import canonical_json, normalize_json, utc_iso
 from models.tables import Case, CaseEvent
 from policies.model import Policy

@@ -17,10 +17,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, select
 
 from casework.creator import links
-from casework.creator.messages import contact_email
 from casework.creator.status_view import creator_view
 from casework.creator.texts import catalogue, creator_language
 from casework.errors import CaseNotFound
+from casework.history.creator_messages import contact_email
 from models.tables import Case, CaseEvent
 
 _ENV = Environment(

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from casework.creator.messages import creator_notifications
 from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.clock_outcomes import write_outcomes
+from casework.history.creator_messages import creator_notifications
 from casework.history.event_rows import (
     BREACHES,
     EVENTS,
@@ -160,7 +160,7 @@ def consequences(
     case: Case, rows: Sequence[EventRow], now: datetime
 ) -> tuple[list[BreachRow], list[NotificationRow]]:
     """The breach and outbox rows ``rows`` imply (``case`` holds the state after them), the
-    creator's emails included (casework.creator.messages)."""
+    creator's emails included (casework.history.creator_messages)."""
     breaches: list[BreachRow] = []
     notifications: list[NotificationRow] = []
     for row in rows:
