@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from console import creator_pages, web
+from console import creator_pages, intake_pages, web
 
-ROUTERS: list[APIRouter] = [creator_pages.router]
+ROUTERS: list[APIRouter] = [creator_pages.router, intake_pages.router]
 
 
 def install(app: FastAPI) -> FastAPI:

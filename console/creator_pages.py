@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from casework.creator import links, replies
 from casework.creator.others import other_open_cases
 from casework.creator.status_view import creator_view
-from casework.creator.texts import catalogue, choose_language, languages
+from casework.creator.texts import catalogue, choose_language, creator_language, languages
 from casework.errors import ForbiddenTransition, InvalidAction, LinkNotFound, TooManyReplies
 from console.web import templates
 from models.db import session_scope
@@ -68,11 +68,11 @@ def utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _language(request: Request, lang: str | None) -> str:
+def language_of(request: Request, lang: str | None) -> str:
     return choose_language(lang, request.headers.get("accept-language"))
 
 
-def _render(request: Request, name: str, lang: str, status: int = 200, **context: Any) -> Response:
+def render(request: Request, name: str, lang: str, status: int = 200, **context: Any) -> Response:
     names = {code: catalogue(code)["language_name"] for code in languages()}
     page = templates.TemplateResponse(
         request,
@@ -91,19 +91,27 @@ def _render(request: Request, name: str, lang: str, status: int = 200, **context
     return page
 
 
-def _message_page(request: Request, lang: str, status: int, heading: str, text: str) -> Response:
+def message_page(request: Request, lang: str, status: int, heading: str, text: str) -> Response:
     texts = catalogue(lang)
-    return _render(request, "creator/message.html", lang, status, heading=texts[heading], text=texts[text])
+    return render(request, "creator/message.html", lang, status, heading=texts[heading], text=texts[text])
 
 
 def not_found(request: Request, lang: str) -> Response:
     """The one page for every link that does not work: it says nothing about any case."""
-    return _message_page(request, lang, 404, "not_found_title", "not_found_text")
+    return message_page(request, lang, 404, "not_found_title", "not_found_text")
 
 
 def _status_page(
-    request: Request, token: str, lang: str, status: int = 200, error: str | None = None, draft: str = ""
+    request: Request,
+    token: str,
+    lang: str,
+    status: int = 200,
+    error: str | None = None,
+    draft: str = "",
+    asked: str | None = None,
 ) -> Response:
+    """The page of ``token`` in ``lang``; with ``asked`` (the ``?lang=`` given, or None) a request
+    that names no language at all gets the creator's own."""
     engine: Engine = request.app.state.engine
     now: datetime = request.app.state.clock()
     with session_scope(engine, write=False) as session:
@@ -111,10 +119,12 @@ def _status_page(
             case = links.resolve(session, token, now)
         except LinkNotFound:
             return not_found(request, lang)
+        if asked is None and "accept-language" not in request.headers:
+            lang = choose_language(None, None, creator_language(case.attributes))
         view = creator_view(session, case, lang, now)
         others = other_open_cases(session, case, lang, now)
         form_token = links.form_token(session, token, now)
-    return _render(
+    return render(
         request,
         "creator/status.html",
         lang,
@@ -133,7 +143,7 @@ def _status_page(
 def status_page(
     request: Request, token: str, lang: Annotated[str | None, Query(max_length=10)] = None
 ) -> Response:
-    return _status_page(request, token, _language(request, lang))
+    return _status_page(request, token, language_of(request, lang), asked=lang)
 
 
 @router.post("/status/{token}/reply")
@@ -146,7 +156,7 @@ def post_reply(
 ) -> Response:
     """The creator's message: 303 back to the page on success; the page again with what went wrong
     otherwise (their draft kept)."""
-    language = _language(request, lang)
+    language = language_of(request, lang)
     texts = catalogue(language)
     engine: Engine = request.app.state.engine
     now: datetime = request.app.state.clock()
@@ -167,7 +177,7 @@ def post_reply(
     except LinkNotFound:
         return not_found(request, language)
     except TooManyReplies as err:
-        page = _message_page(request, language, 429, "too_many_title", "too_many_text")
+        page = message_page(request, language, 429, "too_many_title", "too_many_text")
         page.headers["retry-after"] = str(err.retry_after_seconds)
         return page
     except (ForbiddenTransition, InvalidAction):

@@ -19,9 +19,9 @@ import httpx
 from sqlalchemy import Engine
 
 from casework.creator.emails import Email, NoRecipient, creator_email, staff_email
+from casework.creator.smtp import build_message, parse_smtp_url, send
 from casework.history.outbox import OutboxItem, record_delivered, record_failed_attempt, record_undeliverable
 from casework.settings import get_settings
-from flows.smtp import build_message, parse_smtp_url, send
 from flows.webhooks import DeliveryFailed, DeliveryPolicy, Outcome
 from models.db import session_scope
 from models.kinds import NotificationStatus

@@ -106,3 +106,10 @@ def staff_email(to: str, payload: dict[str, Any]) -> Email:
     ]
     addresses = tuple(a.strip() for a in to.split(",") if a.strip())
     return Email(addresses, subject, "\n".join(lines) + "\n", None, "en")
+
+
+def code_email(to: str, code: str, language: str) -> Email:
+    """The intake's verification code, in the creator's language (plain text only)."""
+    texts = catalogue(language)
+    body = texts["email_code_text"].format(code=code) + "\n"
+    return Email((to,), texts["email_subject_code"].format(code=code), body, None, language)

@@ -31,8 +31,9 @@ def catalogue(language: str) -> dict[str, str]:
     return {**found[DEFAULT_LANGUAGE], **found.get(language, {})}
 
 
-def choose_language(query: str | None, accept_language: str | None) -> str:
-    """``?lang=`` when it names a known language, else the best of Accept-Language, else English."""
+def choose_language(query: str | None, accept_language: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    """``?lang=`` when it names a known language, else the best of Accept-Language, else ``default``
+    (English, or the creator's own language when the caller knows it)."""
     known = languages()
     if query and query.lower() in known:
         return query.lower()
@@ -40,7 +41,7 @@ def choose_language(query: str | None, accept_language: str | None) -> str:
         base = tag.split("-")[0]
         if base in known:
             return base
-    return DEFAULT_LANGUAGE
+    return default if default in known else DEFAULT_LANGUAGE
 
 
 def _ranked(header: str) -> list[tuple[str, float]]:

@@ -183,3 +183,22 @@ def test_agents_cannot_reply_on_a_closed_case(creator_api: ApiWorld, status: str
     creator_api.act(str(case["id"]), "close")
     refused = creator_api.act(str(case["id"]), "reply", expect=409, message="hello")
     assert "cannot reply a case that is closed" in refused["detail"]
+
+
+def test_one_creator_sees_every_open_case_from_any_of_their_links(creator_api: ApiWorld) -> None:
+    first, first_token = _open(creator_api)
+    second, second_token = _open(creator_api)
+    someone_else = {**CREATOR_ATTRIBUTES, "creator": {"id": "cr_other", "contact_email": "x@example.com"}}
+    creator_api.open_case(someone_else)
+    closed, _closed_token = _open(creator_api)
+    creator_api.act(str(closed["id"]), "resolve")
+    creator_api.act(str(closed["id"]), "close")
+
+    page = _page(creator_api, first_token, **{"Accept-Language": "en"}).text
+
+    others = re.findall(r'<li><a href="/status/([A-Za-z0-9_-]{43})\?lang=en">', page)
+    assert others == [second_token]
+    assert "Your other open cases" in page
+    back = _page(creator_api, second_token, **{"Accept-Language": "en"}).text
+    assert re.findall(r'<li><a href="/status/([A-Za-z0-9_-]{43})\?lang=en">', back) == [first_token]
+    assert second["id"] != first["id"]

@@ -1,4 +1,5 @@
-"""Sending one email over SMTP at LIFELINE_SMTP_URL (plain functions; the caller retries).
+"""Sending one email over SMTP at LIFELINE_SMTP_URL (plain functions; the caller retries). Used by the
+delivery flow (flows/email_delivery.py) and by intake, which emails its code while the creator waits.
 
 URL forms: ``smtp://host:port`` (plain; add ``?starttls=true`` to upgrade with STARTTLS),
 ``smtps://host:port`` (TLS from the start); ``user:password@`` logs in. Default ports 25 and 465.
@@ -14,6 +15,7 @@ from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from casework.creator.emails import Email
+from casework.settings import get_settings
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -68,3 +70,12 @@ def send(server: SmtpServer, message: EmailMessage, timeout: float) -> None:
         if server.user is not None:
             client.login(server.user, server.password or "")
         client.send_message(message)
+
+
+def send_now(email: Email, timeout: float = 10.0) -> None:
+    """Send ``email`` at once through LIFELINE_SMTP_URL (for a creator waiting on a page); raises
+    ValueError when no server is configured, OSError or SMTPException when sending fails."""
+    settings = get_settings()
+    if not settings.smtp_url:
+        raise ValueError("LIFELINE_SMTP_URL is not set: no email can be sent")
+    send(parse_smtp_url(settings.smtp_url), build_message(email, settings.smtp_from), timeout)
