@@ -118,7 +118,7 @@ def test_stored_escalations_equal_the_events(engine: Engine) -> None:
     assert d_rows and not any(r[9] for r in d_rows)
     # Escalations move the case to the stage's queue: the rows carry the current queue.
     with engine.connect() as conn:
-        queues = dict(conn.execute(text("SELECT id, queue FROM cases")).tuples().all())
+        queues: dict[str, str] = dict(conn.execute(text("SELECT id, queue FROM cases")).tuples().all())
     assert all(r[7] == queues[r[0]] for r in written)
 
 
