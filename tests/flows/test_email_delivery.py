@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from casework.cases.lifecycle import apply_action, open_case
 from casework.creator import links
@@ -55,7 +55,7 @@ def _act(engine: Engine, case_id: str, action: str, **args: str) -> None:
 
 def _rows(engine: Engine) -> list[Notification]:
     with Session(engine) as session:
-        return list(session.exec(select(Notification).order_by(Notification.id)))
+        return list(session.exec(select(Notification).order_by(col(Notification.id))))
 
 
 def test_the_creator_gets_their_link_in_italian_when_the_case_opens(
