@@ -30,6 +30,7 @@ ROUTES = [
     Route("GET", "/v1/cases/{case_id}", ALL),
     Route("POST", "/v1/cases/{case_id}/actions", frozenset({"agent"}), 200, {"action": "note", "text": "hi"}),
     Route("GET", "/v1/cases/{case_id}/events", ALL),
+    Route("POST", "/v1/cases/{case_id}/creator-link", frozenset({"agent"})),
     Route("GET", "/v1/breaches", ALL),
     Route("GET", "/v1/reports/compliance", frozenset({"admin", "auditor"})),
     Route("GET", "/v1/audit/export", frozenset({"admin", "auditor"})),

@@ -70,7 +70,7 @@ def test_rotating_kills_the_old_link_at_once_and_records_who_did_it(creator_api:
     assert verify["clean"] is True, verify
 
 
-def test_only_agents_and_admins_rotate_and_unknown_cases_are_404(creator_api: ApiWorld) -> None:
+def test_only_agents_rotate_and_unknown_cases_are_404(creator_api: ApiWorld) -> None:
     case = creator_api.open_case(CREATOR_ATTRIBUTES)
     assert creator_api.post(f"/v1/cases/{case['id']}/creator-link", who="auditor").status_code == 403
     assert creator_api.post(f"/v1/cases/{case['id']}/creator-link", who=None).status_code == 401

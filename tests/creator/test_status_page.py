@@ -129,6 +129,11 @@ def test_a_message_when_not_waiting_is_recorded_without_moving_the_case(creator_
     assert _reply(creator_api, token, "Also my email was changed").status_code == 303
     view = creator_api.get(f"/v1/cases/{case['id']}").json()
     assert view["status"] == "open"
+    creator_api.act(str(case["id"]), "request_info", reason="Which email?")
+    assert _reply(creator_api, token, "old@example.com").status_code == 303
+    creator_api.act(str(case["id"]), "reply", message="Thanks, fixed.")
+    verify = creator_api.get("/v1/audit/verify", who="auditor").json()
+    assert verify["clean"] is True, verify  # the replay accepts every creator and public message
 
 
 def test_bad_form_token_empty_and_too_long_messages_are_refused(creator_api: ApiWorld) -> None:
