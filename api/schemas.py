@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from casework.queries.case_view import CaseView, ClockView, PolicyRef
+from casework.queries.case_view import CaseView
 
 T = TypeVar("T")
 
@@ -84,6 +84,9 @@ class CaseCreate(BaseModel):
     opened_at: AwareDatetime | None = Field(
         None, description="When the creator reported it (default now; may be in the past, never future)."
     )
+    status: Literal["open", "waiting_on_creator"] = Field(
+        "open", description="Open already waiting on the creator (details needed before work can start)."
+    )
 
     @model_validator(mode="after")
     def _needs_policy(self) -> CaseCreate:
@@ -110,29 +113,26 @@ class Start(_Action):
 
 
 class RequestInfo(_Action):
-    """Pause: the case waits on the creator (clocks with pauses_on stop counting)."""
+    """Pause: the case waits on the creator (clocks with pauses_on stop counting). With ``until``,
+    the worker resumes the case by itself at that instant (event ``pause_expired``)."""
 
     action: Literal["request_info"]
-
-
-#: A public message: 1 to 5000 characters (the creator's status page shows it).
-Message = Annotated[StrictStr, Field(min_length=1, max_length=5000)]
+    until: AwareDatetime | None = Field(None, description="When waiting ends by itself (within 366 days).")
 
 
 class CreatorReplied(_Action):
-    """Resume after request_info; with ``message`` (the creator's words) it is recorded as an event
-    ``creator_replied`` and is allowed in any status but closed."""
+    """The creator wrote: resumes a case waiting on the creator; elsewhere it is recorded and starts
+    a next-reply cycle (no status change)."""
 
     action: Literal["creator_replied"]
-    message: Message | None = None
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)] | None = None
 
 
 class Reply(_Action):
-    """A public message to the creator (event ``replied``), shown on their status page; ``note``
-    stays internal. Allowed in every status but closed; no status change."""
+    """A public message to the creator (``note`` stays internal); event ``replied``."""
 
     action: Literal["reply"]
-    message: Message
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)]
 
 
 class Resolve(_Action):
@@ -188,7 +188,6 @@ CaseAction = (
     | Assign
     | Start
     | Note
-    | Reply
     | RequestInfo
     | CreatorReplied
     | Escalate
@@ -197,6 +196,7 @@ CaseAction = (
     | Resolve
     | Reopen
     | Close
+    | Reply
 )
 
 
@@ -316,27 +316,14 @@ class SimulateRequest(BaseModel):
         },
     )
 
-    case: dict[str, Any] = Field(description='{"opened_at": ISO 8601 with offset, "attributes": {...}}')
+    case: dict[str, Any] = Field(
+        description='{"opened_at": ISO 8601 with offset, "attributes": {...}, "status"?: ...}'
+    )
     actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
     until: Any = Field(None, description="Run the timers until this instant (default: until quiet)")
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    at_local: datetime
-    kind: str
-    clock: str | None = None
-    stage: str | None = None
-    detail: str
-    actor: str
-
-
-class SimulationView(BaseModel):
-    policy: PolicyRef
-    timezone: str
-    until: datetime
-    timeline: list[TimelineEntry]
-    final_status: str
-    final_stage: str
-    final_priority: str
-    clocks: list[ClockView]
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="A registered version of this policy (default: the latest)"
+    )
+    policy: dict[str, Any] | None = Field(
+        None, description="A draft policy document to simulate instead (validated; nothing is registered)"
+    )

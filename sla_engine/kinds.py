@@ -26,8 +26,6 @@ class ActionName(StrEnum):
     ASSIGN = "assign"
     START = "start"
     NOTE = "note"
-    #: A public message to the creator (``note`` stays internal).
-    REPLY = "reply"
     REQUEST_INFO = "request_info"
     CREATOR_REPLIED = "creator_replied"
     ESCALATE = "escalate"
@@ -36,6 +34,8 @@ class ActionName(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     CLOSE = "close"
+    #: A public message to the creator (``note`` stays internal); records ``replied``.
+    REPLY = "reply"
 
 
 class EventKind(StrEnum):
@@ -51,12 +51,18 @@ class EventKind(StrEnum):
     QUEUE_CHANGED = "queue_changed"
     ASSIGNED = "assigned"
     NOTE_ADDED = "note_added"
-    #: An agent's public message to the creator (action ``reply``).
-    REPLIED = "replied"
-    #: The creator's message (action ``creator_replied`` with a ``message``).
-    CREATOR_REPLIED = "creator_replied"
     ATTRIBUTES_CHANGED = "attributes_changed"
     CLOCK_STOPPED = "clock_stopped"
+    #: A clock began counting: a ``starts_on`` clock's start, or a new cycle of a cycle clock.
+    CLOCK_STARTED = "clock_started"
+    #: A public reply to the creator (action ``reply``).
+    REPLIED = "replied"
+    #: An acknowledgement that leaves the status as it is (the case was already being worked).
+    ACKNOWLEDGED = "acknowledged"
+    #: A creator message on a case that was not waiting on the creator (no status change).
+    CREATOR_REPLIED = "creator_replied"
+    #: A ``request_info`` pause ran out at its ``until``: the worker resumed the case.
+    PAUSE_EXPIRED = "pause_expired"
     # Written by the notification delivery flow, not by the engine.
     NOTIFICATION_DELIVERED = "notification_delivered"
     NOTIFICATION_FAILED = "notification_failed"
@@ -69,6 +75,8 @@ SYSTEM_ACTOR = "system:escalation"
 
 
 class ClockStatus(StrEnum):
+    #: Not counting yet: waiting for one of its ``starts_on`` (or, for a cycle clock, its next cycle).
+    PENDING = "pending"
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"

@@ -158,6 +158,7 @@ def _open_once(
                 incident_type=body.incident_type,
                 policy_id=body.policy_id,
                 opened_at=body.opened_at,
+                status=Status(body.status),
             )
         except PolicyNotRegistered as err:
             # Bad input here, not a missing resource: point at the field that named the policy.

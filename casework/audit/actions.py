@@ -50,6 +50,9 @@ def recorded_actions(events: Iterable[CaseEvent]) -> list[RecordedAction]:
     actions: list[RecordedAction] = []
     leader: CaseEvent | None = None
     for event in events:
+        if event.kind is EventKind.OPENED:
+            leader = event  # a case opened waiting on the creator: its pauses follow the opening
+            continue
         if not is_agent_event(event):
             continue
         request = event.data.get("request")

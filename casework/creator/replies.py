@@ -31,7 +31,8 @@ def reply(session: Session, token: str, message: str, now: datetime) -> CaseChan
     since = now - _WINDOW
     query = select(func.count(), func.min(CaseEvent.at)).where(
         CaseEvent.case_id == case.id,
-        CaseEvent.kind == EventKind.CREATOR_REPLIED,
+        # Each creator reply writes one of these first (a marker, or the status change resuming it).
+        col(CaseEvent.kind).in_((EventKind.CREATOR_REPLIED, EventKind.STATUS_CHANGED)),
         CaseEvent.actor == CREATOR_ACTOR,
         col(CaseEvent.at) > since,
     )

@@ -103,22 +103,33 @@ def _stage_document(document: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 def promises(policy: Policy, case: Case, now: datetime) -> tuple[Promise, ...]:
-    """The deadlines still open: running clocks (with their deadline) and clocks paused for the
-    creator. A clock that stops on ``resolved`` (or ``closed``) promises a resolution, any other an
-    answer. Stopped clocks promise nothing more."""
+    """At most two promises: the next answer and the resolution. A clock that stops on ``resolved``
+    (or ``closed``) promises a resolution, any other an answer. Of several clocks of one kind the
+    running one due first is shown, else one paused for the creator; clocks not counting (pending,
+    stopped) promise nothing."""
     state = state_from_dict(case.state)
     specs = {spec.name: spec for spec in policy.clocks}
-    found = []
+    best: dict[str, Promise] = {}
     for clock in state.clocks:
         spec = specs.get(clock.name)
-        if spec is None or clock.status is ClockStatus.STOPPED:
+        if spec is None or clock.status not in (ClockStatus.RUNNING, ClockStatus.PAUSED):
             continue
         stops = {str(s) for s in spec.stops_on}
         kind = "resolve" if stops & {"resolved", "closed"} else "answer"
         paused = clock.status is ClockStatus.PAUSED
         due = None if paused else clock.due_at
-        found.append(Promise(kind, due, paused, due is not None and due <= now))
-    return tuple(sorted(found, key=lambda p: (p.kind != "answer", p.kind)))
+        if not paused and due is None:
+            continue
+        found = Promise(kind, due, paused, due is not None and due <= now)
+        if kind not in best or _sooner(found, best[kind]):
+            best[kind] = found
+    return tuple(best[kind] for kind in ("answer", "resolve") if kind in best)
+
+
+def _sooner(candidate: Promise, current: Promise) -> bool:
+    if candidate.due_at is None:
+        return False
+    return current.due_at is None or candidate.due_at < current.due_at
 
 
 def _public_events(session: Session, case_id: str) -> list[CaseEvent]:
@@ -131,7 +142,9 @@ def _public_events(session: Session, case_id: str) -> list[CaseEvent]:
 
 
 def conversation(events: Sequence[CaseEvent]) -> list[Message]:
-    """The public messages in order: agents' replies and the creator's messages (never notes)."""
+    """The public messages in order: agents' replies and the creator's messages (never notes). A
+    creator's message is a ``creator_replied`` event, or the ``status_changed`` event of the
+    ``creator_replied`` action that resumed the case, each with its ``message``."""
     messages = []
     for event in events:
         text = event.data.get("message")
@@ -139,9 +152,14 @@ def conversation(events: Sequence[CaseEvent]) -> list[Message]:
             continue
         if event.kind is EventKind.REPLIED:
             messages.append(Message(FROM_SUPPORT, event.at, text))
-        elif event.kind is EventKind.CREATOR_REPLIED:
+        elif event.kind is EventKind.CREATOR_REPLIED or _resumed_by_creator(event):
             messages.append(Message(FROM_CREATOR, event.at, text))
     return messages
+
+
+def _resumed_by_creator(event: CaseEvent) -> bool:
+    """The creator's message that resumed a case waiting on them: its ``status_changed`` event."""
+    return event.kind is EventKind.STATUS_CHANGED and event.data.get("action") == ActionName.CREATOR_REPLIED
 
 
 def latest_request(events: Sequence[CaseEvent]) -> str | None:

@@ -35,7 +35,7 @@ from sla_engine.deadlines import meter_value, remaining
 from sla_engine.kinds import ClockStatus
 from sla_engine.state import ClockState, clock_from_dict, state_from_dict
 
-TimerState = Literal["running", "paused", "stopped"]
+TimerState = Literal["pending", "running", "paused", "stopped"]
 
 
 class PolicyRef(TypedDict):
@@ -207,7 +207,7 @@ def _clock_brief(
     left: float | None
     if breached_at is not None:
         left = -calendar.elapsed(breached_at, stopped_at or now).total_seconds()
-    elif status == ClockStatus.STOPPED:
+    elif status in (ClockStatus.STOPPED, ClockStatus.PENDING):
         left = None
     elif status == ClockStatus.PAUSED or due_at is None:
         paused = clock if clock is not None else clock_from_dict(stored or {})

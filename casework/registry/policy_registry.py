@@ -215,6 +215,13 @@ def preload(session: Session, policies_dir: Path | None = None) -> list[str]:
     return problems
 
 
+def business_calendar(name: str, policies_dir: Path | None = None) -> BusinessCalendar:
+    """The (cached) business calendar ``name`` of ``policies_dir`` (default LIFELINE_POLICIES_DIR),
+    for a draft policy that is simulated without being registered."""
+    base = policies_dir if policies_dir is not None else get_settings().policies_dir
+    return _business_calendar(name, _calendars(base), base)
+
+
 def _calendars(policies_dir: Path) -> dict[str, Calendar]:
     with _lock:
         found = _calendar_sets.get(policies_dir)

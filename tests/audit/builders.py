@@ -82,16 +82,20 @@ def _open(world: World) -> None:
     world.case_ids.append(change.case.id)
 
 
-def _action(rng: random.Random) -> tuple[str, dict[str, Any]]:
+def _action(rng: random.Random, now: datetime) -> tuple[str, dict[str, Any]]:
     name = rng.choice(
         (
             "acknowledge", "acknowledge", "start", "note", "assign", "request_info", "creator_replied",
             "escalate", "set_priority", "set_priority", "update_attributes", "resolve", "resolve",
-            "reopen", "close",
+            "reopen", "close", "reply", "reply",
         )
     )  # fmt: skip
     args: dict[str, Any] = {}
-    if name == "note":
+    if name == "reply":
+        args = {"message": "we are on it"}
+    elif name == "request_info" and rng.random() < 0.5:
+        args = {"until": (now + timedelta(minutes=rng.choice((20, 90)))).isoformat()}
+    elif name == "note":
         args = {"text": "called the creator"}
     elif name == "assign":
         args = rng.choice(({"assignee": "bo"}, {"assignee": None}, {"assignee": "cy", "queue": "vip-desk"}))
@@ -106,7 +110,7 @@ def _action(rng: random.Random) -> tuple[str, dict[str, Any]]:
 
 def _act(world: World) -> None:
     case_id = world.rng.choice(world.case_ids)
-    name, args = _action(world.rng)
+    name, args = _action(world.rng, world.now)
     actor = world.rng.choice(("agent:ana", "agent:bo"))
     try:
         with session_scope(world.engine) as session:

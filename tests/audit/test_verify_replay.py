@@ -44,6 +44,9 @@ def test_demo_like_histories_verify_clean(engine: Engine) -> None:
     assert report.cases == 60 and report.events == len(stored)
     # The simulated day really worked the cases (these depend on the bundled policies' content).
     assert len(stored) > 400 and len(report.lateness) > 50
+    # The bundled v2 clocks and actions are among what was replayed (issue 15).
+    kinds = {str(e.kind) for e in stored}
+    assert {"replied", "clock_started", "pause_expired", "creator_replied", "acknowledged"} <= kinds
 
 
 def test_a_resealed_escalation_moved_in_time_is_reported_with_both_times(
