@@ -153,7 +153,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     InvalidIdempotencyKey: lambda e: validation_problem(
         [{"parameter": "Idempotency-Key", "message": str(e)}]
     ),
-    IdempotencyRace: lambda e: Problem(
+    IdempotencyRace: lambda _: Problem(
         409, "conflict", "Concurrent request", "a concurrent request used the same Idempotency-Key; retry"
     ),
     InvalidCursor: lambda e: validation_problem([{"parameter": "cursor", "in": "query", "message": str(e)}]),
@@ -169,7 +169,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     StoredPolicyUnreadable: lambda e: Problem(
         500, "policy-unreadable", "A registered policy no longer loads", str(e)
     ),
-    DuplicateTimedEvent: lambda e: Problem(
+    DuplicateTimedEvent: lambda _: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"
     ),
 }

@@ -5,6 +5,8 @@ and the command line.
   ``postgresql+psycopg://user@host/db`` for PostgreSQL.
 - ``LIFELINE_POLICIES_DIR``: the policies and calendars; default the bundled ``policies/`` directory.
 - ``LIFELINE_CHANNELS_FILE``: optional JSON file mapping notification channels to webhooks.
+- ``LIFELINE_CONSOLE_SECRET``: the key that signs console session cookies; set the same value on every
+  API process behind one address. Unset: a random key per process (sessions end when it restarts).
 - Creator channel (docs/creator-channel.md): ``LIFELINE_PUBLIC_URL`` (base of status links, default
   ``http://127.0.0.1:8000``), ``LIFELINE_LINK_SECRET`` (derives status links; default a random
   secret kept in the database), ``LIFELINE_SMTP_URL`` / ``LIFELINE_SMTP_FROM`` (email),
@@ -31,6 +33,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     policies_dir: Path = BUNDLED_POLICIES_DIR
     channels_file: Path | None = None
+    console_secret: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     link_secret: str | None = None
     smtp_url: str | None = None

@@ -11,6 +11,7 @@ import typer
 
 from casework.queries.simulation_view import SIMULATION_VIEW, TimelineEntry, simulation_view
 from cli.apps import policies_app
+from cli.common import fail
 from cli.policy_files import load_one_policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.simulation import (
@@ -23,20 +24,15 @@ from sla_engine.simulation import (
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(2)
-
-
 def _read_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise _fail(f"{path}: cannot read: {err.strerror or err}") from None
+        fail(f"{path}: cannot read: {err.strerror or err}", prefix="")
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise _fail(f"{path}: line {err.lineno}, column {err.colno}: invalid JSON: {err.msg}") from None
+        fail(f"{path}: line {err.lineno}, column {err.colno}: invalid JSON: {err.msg}", prefix="")
 
 
 def _table(entries: list[TimelineEntry], timezone: str) -> str:
@@ -79,27 +75,27 @@ def simulate_command(
     JSON pointer of the problem).
     """
     if output not in ("json", "table"):
-        raise _fail(f"--format: expected json or table, got {output!r}")
+        fail(f"--format: expected json or table, got {output!r}", prefix="")
     policy, calendar = load_one_policy(policy_path)
     try:
         raw_case = _read_json(case)
         opened_at, attributes = parse_case(raw_case)
     except SimulationInputError as err:
-        raise _fail(f"{case}: {err.pointer or '/'}: {err.message}") from None
+        fail(f"{case}: {err.pointer or '/'}: {err.message}", prefix="")
     try:
         agent_actions = parse_actions(_read_json(actions)) if actions else []
     except SimulationInputError as err:
-        raise _fail(f"{actions}: {err.pointer or '/'}: {err.message}") from None
+        fail(f"{actions}: {err.pointer or '/'}: {err.message}", prefix="")
     try:
         end = parse_instant(until, "--until") if until else None
     except SimulationInputError as err:
-        raise _fail(f"--until: {err.message}") from None
+        fail(f"--until: {err.message}", prefix="")
     business = BusinessCalendar(calendar)
     try:
         status = opening_status(raw_case)
         run = simulate(policy, business, opened_at, attributes, agent_actions, end, status)
     except SimulationInputError as err:
-        raise _fail(f"{actions}: {err.pointer}: {err.message}") from None
+        fail(f"{actions}: {err.pointer}: {err.message}", prefix="")
     view = simulation_view(policy, business, run, version=None)
     if output == "json":
         # The very bytes POST /v1/policies/{id}/simulate answers for the same policy and input.

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from cli.apps import app
+from cli.common import fail
 
 
 def _log_to_stderr() -> None:
@@ -48,7 +49,7 @@ def worker(
     """
     from flows.webhooks import load_targets
     from flows.worker import WorkerConfig, default_worker_id, run_worker  # applies Prefect defaults
-    from models.schema import SchemaError
+    from models.migrate import SchemaError
 
     _log_to_stderr()
     overrides: dict[str, Any] = {"batch_size": batch_size, "worker_id": worker_id or default_worker_id()}
@@ -62,8 +63,7 @@ def worker(
     try:
         load_targets(config.channels_file)  # refuse a bad channels file now, not at each delivery
     except (OSError, ValueError) as exc:
-        typer.echo(f"error: channels file {config.channels_file}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"channels file {config.channels_file}: {exc}")
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -75,5 +75,4 @@ def worker(
     try:
         run_worker(config, stop)
     except SchemaError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(exc)

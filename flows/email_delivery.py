@@ -43,7 +43,7 @@ def compose(engine: Engine, item: OutboxItem, to: str, now: datetime) -> Email:
 
 async def attempt_email(
     engine: Engine,
-    client: httpx.AsyncClient,
+    _client: httpx.AsyncClient,  # the dispatch table's shape; email needs no HTTP client
     target: Any,
     item: OutboxItem,
     policy: DeliveryPolicy,

@@ -37,7 +37,7 @@ from flows.sweep_batches import DEFAULT_BATCH_SIZE, earliest_deadline, preload_p
 from flows.wake_loop import DEFAULT_MAX_IDLE, Clock, StopSignal, drive_by_deadlines, utc_now
 from flows.webhooks import DeliveryPolicy
 from models.db import session_scope
-from models.schema import ensure_schema_current
+from models.migrate import ensure_schema_current
 
 log = logging.getLogger("lifeline.worker")
 
@@ -247,7 +247,7 @@ def run_worker(
     """Run the worker on a new event loop in this thread until ``stop`` is set (the API's embedding:
     call it in a thread). ``config`` may be a database URL, the LIFELINE settings or a WorkerConfig.
 
-    Raises ``models.schema.SchemaBehind`` if the database needs `lifeline db upgrade`."""
+    Raises ``models.migrate.SchemaBehind`` if the database needs `lifeline db upgrade`."""
     asyncio.run(run_worker_async(config, stop, clock))
 
 

@@ -21,8 +21,8 @@ import holidays
 from policies.diagnostics import Diagnostic, LoadResult, PolicyError, Severity, pointer
 from policies.documents import read_json_file
 from policies.ics import read_ics_days
+from policies.json_schemas import SchemaName, validate
 from policies.model import ALWAYS, Calendar, DayRule, WorkingInterval
-from policies.schemas import SchemaName, validate
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?")

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
 from models.db import make_engine, normalize_url
-from models.schema import migrate
+from models.migrate import migrate
 
 # Prefect reads its settings once, at first import, and any test module may import it first (the API
 # embeds the worker): keep its state in a throw-away home and its analytics off, for every test.

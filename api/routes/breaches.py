@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from api.auth import EngineDep, Reader
-from api.routes.cases import PROBLEMS
-from api.schemas import BreachView, Page
+from api.bodies import BreachView, Page
+from api.deps import PROBLEMS, EngineDep, Reader
 from casework.queries import breach_queries
 from casework.queries.breach_queries import BreachFilters
 from casework.queries.pagination import MAX_PAGE

@@ -15,15 +15,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth import CaseWriter, EngineDep, NowDep, Reader
+from api.bodies import OPENED_CASE_VIEW, CaseAction, CaseCreate, EventView, OpenedCaseView, Page
+from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
 from api.problems import Problem, validation_problem
 from api.reads import short_read
-from api.schemas import OPENED_CASE_VIEW, CaseAction, CaseCreate, EventView, OpenedCaseView, Page
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
 from casework.creator import links
@@ -45,14 +45,7 @@ from sla_engine.kinds import Status
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No key, or an unknown or revoked key"},
-    403: {"description": "The key's role may not use this route"},
-    422: {"description": "Invalid input; `errors` lists JSON pointers"},
-}
 
 
 def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:

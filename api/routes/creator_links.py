@@ -6,12 +6,10 @@ transaction commits. The rotation is recorded as ``creator_link_rotated`` (witho
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
-from api.auth import CaseWriter, EngineDep, NowDep
-from api.schemas import CreatorLinkView
+from api.bodies import CreatorLinkView
+from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep
 from casework.creator import links
 from models.db import session_scope
 
@@ -22,14 +20,10 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
     "/{case_id}/creator-link",
     response_model=CreatorLinkView,
     summary="Rotate the creator's status link",
-    responses={
-        401: {"description": "No key, or an unknown or revoked key"},
-        403: {"description": "The key's role may not use this route"},
-        404: {"description": "No such case"},
-    },
+    responses={**PROBLEMS, 404: {"description": "No such case"}},
 )
 def rotate_creator_link(
-    case_id: Annotated[str, Path(max_length=40)], holder: CaseWriter, engine: EngineDep, now: NowDep
+    case_id: CaseId, holder: CaseWriter, engine: EngineDep, now: NowDep
 ) -> CreatorLinkView:
     """Give the case's creator a new status link; the previous link answers 404 from now on."""
     with session_scope(engine) as session:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 
-from api.auth import EngineDep, NowDep
+from api.deps import EngineDep, NowDep
 from api.problems import PROBLEM_JSON
 from casework.queries import operations
 

@@ -10,10 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
-from api.auth import EngineDep, PolicyAuthor, Reader, Simulator
-from api.problems import validation_problem
-from api.routes.cases import PROBLEMS
-from api.schemas import (
+from api.bodies import (
     Diagnostic,
     PolicyDetail,
     PolicySummary,
@@ -21,6 +18,8 @@ from api.schemas import (
     SimulateRequest,
     ValidationReport,
 )
+from api.deps import PROBLEMS, EngineDep, PolicyAuthor, Reader, Simulator
+from api.problems import validation_problem
 from casework.queries.simulation_view import SIMULATION_VIEW, SimulationView, simulation_view
 from casework.registry import policy_queries, policy_registry
 from casework.registry.policy_validation import check_draft, validate_document

@@ -70,7 +70,7 @@ def list_breaches(
 
 
 def breach_fields(breach: Breach) -> dict[str, Any]:
-    """A listed breach as a reader sees it (``api.schemas.BreachView``): ``lateness_seconds`` is
+    """A listed breach as a reader sees it (``api.bodies.BreachView``): ``lateness_seconds`` is
     how late the worker recorded it (detected_at - due_at)."""
     return {
         "id": breach.id,

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from casework.heartbeats import latest_heartbeat
 from models.db import session_scope
-from models.schema import SchemaError, ensure_schema_current
+from models.migrate import SchemaError, ensure_schema_current
 from models.tables import Breach, Case, CaseEvent
 from sla_engine.kinds import ACTIVE_STATUSES, EventKind
 

@@ -106,14 +106,14 @@ def register_policies(session: Session, policies: Sequence[Policy], now: datetim
 def list_versions(session: Session) -> list[VersionSummary]:
     """Every registered version, by policy id then version, with its count of open cases."""
     active = [str(s) for s in ACTIVE_STATUSES]
-    open_counts = dict(
-        ((pid, ver), n)
+    open_counts = {
+        (pid, ver): n
         for pid, ver, n in session.exec(
             select(Case.policy_id, Case.policy_version, func.count())
             .where(col(Case.status).in_(active))
             .group_by(col(Case.policy_id), col(Case.policy_version))
         )
-    )
+    }
     rows = session.exec(
         select(PolicyVersion).order_by(col(PolicyVersion.policy_id), col(PolicyVersion.version))
     )

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from casework.cases.escalations import apply_due_timers, claim_due_cases
+from cli.common import prepare_database
 from cli.demo_command import CASES, run_demo
 from cli.main import app
-from cli.serve_commands import prepare_database
 from models.db import make_engine, session_scope
-from models.schema import ensure_schema_current
+from models.migrate import ensure_schema_current
 from models.tables import Breach, Case, CaseEvent
 from sla_engine.kinds import EventKind
 

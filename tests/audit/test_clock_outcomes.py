@@ -17,7 +17,7 @@ from casework.audit.stats import percentile
 from casework.reports import compliance_report as reports_module
 from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import make_engine, session_scope, write_bind
-from models.schema import MIGRATIONS_DIR, alembic_config, migrate
+from models.migrate import MIGRATIONS_DIR, alembic_config, migrate
 from models.tables import CaseEvent
 from sla_engine.kinds import SYSTEM_ACTOR
 from tests.audit.conftest import act, register_p1, run_verify, sweep

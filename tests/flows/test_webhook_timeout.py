@@ -22,9 +22,6 @@ from tests.casework.builders import at, open_one, register
 from tests.flows.conftest import WEBHOOK_SECRET
 from tests.flows.webhook_receiver import ReceiverState
 
-#: The receiver checks signatures against its own wall clock, so the sender's injected clock starts
-#: at the real time of the test (and is moved explicitly from there).
-START = datetime.now(UTC).replace(microsecond=0)
 POLICY = DeliveryPolicy(max_attempts=3, timeout_seconds=0.3)
 
 
@@ -57,23 +54,26 @@ def test_a_receiver_that_times_out_is_retried_and_delivered_once(
     engine: Engine, receiver: tuple[str, ReceiverState]
 ) -> None:
     url, state = receiver
-    item = one_claimed_notification(engine, START)
+    # The receiver checks signatures against its own wall clock, so the sender's injected clock
+    # starts at the real time of the test (and is moved explicitly from there).
+    start = datetime.now(UTC).replace(microsecond=0)
+    item = one_claimed_notification(engine, start)
     state.delay = 2.0  # well past the sender's 0.3 s timeout
 
     with pytest.raises(DeliveryFailed, match="ReadTimeout"):
-        attempt(engine, url, item, START)
+        attempt(engine, url, item, start)
 
     row = stored(engine, item.id)
     assert (row.status, row.attempts, row.next_attempt_at) == (
         NotificationStatus.PENDING,
         1,
-        START + POLICY.lease,
+        start + POLICY.lease,
     )
     assert row.last_error is not None and row.last_error.startswith("ReadTimeout")
     assert [r.body["notification_id"] for r in state.received] == [item.id]
 
     state.delay = 0.0
-    retry_at = START + POLICY.lease
+    retry_at = start + POLICY.lease
     assert attempt(engine, url, item, retry_at) is Outcome.DELIVERED
 
     row = stored(engine, item.id)

@@ -39,7 +39,7 @@ def office(**changes: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": "rome-office",
         "timezone": "Europe/Rome",
-        "hours": {d: weekday for d in ("monday", "tuesday", "wednesday", "thursday", "friday")},
+        "hours": dict.fromkeys(("monday", "tuesday", "wednesday", "thursday", "friday"), weekday),
     }
     doc.update(changes)
     return doc

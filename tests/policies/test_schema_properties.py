@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis_jsonschema import from_schema
 
 from policies.durations import DURATION_PATTERN
+from policies.json_schemas import SchemaName, schema, validate
 from policies.loader import check_policy_document
 from policies.model import ALWAYS
-from policies.schemas import SchemaName, schema, validate
 from tests.policies import jsonschema_compat
 
 jsonschema_compat.install()
