@@ -1,8 +1,8 @@
 """The creator channel tried as a creator would: `lifeline serve` (uvicorn and the embedded worker) in
 a subprocess, a real SMTP server (aiosmtpd) catching the worker's email, headless Chromium opening
 the link from that email in Italian and in the Rome time zone, reading the promise, answering the
-agent's request, and the case's paused clock running again, seen over the API. Real processes and
-real time: waits are bounded polls."""
+agent's request, and the case's paused clock running again, seen over the API and in the agent's
+console. Real processes and real time: waits are bounded polls."""
 
 from __future__ import annotations
 
@@ -119,6 +119,22 @@ def _rome_hour_minute(iso: str) -> str:
     return instant.astimezone(ZoneInfo("Europe/Rome")).strftime("%H:%M")
 
 
+def _console(browser: Any, served: Served) -> Any:
+    """The agent's console, signed in with the agent's key."""
+    page = browser.new_context().new_page()
+    page.goto(f"{served.base}/console/login")
+    page.fill("#key", served.key)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+def _console_clock_state(page: Any, served: Served, case_id: str, clock: str) -> str:
+    page.goto(f"{served.base}/console/cases/{case_id}")
+    state: str = page.locator(f'tr[data-clock="{clock}"] td').nth(5).inner_text()
+    return state.strip()
+
+
 def test_a_creator_opens_the_emailed_link_reads_the_promise_in_italian_and_answers(
     served: Served, chromium: Any
 ) -> None:
@@ -158,6 +174,9 @@ def test_a_creator_opens_the_emailed_link_reads_the_promise_in_italian_and_answe
     )
     assert next(c for c in asked.json()["clocks"] if c["name"] == "resolution")["state"] == "paused"
 
+    console = _console(chromium, served)
+    assert _console_clock_state(console, served, case["id"], "resolution") == "paused"
+
     page.reload()
     assert "Abbiamo bisogno di qualcosa da te" in page.content()
     assert page.locator("blockquote.request").inner_text() == ask
@@ -171,6 +190,7 @@ def test_a_creator_opens_the_emailed_link_reads_the_promise_in_italian_and_answe
     view = served.api("GET", f"/v1/cases/{case['id']}").json()
     assert view["status"] == "in_progress"
     assert next(c for c in view["clocks"] if c["name"] == "resolution")["state"] == "running"
+    assert _console_clock_state(console, served, case["id"], "resolution") == "running"  # the agent sees it
     context.close()
 
     log = served.log.read_text()
