@@ -5,10 +5,15 @@ and the command line.
   ``postgresql+psycopg://user@host/db`` for PostgreSQL.
 - ``LIFELINE_POLICIES_DIR``: the policies and calendars; default the bundled ``policies/`` directory.
 - ``LIFELINE_CHANNELS_FILE``: optional JSON file mapping notification channels to webhooks.
+- ``LIFELINE_MAX_BACKDATE``: how far before now a case may be opened (ISO 8601 duration, default
+  ``P30D``).
+- ``LIFELINE_PUBLIC_URL``: the base of absolute links the API sends (``Location``, ``next``), never
+  taken from a request's ``Host`` (default ``http://127.0.0.1:8000``).
+- ``LIFELINE_METRICS_TOKEN``: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
 - ``LIFELINE_CONSOLE_SECRET``: the key that signs console session cookies; set the same value on every
   API process behind one address. Unset: a random key per process (sessions end when it restarts).
-- Creator channel (docs/creator-channel.md): ``LIFELINE_PUBLIC_URL`` (base of status links, default
-  ``http://127.0.0.1:8000``), ``LIFELINE_LINK_SECRET`` (derives status links; default a random
+- Creator channel (docs/creator-channel.md): ``LIFELINE_PUBLIC_URL`` is also the base of status
+  links; ``LIFELINE_LINK_SECRET`` (derives status links; default a random
   secret kept in the database), ``LIFELINE_SMTP_URL`` / ``LIFELINE_SMTP_FROM`` (email),
   ``LIFELINE_INTAKE`` (``on`` opens /help).
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,8 +39,10 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     policies_dir: Path = BUNDLED_POLICIES_DIR
     channels_file: Path | None = None
-    console_secret: str | None = None
+    max_backdate: timedelta = timedelta(days=30)
     public_url: str = "http://127.0.0.1:8000"
+    metrics_token: str | None = None
+    console_secret: str | None = None
     link_secret: str | None = None
     smtp_url: str | None = None
     smtp_from: str = "Lifeline <lifeline@localhost>"

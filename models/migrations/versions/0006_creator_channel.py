@@ -2,7 +2,7 @@
 from when none is configured, and intake requests waiting for their emailed code.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0009 (after language v2, which landed first)
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
