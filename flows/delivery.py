@@ -26,13 +26,13 @@ from sqlalchemy import Engine
 
 from casework.history.outbox import OutboxItem, claim_due_notifications, pending_items
 from casework.settings import get_settings
+from flows.channel_dispatch import dispatch
 from flows.database import engine_for
 from flows.wake_loop import Clock, utc_now
 from flows.webhooks import (
     DeliveryPolicy,
     Outcome,
     WebhookTarget,
-    attempt_delivery,
     load_targets,
 )
 from models.db import session_scope
@@ -49,8 +49,9 @@ async def deliver_one(
     policy: DeliveryPolicy,
     clock: Clock,
 ) -> str:
-    """One notification; raises ``DeliveryFailed`` on a failure that may be retried."""
-    return str(await attempt_delivery(engine, client, targets, item, policy, clock))
+    """One notification, sent by its channel's kind (flows/channel_dispatch.py); raises
+    ``DeliveryFailed`` on a failure that may be retried."""
+    return str(await dispatch(engine, client, targets, item, policy, clock))
 
 
 def claim_batch(engine: Engine, limit: int, lease: timedelta, now: datetime) -> list[OutboxItem]:

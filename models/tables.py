@@ -309,3 +309,24 @@ UNMODELLED_PREFIX = "case_search"
 UNMODELLED_INDEXES = frozenset(
     {"ix_cases_creator_id", "ix_cases_creator_handle", "ix_cases_search", "ix_case_events_search"}
 )
+# The creator channel's tables live in their own module; importing it here registers them with the
+# same metadata wherever the tables are imported.
+from models.creator_tables import CreatorLink, InstanceSecret, IntakeRequest  # noqa: E402
+
+__all__ = [
+    "ApiKey",
+    "Breach",
+    "Case",
+    "BulkRequest",
+    "CaseEscalation",
+    "CaseEvent",
+    "CaseLink",
+    "ClockOutcome",
+    "CreatorLink",
+    "IdempotencyKey",
+    "InstanceSecret",
+    "IntakeRequest",
+    "Notification",
+    "PolicyVersion",
+    "WorkerHeartbeat",
+]
