@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from api.auth import EngineDep, NowDep
 from api.problems import PROBLEM_JSON
+from casework.heartbeats import orchestrator_modes, orchestrator_status
 from models.db import session_scope
 from models.schema import SchemaError, ensure_schema_current
 from models.tables import WorkerHeartbeat
@@ -47,11 +48,13 @@ def _check_schema(engine: Engine) -> dict[str, Any]:
 def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
     with session_scope(engine, write=False) as session:
         beat = session.exec(select(func.max(WorkerHeartbeat.beat_at))).one()
+        modes = orchestrator_modes(session, now - HEARTBEAT_STALE_AFTER)
     if beat is None:
         return {
             "status": "warn",
             "detail": "no escalation worker has reported yet",
             "heartbeat_age_seconds": None,
+            "orchestrator": None,
         }
     age = max((now - beat).total_seconds(), 0.0)
     stale = now - beat > HEARTBEAT_STALE_AFTER
@@ -59,6 +62,7 @@ def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
         "status": "warn" if stale else "pass",
         "heartbeat_age_seconds": round(age, 3),
         "last_heartbeat_at": beat.isoformat(),
+        "orchestrator": orchestrator_status(modes),
         **({"detail": "the freshest worker heartbeat is stale: is a worker running?"} if stale else {}),
     }
 
@@ -70,14 +74,18 @@ def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
 )
 def healthz(engine: EngineDep, now: NowDep) -> Response:
     """200 when this process can serve (a missing or stale worker is a warning, since workers may
-    run elsewhere); 503 problem+json when the database is unreachable or its schema is not current."""
+    run elsewhere); 503 problem+json when the database is unreachable or its schema is not current.
+
+    ``orchestrator`` is ``prefect`` when every live worker sweeps in Prefect flow runs, ``degraded``
+    when any sweeps without Prefect (its server unreachable), null when no live worker reported."""
     checks: dict[str, Any] = {"database": _check_database(engine)}
     if checks["database"]["status"] == "pass":
         checks["schema"] = _check_schema(engine)
     if all(c["status"] == "pass" for c in checks.values()):
         checks["worker"] = _check_worker(engine, now)
         status = "warn" if checks["worker"]["status"] != "pass" else "pass"
-        return JSONResponse({"status": status, "checks": checks})
+        orchestrator = checks["worker"]["orchestrator"]
+        return JSONResponse({"status": status, "orchestrator": orchestrator, "checks": checks})
     failed = [name for name, c in checks.items() if c["status"] == "fail"]
     body = {
         "type": "/problems/unhealthy",

@@ -187,3 +187,17 @@ def pending_items(session: Session, notification_ids: list[int]) -> list[OutboxI
         for row in session.exec(query)
         if row.id is not None
     ]
+
+
+def release_leases(session: Session, notification_ids: list[int], now: datetime) -> int:
+    """Make the given rows that are still pending due at ``now`` again (a stopping worker gives
+    back what it claimed but had not recorded); returns how many."""
+    query = select(Notification).where(
+        col(Notification.id).in_(notification_ids), Notification.status == NotificationStatus.PENDING
+    )
+    rows = list(session.exec(query))
+    for row in rows:
+        row.next_attempt_at = now
+        session.add(row)
+    session.flush()
+    return len(rows)

@@ -51,8 +51,10 @@ def expected_timed_events(now: datetime) -> list[tuple[EventKind, datetime, str 
     return [(e.kind, e.at, e.dedupe_key) for e in advanced.events]
 
 
-def assert_every_case_escalated_exactly_as_the_engine_says(engine: Engine, case_ids: list[str]) -> None:
-    expected = expected_timed_events(datetime.now(UTC))
+def assert_every_case_escalated_exactly_as_the_engine_says(
+    engine: Engine, case_ids: list[str], now: datetime | None = None
+) -> None:
+    expected = expected_timed_events(now or datetime.now(UTC))
     with session_scope(engine, write=False) as session:
         query = select(CaseEvent).where(CaseEvent.actor == SYSTEM_ACTOR)
         events = session.exec(query.order_by(CaseEvent.case_id, CaseEvent.seq)).all()
