@@ -34,9 +34,13 @@ log = logging.getLogger("lifeline.worker")
 
 T = TypeVar("T")
 
+#: Set once Prefect is imported and its API URL known (a process exiting may then talk to it).
+PREFECT_READY = threading.Event()
+
 #: How often the API is probed, and how long one probe may take.
 PROBE_EVERY = timedelta(seconds=1)
 PROBE_TIMEOUT = timedelta(seconds=1)
+PROBES_TO_DEGRADE = 2
 
 
 class Mode(StrEnum):
@@ -60,6 +64,7 @@ def prepare_prefect() -> str | None:
 
     api = PREFECT_API_URL.value()
     if api:
+        PREFECT_READY.set()
         return str(api)
     if not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return None
@@ -67,6 +72,7 @@ def prepare_prefect() -> str | None:
 
     server = SubprocessASGIServer()
     server.start()
+    PREFECT_READY.set()
     return server.api_url
 
 
@@ -148,11 +154,15 @@ class Orchestrator:
         if self.api_url is None:
             self._set(Mode.DEGRADED, "no PREFECT_API_URL and Prefect's temporary server is disabled")
             return
+        failures = 0
         while not stop.is_set():
             healthy = await self._probe(self.api_url)
-            self._set(
-                Mode.PREFECT if healthy else Mode.DEGRADED, f"Prefect API {self.api_url} is not answering"
-            )
+            failures = 0 if healthy else failures + 1
+            # Two failed probes in a row: a server slow to answer once on a loaded machine is not down
+            # (a flow run that cannot reach it degrades the worker at once: mark_unreachable).
+            if healthy or failures >= PROBES_TO_DEGRADE or self.mode is Mode.DEGRADED:
+                reason = f"Prefect API {self.api_url} is not answering"
+                self._set(Mode.PREFECT if healthy else Mode.DEGRADED, reason)
             if await stop.sleep(self._probe_every.total_seconds()):
                 return
 

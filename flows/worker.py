@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Awaitable
@@ -36,7 +35,7 @@ from typing import Any, cast
 import httpx
 
 from casework.heartbeats import record_heartbeat
-from casework.history.outbox import earliest_pending_attempt, release_leases
+from casework.history.outbox import OutboxItem, earliest_pending_attempt, release_leases
 from casework.settings import Settings, get_settings
 from flows.database import engine_for, use_database
 from flows.orchestrator import Orchestrator, prefect_api_configured
@@ -46,6 +45,7 @@ from flows.outbox_delivery import (
     claim_batch,
     deliver_by_channel,
     plain_group_runner,
+    still_pending,
     summary,
 )
 from flows.sweep_batches import (
@@ -69,6 +69,12 @@ DEPLOYMENT_NAME = "lifeline"
 #: they had not recorded yet are released, so the next worker sends them at once (the receiver
 #: drops a resent ``notification_id``). The whole stop stays within 2 s.
 STOP_GRACE = timedelta(seconds=0.5)
+#: On stop, tasks still running (flow runs given up on) get this long after being cancelled.
+LEFTOVER_GRACE = timedelta(seconds=0.2)
+#: A sweep's flow run that has not finished after this long is left to finish on its own and the
+#: sweep runs without Prefect meanwhile (a run normally takes ~0.1 s; a busy Prefect server on
+#: SQLite was measured stalling one by ~2.4 s).
+FLOW_RUN_PATIENCE = timedelta(seconds=2)
 
 
 def default_worker_id() -> str:
@@ -89,6 +95,8 @@ class WorkerConfig:
     delivery: DeliveryPolicy = DeliveryPolicy()
     delivery_batch: int = DEFAULT_BATCH
     max_concurrent_deliveries: int = 4
+    #: A sweep's flow run unfinished after this long is left to finish on its own (see below).
+    flow_run_patience: timedelta = FLOW_RUN_PATIENCE
     #: Serve both flows as Prefect deployments; None: only when PREFECT_API_URL names a server.
     serve_deployments: bool | None = None
 
@@ -128,7 +136,7 @@ class Worker:
         self.limits = ChannelLimits()
         self.sweeps = 0
         self.sweeps_in_flow = 0
-        self._runner: tuple[Any, asyncio.Task[None]] | None = None
+        self._serving: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         await asyncio.to_thread(ensure_schema_current, self.engine)
@@ -165,13 +173,25 @@ class Worker:
         """One sweep: an `escalation-sweep` flow run while Prefect answers, else the same sweep
         function outside a flow run; returns how many cases it claimed."""
         fixed_now = None if self.clock is utc_now else now
-        result = await self._sweep_in_flow(fixed_now) if self.orchestrator.available else None
+        # While a flow run given up on is still going, Prefect is too slow: do not pile up more.
+        use_prefect = self.orchestrator.available and not self.abandoned
+        result = await self._sweep_in_flow(fixed_now) if use_prefect else None
+        how = "flow run"
         if result is None:
             counts = await sweep_until_done(
                 plain_batches(self.engine), self.config.batch_size, self.config.max_batches, fixed_now
             )
-            result = counts.to_dict()
+            result, how = counts.to_dict(), "without Prefect"
         self.sweeps += 1
+        if result.get("events"):
+            log.info(
+                "escalation-sweep (%s): %d cases, %d events, %d notifications, max lateness %.3f s",
+                how,
+                result.get("changed_cases", 0),
+                result.get("events", 0),
+                result.get("notifications", 0),
+                result.get("max_lateness_seconds", 0.0),
+            )
         if result.get("notifications"):
             self.kick.set()
         return int(result.get("cases", 0))
@@ -183,18 +203,23 @@ class Worker:
         run = escalation_sweep(
             batch_size=self.config.batch_size, max_batches=self.config.max_batches, now=now
         )
-        result = await self._unless_prefect_goes_away(cast(Awaitable[dict[str, Any]], run))
+        patience = self.config.flow_run_patience
+        result = await self._unless_prefect_goes_away(cast(Awaitable[dict[str, Any]], run), patience)
         if result is not None:
             self.sweeps_in_flow += 1
         return result
 
-    async def _unless_prefect_goes_away(self, run: Awaitable[Any]) -> Any | None:
+    async def _unless_prefect_goes_away(self, run: Awaitable[Any], patience: timedelta | None) -> Any | None:
         """Await a flow run, or give up on it (left running, its result ignored) as soon as Prefect
-        stops answering. None when given up or when it failed for want of Prefect."""
+        stops answering or after ``patience`` (a Prefect server too busy to start the run:
+        the deadlines do not wait for it). None when given up or when it failed for want of
+        Prefect; the caller then sweeps without it (a timer's dedupe key and the batch's lock make
+        the two sweeps write each escalation once)."""
         task = asyncio.ensure_future(run)
         down = asyncio.ensure_future(self.orchestrator.went_down())
         try:
-            await asyncio.wait({task, down}, return_when=asyncio.FIRST_COMPLETED)
+            timeout = patience.total_seconds() if patience is not None else None
+            await asyncio.wait({task, down}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             down.cancel()
         if not task.done():
@@ -244,16 +269,20 @@ class Worker:
         if not items:
             return 0
         ids = [item.id for item in items]
-        run = self._deliver_in_flow(ids) if self.orchestrator.available else self._deliver_plain(items)
+        run = self._deliver_in_flow(items) if self.orchestrator.available else self._deliver_plain(items)
         task = asyncio.ensure_future(run)
         self.deliveries[task] = ids
         task.add_done_callback(self._delivery_done)
         return len(items)
 
-    async def _deliver_in_flow(self, ids: list[int]) -> dict[str, Any]:
+    async def _deliver_in_flow(self, items: list[OutboxItem]) -> dict[str, Any]:
+        """A `deliver-notifications` flow run; if Prefect goes away meanwhile, the rows it has not
+        recorded yet are delivered without it (a row is recorded once, whoever sends it; a resent
+        ``notification_id`` is dropped by the receiver)."""
         from flows.delivery import deliver_notifications
 
         policy = self.config.delivery
+        ids = [item.id for item in items]
         run = deliver_notifications(
             notification_ids=ids,
             channels_file=str(self.config.channels_file) if self.config.channels_file else None,
@@ -262,9 +291,14 @@ class Worker:
             backoff_factor=policy.backoff_factor,
             timeout_seconds=policy.timeout_seconds,
         )
-        return cast(dict[str, Any], await cast(Awaitable[Any], run))
+        result = await self._unless_prefect_goes_away(cast(Awaitable[Any], run), patience=None)
+        if result is not None:
+            return cast(dict[str, Any], result)
+        return await self._deliver_plain(await asyncio.to_thread(still_pending, self.engine, ids))
 
-    async def _deliver_plain(self, items: list[Any]) -> dict[str, Any]:
+    async def _deliver_plain(self, items: list[OutboxItem]) -> dict[str, Any]:
+        if not items:
+            return {"claimed": 0}
         policy = self.config.delivery
         targets = load_targets(self.config.channels_file)
         async with httpx.AsyncClient(timeout=policy.timeout_seconds) as client:
@@ -311,16 +345,17 @@ class Worker:
             while not self.stop.is_set():
                 if serve and self.orchestrator.available:
                     serve = False  # once: a failure to serve is logged, sweeping goes on
-                    self._runner = await self._start_runner()
+                    self._serving = asyncio.ensure_future(self._serve())
                 await self.stop.sleep(0.2)
         finally:
             watch.cancel()  # preparing Prefect may take long: it is left to its daemon thread
 
-    async def _start_runner(self) -> tuple[Any, asyncio.Task[None]] | None:
+    async def _serve(self) -> None:
         """Serve both flows as deployments (no schedule: the worker decides when to sweep), so a
-        Prefect server lists them and an operator can start a run from its UI. Prefect's Runner
-        installs its own SIGTERM handler (which fails if it has not started yet): the worker's is
-        put back, so SIGTERM always stops the worker cleanly."""
+        Prefect server lists them and an operator can start a run from its UI. Runs beside the
+        loops (registering takes seconds on a busy server) and is cancelled on stop. The worker
+        runs its loop outside the main thread (``lifeline worker``), where Prefect's Runner does not
+        install a SIGTERM handler of its own."""
         from prefect.runner import Runner
 
         from flows.delivery import deliver_notifications
@@ -333,13 +368,12 @@ class Worker:
                 await cast(Awaitable[Any], runner.add_deployment(deployment))
         except Exception as exc:
             log.warning("cannot serve the deployments (%s); sweeping goes on", one_line(exc))
-            return None
-        own_handler = _main_thread_sigterm_handler()
-        task = asyncio.create_task(runner.start())
-        await asyncio.sleep(0)  # start() installs its handler before its first await
-        _restore_sigterm_handler(own_handler)
+            return
         log.info("serving deployments escalation-sweep/%s, deliver-notifications/%s", *[DEPLOYMENT_NAME] * 2)
-        return runner, task
+        try:
+            await runner.start()
+        except Exception as exc:
+            log.warning("stopped serving the deployments (%s); sweeping goes on", one_line(exc))
 
     # -- stopping ----------------------------------------------------------------------------------
 
@@ -352,12 +386,12 @@ class Worker:
             for task in pending:
                 task.cancel()
             if pending:
-                await asyncio.wait(pending, timeout=0.5)
+                await asyncio.wait(pending, timeout=0.2)
             if unfinished:
                 await self._release(unfinished)
-        if self._runner is not None:
-            self._runner[1].cancel()
-            await asyncio.wait({self._runner[1]}, timeout=0.5)
+        if self._serving is not None:
+            self._serving.cancel()
+            await asyncio.wait({self._serving}, timeout=0.3)
         for run in list(self.abandoned):
             run.cancel()
 
@@ -381,17 +415,6 @@ def is_orchestration_error(exc: BaseException) -> bool:
     return type(exc).__module__.startswith("prefect.") and "database" not in str(exc).lower()
 
 
-def _main_thread_sigterm_handler() -> Any:
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.getsignal(signal.SIGTERM)
-
-
-def _restore_sigterm_handler(handler: Any) -> None:
-    if handler is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-
-
 async def run_worker_async(
     config: WorkerConfig | Settings | str,
     stop: threading.Event | asyncio.Event | StopSignal | None = None,
@@ -413,7 +436,28 @@ def run_worker(
     call it in a thread). ``config`` may be a database URL, the LIFELINE settings or a WorkerConfig.
 
     Raises ``models.schema.SchemaBehind`` if the database needs `lifeline db upgrade`."""
-    asyncio.run(run_worker_async(config, stop, clock))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(run_worker_async(config, stop, clock))
+    finally:
+        _close_quickly(loop)
+
+
+def _close_quickly(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the worker's loop without waiting on what is left: unlike ``asyncio.run``, which waits
+    for every cancelled task, a flow run given up on (its Prefect server gone) would spend seconds
+    reporting its crash to that server. Leftovers get ``LEFTOVER_GRACE``; worker threads are not
+    joined (each holds at most one short database call)."""
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    with contextlib.suppress(Exception):
+        if leftovers:
+            loop.run_until_complete(asyncio.wait(leftovers, timeout=LEFTOVER_GRACE.total_seconds()))
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), LEFTOVER_GRACE.total_seconds()))
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def _config(config: WorkerConfig | Settings | str) -> WorkerConfig:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,9 +43,11 @@ def start_worker(url: str, batch_size: int) -> subprocess.Popen[str]:
     )
 
 
-def expected_timed_events(now: datetime) -> list[tuple[EventKind, datetime, str | None]]:
+def expected_timed_events(
+    now: datetime, step: timedelta = STEP
+) -> list[tuple[EventKind, datetime, str | None]]:
     """What the engine says a case opened at T0 has had happen by ``now`` (the oracle)."""
-    policy = ladder_policy(STEP)
+    policy = ladder_policy(step)
     opened = engine_cases.open_case(policy, ALWAYS_CAL, CREATOR, T0, "agent:ana")
     advanced = engine_cases.advance(policy, ALWAYS_CAL, opened.state, now)
     return [(e.kind, e.at, e.dedupe_key) for e in advanced.events]

@@ -165,7 +165,10 @@ def test_sweeps_are_flow_runs_while_prefect_answers_and_plain_while_it_does_not(
         return answering.is_set()
 
     config = WorkerConfig(
-        database_url=db_url, heartbeat_every=timedelta(seconds=0.2), serve_deployments=False
+        database_url=db_url,
+        heartbeat_every=timedelta(seconds=0.2),
+        serve_deployments=False,
+        flow_run_patience=timedelta(seconds=60),  # a loaded test machine's flow runs are slow
     )
     orchestrator = Orchestrator(
         prepare=lambda: str(PREFECT_API_URL.value()), probe=probe, probe_every=timedelta(seconds=0.1)
