@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench bench-quick clean
+.PHONY: install run test test-fast lint typecheck contracts pytest mutation bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,26 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The import contracts of pyproject.toml's [tool.importlinter] (layers; no SQL, HTTP or Prefect in the
+# engine and the policy language; no tables in the API): a violation names the offending import.
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck contracts pytest
+
+# The inner loop: everything but end-to-end processes, Prefect flow runs and the PostgreSQL leg
+# (`make test` and CI still run them all).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e and not prefect and not postgres" $(PYTEST_ARGS)
+
+# Mutation testing of the engine, the history and the escalations (tests/README.md); slow, and not
+# part of `make test`. MUTMUT_ARGS narrows it, e.g. MUTMUT_ARGS='sla_engine.deadlines*'.
+mutation: $(STAMP)
+	$(BIN)/mutmut run $(MUTMUT_ARGS)
+	$(BIN)/mutmut results
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

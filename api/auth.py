@@ -1,4 +1,4 @@
-"""Bearer-key authentication and role checks, as FastAPI dependencies.
+"""Bearer-key authentication and role checks; ``api.deps`` declares the dependencies routes use.
 
 Roles (docs/api.md has the table): ``admin`` writes policies and keys and may read everything;
 ``agent`` opens and works cases and reads policies; ``auditor`` only reads (cases, events, breaches,
@@ -14,10 +14,7 @@ revoked by another process (``lifeline keys revoke``) may keep working here for 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated
 
-from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -30,27 +27,6 @@ from models.db import session_scope
 from models.kinds import Role
 
 _BEARER_DESCRIPTION = "An API key from `lifeline keys create`."
-
-ALL_ROLES = (Role.ADMIN, Role.AGENT, Role.AUDITOR)
-READERS = ALL_ROLES
-CASE_WRITERS = (Role.AGENT,)
-POLICY_AUTHORS = (Role.ADMIN,)
-SIMULATORS = (Role.ADMIN, Role.AGENT)
-
-
-async def get_engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-async def get_now(request: Request) -> datetime:
-    """The request's instant from the app's injected clock (tests replace ``app.state.clock``)."""
-    now: datetime = request.app.state.clock()
-    return now
-
-
-EngineDep = Annotated[Engine, Depends(get_engine)]
-NowDep = Annotated[datetime, Depends(get_now)]
 
 
 def _unauthorized(detail: str) -> Problem:
@@ -103,9 +79,3 @@ class _RoleCheck(HTTPBearer):
 def require(*roles: Role) -> Callable[..., Awaitable[KeyHolder]]:
     """A dependency that authenticates and admits only ``roles``."""
     return _RoleCheck(roles)
-
-
-Reader = Annotated[KeyHolder, Depends(require(*READERS))]
-CaseWriter = Annotated[KeyHolder, Depends(require(*CASE_WRITERS))]
-PolicyAuthor = Annotated[KeyHolder, Depends(require(*POLICY_AUTHORS))]
-Simulator = Annotated[KeyHolder, Depends(require(*SIMULATORS))]

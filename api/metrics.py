@@ -14,14 +14,11 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlalchemy import Engine
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.db import session_scope
-from models.tables import Breach, Case, CaseEvent, WorkerHeartbeat
-from sla_engine.kinds import ACTIVE_STATUSES, EventKind
+from casework.queries.operations import case_totals
 
 
 class CaseMetrics(Collector):
@@ -53,30 +50,16 @@ class CaseMetrics(Collector):
         heartbeat = GaugeMetricFamily(
             "lifeline_worker_heartbeat_age_seconds", "Seconds since the freshest worker heartbeat"
         )
-        active = [str(s) for s in ACTIVE_STATUSES]
-        with session_scope(self.engine, write=False) as session:
-            rows = session.exec(
-                select(Case.stage, Case.priority, func.count())
-                .where(col(Case.status).in_(active))
-                .group_by(col(Case.stage), col(Case.priority))
-            )
-            for stage, priority, count in rows:
-                open_cases.add_metric([stage, priority], count)
-            for target_type, target, count in session.exec(
-                select(Breach.target_type, Breach.target, func.count()).group_by(
-                    col(Breach.target_type), col(Breach.target)
-                )
-            ):
-                breaches.add_metric([str(target_type), target], count)
-            escalated = session.exec(
-                select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == EventKind.ESCALATED)
-            ).one()
-            escalations.add_metric([], escalated)
-            oldest_due = session.exec(select(func.min(Case.next_deadline_at))).one()
-            lag.add_metric([], max((now - oldest_due).total_seconds(), 0.0) if oldest_due else 0.0)
-            beat = session.exec(select(func.max(WorkerHeartbeat.beat_at))).one()
-            if beat is not None:
-                heartbeat.add_metric([], max((now - beat).total_seconds(), 0.0))
+        totals = case_totals(self.engine)
+        for stage, priority, count in totals.open_by_stage_and_priority:
+            open_cases.add_metric([stage, priority], count)
+        for target_type, target, count in totals.breaches_by_target:
+            breaches.add_metric([target_type, target], count)
+        escalations.add_metric([], totals.escalations)
+        oldest_due = totals.oldest_pending_deadline
+        lag.add_metric([], max((now - oldest_due).total_seconds(), 0.0) if oldest_due else 0.0)
+        if totals.latest_heartbeat is not None:
+            heartbeat.add_metric([], max((now - totals.latest_heartbeat).total_seconds(), 0.0))
         yield from (open_cases, breaches, escalations, lag, heartbeat)
 
 

@@ -23,18 +23,21 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from casework.cases.idempotency import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
 from casework.errors import (
     AmbiguousPolicy,
     CaseNotFound,
     CaseworkError,
     DuplicateTimedEvent,
     ForbiddenTransition,
+    IdempotencyKeyReused,
+    IdempotencyRace,
     InvalidAction,
+    InvalidCursor,
+    InvalidIdempotencyKey,
     PolicyNotRegistered,
     StaleVersion,
+    StoredPolicyUnreadable,
 )
-from casework.queries.pagination import InvalidCursor
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
 
@@ -148,11 +151,15 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     InvalidIdempotencyKey: lambda e: validation_problem(
         [{"parameter": "Idempotency-Key", "message": str(e)}]
     ),
-    IdempotencyRace: lambda e: Problem(
+    IdempotencyRace: lambda _: Problem(
         409, "conflict", "Concurrent request", "a concurrent request used the same Idempotency-Key; retry"
     ),
     InvalidCursor: lambda e: validation_problem([{"parameter": "cursor", "in": "query", "message": str(e)}]),
-    DuplicateTimedEvent: lambda e: Problem(
+    # The deployment's policies directory is at fault, not the request: a server error, named.
+    StoredPolicyUnreadable: lambda e: Problem(
+        500, "policy-unreadable", "A registered policy no longer loads", str(e)
+    ),
+    DuplicateTimedEvent: lambda _: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"
     ),
 }

@@ -31,7 +31,7 @@ from bench.common import note
 from bench.templates import LOADED_AT, OPEN_AGES, RESOLVED, SWEEP_NOW, Template, open_templates
 from casework.history.hashchain import GENESIS_HASH, canonical_json, event_body
 from models.db import is_sqlite, make_engine, session_scope
-from models.schema import current_revision, head_revision, upgrade
+from models.migrate import current_revision, head_revision, upgrade
 from models.tables import CaseEvent
 
 _ID = "CASEIDSENTINEL00000000000000000"

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from casework.errors import CaseworkError
+from casework.errors import ApiKeyNameTaken, ApiKeyNotFound, InvalidKeyName
 from models.kinds import Role
 from models.tables import ApiKey
 
@@ -31,22 +31,6 @@ KEY_PREFIX = "ll_"
 KEY_CACHE_SECONDS = 5.0
 PREFIX_LENGTH = 10
 MAX_NAME_LENGTH = 200
-
-
-class ApiKeyNotFound(CaseworkError):
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"no active API key with id or name {ref!r}")
-        self.ref = ref
-
-
-class ApiKeyNameTaken(CaseworkError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"an active API key is already named {name!r}; revoke it or pick another name")
-        self.name = name
-
-
-class InvalidKeyName(CaseworkError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Domain errors raised by the services; the API maps them to problem+json, the CLI to exit code 2.
+"""Every domain error the services raise; ``api.problems`` maps them to problem+json, ``cli.common``
+to exit codes.
 
 The engine's own errors pass through unchanged and are re-exported here so callers catch one
 module's names: ``ForbiddenTransition`` (the state machine refuses the action: HTTP 409) and
@@ -12,13 +13,22 @@ from sla_engine.transitions import ForbiddenTransition
 
 __all__ = [
     "AmbiguousPolicy",
+    "ApiKeyNameTaken",
+    "ApiKeyNotFound",
     "CaseNotFound",
     "CaseworkError",
     "DuplicateTimedEvent",
     "ForbiddenTransition",
+    "IdempotencyKeyReused",
+    "IdempotencyRace",
     "InvalidAction",
+    "InvalidCursor",
+    "InvalidIdempotencyKey",
+    "InvalidKeyName",
     "PolicyNotRegistered",
     "StaleVersion",
+    "StoredPolicyUnreadable",
+    "UnreadableAction",
 ]
 
 
@@ -70,3 +80,57 @@ class DuplicateTimedEvent(CaseworkError):
     def __init__(self, case_id: str) -> None:
         super().__init__(f"case {case_id}: a timed event was already recorded (duplicate dedupe key)")
         self.case_id = case_id
+
+
+class StoredPolicyUnreadable(CaseworkError):
+    """A registered document no longer loads (its calendar is gone, or the language changed): the
+    deployment's policies directory must be fixed, the caller's input is not at fault."""
+
+
+class IdempotencyKeyReused(CaseworkError):
+    """The key was already used, within the retention window, for a request with another body."""
+
+    def __init__(self, key: str, case_id: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for a different request (which opened case "
+            f"{case_id}); use a new key for a new request"
+        )
+        self.key = key
+        self.case_id = case_id
+
+
+class IdempotencyRace(CaseworkError):
+    """Another transaction recorded the same key first: roll back and look the key up again."""
+
+
+class InvalidIdempotencyKey(CaseworkError):
+    pass
+
+
+class InvalidCursor(CaseworkError):
+    def __init__(self) -> None:
+        super().__init__("the cursor is not one this API gave out; start again without it")
+
+
+class ApiKeyNotFound(CaseworkError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no active API key with id or name {ref!r}")
+        self.ref = ref
+
+
+class ApiKeyNameTaken(CaseworkError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an active API key is already named {name!r}; revoke it or pick another name")
+        self.name = name
+
+
+class InvalidKeyName(CaseworkError):
+    pass
+
+
+class UnreadableAction(CaseworkError):
+    """An agent's event that no action writes in that shape (tampered, or an unknown kind)."""
+
+    def __init__(self, seq: int, detail: str) -> None:
+        super().__init__(detail)
+        self.seq = seq

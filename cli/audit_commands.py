@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -18,28 +17,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from casework.audit.export import ExportFormat, count_events, lines
 from casework.audit.verify import render_text, verify
 from casework.errors import CaseNotFound
-from casework.settings import get_settings
 from cli.apps import audit_app
-from models.db import make_engine, session_scope
-from models.schema import SchemaError, ensure_schema_current
-
-DATABASE_OPTION = typer.Option("--database-url", help="Database (default: LIFELINE_DATABASE_URL).")
+from cli.common import DatabaseUrl, fail, open_database
+from models.db import session_scope
 
 
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def parse_instant(value: str | None, option: str) -> datetime | None:
@@ -49,26 +38,10 @@ def parse_instant(value: str | None, option: str) -> datetime | None:
     try:
         instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise _fail(f"{option}: {value!r} is not an ISO 8601 instant (e.g. 2026-03-01T00:00:00Z)") from None
+        fail(f"{option}: {value!r} is not an ISO 8601 instant (e.g. 2026-03-01T00:00:00Z)")
     if instant.tzinfo is None:
-        raise _fail(f"{option}: {value!r} has no UTC offset; add Z or +00:00")
+        fail(f"{option}: {value!r} has no UTC offset; add Z or +00:00")
     return instant.astimezone(UTC)
-
-
-@contextmanager
-def _database(database_url: str | None) -> Iterator[Engine]:
-    url = database_url or get_settings().database_url
-    engine = make_engine(url)
-    try:
-        ensure_schema_current(engine)
-        yield engine
-    except SchemaError as exc:
-        raise _fail(str(exc)) from None
-    except SQLAlchemyError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise _fail(f"database {where}: {getattr(exc, 'orig', None) or exc}") from None
-    finally:
-        engine.dispose()
 
 
 @audit_app.command("verify")
@@ -78,7 +51,7 @@ def verify_command(
         str | None, typer.Option("--since", help="Only cases with an event recorded at or after (ISO 8601).")
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.TEXT,
-    database_url: Annotated[str | None, DATABASE_OPTION] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Check every case's hash chain and replay its agent actions under its pinned policy version.
 
@@ -86,11 +59,11 @@ def verify_command(
     another time, with case, seq and both versions; and the lateness of timed events (p50, p99,
     max). Exit code 0 when clean, 1 when anything is found."""
     since_at = parse_instant(since, "--since")
-    with _database(database_url) as engine, session_scope(engine, write=False) as session:
+    with open_database(database_url) as engine, session_scope(engine, write=False) as session:
         try:
             report = verify(session, datetime.now(UTC), case_id=case, since=since_at)
         except CaseNotFound:
-            raise _fail(f"--case: no case {case!r} in this database") from None
+            fail(f"--case: no case {case!r} in this database")
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
@@ -108,15 +81,15 @@ def export_command(
         str | None, typer.Option("--to", help="Events recorded before (ISO 8601; default: now).")
     ] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv.")] = ExportFormat.JSONL,
-    database_url: Annotated[str | None, DATABASE_OPTION] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Write every event recorded in [--from, --to) with its actor, times, policy version and hash
     chain, streamed (constant memory), with a progress bar on stderr."""
     start = parse_instant(period_from, "--from")
     end = parse_instant(period_to, "--to") or datetime.now(UTC)
     if start is not None and start >= end:
-        raise _fail("--from must be before --to")
-    with _database(database_url) as engine, session_scope(engine, write=False) as session:
+        fail("--from must be before --to")
+    with open_database(database_url) as engine, session_scope(engine, write=False) as session:
         total = count_events(session, start, end)
         written = _write(output_file, lines(session, fmt, start, end), total, fmt)
     typer.echo(f"Exported {written} events to {output_file}", err=True)
@@ -128,7 +101,7 @@ def _write(path: Path, rows: Iterator[str], total: int, fmt: ExportFormat) -> in
     try:
         handle = path.open("w", encoding="utf-8", newline="")
     except OSError as exc:
-        raise _fail(f"--output: cannot write {path}: {exc.strerror}") from None
+        fail(f"--output: cannot write {path}: {exc.strerror}")
     with handle, Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("export", total=total)
         for line in rows:

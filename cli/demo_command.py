@@ -16,11 +16,13 @@ from typing import Any
 import typer
 
 from casework import api_keys
-from casework.api_keys import ApiKeyNameTaken, CreatedKey
+from casework.api_keys import CreatedKey
 from casework.cases.lifecycle import open_case
+from casework.errors import ApiKeyNameTaken
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from cli.apps import app
+from cli.common import prepare_database
 from models.db import make_engine, session_scope
 from models.kinds import Role
 from policies.loader import load_policy_dir
@@ -215,8 +217,6 @@ def demo() -> None:
 
     Registers the bundled policies first (a new version only when a file changed). Then run
     `lifeline serve` to watch the cases breach and escalate."""
-    from cli.serve_commands import prepare_database
-
     url = get_settings().database_url
     prepare_database(url)
     result = run_demo(url)

@@ -9,28 +9,22 @@ version, in one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from casework.registry import policy_registry
-from casework.settings import get_settings
 from cli.apps import policies_app
+from cli.common import DatabaseUrl, fail, open_database
 from models.db import session_scope
-from models.schema import SchemaError, open_database
 from policies.channels import load_channels
 from policies.checking import check_paths
 from policies.diagnostics import Severity
 from policies.loader import calendars_for, check_policy_file, policy_files
 from policies.model import Calendar, Policy
 
-DATABASE_OPTION = typer.Option(None, "--database-url", help="Database (default: LIFELINE_DATABASE_URL).")
 CHANNELS_OPTION = typer.Option(
     None,
     "--channels",
@@ -40,12 +34,6 @@ CHANNELS_OPTION = typer.Option(
 )
 
 
-def _fail(lines: Collection[str]) -> NoReturn:
-    for line in lines:
-        typer.echo(line, err=True)
-    raise typer.Exit(2)
-
-
 def load_all_or_fail(paths: list[Path], channels_file: Path | None) -> list[tuple[str, Policy]]:
     """Every policy of ``paths`` (files or folders) with its file. On any error, print the errors as
     `policies validate` does (same checks, same lines, on stdout) and exit 2."""
@@ -53,7 +41,7 @@ def load_all_or_fail(paths: list[Path], channels_file: Path | None) -> list[tupl
     if errors:
         for diagnostic in errors:
             typer.echo(diagnostic.as_line())
-        _fail([f"{len(errors)} error(s): nothing registered"])
+        fail(f"{len(errors)} error(s): nothing registered", prefix="")
     channels = None if channels_file is None else load_channels(channels_file)
     calendar_sets: dict[Path, dict[str, Calendar]] = {}
     loaded = []
@@ -68,32 +56,17 @@ def load_all_or_fail(paths: list[Path], channels_file: Path | None) -> list[tupl
     return loaded
 
 
-@contextmanager
-def _database(database_url: str | None) -> Iterator[Engine]:
-    url = database_url or get_settings().database_url
-    try:
-        engine = open_database(url)
-    except SchemaError as exc:
-        _fail([f"error: {exc}"])
-    except SQLAlchemyError as exc:
-        _fail([f"error: cannot open the database: {getattr(exc, 'orig', None) or exc}"])
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
 @policies_app.command("apply")
 def apply(
     paths: Annotated[list[Path], typer.Argument(help="Policy files or folders of policies.")],
     channels: Path | None = CHANNELS_OPTION,
-    database_url: str | None = DATABASE_OPTION,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Register a new version of each policy whose content changed (all files valid, or nothing)."""
     loaded = load_all_or_fail(paths, channels)
     if not loaded:
-        _fail([f"error: no policy file in {', '.join(map(str, paths))}"])
-    with _database(database_url) as engine, session_scope(engine) as session:
+        fail(f"no policy file in {', '.join(map(str, paths))}")
+    with open_database(database_url, migrate="new-sqlite") as engine, session_scope(engine) as session:
         outcomes = policy_registry.register_policies(session, [p for _, p in loaded], datetime.now(UTC))
     for (file, _), outcome in zip(loaded, outcomes, strict=True):
         if outcome.registered:
@@ -111,10 +84,13 @@ def apply(
 @policies_app.command("list")
 def list_policies(
     as_json: bool = typer.Option(False, "--json", help="One JSON array instead of a table."),
-    database_url: str | None = DATABASE_OPTION,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Registered policies: every version with its SHA-256 and its open cases."""
-    with _database(database_url) as engine, session_scope(engine, write=False) as session:
+    with (
+        open_database(database_url, migrate="new-sqlite") as engine,
+        session_scope(engine, write=False) as session,
+    ):
         versions = policy_registry.list_versions(session)
     if as_json:
         rows = [

@@ -17,31 +17,10 @@ import typer
 
 from casework.settings import get_settings
 from cli.apps import app
-from models.db import make_engine, normalize_url
-from models.schema import SchemaError, ensure_schema_current, migrate
+from cli.common import prepare_database
+from models.db import normalize_url
 
 log = logging.getLogger("lifeline.serve")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def prepare_database(database_url: str) -> None:
-    """Migrate a SQLite database to the latest schema; check any other one is current (exit 2 if not)."""
-    engine = make_engine(database_url)
-    try:
-        if engine.dialect.name == "sqlite":
-            migrate(database_url)
-        ensure_schema_current(engine)
-    except SchemaError as exc:
-        raise _fail(str(exc)) from None
-    except Exception as exc:  # a driver error: unreachable server, bad URL, unwritable file
-        where = engine.url.render_as_string(hide_password=True)
-        raise _fail(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from None
-    finally:
-        engine.dispose()
 
 
 def _log_to_stderr() -> None:
@@ -102,7 +81,7 @@ def serve(
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base_url = f"http://{shown_host}:{port}"
     if demo:
-        from cli.demo_command import print_demo, run_demo
+        from cli.demo_command import print_demo, run_demo  # imported when used: it loads the policies
 
         print_demo(run_demo(url), base_url)
     stop = threading.Event()

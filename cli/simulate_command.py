@@ -3,47 +3,43 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
 
+from casework.queries.simulation_view import SIMULATION_VIEW, TimelineEntry, simulation_view
 from cli.apps import policies_app
+from cli.common import fail
 from cli.policy_files import load_one_policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.simulation import (
     SimulationInputError,
+    opening_status,
     parse_actions,
     parse_case,
     parse_instant,
     simulate,
-    timeline_entry,
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(2)
 
 
 def _read_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise _fail(f"{path}: cannot read: {err.strerror or err}") from None
+        fail(f"{path}: cannot read: {err.strerror or err}", prefix="")
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise _fail(f"{path}: line {err.lineno}, column {err.colno}: invalid JSON: {err.msg}") from None
+        fail(f"{path}: line {err.lineno}, column {err.colno}: invalid JSON: {err.msg}", prefix="")
 
 
-def _table(entries: list[dict[str, Any]], timezone: str) -> str:
+def _table(entries: list[TimelineEntry], timezone: str) -> str:
     zone = ZoneInfo(timezone)
     rows = [("AT (UTC)", f"LOCAL ({timezone})", "KIND", "CLOCK/STAGE", "DETAIL")]
     for e in entries:
-        at = datetime.fromisoformat(e["at"])
+        at = e["at"]
         rows.append(
             (
                 at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S"),
@@ -79,26 +75,30 @@ def simulate_command(
     JSON pointer of the problem).
     """
     if output not in ("json", "table"):
-        raise _fail(f"--format: expected json or table, got {output!r}")
+        fail(f"--format: expected json or table, got {output!r}", prefix="")
     policy, calendar = load_one_policy(policy_path)
     try:
-        opened_at, attributes = parse_case(_read_json(case))
+        raw_case = _read_json(case)
+        opened_at, attributes = parse_case(raw_case)
     except SimulationInputError as err:
-        raise _fail(f"{case}: {err.pointer or '/'}: {err.message}") from None
+        fail(f"{case}: {err.pointer or '/'}: {err.message}", prefix="")
     try:
         agent_actions = parse_actions(_read_json(actions)) if actions else []
     except SimulationInputError as err:
-        raise _fail(f"{actions}: {err.pointer or '/'}: {err.message}") from None
+        fail(f"{actions}: {err.pointer or '/'}: {err.message}", prefix="")
     try:
         end = parse_instant(until, "--until") if until else None
     except SimulationInputError as err:
-        raise _fail(f"--until: {err.message}") from None
+        fail(f"--until: {err.message}", prefix="")
+    business = BusinessCalendar(calendar)
     try:
-        run = simulate(policy, BusinessCalendar(calendar), opened_at, attributes, agent_actions, end)
+        status = opening_status(raw_case)
+        run = simulate(policy, business, opened_at, attributes, agent_actions, end, status)
     except SimulationInputError as err:
-        raise _fail(f"{actions}: {err.pointer}: {err.message}") from None
-    entries = [timeline_entry(e) for e in sorted(run.events, key=lambda e: e.at)]
+        fail(f"{actions}: {err.pointer}: {err.message}", prefix="")
+    view = simulation_view(policy, business, run, version=None)
     if output == "json":
-        typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        # The very bytes POST /v1/policies/{id}/simulate answers for the same policy and input.
+        typer.echo(SIMULATION_VIEW.dump_json(view, indent=2).decode("utf-8"))
     else:
-        typer.echo(_table(entries, calendar.timezone))
+        typer.echo(_table(view["timeline"], calendar.timezone))

@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from cli.apps import app
+from cli.common import fail
 
 
 def _log_to_stderr() -> None:
@@ -52,7 +53,7 @@ def worker(
     """
     from flows.webhooks import load_targets
     from flows.worker import WorkerConfig, default_worker_id, run_worker  # applies Prefect defaults
-    from models.schema import SchemaError
+    from models.migrate import SchemaError
 
     _log_to_stderr()
     overrides: dict[str, Any] = {"batch_size": batch_size, "worker_id": worker_id or default_worker_id()}
@@ -66,8 +67,7 @@ def worker(
     try:
         load_targets(config.channels_file)  # refuse a bad channels file now, not at each delivery
     except (OSError, ValueError) as exc:
-        typer.echo(f"error: channels file {config.channels_file}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"channels file {config.channels_file}: {exc}")
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -84,8 +84,7 @@ def worker(
     while thread.is_alive():  # the main thread only waits, so it is free to take signals
         thread.join(0.2)
     if failure and isinstance(failure[0], SchemaError):
-        typer.echo(f"error: {failure[0]}", err=True)
-        raise typer.Exit(2)
+        fail(failure[0])
     if failure:
         raise failure[0]
     _exit_now()

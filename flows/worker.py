@@ -59,7 +59,7 @@ from flows.sweep_batches import (
 from flows.wake_loop import DEFAULT_MAX_IDLE, Clock, StopSignal, drive_by_deadlines, one_line, utc_now
 from flows.webhooks import DeliveryPolicy, load_targets
 from models.db import session_scope
-from models.schema import ensure_schema_current
+from models.migrate import ensure_schema_current
 
 log = logging.getLogger("lifeline.worker")
 
@@ -435,7 +435,7 @@ def run_worker(
     """Run the worker on a new event loop in this thread until ``stop`` is set (the API's embedding:
     call it in a thread). ``config`` may be a database URL, the LIFELINE settings or a WorkerConfig.
 
-    Raises ``models.schema.SchemaBehind`` if the database needs `lifeline db upgrade`."""
+    Raises ``models.migrate.SchemaBehind`` if the database needs `lifeline db upgrade`."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

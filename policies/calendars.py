@@ -20,11 +20,16 @@ import holidays
 
 from policies.diagnostics import Diagnostic, LoadResult, PolicyError, Severity, pointer
 from policies.documents import read_json_file
-from policies.model import ALWAYS, Calendar, WorkingInterval
-from policies.schemas import SchemaName, validate
+from policies.ics import read_ics_days
+from policies.json_schemas import SchemaName, validate
+from policies.model import ALWAYS, Calendar, DayRule, WorkingInterval
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?")
+_END = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?|24:00(?::00)?")
+_MONTH_DAY = re.compile(r"[0-9]{2}-[0-9]{2}")
+#: A leap year, so that "02-29" is a real yearly date (it applies in leap years only).
+_LEAP = 2024
 
 
 def bundled_calendars_dir() -> Path:
@@ -43,7 +48,8 @@ def _countries() -> Mapping[str, list[str]]:
 
 
 def lint_calendar(doc: Mapping[str, Any], file: str, expected_id: str | None = None) -> list[Diagnostic]:
-    """Semantic problems of schema-valid calendar ``doc``; ``expected_id`` is its file name's stem."""
+    """Semantic problems of schema-valid calendar ``doc``; ``expected_id`` is its file name's stem.
+    (The ``ics`` file is read, and its problems reported, by ``check_calendar_file``.)"""
     found: list[Diagnostic] = []
 
     def error(where: str, message: str, severity: Severity = Severity.ERROR) -> None:
@@ -64,15 +70,16 @@ def lint_calendar(doc: Mapping[str, Any], file: str, expected_id: str | None = N
 
 def _lint_hours(hours: Mapping[str, Any], error: Any) -> None:
     for day, intervals in hours.items():
-        for i, interval in enumerate(intervals):
-            for key in ("start", "end"):
-                if _TIME.fullmatch(interval[key]) is None:
-                    error(
-                        pointer("hours", day, i, key),
-                        f"{interval[key]!r} is not a time of day (HH:MM, e.g. 09:00)",
-                    )
+        _lint_intervals(intervals, ("hours", day), error)
     if not any(hours.values()):
         error("/hours", "no working hours on any day: a deadline on this calendar could never be reached")
+
+
+def _lint_intervals(intervals: list[Mapping[str, str]], where: tuple[str | int, ...], error: Any) -> None:
+    for i, interval in enumerate(intervals):
+        for key, form in (("start", _TIME), ("end", _END)):
+            if form.fullmatch(interval[key]) is None:
+                error(pointer(*where, i, key), f"{interval[key]!r} is not a time of day (HH:MM, e.g. 09:00)")
 
 
 def _lint_holidays(spec: Mapping[str, Any], error: Any) -> None:
@@ -87,11 +94,12 @@ def _lint_holidays(spec: Mapping[str, Any], error: Any) -> None:
             "/holidays/subdivision",
             f"{spec['subdivision']!r} is not a subdivision of {country} (known: {known})",
         )
-    for key in ("dates", "working_dates"):
-        for i, text in enumerate(spec.get(key, [])):
-            if _parse_date(text) is None:
-                error(pointer("holidays", key, i), f"{text!r} is not a calendar date (YYYY-MM-DD)")
-    both = set(spec.get("dates", [])) & set(spec.get("working_dates", []))
+    for i, text in enumerate(spec.get("working_dates", [])):
+        if _parse_date(text) is None:
+            error(pointer("holidays", "working_dates", i), f"{text!r} is not a calendar date (YYYY-MM-DD)")
+    for i, entry in enumerate(spec.get("dates", [])):
+        _lint_holiday(entry, ("holidays", "dates", i), error)
+    both = {d for d in spec.get("dates", []) if isinstance(d, str)} & set(spec.get("working_dates", []))
     for i, text in enumerate(spec.get("working_dates", [])):
         if text in both:
             error(
@@ -101,6 +109,30 @@ def _lint_holidays(spec: Mapping[str, Any], error: Any) -> None:
             )
 
 
+def _lint_holiday(entry: str | Mapping[str, Any], where: tuple[str | int, ...], error: Any) -> None:
+    """A holiday entry: a real date or month-day; years only on a month-day, in order."""
+    text = entry if isinstance(entry, str) else entry["date"]
+    at = where if isinstance(entry, str) else (*where, "date")
+    yearly = _MONTH_DAY.fullmatch(text) is not None
+    if (_parse_month_day(text) if yearly else _parse_date(text)) is None:
+        error(pointer(*at), f"{text!r} is not a calendar date (YYYY-MM-DD, or MM-DD for every year)")
+    if isinstance(entry, str):
+        return
+    for key in ("first_year", "last_year"):
+        if key in entry and not yearly:
+            error(pointer(*where, key), f"{key} applies to a yearly date (MM-DD), not to {text!r}")
+    if entry.get("first_year", 0) > entry.get("last_year", 9999):
+        error(pointer(*where, "last_year"), "last_year is before first_year")
+    _lint_intervals(entry.get("hours", []), (*where, "hours"), error)
+
+
+def _parse_month_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(f"{_LEAP}-{text}")
+    except ValueError:
+        return None
+
+
 def _parse_date(text: str) -> date | None:
     try:
         return date.fromisoformat(text) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text) else None
@@ -108,26 +140,47 @@ def _parse_date(text: str) -> date | None:
         return None
 
 
-def build_calendar(doc: Mapping[str, Any]) -> Calendar:
-    """The ``Calendar`` of a schema-valid, lint-clean document; ``weekly`` is Monday first."""
+def _time(text: str) -> time:
+    """A wall time; ``24:00`` is the next midnight, which an interval's end reads as 00:00 of the
+    next day (an end at or before the start runs past midnight)."""
+    return time(0) if text.startswith("24:") else time.fromisoformat(text)
+
+
+def _intervals(items: list[Mapping[str, str]]) -> tuple[WorkingInterval, ...]:
+    return tuple(WorkingInterval(_time(i["start"]), _time(i["end"])) for i in items)
+
+
+def _day_rule(entry: str | Mapping[str, Any]) -> DayRule | None:
+    """The rule of a holiday entry; None for a plain YYYY-MM-DD (kept in ``extra_holidays``)."""
+    if isinstance(entry, str) and _MONTH_DAY.fullmatch(entry) is None:
+        return None
+    spec: Mapping[str, Any] = {"date": entry} if isinstance(entry, str) else entry
+    text = spec["date"]
+    year = None if _MONTH_DAY.fullmatch(text) else int(text[:4])
+    month, day = int(text[-5:-3]), int(text[-2:])
+    hours = _intervals(spec.get("hours", []))
+    return DayRule(month, day, year, spec.get("first_year"), spec.get("last_year"), hours)
+
+
+def build_calendar(doc: Mapping[str, Any], ics_days: frozenset[date] = frozenset()) -> Calendar:
+    """The ``Calendar`` of a schema-valid, lint-clean document; ``weekly`` is Monday first.
+    ``ics_days`` are the closed days read from its ``ics`` file."""
     hours = doc["hours"]
-    weekly = tuple(
-        tuple(
-            WorkingInterval(time.fromisoformat(i["start"]), time.fromisoformat(i["end"]))
-            for i in hours.get(day, [])
-        )
-        for day in WEEKDAYS
-    )
+    weekly = tuple(_intervals(hours.get(day, [])) for day in WEEKDAYS)
     spec = doc.get("holidays", {})
+    entries = spec.get("dates", [])
+    plain = {date.fromisoformat(d) for d in entries if isinstance(d, str) and _day_rule(d) is None}
+    rules = tuple(r for r in (_day_rule(e) for e in entries) if r is not None)
     return Calendar(
         name=doc["id"],
         timezone=doc["timezone"],
         weekly=weekly,
         holiday_country=spec.get("country"),
         holiday_subdivision=spec.get("subdivision"),
-        extra_holidays=frozenset(date.fromisoformat(d) for d in spec.get("dates", [])),
+        extra_holidays=frozenset(plain | ics_days),
         extra_working_days=frozenset(date.fromisoformat(d) for d in spec.get("working_dates", [])),
         title=doc.get("title"),
+        day_rules=rules,
     )
 
 
@@ -139,8 +192,11 @@ def check_calendar_file(path: Path, label: str | None = None) -> LoadResult[Cale
         problems = validate(doc, SchemaName.CALENDAR, name)
     if not problems:
         problems = lint_calendar(doc, name, expected_id=path.stem)
+    ics_days: frozenset[date] = frozenset()
+    if not problems and "ics" in doc:
+        ics_days, problems = read_ics_days(path.parent / doc["ics"], name)
     errors = [d for d in problems if d.severity is Severity.ERROR]
-    value = None if errors else build_calendar(doc)
+    value = None if errors else build_calendar(doc, ics_days)
     return LoadResult(name, value, tuple(problems))
 
 

@@ -7,13 +7,15 @@ rules without effect, stages reachable only by hand, timers and repeats that can
 statuses that make a clock stop or pause pointlessly.
 
 Every function takes the schema-valid document as plain JSON and yields diagnostics with pointers.
+``lintable_parts`` cuts a document that failed the schema down to the parts that passed it, so the
+loader reports schema and lint errors in one pass (each check runs when the parts it reads are valid).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from policies.diagnostics import Diagnostic, Severity, pointer
@@ -37,29 +39,69 @@ class _Linter:
         self.found.append(Diagnostic(self.file, where, message, Severity.WARNING))
 
 
+#: The top-level parts each check reads; a check runs only when all of them passed the schema.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "calendar": ("calendar",),
+    "formats": ("priority", "clocks", "stages"),
+    "priority_targets": ("priority", "clocks", "stages"),
+    "channels": ("clocks", "stages"),
+    "rules": ("priority",),
+    "stages": ("stages",),
+    "clock_statuses": ("clocks",),
+    "clock_kinds": ("clocks",),
+}
+
+
+def lintable_parts(doc: Any, schema_errors: Collection[Diagnostic]) -> tuple[dict[str, Any], frozenset[str]]:
+    """The parts of ``doc`` that passed the schema: the document without the top-level parts (and
+    the clocks) that have a schema error, and the names of the top-level parts that are usable."""
+    if not isinstance(doc, Mapping):
+        return {}, frozenset()
+    broken = {d.pointer for d in schema_errors}
+
+    def clean(where: str) -> bool:
+        return not any(p == where or p.startswith(where + "/") for p in broken)
+
+    kept = {key: value for key, value in doc.items() if clean(pointer(key))}
+    clocks = doc.get("clocks")
+    if isinstance(clocks, Mapping) and pointer("clocks") not in broken:
+        kept["clocks"] = {n: c for n, c in clocks.items() if clean(pointer("clocks", n))}
+    return kept, frozenset(kept)
+
+
 def lint_policy(
     doc: Mapping[str, Any],
     file: str,
     calendars: Collection[str],
     channels: Collection[str] | None = None,
+    usable: Collection[str] | None = None,
 ) -> list[Diagnostic]:
-    """Every semantic problem of schema-valid ``doc``; ``channels=None`` skips the channel check."""
+    """Every semantic problem of schema-valid ``doc``; ``channels=None`` skips the channel check.
+    ``usable`` (from ``lintable_parts``) limits the checks to those whose parts passed the schema."""
     lint = _Linter(doc, file)
-    _check_calendar(lint, calendars)
-    _check_formats(lint)
-    _check_priority_targets(lint)
-    _check_channels(lint, channels)
-    _check_rules(lint)
-    _check_stages(lint)
-    _check_clock_statuses(lint)
+    checks: dict[str, Callable[[], None]] = {
+        "calendar": lambda: _check_calendar(lint, calendars),
+        "formats": lambda: _check_formats(lint),
+        "priority_targets": lambda: _check_priority_targets(lint),
+        "channels": lambda: _check_channels(lint, channels),
+        "rules": lambda: _check_rules(lint),
+        "stages": lambda: _check_stages(lint),
+        "clock_statuses": lambda: _check_clock_statuses(lint),
+        "clock_kinds": lambda: _check_clock_kinds(lint),
+    }
+    for name, check in checks.items():
+        if usable is None or all(part in usable for part in _NEEDS[name]):
+            check()
     return lint.found
 
 
 def actions(doc: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, str]]]:
-    """Every action of the policy with its pointer (clocks' on_breach, stages' on_enter and on_breach)."""
+    """Every action of the policy with its pointer (clocks' on_warn and on_breach, stages' on_enter
+    and on_breach)."""
     for name, clock in doc["clocks"].items():
-        for i, action in enumerate(clock.get("on_breach", [])):
-            yield pointer("clocks", name, "on_breach", i), action
+        for key in ("on_warn", "on_breach"):
+            for i, action in enumerate(clock.get(key, [])):
+                yield pointer("clocks", name, key, i), action
     for s, stage in enumerate(doc["stages"]):
         for key in ("on_enter", "on_breach"):
             for i, action in enumerate(stage.get(key, [])):
@@ -220,4 +262,36 @@ def _check_clock_statuses(lint: _Linter) -> None:
                 lint.warn(
                     pointer("clocks", name, "stops_on", i),
                     "a case opens in status 'open': this clock would stop as soon as it starts",
+                )
+
+
+_CYCLE_KINDS = ("next_reply", "periodic_update")
+
+
+def _check_clock_kinds(lint: _Linter) -> None:
+    """on_warn needs warn_at; a periodic clock never waits for a start; a not_after cap on a
+    cycle clock would cap every cycle at the same instant."""
+    for name, clock in lint.doc["clocks"].items():
+        kind = clock.get("kind", "elapsed")
+        if "on_warn" in clock and "warn_at" not in clock:
+            lint.error(
+                pointer("clocks", name, "on_warn"), "on_warn runs at warn_at: give this clock a warn_at"
+            )
+        if kind == "periodic_update" and "starts_on" in clock:
+            lint.warn(
+                pointer("clocks", name, "starts_on"),
+                "a periodic_update clock runs from opening and restarts on each update; "
+                "starts_on is never used",
+            )
+        if kind in _CYCLE_KINDS and "not_after" in clock:
+            lint.error(
+                pointer("clocks", name, "not_after"),
+                f"not_after caps one deadline; a {kind} clock has one per cycle (use an elapsed clock)",
+            )
+        both = set(clock.get("starts_on", [])) & set(clock.get("stops_on", []))
+        for i, trigger in enumerate(clock.get("starts_on", [])):
+            if trigger in both:
+                lint.error(
+                    pointer("clocks", name, "starts_on", i),
+                    f"{trigger!r} would both start and stop this clock",
                 )

@@ -1,9 +1,10 @@
 """Loading policies: read (at most 1 MiB), parse JSON, validate against the schema, lint, build.
 
-Each stage runs only when the previous one found no error, so a person sees the problems at the level
-they are: syntax first (line and column), then every schema error with its JSON pointer, then the
-semantic lint. Bad input never raises from the ``check_*`` functions: they return a LoadResult with
-the diagnostics. The ``load_*`` conveniences raise PolicyError (carrying every diagnostic) instead.
+Syntax comes first (line and column): nothing else can run on a file that does not parse. Then the
+schema and the semantic lint in one pass: the lint runs on every part of the document that passed the
+schema, so a schema error and an unknown calendar are reported together, each with its pointer.
+Bad input never raises from the ``check_*`` functions: they return a LoadResult with the
+diagnostics. The ``load_*`` conveniences raise PolicyError (carrying every diagnostic) instead.
 
 Calendars are given as a mapping name -> Calendar (``None``: the bundled calendars plus ``always``);
 channels as a collection of names (``None``: not checked, for lack of a channels file).
@@ -17,10 +18,10 @@ from pathlib import Path
 from policies.calendars import bundled_calendars_dir, calendars_from, check_calendar_dir
 from policies.diagnostics import Diagnostic, LoadResult, PolicyError, Severity
 from policies.documents import parse_json_text, read_json_file
-from policies.lint import lint_policy
+from policies.json_schemas import SchemaName, validate
+from policies.lint import lint_policy, lintable_parts
 from policies.model import Calendar, Policy
 from policies.policy_builder import build_policy
-from policies.schemas import SchemaName, validate
 
 Calendars = Mapping[str, Calendar]
 
@@ -41,7 +42,12 @@ def check_policy_document(
     """Validate, lint and build an already parsed document."""
     known = calendars if calendars is not None else bundled_calendars()
     problems = validate(doc, SchemaName.POLICY, file)
-    if not problems:
+    if problems:
+        # One pass: lint every part that passed the schema, so both kinds of error show at once.
+        parts, usable = lintable_parts(doc, problems)
+        lint = lint_policy(parts, file, set(known), channels, usable)
+        problems = sorted([*problems, *lint], key=lambda d: (d.pointer, d.message))
+    else:
         assert isinstance(doc, dict)  # the schema requires an object
         problems = lint_policy(doc, file, set(known), channels)
     if any(d.severity is Severity.ERROR for d in problems):

@@ -111,8 +111,36 @@ class NotAfter:
     margin: timedelta = timedelta(0)
 
 
+class ClockKind(StrEnum):
+    """How a clock counts; see docs/policy-language.md, "Clock kinds"."""
+
+    #: One measurement from its start (opening, or a ``starts_on``) to its first stop (v1 clocks).
+    ELAPSED = "elapsed"
+    #: Cycles: each starts at opening or a creator message and ends at the next public reply.
+    NEXT_REPLY = "next_reply"
+    #: Cycles back to back: a public update is due every target; each update starts the next.
+    PERIODIC_UPDATE = "periodic_update"
+
+
+#: The triggers a cycle clock uses when the policy names none.
+DEFAULT_STARTS_ON: Mapping[ClockKind, frozenset[str]] = {
+    ClockKind.ELAPSED: frozenset(),
+    ClockKind.NEXT_REPLY: frozenset({"creator_replied"}),
+    ClockKind.PERIODIC_UPDATE: frozenset(),
+}
+DEFAULT_STOPS_ON: Mapping[ClockKind, frozenset[str]] = {
+    ClockKind.ELAPSED: frozenset(),
+    ClockKind.NEXT_REPLY: frozenset({"reply", "request_info"}),
+    ClockKind.PERIODIC_UPDATE: frozenset({"reply", "request_info"}),
+}
+
+
 @dataclass(frozen=True)
 class ClockSpec:
+    """One clock. ``starts_on``, ``stops_on`` and ``pauses_on`` hold status and action names (the
+    loader fills a cycle clock's defaults in); an empty ``starts_on`` on an elapsed clock means it
+    starts when the case opens."""
+
     name: str
     target: Target
     stops_on: frozenset[str] = frozenset()
@@ -122,6 +150,19 @@ class ClockSpec:
     on_breach: tuple[PolicyAction, ...] = ()
     title: str | None = None
     description: str | None = None
+    kind: ClockKind = ClockKind.ELAPSED
+    starts_on: frozenset[str] = frozenset()
+    on_warn: tuple[PolicyAction, ...] = ()
+
+    @property
+    def cycles(self) -> bool:
+        """Whether the clock measures cycles (each with its own deadline) rather than once."""
+        return self.kind is not ClockKind.ELAPSED
+
+    @property
+    def starts_at_opening(self) -> bool:
+        """Elapsed clocks without ``starts_on`` and every cycle clock start counting at opening."""
+        return self.cycles or not self.starts_on
 
 
 @dataclass(frozen=True)
@@ -186,6 +227,28 @@ class WorkingInterval:
 
 
 @dataclass(frozen=True)
+class DayRule:
+    """A date with its own hours: closed (``hours == ()``: a holiday) or special hours (a half day).
+
+    ``year`` None means every year (a ``"MM-DD"`` entry), between ``first_year`` and ``last_year``
+    when they are given. A rule for a date wins over the weekly hours and the country holidays."""
+
+    month: int
+    day: int
+    year: int | None = None
+    first_year: int | None = None
+    last_year: int | None = None
+    hours: tuple[WorkingInterval, ...] = ()
+
+    def applies(self, on: date) -> bool:
+        if (on.month, on.day) != (self.month, self.day):
+            return False
+        if self.year is not None:
+            return on.year == self.year
+        return (self.first_year or on.year) <= on.year <= (self.last_year or on.year)
+
+
+@dataclass(frozen=True)
 class Calendar:
     """A working-time calendar. ``always`` (24x7) has ``always=True`` and needs nothing else.
 
@@ -205,6 +268,9 @@ class Calendar:
     extra_holidays: frozenset[date] = frozenset()
     extra_working_days: frozenset[date] = frozenset()
     title: str | None = None
+    #: Dates with their own hours or closed every year (``holidays.dates`` entries beyond
+    #: ``YYYY-MM-DD``); a date-specific rule wins over a yearly one.
+    day_rules: tuple[DayRule, ...] = ()
 
 
 ALWAYS = Calendar(name="always", timezone="UTC", always=True, title="24x7")

@@ -15,9 +15,12 @@ from typing import Any
 
 from policies.durations import parse_duration
 from policies.model import (
+    DEFAULT_STARTS_ON,
+    DEFAULT_STOPS_ON,
     ActionKind,
     AllOf,
     AnyOf,
+    ClockKind,
     ClockSpec,
     Compare,
     Condition,
@@ -104,11 +107,15 @@ def _actions(items: list[Mapping[str, str]]) -> tuple[PolicyAction, ...]:
 
 def _clock(name: str, doc: Mapping[str, Any]) -> ClockSpec:
     not_after = doc.get("not_after")
+    kind = ClockKind(doc.get("kind", ClockKind.ELAPSED))
     return ClockSpec(
         name=name,
         target=build_target(doc["target"]),
-        stops_on=frozenset(doc.get("stops_on", ())),
+        kind=kind,
+        starts_on=frozenset(doc["starts_on"]) if "starts_on" in doc else DEFAULT_STARTS_ON[kind],
+        stops_on=frozenset(doc["stops_on"]) if "stops_on" in doc else DEFAULT_STOPS_ON[kind],
         pauses_on=frozenset(doc.get("pauses_on", ())),
+        on_warn=_actions(doc.get("on_warn", [])),
         warn_at=float(doc["warn_at"]) if "warn_at" in doc else None,
         not_after=None if not_after is None else NotAfter(not_after["field"], _margin(not_after)),
         on_breach=_actions(doc.get("on_breach", [])),

@@ -27,7 +27,10 @@ _PATTERN_MESSAGES: dict[str, str] = {
     "field-path": "{v} is not a field path (dotted attribute names, e.g. creator.tier)",
     "channel": "{v} is not a channel name (lower-case letters, digits, '-', '_' and '.', e.g. support-leads)",
     "queue": "{v} is not a queue name (lower-case letters, digits, '-', '_' and '.', e.g. creator-support)",
-    "time": "{v} is not a time of day (HH:MM from 00:00 to 23:59, e.g. 09:00)",
+    "time": "{v} is not a time of day (HH:MM from 00:00 to 23:59, e.g. 09:00; seconds allowed: 09:00:30)",
+    "end-time": "{v} is not an end time (HH:MM from 00:00 to 24:00, e.g. 18:00; seconds allowed: 17:59:30)",
+    "holiday-date": "{v} is not a date (YYYY-MM-DD, or MM-DD for every year, e.g. 12-25)",
+    "ics-file": "{v} is not an iCalendar file name beside the calendar (e.g. it-holidays.ics)",
     "date": "{v} is not a date (YYYY-MM-DD, e.g. 2026-12-24)",
     "country": "{v} is not a country code (ISO 3166 alpha-2 in capitals, e.g. IT)",
 }
@@ -134,7 +137,11 @@ def _article(type_name: str) -> str:
 def _enum(error: ValidationError, path: list[str | int]) -> Iterator[Located]:
     options = ", ".join(str(o) for o in error.validator_value)
     kind = "status" if "waiting_on_creator" in error.validator_value else "value"
-    if "within" in error.validator_value:
+    if "reply" in error.validator_value:
+        kind = "status or action"
+    elif "periodic_update" in error.validator_value:
+        kind = "clock kind"
+    elif "within" in error.validator_value:
         kind = "operator"
     yield pointer_of(path), f"{show(error.instance)} is not a valid {kind} (one of: {options})"
 

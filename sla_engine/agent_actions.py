@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from policies.model import Policy
 from sla_engine.business_time import BusinessCalendar
+from sla_engine.conditions import parse_instant
 from sla_engine.deadlines import refresh, settle_all
 from sla_engine.events import AgentAction, EngineEvent
 from sla_engine.kinds import ActionName, EventKind, Status
 from sla_engine.policy_actions import Cause, change_priority, enter_stage
 from sla_engine.priority import decide_priority
 from sla_engine.state import CaseState
-from sla_engine.status_effects import change_status
+from sla_engine.status_effects import action_effects, change_status
 from sla_engine.transitions import next_status
 
 Events = list[EngineEvent]
@@ -34,11 +36,56 @@ class InvalidAction(ValueError):
         self.field = field
 
 
+#: The marker event of a status action that leaves the status as it is (see transitions).
+_IN_PLACE = {
+    ActionName.ACKNOWLEDGE: EventKind.ACKNOWLEDGED,
+    ActionName.CREATOR_REPLIED: EventKind.CREATOR_REPLIED,
+}
+#: The longest ``until`` a request_info may set, counted from the request.
+MAX_PAUSE = timedelta(days=366)
+MAX_MESSAGE = 5000
+
+
+def _message(action: AgentAction, required: bool) -> dict[str, str]:
+    """The ``message`` argument (1-5000 characters) as event data; ``{}`` when optional and absent."""
+    text = action.args.get("message")
+    if text is None and not required:
+        return {}
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
+        raise InvalidAction(f"{action.name} needs a 'message' of 1 to {MAX_MESSAGE} characters", "message")
+    return {"message": text}
+
+
+def _pause_until(action: AgentAction) -> datetime | None:
+    """request_info's optional ``until``: an ISO 8601 instant with offset, after the request."""
+    raw = action.args.get("until")
+    if raw is None or action.name is not ActionName.REQUEST_INFO:
+        return None
+    until = parse_instant(raw) if isinstance(raw, str) else None
+    if until is None:
+        raise InvalidAction("until must be an ISO 8601 date-time with an offset (...T09:00:00Z)", "until")
+    if not action.at < until <= action.at + MAX_PAUSE:
+        raise InvalidAction(
+            f"until must be after the request ({action.at.isoformat()}) and within {MAX_PAUSE.days} days",
+            "until",
+        )
+    return until
+
+
 def _status_action(
     policy: Policy, calendar: BusinessCalendar, state: CaseState, action: AgentAction
 ) -> tuple[CaseState, Events]:
     new = next_status(state.status, action.name)
+    until = _pause_until(action)
+    message = _message(action, required=False) if action.name is ActionName.CREATOR_REPLIED else {}
+    if new is state.status:
+        # A marker (acknowledge while in progress, a creator message): clocks react in ``handle``.
+        event = EngineEvent(_IN_PLACE[action.name], action.at, action.actor, {"status": str(new), **message})
+        return replace(state, updated_at=action.at), [event]
     state, events = change_status(policy, calendar, state, new, action.at, action.actor, str(action.name))
+    if until is not None:
+        state = refresh(policy, replace(state, pause_until=until), calendar)
+        events[0] = replace(events[0], data={**events[0].data, "until": until.isoformat()})
     if new is Status.RESOLVED:
         state = replace(state, resolved_at=action.at)
     elif new is Status.CLOSED:
@@ -86,6 +133,14 @@ def _note(
     return replace(state, updated_at=action.at), [
         EngineEvent(EventKind.NOTE_ADDED, action.at, action.actor, {"text": text})
     ]
+
+
+def _reply(
+    policy: Policy, calendar: BusinessCalendar, state: CaseState, action: AgentAction
+) -> tuple[CaseState, Events]:
+    """A public message to the creator: event ``replied``, no status change (clocks may name it)."""
+    event = EngineEvent(EventKind.REPLIED, action.at, action.actor, _message(action, required=True))
+    return replace(state, updated_at=action.at), [event]
 
 
 def _escalate(
@@ -199,6 +254,7 @@ HANDLERS: dict[ActionName, Handler] = {
     ActionName.ESCALATE: _escalate,
     ActionName.SET_PRIORITY: _set_priority,
     ActionName.UPDATE_ATTRIBUTES: _update_attributes,
+    ActionName.REPLY: _reply,
 }
 
 
@@ -206,8 +262,12 @@ def handle(
     policy: Policy, calendar: BusinessCalendar, state: CaseState, action: AgentAction
 ) -> tuple[CaseState, Events]:
     """Apply ``action`` (already advanced to its instant); checks the state machine first."""
+    before = state.status
     next_status(state.status, action.name)
     state, events = HANDLERS[action.name](policy, calendar, state, action)
+    if state.status is before:  # status moves apply the clocks' triggers in change_status
+        state, more = action_effects(policy, calendar, state, str(action.name), action.at, action.actor)
+        events.extend(more)
     # The first event of an action records the request itself, so an auditor replays it verbatim.
     request = {"action": str(action.name), "args": dict(action.args)}
     events[0] = replace(events[0], data={**events[0].data, "request": request})

@@ -21,7 +21,9 @@ The rule is monotonic, so an interval never turns negative and day windows never
 A holiday (country list from the ``holidays`` package, plus ``extra_holidays``) means no interval
 *starts* on that local date; an overnight shift that started the day before still runs into it.
 ``extra_working_days`` cancels a country holiday (it does not open a day the weekly hours keep
-closed); an explicit ``extra_holidays`` entry always closes the date.
+closed); an explicit ``extra_holidays`` entry always closes the date. A ``DayRule`` (a yearly
+``MM-DD`` holiday, or a date with special hours such as a half day) replaces that date's weekly
+hours and wins over the country list; a rule for a given year wins over a yearly one.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from policies.model import Calendar
+from policies.model import Calendar, DayRule, WorkingInterval
 
 ZERO = timedelta(0)
 ONE_DAY = timedelta(days=1)
@@ -144,11 +146,21 @@ class BusinessCalendar:
             cached = _remember(self._days, day, self._compute_segments(day))
         return cached
 
+    def day_rule(self, day: date) -> DayRule | None:
+        """The calendar's own rule for local date ``day``: a rule for that year's date first, then a
+        yearly one; None when the weekly hours and holidays decide."""
+        rules = [r for r in self.calendar.day_rules if r.applies(day)]
+        rules.sort(key=lambda r: r.year is None)
+        return rules[0] if rules else None
+
     def is_holiday(self, day: date) -> bool:
         """Whether no interval starts on local date ``day`` because it is a holiday."""
         cal = self.calendar
         if day in cal.extra_holidays:
             return True
+        rule = self.day_rule(day) if cal.day_rules else None
+        if rule is not None:
+            return not rule.hours
         if cal.holiday_country is None or day in cal.extra_working_days:
             return False
         return day in self._country_holidays(day.year)
@@ -236,16 +248,25 @@ class BusinessCalendar:
         return _merge(raw)
 
     def _intervals_starting(self, day: date) -> Iterator[Segment]:
-        """The UTC intervals that start on local date ``day`` (none on a holiday)."""
-        weekly = self.calendar.weekly
-        if not weekly or not weekly[day.weekday()] or self.is_holiday(day):
-            return
-        for interval in weekly[day.weekday()]:
+        """The UTC intervals that start on local date ``day`` (none on a holiday; a date's own
+        hours instead of the weekly ones)."""
+        for interval in self._day_hours(day):
             end_day = day + ONE_DAY if interval.overnight else day
             lo = self._to_utc(datetime.combine(day, interval.start))
             hi = self._to_utc(datetime.combine(end_day, interval.end))
             if hi > lo:
                 yield lo, hi
+
+    def _day_hours(self, day: date) -> tuple[WorkingInterval, ...]:
+        cal = self.calendar
+        if day in cal.extra_holidays:
+            return ()
+        rule = self.day_rule(day) if cal.day_rules else None
+        if rule is not None:
+            return rule.hours
+        if not cal.weekly or not cal.weekly[day.weekday()] or self.is_holiday(day):
+            return ()
+        return cal.weekly[day.weekday()]
 
     def _to_utc(self, wall: datetime) -> datetime:
         """The earliest instant whose wall time in the zone is at or after naive ``wall``."""

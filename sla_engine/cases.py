@@ -20,21 +20,35 @@ from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.policy_actions import Cause, run_actions
 from sla_engine.priority import decide_priority
 from sla_engine.state import CaseState, ClockState, Meter, StageState
+from sla_engine.status_effects import open_clocks
 from sla_engine.timers import fire_due
+
+#: The statuses a case may open in: ``open``, or already waiting on the creator (an agent opens it
+#: on the creator's behalf and needs details first).
+OPENING_STATUSES = (Status.OPEN, Status.WAITING_ON_CREATOR)
 
 
 def open_case(
-    policy: Policy, calendar: BusinessCalendar, attributes: Mapping[str, Any], opened_at: datetime, actor: str
+    policy: Policy,
+    calendar: BusinessCalendar,
+    attributes: Mapping[str, Any],
+    opened_at: datetime,
+    actor: str,
+    status: Status = Status.OPEN,
 ) -> Step:
-    """A new case at ``opened_at``: stage 0 and every clock running, priority from the rules, and
-    stage 0's on_enter actions. Nothing is advanced: call ``advance`` for timers already due."""
+    """A new case at ``opened_at``: stage 0 and its clocks running (those with ``starts_on`` wait),
+    priority from the rules, and stage 0's on_enter actions. A case opened ``waiting_on_creator``
+    has its pausing clocks and stage timer paused from the start (the ``opened`` event says so).
+    Nothing is advanced: call ``advance`` for timers already due."""
     if opened_at.tzinfo is None:
         raise InvalidAction("opened_at must be timezone-aware", "opened_at")
+    if status not in OPENING_STATUSES:
+        raise InvalidAction(f"a case opens as open or waiting_on_creator, not {status}", "status")
     priority, reason = decide_priority(policy, attributes, opened_at)
     first = policy.stages[0]
     running = Meter(since=opened_at)
     state = CaseState(
-        status=Status.OPEN,
+        status=status,
         priority=priority,
         priority_reason=reason,
         priority_override=None,
@@ -46,8 +60,9 @@ def open_case(
         stage=StageState(0, first.id, opened_at, ClockStatus.RUNNING, running, repeat_meter=running),
         clocks=tuple(ClockState(c.name, ClockStatus.RUNNING, running) for c in policy.clocks),
     )
+    state, clock_events = open_clocks(policy, calendar, state, opened_at, actor)
     state = refresh(policy, state, calendar)
-    data = {
+    data: dict[str, Any] = {
         "incident_type": policy.incident_type,
         "policy_id": policy.id,
         "priority": priority,
@@ -56,7 +71,9 @@ def open_case(
         "queue": first.queue,
         "attributes": dict(attributes),
     }
-    events: list[EngineEvent] = [EngineEvent(EventKind.OPENED, opened_at, actor, data)]
+    if status is not Status.OPEN:  # written only when it says something: v1 histories replay as they were
+        data["status"] = str(status)
+    events: list[EngineEvent] = [EngineEvent(EventKind.OPENED, opened_at, actor, data), *clock_events]
     cause = Cause(f"entered {first.id}", "opened", {"stage": first.id})
     state, more = run_actions(policy, calendar, state, first.on_enter, opened_at, cause)
     return Step(state, events + more)
@@ -95,9 +112,10 @@ def replay(
     actions: Sequence[AgentAction],
     now: datetime,
     opened_by: str = "system",
+    status: Status = Status.OPEN,
 ) -> Step:
     """Fold a whole history: open, then each action in order, then advance to ``now``."""
-    step = open_case(policy, calendar, attributes, opened_at, opened_by)
+    step = open_case(policy, calendar, attributes, opened_at, opened_by, status)
     state, events = step.state, list(step.events)
     for action in actions:
         step = apply_action(policy, calendar, state, action)

@@ -34,6 +34,8 @@ class ActionName(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     CLOSE = "close"
+    #: A public message to the creator (``note`` stays internal); records ``replied``.
+    REPLY = "reply"
 
 
 class EventKind(StrEnum):
@@ -51,6 +53,16 @@ class EventKind(StrEnum):
     NOTE_ADDED = "note_added"
     ATTRIBUTES_CHANGED = "attributes_changed"
     CLOCK_STOPPED = "clock_stopped"
+    #: A clock began counting: a ``starts_on`` clock's start, or a new cycle of a cycle clock.
+    CLOCK_STARTED = "clock_started"
+    #: A public reply to the creator (action ``reply``).
+    REPLIED = "replied"
+    #: An acknowledgement that leaves the status as it is (the case was already being worked).
+    ACKNOWLEDGED = "acknowledged"
+    #: A creator message on a case that was not waiting on the creator (no status change).
+    CREATOR_REPLIED = "creator_replied"
+    #: A ``request_info`` pause ran out at its ``until``: the worker resumed the case.
+    PAUSE_EXPIRED = "pause_expired"
     # Written by the notification delivery flow, not by the engine.
     NOTIFICATION_DELIVERED = "notification_delivered"
     NOTIFICATION_FAILED = "notification_failed"
@@ -61,6 +73,8 @@ SYSTEM_ACTOR = "system:escalation"
 
 
 class ClockStatus(StrEnum):
+    #: Not counting yet: waiting for one of its ``starts_on`` (or, for a cycle clock, its next cycle).
+    PENDING = "pending"
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"

@@ -15,9 +15,9 @@ from typing import Any
 from policies.model import Policy
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.business_time import BusinessCalendar
-from sla_engine.cases import advance, apply_action, open_case
+from sla_engine.cases import OPENING_STATUSES, advance, apply_action, open_case
 from sla_engine.events import AgentAction, EngineEvent
-from sla_engine.kinds import ActionName
+from sla_engine.kinds import ActionName, Status
 from sla_engine.state import CaseState
 from sla_engine.transitions import ForbiddenTransition
 
@@ -54,18 +54,29 @@ def parse_instant(value: Any, pointer: str) -> datetime:
 
 
 def parse_case(raw: Any) -> tuple[datetime, Mapping[str, Any]]:
-    """``{"opened_at": ISO, "attributes": {...}}`` -> (opened_at, attributes)."""
+    """``{"opened_at": ISO, "attributes": {...}, "status": ...}`` -> (opened_at, attributes); the
+    optional status is read by ``opening_status``."""
     if not isinstance(raw, Mapping):
         raise SimulationInputError("", "a case is an object with opened_at and attributes")
-    unknown = sorted(set(raw) - {"opened_at", "attributes"})
+    unknown = sorted(set(raw) - {"opened_at", "attributes", "status"})
     if unknown:
-        raise SimulationInputError(f"/{unknown[0]}", "unknown field (expected opened_at, attributes)")
+        raise SimulationInputError(f"/{unknown[0]}", "unknown field (expected opened_at, attributes, status)")
+    opening_status(raw)
     if "opened_at" not in raw:
         raise SimulationInputError("/opened_at", "required")
     attributes = raw.get("attributes", {})
     if not isinstance(attributes, Mapping):
         raise SimulationInputError("/attributes", "expected an object")
     return parse_instant(raw["opened_at"], "/opened_at"), attributes
+
+
+def opening_status(raw: Mapping[str, Any]) -> Status:
+    """The status a simulated case opens in: ``open`` (default) or ``waiting_on_creator``."""
+    value = raw.get("status", Status.OPEN)
+    allowed = ", ".join(OPENING_STATUSES)
+    if value not in OPENING_STATUSES:
+        raise SimulationInputError("/status", f"a case opens as one of {allowed}, not {value!r}")
+    return Status(value)
 
 
 def parse_actions(raw: Any) -> list[AgentAction]:
@@ -103,11 +114,12 @@ def simulate(
     attributes: Mapping[str, Any],
     actions: Sequence[AgentAction],
     until: datetime | None = None,
+    status: Status = Status.OPEN,
 ) -> Simulation:
     """Open the case, apply ``actions`` and let the timers run to ``until`` (default: until no timer
     is pending, at most 90 days after opening). Raises the engine's errors for a bad action, with
     the action's index in ``SimulationInputError``."""
-    step = open_case(policy, calendar, attributes, opened_at, "agent:simulated")
+    step = open_case(policy, calendar, attributes, opened_at, "agent:simulated", status)
     state, events = step.state, list(step.events)
     for i, action in enumerate(actions):
         if until is not None and action.at > until:
@@ -151,11 +163,16 @@ def describe(event: EngineEvent) -> str:
     subject = d.get("clock") or d.get("stage") or ""
     match event.kind:
         case "opened":
-            return f"opened as {d['priority']} ({d['priority_reason']}) in {d['stage']}, queue {d['queue']}"
+            waiting = f", {d['status']}" if d.get("status") else ""
+            return (
+                f"opened as {d['priority']} ({d['priority_reason']}) in {d['stage']}, queue {d['queue']}"
+                + waiting
+            )
         case "status_changed":
             return f"{d['from']} -> {d['to']} ({d['action']})"
         case "at_risk":
-            return f"{subject} at risk, due {d.get('due_at')}"
+            cycle = f" (cycle {d['cycle']})" if d.get("cycle") else ""
+            return f"{subject} at risk{cycle}, due {d.get('due_at')}"
         case "breached":
             target = f" (target {_hours(d['target'])})" if d.get("target") else ""
             if d.get("capped_by"):
@@ -168,7 +185,18 @@ def describe(event: EngineEvent) -> str:
         case "priority_changed":
             return f"{d['from']} -> {d['to']} ({d['reason']})"
         case "paused":
-            return f"{subject} paused ({d.get('status')})"
+            return f"{subject} paused ({d.get('action') or d.get('status')})"
+        case "clock_started":
+            cycle = f" (cycle {d['cycle']})" if d.get("cycle") else ""
+            return f"{subject} started on {d['on']}{cycle}"
+        case "replied":
+            return f"public reply: {d['message']}"
+        case "acknowledged":
+            return f"acknowledged while {d['status']}"
+        case "creator_replied":
+            return f"creator wrote while {d['status']}"
+        case "pause_expired":
+            return f"waiting on the creator ran out at {d['until']}"
         case "resumed":
             paused = f" after {_hours(d['paused_for'])} paused" if d.get("paused_for") else ""
             return f"{subject} running again{paused}"
@@ -176,7 +204,9 @@ def describe(event: EngineEvent) -> str:
             if "elapsed" not in d:
                 return f"stage {subject} timer stopped on {d['status']}"
             met = "met" if d.get("met") else "missed"
-            return f"{subject} stopped on {d['status']} after {_hours(d['elapsed'])} ({met})"
+            cycle = f" cycle {d['cycle']}" if d.get("cycle") else ""
+            on = d.get("action") or d["status"]
+            return f"{subject}{cycle} stopped on {on} after {_hours(d['elapsed'])} ({met})"
         case "assigned":
             return f"assigned to {d['to'] or 'nobody'} (was {d['from'] or 'nobody'})"
         case "note_added":

@@ -2,7 +2,9 @@
 
 The database stores ``state_to_dict(state)`` beside the case's columns, so the worker can advance a
 case from where it stands without replaying its whole history; an auditor's replay from the recorded
-actions must give back the same dict.
+actions must give back the same dict. Fields added by policy language v2 (cycles, a pause's
+``until``) are written only when they differ from their default, so a state stored before them is
+still exactly what a replay gives.
 """
 
 from __future__ import annotations
@@ -44,10 +46,18 @@ class ClockState:
     breached_at: datetime | None = None
     stopped_at: datetime | None = None
     stopped_by: str | None = None
+    #: Cycle clocks (next_reply, periodic_update): cycles started so far, and how many breached.
+    cycle: int = 0
+    missed: int = 0
 
     @property
     def breached(self) -> bool:
         return self.breached_at is not None
+
+    def key(self, kind: str) -> str:
+        """The dedupe key of this clock's ``kind`` timer: one per clock, or per cycle of a cycle clock."""
+        base = f"{kind}:clock:{self.name}"
+        return f"{base}:{self.cycle}" if self.cycle else base
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,8 @@ class CaseState:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     escalations: int = 0
+    #: When a ``request_info`` pause with ``until`` runs out (the ``pause_expired`` timer).
+    pause_until: datetime | None = None
 
     def clock(self, name: str) -> ClockState:
         for clock in self.clocks:
@@ -105,6 +117,8 @@ class CaseState:
                     timers.append((c.warn_due_at, "at_risk", c.name))
                 if c.due_at is not None and not c.breached:
                     timers.append((c.due_at, "breached", c.name))
+        if self.pause_until is not None and self.status is Status.WAITING_ON_CREATOR:
+            timers.append((self.pause_until, "pause_expired", "case"))
         s = self.stage
         if s.status is ClockStatus.RUNNING:
             if s.due_at is not None and s.breached_at is None:
@@ -148,7 +162,8 @@ def _meter_from_dict(d: Mapping[str, Any]) -> Meter:
 
 
 def _clock_to_dict(c: ClockState) -> dict[str, Any]:
-    return {
+    cycles = {"cycle": c.cycle, "missed": c.missed} if c.cycle else {}
+    return cycles | {
         "name": c.name,
         "status": str(c.status),
         "meter": _meter_to_dict(c.meter),
@@ -176,6 +191,8 @@ def _clock_from_dict(d: Mapping[str, Any]) -> ClockState:
         breached_at=_parse_dt(d["breached_at"]),
         stopped_at=_parse_dt(d["stopped_at"]),
         stopped_by=d["stopped_by"],
+        cycle=d.get("cycle", 0),
+        missed=d.get("missed", 0),
     )
 
 
@@ -215,7 +232,8 @@ def _stage_from_dict(d: Mapping[str, Any]) -> StageState:
 
 def state_to_dict(state: CaseState) -> dict[str, Any]:
     """A JSON-ready dict; ``state_from_dict`` gives back an equal state."""
-    return {
+    pause = {} if state.pause_until is None else {"pause_until": _dt(state.pause_until)}
+    return pause | {
         "status": str(state.status),
         "priority": state.priority,
         "priority_reason": state.priority_reason,
@@ -252,4 +270,10 @@ def state_from_dict(d: Mapping[str, Any]) -> CaseState:
         resolved_at=_parse_dt(d["resolved_at"]),
         closed_at=_parse_dt(d["closed_at"]),
         escalations=d.get("escalations", 0),
+        pause_until=_parse_dt(d.get("pause_until")),
     )
+
+
+def clock_from_dict(d: Mapping[str, Any]) -> ClockState:
+    """One clock of a stored state, for a reader that fetched only that part (a listing)."""
+    return _clock_from_dict(d)

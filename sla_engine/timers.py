@@ -15,9 +15,10 @@ from policies.model import Policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import not_after_cap, refresh, settle_all
 from sla_engine.events import EngineEvent
-from sla_engine.kinds import SYSTEM_ACTOR, EventKind
+from sla_engine.kinds import SYSTEM_ACTOR, EventKind, Status
 from sla_engine.policy_actions import Cause, enter_stage, run_actions
-from sla_engine.state import CaseState, Meter
+from sla_engine.state import CaseState, ClockState, Meter
+from sla_engine.status_effects import change_status
 
 Events = list[EngineEvent]
 Fire = Callable[[Policy, BusinessCalendar, CaseState, datetime, str], tuple[CaseState, Events]]
@@ -35,14 +36,26 @@ def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
+def _cycle_data(clock: ClockState) -> dict[str, object]:
+    return {"cycle": clock.cycle} if clock.cycle else {}
+
+
 def _fire_at_risk(
     policy: Policy, calendar: BusinessCalendar, state: CaseState, at: datetime, name: str
 ) -> tuple[CaseState, Events]:
+    """The warning at ``warn_at``: an ``at_risk`` event, then the clock's ``on_warn`` actions."""
     clock = state.clock(name)
+    spec = next(c for c in policy.clocks if c.name == name)
     data = {"clock": name, "due_at": _iso(clock.due_at) if clock.due_at else None, "priority": state.priority}
-    event = EngineEvent(EventKind.AT_RISK, at, SYSTEM_ACTOR, data, f"at_risk:clock:{name}")
+    key = clock.key("at_risk")
+    event = EngineEvent(EventKind.AT_RISK, at, SYSTEM_ACTOR, data | _cycle_data(clock), key)
     state = state.with_clock(replace(clock, warned=True, warn_due_at=None))
-    return replace(state, updated_at=max(state.updated_at, at)), [event]
+    state = replace(state, updated_at=max(state.updated_at, at))
+    if not spec.on_warn:
+        return state, [event]
+    cause = Cause(f"{name} at risk", key, {"clock": name})
+    state, more = run_actions(policy, calendar, state, spec.on_warn, at, cause)
+    return refresh(policy, state, calendar), [event, *more]
 
 
 def _fire_clock_breach(
@@ -50,7 +63,7 @@ def _fire_clock_breach(
 ) -> tuple[CaseState, Events]:
     clock = state.clock(name)
     spec = next(c for c in policy.clocks if c.name == name)
-    key = f"breached:clock:{name}"
+    key = clock.key("breached")
     data: dict[str, object] = {
         "clock": name,
         "due_at": _iso(at),
@@ -58,11 +71,13 @@ def _fire_clock_breach(
         "target": clock.target.total_seconds(),
         "stage": state.stage.id,
         "queue": state.queue,
+        **_cycle_data(clock),
     }
     if spec.not_after is not None and not_after_cap(spec, state) == at:
         data["capped_by"] = spec.not_after.field
     events: Events = [EngineEvent(EventKind.BREACHED, at, SYSTEM_ACTOR, data, key)]
-    state = state.with_clock(replace(clock, breached_at=at, warned=True, warn_due_at=None))
+    missed = clock.missed + (1 if clock.cycle else 0)
+    state = state.with_clock(replace(clock, breached_at=at, warned=True, warn_due_at=None, missed=missed))
     state = replace(state, updated_at=max(state.updated_at, at))
     state, more = run_actions(
         policy, calendar, state, spec.on_breach, at, Cause(f"{name} breached", key, {"clock": name})
@@ -111,11 +126,26 @@ def _fire_repeat(
     return refresh(policy, state, calendar), events
 
 
+def _fire_pause_expired(
+    policy: Policy, calendar: BusinessCalendar, state: CaseState, at: datetime, ref: str
+) -> tuple[CaseState, Events]:
+    """A ``request_info`` pause ran out: ``pause_expired``, then the case resumes (``in_progress``)
+    as if the creator had answered, with every clock and the stage timer running again."""
+    key = f"pause_expired:{_iso(at)}"
+    event = EngineEvent(EventKind.PAUSE_EXPIRED, at, SYSTEM_ACTOR, {"until": _iso(at)}, key)
+    state, more = change_status(
+        policy, calendar, state, Status.IN_PROGRESS, at, SYSTEM_ACTOR, str(EventKind.PAUSE_EXPIRED)
+    )
+    keyed = [replace(e, dedupe_key=f"{key}/{i}") for i, e in enumerate(more)]
+    return replace(state, updated_at=max(state.updated_at, at)), [event, *keyed]
+
+
 FIRE: dict[str, Fire] = {
     "at_risk": _fire_at_risk,
     "breached": _fire_clock_breach,
     "escalation": _fire_escalation,
     "repeat_notify": _fire_repeat,
+    "pause_expired": _fire_pause_expired,
 }
 
 

@@ -2,6 +2,13 @@
 
 One explicit table, so agents, the API and auditors read the same rules. An action absent from a
 status's row is forbidden there and raises ``ForbiddenTransition`` naming both states.
+
+Markers that clocks may name (docs/policy-language.md, "Statuses and actions a clock may name") are
+recordable wherever they mean something: ``acknowledge`` also in ``in_progress`` and
+``waiting_on_creator`` (the status stays; it marks the first response when the agent started or
+asked for details first), ``creator_replied`` also in ``open``, ``acknowledged`` and ``in_progress``
+(a creator message: the status stays, a next-reply cycle starts), and ``reply`` in every status but
+``closed``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.START: S.IN_PROGRESS,
         A.REQUEST_INFO: S.WAITING_ON_CREATOR,
         A.RESOLVE: S.RESOLVED,
+        A.CREATOR_REPLIED: S.OPEN,
+        A.REPLY: S.OPEN,
         A.ASSIGN: S.OPEN,
         A.NOTE: S.OPEN,
         A.ESCALATE: S.OPEN,
@@ -30,6 +39,8 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.START: S.IN_PROGRESS,
         A.REQUEST_INFO: S.WAITING_ON_CREATOR,
         A.RESOLVE: S.RESOLVED,
+        A.CREATOR_REPLIED: S.ACKNOWLEDGED,
+        A.REPLY: S.ACKNOWLEDGED,
         A.ASSIGN: S.ACKNOWLEDGED,
         A.NOTE: S.ACKNOWLEDGED,
         A.ESCALATE: S.ACKNOWLEDGED,
@@ -39,6 +50,9 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
     S.IN_PROGRESS: {
         A.REQUEST_INFO: S.WAITING_ON_CREATOR,
         A.RESOLVE: S.RESOLVED,
+        A.ACKNOWLEDGE: S.IN_PROGRESS,
+        A.CREATOR_REPLIED: S.IN_PROGRESS,
+        A.REPLY: S.IN_PROGRESS,
         A.ASSIGN: S.IN_PROGRESS,
         A.NOTE: S.IN_PROGRESS,
         A.ESCALATE: S.IN_PROGRESS,
@@ -48,6 +62,8 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
     S.WAITING_ON_CREATOR: {
         A.CREATOR_REPLIED: S.IN_PROGRESS,
         A.RESOLVE: S.RESOLVED,
+        A.ACKNOWLEDGE: S.WAITING_ON_CREATOR,
+        A.REPLY: S.WAITING_ON_CREATOR,
         A.ASSIGN: S.WAITING_ON_CREATOR,
         A.NOTE: S.WAITING_ON_CREATOR,
         A.ESCALATE: S.WAITING_ON_CREATOR,
@@ -58,6 +74,7 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.REOPEN: S.OPEN,
         A.CLOSE: S.CLOSED,
         A.NOTE: S.RESOLVED,
+        A.REPLY: S.RESOLVED,
         A.ASSIGN: S.RESOLVED,
     },
     S.CLOSED: {},

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
 from models.db import make_engine, normalize_url
-from models.schema import migrate
+from models.migrate import migrate
 
 # Prefect reads its settings once, at first import, and any test module may import it first (the API
 # embeds the worker): keep its state in a throw-away home and its analytics off, for every test.
@@ -31,10 +31,18 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-# Property tests: CI runs the default-sized profile; `HYPOTHESIS_PROFILE=long make test` digs deeper.
-settings.register_profile("ci", deadline=None)
+# Property tests. `ci` (the default: CI, `make test`, `make test-fast`) is derandomized: the same
+# examples on every run and every machine, so a red run is reproducible and a green one means the
+# same thing each time. `HYPOTHESIS_PROFILE=long make test` digs deeper with fresh random examples;
+# keep what it finds as an @example on the test (see tests/README.md).
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.register_profile(
-    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "long",
+    max_examples=3000,
+    deadline=None,
+    derandomize=False,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -43,6 +51,19 @@ BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers that follow what a test really needs, however its parameters were chosen: every
+    test on the PostgreSQL backend is ``postgres`` (also when a test picks its backend with
+    ``parametrize("backend", [...], indirect=True)``, which drops BACKENDS' marks), and every test
+    that starts the Prefect test server is ``prefect``. `make test-fast` deselects by these."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        if "prefect_harness" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.prefect)
 
 
 def _server_url() -> str:

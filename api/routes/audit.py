@@ -9,9 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.auth import EngineDep, NowDep
-from api.routes.cases import PROBLEMS
-from api.routes.reports import AuditReader, check_period
+from api.deps import PROBLEMS, AuditReader, EngineDep, NowDep, check_period
 from casework.audit.export import COLUMNS, MEDIA_TYPES, ExportFormat, export_chunks
 from casework.audit.verify import verify
 from models.db import session_scope

@@ -7,14 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from api.auth import EngineDep, Reader
-from api.routes.cases import PROBLEMS
-from api.schemas import BreachView, Page
+from api.bodies import BreachView, Page
+from api.deps import PROBLEMS, EngineDep, Reader
 from casework.queries import breach_queries
 from casework.queries.breach_queries import BreachFilters
 from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope
-from models.tables import Breach
 
 router = APIRouter(prefix="/v1/breaches", tags=["breaches"])
 
@@ -53,22 +51,5 @@ def list_breaches(
     with session_scope(engine, write=False) as session:
         page = breach_queries.list_breaches(session, filters, limit, cursor)
     link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
-    return Page[BreachView](items=[_view(b) for b in page.items], next=link)
-
-
-def _view(breach: Breach) -> BreachView:
-    assert breach.id is not None
-    return BreachView(
-        id=breach.id,
-        case_id=breach.case_id,
-        incident_type=breach.incident_type,
-        target_type=str(breach.target_type),
-        target=breach.target,
-        priority=breach.priority,
-        queue=breach.queue,
-        due_at=breach.due_at,
-        detected_at=breach.detected_at,
-        lateness_seconds=(breach.detected_at - breach.due_at).total_seconds(),
-        event_seq=breach.event_seq,
-        policy_version=breach.policy_version,
-    )
+    items = [BreachView.model_validate(breach_queries.breach_fields(b)) for b in page.items]
+    return Page[BreachView](items=items, next=link)

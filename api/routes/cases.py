@@ -15,54 +15,53 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth import CaseWriter, EngineDep, NowDep, Reader
+from api.bodies import CaseAction, CaseCreate, EventView, Page
+from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
 from api.problems import Problem, validation_problem
 from api.reads import short_read
-from api.schemas import CaseAction, CaseCreate, CaseSummary, CaseView, EventView, Page
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
-from casework.cases.idempotency import IdempotencyRace
-from casework.errors import PolicyNotRegistered
+from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.queries import case_queries
-from casework.queries.case_queries import CaseFilters, ListedCase
-from casework.queries.case_status import case_status
+from casework.queries.case_queries import CaseFilters
+from casework.queries.case_view import (
+    CASE_BRIEFS,
+    CASE_VIEW,
+    CaseBrief,
+    CaseRecord,
+    CaseView,
+    case_briefs,
+    case_view,
+)
 from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope, single_read
-from models.tables import Case, CaseEvent
 from sla_engine.kinds import Status
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No key, or an unknown or revoked key"},
-    403: {"description": "The key's role may not use this route"},
-    422: {"description": "Invalid input; `errors` lists JSON pointers"},
-}
 
-
-def _etag(case: Case) -> str:
-    return f'"{case.version}"'
-
-
-def _view(session: Session, case: Case, now: Any, breached: bool | None = None) -> CaseView:
+def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:
     """The case's view; ``breached`` when the caller knows it (a new case is breached iff its
     opening wrote a breach), else it is queried."""
     if breached is None:
         breached = bool(case_queries.breached_case_ids(session, [case.id]))
-    return CaseView.model_validate(case_status(session, case, now, breached))
+    return case_view(session, case, now, breached)
 
 
 def _json(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """``model`` as the JSON response FastAPI would have sent for it (see module docstring)."""
     return Response(model.model_dump_json(), status_code, headers, media_type="application/json")
+
+
+def _view_json(view: CaseView, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(CASE_VIEW.dump_json(view), status_code, headers, media_type="application/json")
 
 
 def _parse_if_match(value: str | None) -> int | None:
@@ -116,10 +115,13 @@ def open_case(
         except IdempotencyRace:
             if attempt == 2:
                 raise
-    headers = {"ETag": f'"{view.version}"', "Location": str(request.url_for("get_case", case_id=view.id))}
+    headers = {
+        "ETag": f'"{view["version"]}"',
+        "Location": str(request.url_for("get_case", case_id=view["id"])),
+    }
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return _json(view, 200 if replayed else 201, headers)
+    return _view_json(view, 200 if replayed else 201, headers)
 
 
 def _open_once(
@@ -145,6 +147,7 @@ def _open_once(
                 incident_type=body.incident_type,
                 policy_id=body.policy_id,
                 opened_at=body.opened_at,
+                status=Status(body.status),
             )
         except PolicyNotRegistered as err:
             # Bad input here, not a missing resource: point at the field that named the policy.
@@ -155,9 +158,7 @@ def _open_once(
         return _view(session, change.case, now, bool(change.breaches)), False
 
 
-@router.get(
-    "", response_model=Page[CaseSummary], summary="List cases by nearest deadline", responses=PROBLEMS
-)
+@router.get("", response_model=Page[CaseBrief], summary="List cases by nearest deadline", responses=PROBLEMS)
 async def list_cases(
     holder: Reader,
     request: Request,
@@ -187,40 +188,24 @@ async def list_cases(
         due_before=due_before,
     )
     engine: Engine = request.app.state.engine  # as EngineDep, without a dependency to solve
-    return await short_read(engine, _list_response, engine, request, filters, limit, cursor)
+    now: datetime = request.app.state.clock()  # as NowDep, likewise
+    return await short_read(engine, _list_response, engine, request, filters, limit, cursor, now)
 
 
 def _list_response(
-    engine: Engine, request: Request, filters: CaseFilters, limit: int, cursor: str | None
+    engine: Engine, request: Request, filters: CaseFilters, limit: int, cursor: str | None, now: datetime
 ) -> Response:
-    with engine.connect() as connection, connection.begin():
+    with engine.connect() as connection, connection.begin(), Session(connection) as session:
         page = case_queries.list_cases(connection, filters, limit, cursor)
+        # The session is used only if a policy version is not parsed yet (immutable rows).
+        items = case_briefs(session, page.items, now)
     link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
-    # One validation of the whole page (in Pydantic's core) rather than a model per row.
-    body = _PAGE_OF_SUMMARIES.model_validate({"items": [_summary(row) for row in page.items], "next": link})
-    return _json(body)
+    body = b'{"items":' + CASE_BRIEFS.dump_json(items) + b',"next":' + _PAGE_LINK.dump_json(link) + b"}"
+    return Response(body, media_type="application/json")
 
 
-_PAGE_OF_SUMMARIES = Page[CaseSummary]
-
-
-def _summary(row: ListedCase) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "incident_type": row.incident_type,
-        "policy": {"id": row.policy_id, "version": row.policy_version},
-        "status": row.status,
-        "stage": row.stage,
-        "queue": row.queue,
-        "assignee": row.assignee,
-        "priority": row.priority,
-        "summary": row.summary,
-        "next_deadline_at": row.next_deadline_at,
-        "breached": bool(row.breached),
-        "opened_at": row.opened_at,
-        "updated_at": row.updated_at,
-        "version": row.version,
-    }
+#: The listing's page is written from its parts: ``Page[CaseBrief]`` would validate every item again.
+_PAGE_LINK = TypeAdapter(str | None)
 
 
 @router.get(
@@ -241,10 +226,8 @@ def _case_response(engine: Engine, case_id: str, now: datetime) -> Response:
     with single_read(engine) as connection, Session(connection) as session:
         read = case_queries.read_case(connection, case_id)
         # The session is used only if the policy version is not parsed yet (immutable rows).
-        view = CaseView.model_validate(
-            case_status(session, read.case, now, read.breached, read.policy_sha256)
-        )
-    return _json(view, headers={"ETag": f'"{read.case.version}"'})
+        view = case_view(session, read.case, now, read.breached, read.policy_sha256)
+    return _view_json(view, headers={"ETag": f'"{read.case.version}"'})
 
 
 @router.post(
@@ -276,7 +259,7 @@ def act(
     with session_scope(engine) as session:
         change = cases.apply_action(session, case_id, action.action, args, holder.actor, now, expected)
         view = _view(session, change.case, now, True if change.breaches else None)
-    return _json(view, headers={"ETag": _etag(change.case)})
+    return _view_json(view, headers={"ETag": f'"{view["version"]}"'})
 
 
 @router.get(
@@ -297,23 +280,8 @@ def list_events(
     effect (a timed escalation's deadline), ``recorded_at`` when it was written."""
     with session_scope(engine, write=False) as session:
         page = case_queries.list_events(session, case_id, limit, after_seq)
-    items = [_event(e) for e in page.items]
+    items = [EventView.model_validate(e, from_attributes=True) for e in page.items]
     link = None
     if page.next_cursor is not None:
         link = str(request.url.include_query_params(after_seq=page.next_cursor))
     return _json(Page[EventView](items=items, next=link))
-
-
-def _event(event: CaseEvent) -> EventView:
-    return EventView(
-        seq=event.seq,
-        kind=str(event.kind),
-        at=event.at,
-        recorded_at=event.recorded_at,
-        actor=event.actor,
-        data=event.data,
-        policy_version=event.policy_version,
-        dedupe_key=event.dedupe_key,
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-    )

@@ -12,15 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, func, text
-from sqlmodel import select
+from sqlalchemy import Engine
 
-from api.auth import EngineDep, NowDep
+from api.deps import EngineDep, NowDep
 from api.problems import PROBLEM_JSON
-from casework.heartbeats import orchestrator_modes, orchestrator_status
-from models.db import session_scope
-from models.schema import SchemaError, ensure_schema_current
-from models.tables import WorkerHeartbeat
+from casework.heartbeats import orchestrator_status
+from casework.queries import operations
 
 router = APIRouter(tags=["operations"])
 
@@ -28,27 +25,12 @@ router = APIRouter(tags=["operations"])
 HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
 
 
-def _check_database(engine: Engine) -> dict[str, Any]:
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any driver error means "unreachable" here
-        return {"status": "fail", "detail": f"database unreachable: {type(exc).__name__}"}
-    return {"status": "pass"}
-
-
-def _check_schema(engine: Engine) -> dict[str, Any]:
-    try:
-        ensure_schema_current(engine)
-    except SchemaError as exc:
-        return {"status": "fail", "detail": str(exc)}
-    return {"status": "pass"}
+def _check(failure: str | None) -> dict[str, Any]:
+    return {"status": "pass"} if failure is None else {"status": "fail", "detail": failure}
 
 
 def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
-    with session_scope(engine, write=False) as session:
-        beat = session.exec(select(func.max(WorkerHeartbeat.beat_at))).one()
-        modes = orchestrator_modes(session, now - HEARTBEAT_STALE_AFTER)
+    beat = operations.freshest_heartbeat(engine)
     if beat is None:
         return {
             "status": "warn",
@@ -62,7 +44,7 @@ def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
         "status": "warn" if stale else "pass",
         "heartbeat_age_seconds": round(age, 3),
         "last_heartbeat_at": beat.isoformat(),
-        "orchestrator": orchestrator_status(modes),
+        "orchestrator": orchestrator_status(operations.worker_modes(engine, now - HEARTBEAT_STALE_AFTER)),
         **({"detail": "the freshest worker heartbeat is stale: is a worker running?"} if stale else {}),
     }
 
@@ -78,9 +60,9 @@ def healthz(engine: EngineDep, now: NowDep) -> Response:
 
     ``orchestrator`` is ``prefect`` when every live worker sweeps in Prefect flow runs, ``degraded``
     when any sweeps without Prefect (its server unreachable), null when no live worker reported."""
-    checks: dict[str, Any] = {"database": _check_database(engine)}
+    checks: dict[str, Any] = {"database": _check(operations.database_unreachable(engine))}
     if checks["database"]["status"] == "pass":
-        checks["schema"] = _check_schema(engine)
+        checks["schema"] = _check(operations.schema_not_current(engine))
     if all(c["status"] == "pass" for c in checks.values()):
         checks["worker"] = _check_worker(engine, now)
         status = "warn" if checks["worker"]["status"] != "pass" else "pass"

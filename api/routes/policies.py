@@ -8,32 +8,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Response
 
-from api.auth import EngineDep, PolicyAuthor, Reader, Simulator
-from api.routes.cases import PROBLEMS
-from api.schemas import (
-    ClockView,
+from api.bodies import (
     Diagnostic,
     PolicyDetail,
     PolicySummary,
     PolicyVersionView,
     SimulateRequest,
-    SimulationView,
-    TimelineEntry,
     ValidationReport,
 )
-from casework.queries.case_status import clock_view
+from api.deps import PROBLEMS, EngineDep, PolicyAuthor, Reader, Simulator
+from api.problems import validation_problem
+from casework.queries.simulation_view import SIMULATION_VIEW, SimulationView, simulation_view
 from casework.registry import policy_queries, policy_registry
-from casework.registry.policy_validation import validate_document
+from casework.registry.policy_validation import check_draft, validate_document
 from models.db import session_scope
+from policies.model import Policy
+from sla_engine.business_time import BusinessCalendar
 from sla_engine.simulation import (
     SimulationInputError,
+    opening_status,
     parse_actions,
     parse_case,
     parse_instant,
     simulate,
-    timeline_entry,
 )
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -119,8 +118,6 @@ def validate(document: Annotated[Any, Body()], holder: PolicyAuthor) -> Validati
     answers 200 with any warnings; an invalid one 422 problem+json with ``errors`` and ``warnings``."""
     report = validate_document(document)
     if report.errors:
-        from api.problems import validation_problem
-
         problem = validation_problem(
             [{"pointer": d.pointer, "message": d.message} for d in report.errors],
             f"the policy has {len(report.errors)} error(s); first at {report.errors[0].pointer or '/'}: "
@@ -149,11 +146,14 @@ def _prefixed(prefix: str, err: SimulationInputError) -> SimulationInputError:
 )
 def simulate_policy(
     policy_id: PolicyId, request: Annotated[SimulateRequest, Body()], holder: Simulator, engine: EngineDep
-) -> SimulationView:
-    """What the latest registered version would do to ``case`` given timed agent ``actions``: the
-    timeline of deadlines, warnings, breaches, escalations and notifications. Writes nothing."""
+) -> Response:
+    """What a version of the policy (the latest, ``version``, or a draft document in ``policy``)
+    would do to ``case`` given timed agent ``actions``: the timeline of deadlines, warnings,
+    breaches, escalations and notifications, exactly as ``lifeline policies simulate --format json``
+    shows it. Writes nothing."""
     try:
         opened_at, attributes = parse_case(request.case)
+        status = opening_status(request.case)
     except SimulationInputError as err:
         raise _prefixed("/case", err) from None
     try:
@@ -161,28 +161,41 @@ def simulate_policy(
     except SimulationInputError as err:
         raise _prefixed("/actions", err) from None
     until = None if request.until is None else parse_instant(request.until, "/until")
-    with session_scope(engine, write=False) as session:
-        pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id)
-        policy, calendar = policy_registry.get_policy(session, pinned.policy_id, pinned.version)
+    policy, calendar, version = _policy_to_simulate(engine, policy_id, request)
     try:
-        result = simulate(policy, calendar, opened_at, attributes, actions, until)
+        result = simulate(policy, calendar, opened_at, attributes, actions, until, status)
     except SimulationInputError as err:
         raise _prefixed("/actions", err) from None
-    titles = {c.name: c.title for c in policy.clocks}
-    timeline = []
-    for event in result.events:
-        entry = timeline_entry(event)
-        timeline.append(TimelineEntry(**entry, at_local=calendar.local(event.at)))
-    return SimulationView(
-        policy={"id": pinned.policy_id, "version": pinned.version},  # type: ignore[arg-type]
-        timezone=str(calendar.zone),
-        until=result.until,
-        timeline=timeline,
-        final_status=str(result.state.status),
-        final_stage=result.state.stage.id,
-        final_priority=result.state.priority,
-        clocks=[
-            ClockView.model_validate(clock_view(c, titles.get(c.name), calendar, result.until))
-            for c in result.state.clocks
-        ],
-    )
+    view = simulation_view(policy, calendar, result, version)
+    return Response(SIMULATION_VIEW.dump_json(view), media_type="application/json")
+
+
+def _policy_to_simulate(
+    engine: Any, policy_id: str, request: SimulateRequest
+) -> tuple[Policy, BusinessCalendar, int | None]:
+    """The draft in the body (refused with pointers under /policy when invalid or for another id),
+    else the requested or latest registered version."""
+    if request.policy is None:
+        with session_scope(engine, write=False) as session:
+            if request.version is None:
+                version = policy_registry.pin_for_new_case(session, policy_id=policy_id).version
+            else:
+                version = request.version
+            policy, calendar = policy_registry.get_policy(session, policy_id, version)
+        return policy, calendar, version
+    if request.version is not None:
+        raise validation_problem(
+            [{"pointer": "/version", "message": "give a version or a draft policy, not both"}],
+            "give a version or a draft policy, not both",
+        )
+    draft, report = check_draft(request.policy)
+    errors = [{"pointer": "/policy" + d.pointer, "message": d.message} for d in report.errors]
+    if draft is not None and draft.id != policy_id:
+        errors.append(
+            {"pointer": "/policy/id", "message": f"the draft is policy {draft.id!r}, not {policy_id!r}"}
+        )
+    if errors or draft is None:
+        raise validation_problem(
+            errors, f"the draft policy has {len(errors)} error(s); first at {errors[0]['pointer']}"
+        )
+    return draft, policy_registry.business_calendar(draft.calendar), None

@@ -5,21 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.auth import EngineDep, NowDep, require
-from api.problems import validation_problem
-from api.routes.cases import PROBLEMS
-from casework.api_keys import KeyHolder
+from api.deps import PROBLEMS, AuditReader, EngineDep, NowDep, check_period
 from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import session_scope
-from models.kinds import Role
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-#: Reports and audits are for auditors (and admins, who read everything).
-AuditReader = Annotated[KeyHolder, Depends(require(Role.ADMIN, Role.AUDITOR))]
 DEFAULT_PERIOD = timedelta(days=30)
 
 
@@ -53,13 +47,6 @@ class ComplianceReport(BaseModel):
     group_by: GroupBy
     clocks: list[str]
     groups: list[GroupCompliance]
-
-
-def check_period(start: datetime, end: datetime) -> None:
-    if start >= end:
-        raise validation_problem(
-            [{"parameter": "from", "in": "query", "message": "'from' must be before 'to'"}]
-        )
 
 
 @router.get(

@@ -13,20 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from casework.errors import UnreadableAction
 from models.tables import CaseEvent
 from sla_engine.events import AgentAction
 from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
 
 #: Events written by the notification delivery flow: not part of the engine's history.
 DELIVERY_KINDS = frozenset({EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED})
-
-
-class UnreadableAction(ValueError):
-    """An agent's event that no action writes in that shape (tampered, or an unknown kind)."""
-
-    def __init__(self, seq: int, detail: str) -> None:
-        super().__init__(detail)
-        self.seq = seq
 
 
 @dataclass(frozen=True)
@@ -54,6 +47,9 @@ def recorded_actions(events: Iterable[CaseEvent]) -> list[RecordedAction]:
     actions: list[RecordedAction] = []
     leader: CaseEvent | None = None
     for event in events:
+        if event.kind is EventKind.OPENED:
+            leader = event  # a case opened waiting on the creator: its pauses follow the opening
+            continue
         if not is_agent_event(event):
             continue
         request = event.data.get("request")

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from casework.audit.actions import RecordedAction, UnreadableAction, engine_events, recorded_actions
+from casework.audit.actions import RecordedAction, engine_events, recorded_actions
+from casework.errors import UnreadableAction
 from casework.history.hashchain import canonical_json, normalize_json, utc_iso
 from models.tables import Case, CaseEvent
 from policies.model import Policy
@@ -34,7 +35,7 @@ from sla_engine import cases as engine
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.events import EngineEvent, Step
-from sla_engine.kinds import SYSTEM_ACTOR, EventKind
+from sla_engine.kinds import SYSTEM_ACTOR, EventKind, Status
 from sla_engine.state import CaseState, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
 
@@ -126,7 +127,11 @@ def _replay(
     horizon: datetime | None,
 ) -> Step:
     attributes = opened.data.get("attributes") or {}
-    step = engine.open_case(policy, calendar, attributes, opened.at, opened.actor)
+    try:
+        status = Status(opened.data.get("status", Status.OPEN))
+        step = engine.open_case(policy, calendar, attributes, opened.at, opened.actor, status)
+    except (InvalidAction, ValueError) as exc:
+        raise _ReplayRefused(opened.seq, f"the engine refuses the recorded opening: {exc}") from None
     state, events = step.state, list(step.events)
     for recorded in actions:
         try:

@@ -22,31 +22,11 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from casework.errors import CaseworkError
+from casework.errors import IdempotencyKeyReused, IdempotencyRace, InvalidIdempotencyKey
 from models.tables import IdempotencyKey
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 200
-
-
-class IdempotencyKeyReused(CaseworkError):
-    """The key was already used, within the retention window, for a request with another body."""
-
-    def __init__(self, key: str, case_id: str) -> None:
-        super().__init__(
-            f"Idempotency-Key {key!r} was already used for a different request (which opened case "
-            f"{case_id}); use a new key for a new request"
-        )
-        self.key = key
-        self.case_id = case_id
-
-
-class IdempotencyRace(CaseworkError):
-    """Another transaction recorded the same key first: roll back and look the key up again."""
-
-
-class InvalidIdempotencyKey(CaseworkError):
-    pass
 
 
 def fingerprint(body: Any) -> str:

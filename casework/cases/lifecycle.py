@@ -26,7 +26,7 @@ from casework.registry import policy_registry
 from models.tables import Case
 from sla_engine import cases as engine
 from sla_engine.events import AgentAction
-from sla_engine.kinds import ActionName
+from sla_engine.kinds import ActionName, Status
 from sla_engine.state import state_from_dict
 
 
@@ -44,11 +44,13 @@ def open_case(
     incident_type: str | None = None,
     policy_id: str | None = None,
     opened_at: datetime | None = None,
+    status: Status = Status.OPEN,
 ) -> CaseChange:
     """Open a case under the latest registered version of its policy (found by ``policy_id``, or by
     ``incident_type`` when one policy handles it) and write its ``opened`` event and the events of
     stage 0's on_enter actions. ``opened_at`` (default ``now``) may be in the past: timers already
-    due by ``now`` are applied at once. Returns the new case (version 1) and what was written."""
+    due by ``now`` are applied at once. ``status`` may be ``waiting_on_creator`` (opened waiting).
+    Returns the new case (version 1) and what was written."""
     _require_aware(now)
     opened_at = opened_at or now
     _require_aware(opened_at, "opened_at")
@@ -58,7 +60,7 @@ def open_case(
     policy, calendar = policy_registry.get_policy(
         session, pinned.policy_id, pinned.version, sha256=pinned.sha256
     )
-    step = engine.open_case(policy, calendar, attributes, opened_at, actor)
+    step = engine.open_case(policy, calendar, attributes, opened_at, actor, status)
     events = list(step.events)
     state = step.state
     if opened_at < now:

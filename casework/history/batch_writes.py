@@ -150,7 +150,7 @@ def _raise_stale(session: Session, params: list[dict[str, Any]]) -> None:
     """Name the first case (in batch order) whose stored version is not the one read."""
     ids = [p["_id"] for p in params]
     query = select(Case.id, Case.version).where(col(Case.id).in_(ids))
-    stored: dict[str, int] = {cid: version for cid, version in session.exec(query)}
+    stored: dict[str, int] = dict(session.exec(query).all())
     first = next((p for p in params if stored.get(p["_id"]) != p["_seen"]), params[0])
     raise StaleVersion(first["_id"], first["_seen"], stored.get(first["_id"], first["_seen"]))
 

@@ -146,7 +146,7 @@ def verify_chain(session: Session, case_id: str | None = None) -> list[ChainProb
     if case_id is not None:
         cases_query = cases_query.where(Case.id == case_id)
         events_query = events_query.where(CaseEvent.case_id == case_id)
-    last_seqs: dict[str, int] = {cid: last for cid, last in session.exec(cases_query)}
+    last_seqs: dict[str, int] = dict(session.exec(cases_query).all())
     problems: dict[str, ChainProblem] = {}
     events = session.exec(events_query.execution_options(yield_per=1000))
     for cid, group in itertools.groupby(events, key=lambda e: e.case_id):

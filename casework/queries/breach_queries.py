@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from casework.queries.pagination import InvalidCursor, PageOf, decode_cursor, encode_cursor, instant
+from casework.errors import InvalidCursor
+from casework.queries.pagination import PageOf, decode_cursor, encode_cursor, instant
 from models.tables import Breach
 
 
@@ -65,3 +67,22 @@ def list_breaches(
         return PageOf(rows, None)
     last = rows[limit - 1]
     return PageOf(rows[:limit], encode_cursor(last.due_at.isoformat(), last.id))
+
+
+def breach_fields(breach: Breach) -> dict[str, Any]:
+    """A listed breach as a reader sees it (``api.bodies.BreachView``): ``lateness_seconds`` is
+    how late the worker recorded it (detected_at - due_at)."""
+    return {
+        "id": breach.id,
+        "case_id": breach.case_id,
+        "incident_type": breach.incident_type,
+        "target_type": str(breach.target_type),
+        "target": breach.target,
+        "priority": breach.priority,
+        "queue": breach.queue,
+        "due_at": breach.due_at,
+        "detected_at": breach.detected_at,
+        "lateness_seconds": (breach.detected_at - breach.due_at).total_seconds(),
+        "event_seq": breach.event_seq,
+        "policy_version": breach.policy_version,
+    }

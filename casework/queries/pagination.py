@@ -14,15 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from casework.errors import CaseworkError
+from casework.errors import InvalidCursor
 
 T = TypeVar("T")
 MAX_PAGE = 500
-
-
-class InvalidCursor(CaseworkError):
-    def __init__(self) -> None:
-        super().__init__("the cursor is not one this API gave out; start again without it")
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from casework.errors import StoredPolicyUnreadable
 from policies.diagnostics import PolicyError
 from policies.loader import calendars_for, parse_policy_text
 from policies.model import Calendar, Policy
-
-
-class StoredPolicyUnreadable(RuntimeError):
-    """A registered document no longer loads (its calendar is gone, or the language changed)."""
 
 
 def calendars(policies_dir: Path) -> dict[str, Calendar]:

@@ -106,14 +106,14 @@ def register_policies(session: Session, policies: Sequence[Policy], now: datetim
 def list_versions(session: Session) -> list[VersionSummary]:
     """Every registered version, by policy id then version, with its count of open cases."""
     active = [str(s) for s in ACTIVE_STATUSES]
-    open_counts = dict(
-        ((pid, ver), n)
+    open_counts = {
+        (pid, ver): n
         for pid, ver, n in session.exec(
             select(Case.policy_id, Case.policy_version, func.count())
             .where(col(Case.status).in_(active))
             .group_by(col(Case.policy_id), col(Case.policy_version))
         )
-    )
+    }
     rows = session.exec(
         select(PolicyVersion).order_by(col(PolicyVersion.policy_id), col(PolicyVersion.version))
     )
@@ -213,6 +213,13 @@ def preload(session: Session, policies_dir: Path | None = None) -> list[str]:
         except Exception as error:  # noqa: BLE001 - reported, never fatal: see the docstring
             problems.append(f"policy {policy_id} v{version}: {error}")
     return problems
+
+
+def business_calendar(name: str, policies_dir: Path | None = None) -> BusinessCalendar:
+    """The (cached) business calendar ``name`` of ``policies_dir`` (default LIFELINE_POLICIES_DIR),
+    for a draft policy that is simulated without being registered."""
+    base = policies_dir if policies_dir is not None else get_settings().policies_dir
+    return _business_calendar(name, _calendars(base), base)
 
 
 def _calendars(policies_dir: Path) -> dict[str, Calendar]:

@@ -11,6 +11,7 @@ from typing import Any
 from casework.settings import get_settings
 from policies.diagnostics import Diagnostic
 from policies.loader import calendars_for, check_policy_document
+from policies.model import Policy
 
 #: How the document is named in diagnostics (it came in a request body, not a file).
 LABEL = "request body"
@@ -23,6 +24,11 @@ class ValidationResult:
 
 
 def validate_document(document: Any) -> ValidationResult:
+    return check_draft(document)[1]
+
+
+def check_draft(document: Any) -> tuple[Policy | None, ValidationResult]:
+    """The draft's Policy (None when it has errors) and its diagnostics, for simulating a draft."""
     calendars, _ = calendars_for(get_settings().policies_dir)
     result = check_policy_document(document, LABEL, calendars)
-    return ValidationResult(errors=list(result.errors), warnings=list(result.warnings))
+    return result.value, ValidationResult(errors=list(result.errors), warnings=list(result.warnings))

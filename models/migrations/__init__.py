@@ -1,1 +1,1 @@
-"""Alembic migrations, run in code by models.schema (there is no alembic.ini)."""
+"""Alembic migrations, run in code by models.migrate (there is no alembic.ini)."""

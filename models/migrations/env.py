@@ -1,4 +1,4 @@
-"""Alembic environment: run by models.schema with the connection in ``config.attributes``.
+"""Alembic environment: run by models.migrate with the connection in ``config.attributes``.
 
 Batch mode on SQLite, so later revisions can alter tables there (SQLite cannot ALTER most things).
 """

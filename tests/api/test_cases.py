@@ -323,3 +323,30 @@ def test_cursor_pages_through_cases_with_nothing_pending(api: ApiWorld) -> None:
         url = page["next"]
 
     assert seen == [pending["id"], *sorted(done)]
+
+
+def test_list_items_show_the_stage_and_every_clock_as_the_case_view_does(api: ApiWorld) -> None:
+    case = api.open_case()  # P1: first response in 15 min, resolution in 8 h, escalates at 30 min
+    api.clock.advance(minutes=20)
+    api.act(case["id"], "acknowledge")  # 5 min late
+    api.act(case["id"], "request_info")  # resolution pauses
+    api.clock.advance(minutes=10)
+
+    listed = api.get("/v1/cases").json()["items"][0]
+    view = api.get(f"/v1/cases/{case['id']}").json()
+
+    first, resolution = _clock(listed, "first_response"), _clock(listed, "resolution")
+    assert first == {
+        "name": "first_response",
+        "state": "stopped",
+        "due_at": first["due_at"],
+        "remaining_seconds": -300.0,
+        "breached": True,
+    }
+    assert _instant(first["due_at"]) == T0 + timedelta(minutes=15)
+    assert (resolution["state"], resolution["remaining_seconds"]) == ("paused", 8 * 3600 - 20 * 60)
+    assert listed["stage"]["id"] == "frontline" and listed["stage"]["queue"] == "creator-support"
+    assert listed["priority_reason"] == view["priority_reason"] == "rule 1: partner or top creator"
+    # Same shapes: every field of a list item's stage and clocks is the detail's, with its value.
+    assert listed["stage"] == {k: view["stage"][k] for k in listed["stage"]}
+    assert listed["clocks"] == [{k: c[k] for k in first} for c in view["clocks"]]

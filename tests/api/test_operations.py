@@ -78,7 +78,7 @@ def test_metrics_count_open_cases_breaches_escalations_lag_and_requests(api: Api
     assert response.headers["content-type"].startswith("text/plain")
     assert _metric(text, 'lifeline_open_cases{priority="P1",stage="frontline"}') == 1
     assert _metric(text, 'lifeline_open_cases{priority="P1",stage="security"}') == 1
-    assert _metric(text, 'lifeline_breaches_total{target="first_response",target_type="clock"}') >= 1
+    assert _metric(text, 'lifeline_breaches_total{target="first_response",target_type="clock"}') == 1
     assert _metric(text, "lifeline_escalations_total") == 1
     # The untouched case's warning was due at +11 min 15 s and no worker ran: 8 min 45 s behind.
     assert _metric(text, "lifeline_sweep_lag_seconds") == 525
@@ -98,7 +98,9 @@ def test_the_api_starts_when_a_registered_policy_cannot_be_parsed(
     monkeypatch.setenv("LIFELINE_POLICIES_DIR", str(tmp_path))
     try:
         with caplog.at_level(logging.WARNING, "lifeline.api"), TestClient(create_app(engine)) as client:
-            assert client.get("/healthz").status_code in (200, 503)
+            health = client.get("/healthz")
+            # The database is reachable and migrated; no worker has reported: serving, with a warning.
+            assert (health.status_code, health.json()["status"]) == (200, "warn")
     finally:
         policy_registry.clear_cache()
     assert any("test-policy v1" in r.getMessage() for r in caplog.records)

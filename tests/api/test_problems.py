@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import get_now
+from api.deps import get_now
 from tests.api.conftest import ApiWorld
 from tests.casework.builders import CREATOR
 

@@ -17,7 +17,7 @@ from casework.audit.stats import percentile
 from casework.reports import compliance_report as reports_module
 from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import make_engine, session_scope, write_bind
-from models.schema import MIGRATIONS_DIR, alembic_config, migrate
+from models.migrate import MIGRATIONS_DIR, alembic_config, migrate
 from models.tables import CaseEvent
 from sla_engine.kinds import SYSTEM_ACTOR
 from tests.audit.conftest import act, register_p1, run_verify, sweep
@@ -118,7 +118,7 @@ def test_stored_escalations_equal_the_events(engine: Engine) -> None:
     assert d_rows and not any(r[9] for r in d_rows)
     # Escalations move the case to the stage's queue: the rows carry the current queue.
     with engine.connect() as conn:
-        queues = dict(conn.execute(text("SELECT id, queue FROM cases")).tuples().all())
+        queues: dict[str, str] = dict(conn.execute(text("SELECT id, queue FROM cases")).tuples().all())
     assert all(r[7] == queues[r[0]] for r in written)
 
 

@@ -19,7 +19,7 @@ from tests.engine.builders import make_policy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
-CREATOR = {
+CREATOR: dict[str, Any] = {
     "creator": {
         "id": "cr_1",
         "handle": "@mia",

@@ -92,6 +92,7 @@ def test_a_duplicate_dedupe_key_is_never_written(engine: Engine, session: Sessio
     assert session.exec(select(func.count()).where(CaseEvent.dedupe_key == again.dedupe_key)).one() == 1
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_workers_on_postgres_skip_cases_another_worker_holds(engine: Engine) -> None:
     register(engine)

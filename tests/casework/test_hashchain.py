@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from casework.cases.escalations import apply_due_timers
-from casework.history.hashchain import GENESIS_HASH, ProblemKind, seal, verify_chain
+from casework.history.hashchain import GENESIS_HASH, ProblemKind, body_of, compute_hash, seal, verify_chain
 from models.db import session_scope
 from models.tables import CaseEvent
 from sla_engine.kinds import EventKind
@@ -125,3 +128,65 @@ def test_tampering_is_reported_with_case_and_seq(
     assert problems[0].detail
     assert verify_chain(session, case_id=other) == []
     assert len(verify_chain(session, case_id=victim)) == 1
+
+
+# Every field the hash covers, read from the hash's own definition: a field added to ``body_of``
+# gets its tamper tests without anyone writing them.
+HASHED_FIELDS = list(inspect.signature(body_of).parameters)
+#: The columns of an event the hash does not cover: the row id and the hash itself.
+UNHASHED_COLUMNS = {"id", "hash"}
+#: Fields whose change moves the event to another place in a chain: the structural checks above
+#: (seq gap, reordered, truncated) report those before the hash is looked at.
+PLACE_FIELDS = {"case_id", "seq"}
+
+
+def tampered(value: Any) -> Any:
+    """A value of the same type as ``value`` that differs from it (and fits its column)."""
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    if isinstance(value, EventKind):
+        return EventKind.NOTE_ADDED if value is not EventKind.NOTE_ADDED else EventKind.ASSIGNED
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value[:-1] + ("a" if value[-1:] != "a" else "b")
+    if isinstance(value, dict):
+        return {**value, "tampered": True}
+    if value is None:
+        return "tampered"
+    raise AssertionError(f"no tampered value for {type(value).__name__}: extend tampered()")
+
+
+def test_the_hash_covers_every_column_of_an_event_but_its_id_and_itself() -> None:
+    columns = set(CaseEvent.model_fields)
+    assert set(HASHED_FIELDS) == columns - UNHASHED_COLUMNS
+    assert len(HASHED_FIELDS) == 10
+
+
+@pytest.mark.parametrize("field", HASHED_FIELDS)
+def test_changing_any_hashed_field_changes_the_hash(
+    engine: Engine, two_cases: tuple[str, str], field: str
+) -> None:
+    with session_scope(engine, write=False) as s:
+        event = s.exec(select(CaseEvent).where(CaseEvent.case_id == two_cases[0], CaseEvent.seq == 3)).one()
+    stored = event.hash
+    assert compute_hash(event) == stored
+    setattr(event, field, tampered(getattr(event, field)))
+    assert compute_hash(event) != stored
+
+
+@pytest.mark.parametrize("field", [f for f in HASHED_FIELDS if f not in PLACE_FIELDS])
+def test_tampering_with_any_hashed_field_in_the_database_is_reported(
+    engine: Engine, session: Session, two_cases: tuple[str, str], field: str
+) -> None:
+    victim, other = two_cases
+    with session_scope(engine) as s:
+        event = s.exec(select(CaseEvent).where(CaseEvent.case_id == victim, CaseEvent.seq == 3)).one()
+        setattr(event, field, tampered(getattr(event, field)))
+        s.add(event)
+
+    problems = verify_chain(session)
+    assert [(p.case_id, p.seq, p.kind) for p in problems] == [(victim, 3, ProblemKind.HASH_MISMATCH)]
+    assert verify_chain(session, case_id=other) == []

@@ -2,36 +2,25 @@
 
 Import explicitly (``from tests.engine.calendars_fixtures import ...``); nothing here is a pytest
 fixture, so it has no effect on other test modules. ``PROPERTY_SETTINGS`` is the hypothesis profile
-named by ``HYPOTHESIS_PROFILE`` (``long`` locally for a deep run), else a CI-sized default; it is
-applied per test as a decorator rather than loaded globally, so it never changes other modules.
+tests/conftest.py loads (``HYPOTHESIS_PROFILE``: derandomized ``ci`` by default, ``long`` for a deep
+run), applied per test as a decorator.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, settings
-from hypothesis.errors import InvalidArgument
+from hypothesis import settings
 
 from policies.model import Calendar, WorkingInterval
 
 ROME = ZoneInfo("Europe/Rome")
 NEW_YORK = ZoneInfo("America/New_York")
 
-DEFAULT_PROFILE = "business-time-ci"
-settings.register_profile(DEFAULT_PROFILE, max_examples=100, deadline=None)
-try:
-    settings.get_profile("long")
-except InvalidArgument:
-    settings.register_profile(
-        "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-    )
-try:
-    PROPERTY_SETTINGS = settings(settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", DEFAULT_PROFILE)))
-except InvalidArgument:  # a profile name this module does not know: keep CI's
-    PROPERTY_SETTINGS = settings(settings.get_profile(DEFAULT_PROFILE))
+#: The loaded profile (tests/conftest.py: derandomized ``ci`` by default, ``long`` on demand), with
+#: no deadline: business-time arithmetic over random calendars varies a lot in cost per example.
+PROPERTY_SETTINGS = settings(deadline=None)
 
 
 def hours(start: str, end: str) -> WorkingInterval:

@@ -18,8 +18,8 @@ OFFICE = BusinessCalendar(rome_office())
 POLICY = make_policy(calendar="rome-office", stages=[StageSpec("frontline", "creator-support")])
 
 
-def rome(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ROME)
+def rome(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=ROME)
 
 
 def test_a_friday_evening_case_is_due_on_monday_working_time():

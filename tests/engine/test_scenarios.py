@@ -7,6 +7,7 @@ Every scenario runs through `lifeline policies simulate --format json`, as a pla
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,12 @@ from policies.loader import bundled_policies_dir
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
 
 
-def _without_actor(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in e.items() if k != "actor"} for e in entries]
+def _comparable(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries without actor and local time, their instants parsed (``Z`` and ``+00:00`` alike)."""
+    return [
+        {k: datetime.fromisoformat(v.replace("Z", "+00:00")) if k == "at" else v for k, v in e.items()}
+        for e in ({k: v for k, v in e.items() if k not in ("actor", "at_local")} for e in entries)
+    ]
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -36,7 +41,7 @@ def test_scenario_timeline(path: Path, tmp_path: Path) -> None:
         args += ["--until", scenario["until"]]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert _without_actor(json.loads(result.stdout)) == scenario["expected"]
+    assert _comparable(json.loads(result.stdout)["timeline"]) == _comparable(scenario["expected"])
 
 
 def test_there_are_enough_scenarios_covering_every_bundled_policy_and_calendar() -> None:

@@ -72,7 +72,7 @@ def duplicates(session: Session) -> dict[str, list[object]]:
     )
     breaches = Counter(session.exec(select(Breach.case_id, Breach.target, Breach.due_at)).all())
     notes = Counter(session.exec(select(Notification.case_id, Notification.event_seq)).all())
-    found = {
+    found: dict[str, list[object]] = {
         "events": [k for k, n in events.items() if n > 1],
         "breaches": [k for k, n in breaches.items() if n > 1],
         "notifications": [k for k, n in notes.items() if n > 1],

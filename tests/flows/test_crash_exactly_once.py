@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from casework.cases.lifecycle import apply_action
 from casework.errors import StaleVersion
@@ -30,11 +30,14 @@ from tests.engine.builders import ALWAYS_CAL
 from tests.flows.scenarios import STEP, assert_exactly_once, ladder_policy, open_cases, register_ladder
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The instant the crash-test workers sweep at (injected: not today's date): two days after the
+#: cases opened, so every timer of the ladder, the one-day resolution breach included, is due.
+SWEEP_AT = T0 + timedelta(days=2)
 
 
 def start_worker(url: str, batch_size: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.flows.sweep_crash_worker", url, str(batch_size)],
+        [sys.executable, "-m", "tests.flows.sweep_crash_worker", url, str(batch_size), SWEEP_AT.isoformat()],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -54,12 +57,12 @@ def expected_timed_events(
 
 
 def assert_every_case_escalated_exactly_as_the_engine_says(
-    engine: Engine, case_ids: list[str], now: datetime | None = None
+    engine: Engine, case_ids: list[str], now: datetime = SWEEP_AT
 ) -> None:
-    expected = expected_timed_events(now or datetime.now(UTC))
+    expected = expected_timed_events(now)
     with session_scope(engine, write=False) as session:
         query = select(CaseEvent).where(CaseEvent.actor == SYSTEM_ACTOR)
-        events = session.exec(query.order_by(CaseEvent.case_id, CaseEvent.seq)).all()
+        events = session.exec(query.order_by(col(CaseEvent.case_id), col(CaseEvent.seq))).all()
     by_case: dict[str, list[tuple[EventKind, datetime, str | None]]] = {cid: [] for cid in case_ids}
     for e in events:
         if e.dedupe_key is not None:

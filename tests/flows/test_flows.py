@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import State
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from flows.delivery import DeliveriesFailed, deliver_notifications
 from flows.sweep import escalation_sweep
@@ -54,7 +56,7 @@ async def task_run_states(flow_run_id: Any) -> list[tuple[str, str]]:
 
 def notifications(engine: Engine) -> list[Notification]:
     with session_scope(engine, write=False) as session:
-        return list(session.exec(select(Notification).order_by(Notification.id)))
+        return list(session.exec(select(Notification).order_by(col(Notification.id))))
 
 
 def history_kinds(engine: Engine, kind: EventKind) -> list[CaseEvent]:
@@ -66,9 +68,8 @@ def test_one_sweep_flow_run_escalates_hundreds_of_cases_in_batch_tasks(engine: E
     register_ladder(engine, STEP)
     open_cases(engine, 450, T0)
 
-    state = asyncio.run(
-        escalation_sweep(database_url=db_url, batch_size=200, now=T0 + 3 * STEP, return_state=True)  # type: ignore[call-overload]
-    )
+    run = escalation_sweep(database_url=db_url, batch_size=200, now=T0 + 3 * STEP, return_state=True)  # type: ignore[call-overload]
+    state: State[dict[str, Any]] = asyncio.run(cast("Coroutine[Any, Any, State[dict[str, Any]]]", run))
     result = state.result()
 
     assert {k: result[k] for k in ("batches", "cases", "changed_cases", "breaches", "notifications")} == {
@@ -139,11 +140,10 @@ def test_after_its_last_attempt_a_notification_is_a_dead_letter_recorded_in_hist
     state.fail_next = 100
     path = channels_file(tmp_path, url)
 
-    run = asyncio.run(
-        deliver_notifications(  # type: ignore[call-overload]
-            database_url=db_url, channels_file=path, max_attempts=3, backoff_factor=0.01, return_state=True
-        )
+    flow_run = deliver_notifications(  # type: ignore[call-overload]
+        database_url=db_url, channels_file=path, max_attempts=3, backoff_factor=0.01, return_state=True
     )
+    run: State[Any] = asyncio.run(flow_run)  # type: ignore[arg-type]
 
     # The flow run is Failed (so the Prefect UI shows it), and so is the channel's task run.
     assert run.is_failed()

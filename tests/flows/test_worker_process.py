@@ -208,7 +208,7 @@ def test_killing_the_prefect_server_mid_run_loses_nothing(
     assert (code, took < STOP_LIMIT) == (0, True), (code, took)
     # Every case has every timer the engine says, once (flow runs and plain sweeps alike).
     oracle = [kind for kind, _, _ in expected_timed_events(T0 + 10 * step, step)]
-    assert timed_kinds_by_case(engine) == {case_id: oracle for case_id in case_ids}
+    assert timed_kinds_by_case(engine) == dict.fromkeys(case_ids, oracle)
     assert_exactly_once(engine)
 
 
@@ -218,7 +218,7 @@ def timed_kinds_by_case(engine: Engine) -> dict[str, list[EventKind]]:
             CaseEvent.actor == SYSTEM_ACTOR, col(CaseEvent.dedupe_key).is_not(None)
         )
         found: dict[str, list[EventKind]] = {}
-        for event in session.exec(query.order_by(CaseEvent.case_id, CaseEvent.seq)):
+        for event in session.exec(query.order_by(col(CaseEvent.case_id), col(CaseEvent.seq))):
             found.setdefault(event.case_id, []).append(event.kind)
         return found
 
@@ -278,7 +278,7 @@ def test_sigterm_stops_a_worker_within_2_s_with_exit_0_ten_times_during_deliveri
     finally:
         stop_within(process, STOP_LIMIT)
     with session_scope(engine, write=False) as session:
-        ids = list(session.exec(select(Notification.id)))
+        ids = [nid for nid in session.exec(select(Notification.id)) if nid is not None]
         delivered = list(
             session.exec(select(CaseEvent).where(CaseEvent.kind == EventKind.NOTIFICATION_DELIVERED))
         )

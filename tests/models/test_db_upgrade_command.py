@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from models.db import make_engine
-from models.schema import ensure_schema_current, head_revision
+from models.migrate import ensure_schema_current, head_revision
 
 runner = CliRunner()
 

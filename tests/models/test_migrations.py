@@ -11,7 +11,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
 from models.db import make_engine
-from models.schema import (
+from models.migrate import (
     SchemaAhead,
     SchemaBehind,
     current_revision,

@@ -61,4 +61,4 @@ def install() -> None:
         return
     shim = types.SimpleNamespace(**vars(conjecture_utils))
     shim.many = _LegacyMany
-    from_schema_module.cu = shim  # type: ignore[assignment]
+    from_schema_module.cu = shim  # type: ignore[assignment,attr-defined]

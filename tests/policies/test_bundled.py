@@ -52,11 +52,25 @@ def test_one_bundled_policy_per_incident_type_named_after_it(bundled: dict[str, 
     assert {path.stem for path in BUNDLED} == INCIDENT_TYPES
 
 
+#: The v2 clocks bundled where they fit (issue 15): replies owed while an account is compromised,
+#: updates owed while a brand deal is at risk.
+EXTRA_CLOCKS = {
+    "account-compromised": ("next_reply", "next_reply"),
+    "brand-deal-at-risk": ("updates", "periodic_update"),
+}
+
+
 def test_every_bundled_policy_has_both_clocks_three_stages_and_three_priorities(
     bundled: dict[str, Policy],
 ) -> None:
     for policy in bundled.values():
-        assert [c.name for c in policy.clocks] == ["first_response", "resolution"], policy.id
+        names = [c.name for c in policy.clocks]
+        extra = EXTRA_CLOCKS.get(policy.id)
+        assert [n for n in names if extra is None or n != extra[0]] == ["first_response", "resolution"], (
+            policy.id
+        )
+        if extra is not None:
+            assert str(next(c for c in policy.clocks if c.name == extra[0]).kind) == extra[1]
         assert len(policy.stages) >= 3, policy.id
         assert all(policy.supports_priority(p) for p in ("P1", "P2", "P3")), policy.id
 
@@ -97,7 +111,7 @@ def test_account_compromised_is_the_design_example(bundled: dict[str, Policy]) -
     assert policy.stages[-1].repeat_notify_every.total_seconds() == 7200
     first = policy.clocks[0]
     assert first.target.for_priority("P1").total_seconds() == 15 * 60
-    assert first.stops_on == frozenset({"acknowledged"}) and first.warn_at == 0.75
+    assert first.stops_on == frozenset({"acknowledge", "reply", "request_info"}) and first.warn_at == 0.75
 
 
 def test_canonical_json_and_sha256_do_not_depend_on_formatting(
@@ -111,7 +125,7 @@ def test_canonical_json_and_sha256_do_not_depend_on_formatting(
     assert again is not None and again.sha256 == policy.sha256
     assert policy.sha256 == hashlib.sha256(policy.canonical_json.encode()).hexdigest()
     assert json.loads(policy.canonical_json) == json.loads(source.read_text())
-    assert policy.canonical_json.startswith('{"calendar":"always","clocks":{"first_response":{"on_breach":')
+    assert policy.canonical_json.startswith('{"calendar":"always","clocks":{"first_response":{"description":')
 
 
 def test_monetization_suspended_counts_italian_office_hours(bundled: dict[str, Policy]) -> None:
@@ -137,3 +151,13 @@ def test_the_sample_channels_file_has_exactly_the_channels_the_bundled_policies_
     channels = load_channels(CHANNELS_EXAMPLE)
     assert set(channels) == used
     assert all(c.url == f"http://127.0.0.1:9999/hooks/{name}" for name, c in channels.items())
+
+
+def test_every_bundled_first_response_warns_the_team_lead_before_it_breaches(
+    bundled: dict[str, Policy],
+) -> None:
+    warned = {p.id for p in bundled.values() if p.clocks[0].on_warn}
+    assert {"account-compromised", "brand-deal-at-risk"} <= warned
+    for policy in bundled.values():
+        for clock in policy.clocks:
+            assert all(a.value == "support-leads" for a in clock.on_warn), policy.id

@@ -17,9 +17,9 @@ from jsonschema import Draft202012Validator
 from policies.diagnostics import PolicyError, Severity
 from policies.documents import MAX_FILE_BYTES
 from policies.durations import DurationError, format_duration, parse_duration
+from policies.json_schemas import SchemaName, registry, schema, validate_with
 from policies.loader import check_policy_file, check_policy_text, load_policy_file, parse_policy_text
 from policies.model import AllOf, AnyOf, Compare, Not, Op
-from policies.schemas import SchemaName, registry, schema, validate_with
 from tests.policies.conftest import policy_doc
 
 WritePolicy = Callable[..., Path]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from dataclasses import replace
 from typing import Any
@@ -19,16 +20,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis_jsonschema import from_schema
 
 from policies.durations import DURATION_PATTERN
+from policies.json_schemas import SchemaName, schema, validate
 from policies.loader import check_policy_document
 from policies.model import ALWAYS
-from policies.schemas import SchemaName, schema, validate
 from tests.policies import jsonschema_compat
 
 jsonschema_compat.install()
 
 CONDITION = "#/$defs/condition"
+#: Each document costs about a second to generate (hypothesis-jsonschema merges subschemas on every
+#: draw), nearly all of this test's time: the derandomized CI profile checks a fixed 20 documents;
+#: HYPOTHESIS_PROFILE=long checks 500 fresh ones.
+EXAMPLES = 500 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 20
 PROPERTY_SETTINGS = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
 

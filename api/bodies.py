@@ -81,6 +81,9 @@ class CaseCreate(BaseModel):
     opened_at: AwareDatetime | None = Field(
         None, description="When the creator reported it (default now; may be in the past, never future)."
     )
+    status: Literal["open", "waiting_on_creator"] = Field(
+        "open", description="Open already waiting on the creator (details needed before work can start)."
+    )
 
     @model_validator(mode="after")
     def _needs_policy(self) -> CaseCreate:
@@ -107,15 +110,26 @@ class Start(_Action):
 
 
 class RequestInfo(_Action):
-    """Pause: the case waits on the creator (clocks with pauses_on stop counting)."""
+    """Pause: the case waits on the creator (clocks with pauses_on stop counting). With ``until``,
+    the worker resumes the case by itself at that instant (event ``pause_expired``)."""
 
     action: Literal["request_info"]
+    until: AwareDatetime | None = Field(None, description="When waiting ends by itself (within 366 days).")
 
 
 class CreatorReplied(_Action):
-    """Resume after request_info."""
+    """The creator wrote: resumes a case waiting on the creator; elsewhere it is recorded and starts
+    a next-reply cycle (no status change)."""
 
     action: Literal["creator_replied"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)] | None = None
+
+
+class Reply(_Action):
+    """A public message to the creator (``note`` stays internal); event ``replied``."""
+
+    action: Literal["reply"]
+    message: Annotated[StrictStr, Field(min_length=1, max_length=5000)]
 
 
 class Resolve(_Action):
@@ -179,88 +193,11 @@ CaseAction = (
     | Resolve
     | Reopen
     | Close
+    | Reply
 )
 
 
 # --- responses ------------------------------------------------------------------------------------
-
-
-class PolicyRef(BaseModel):
-    id: str
-    version: int
-
-
-class ClockView(BaseModel):
-    name: str
-    title: str | None = None
-    state: Literal["running", "paused", "stopped"]
-    target: str = Field(description="ISO 8601 duration for the case's current priority")
-    target_seconds: float
-    due_at: datetime | None = Field(description="UTC deadline (null when paused or stopped)")
-    due_at_local: datetime | None = Field(description="The same deadline in the calendar's time zone")
-    timezone: str
-    remaining_seconds: float | None = Field(
-        description="Working time left before the deadline (negative once breached; null when stopped)"
-    )
-    paused_seconds: float = Field(description="Working time spent paused so far")
-    warned: bool
-    breached: bool
-    breached_at: datetime | None
-    breached_by_seconds: float | None = Field(description="Working time past the deadline")
-    stopped_at: datetime | None
-    met: bool | None = Field(description="Stopped in time (true), late (false); null while counting")
-
-
-class StageView(BaseModel):
-    id: str
-    index: int
-    title: str | None = None
-    queue: str
-    entered_at: datetime
-    state: Literal["running", "paused", "stopped"]
-    escalates_at: datetime | None
-    escalates_at_local: datetime | None
-    remaining_seconds: float | None
-    is_last: bool
-
-
-class CaseView(BaseModel):
-    id: str
-    incident_type: str
-    policy: PolicyRef
-    status: str
-    stage: StageView
-    queue: str
-    assignee: str | None
-    priority: str
-    priority_reason: str
-    priority_set_by_hand: bool
-    attributes: dict[str, Any]
-    clocks: list[ClockView]
-    next_deadline_at: datetime | None
-    opened_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    escalations: int
-    breached: bool
-    version: int
-
-
-class CaseSummary(BaseModel):
-    id: str
-    incident_type: str
-    policy: PolicyRef
-    status: str
-    stage: str
-    queue: str
-    assignee: str | None
-    priority: str
-    summary: str | None
-    next_deadline_at: datetime | None
-    breached: bool
-    opened_at: datetime
-    updated_at: datetime
-    version: int
 
 
 class Page(BaseModel, Generic[T]):
@@ -359,27 +296,14 @@ class SimulateRequest(BaseModel):
         },
     )
 
-    case: dict[str, Any] = Field(description='{"opened_at": ISO 8601 with offset, "attributes": {...}}')
+    case: dict[str, Any] = Field(
+        description='{"opened_at": ISO 8601 with offset, "attributes": {...}, "status"?: ...}'
+    )
     actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
     until: Any = Field(None, description="Run the timers until this instant (default: until quiet)")
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    at_local: datetime
-    kind: str
-    clock: str | None = None
-    stage: str | None = None
-    detail: str
-    actor: str
-
-
-class SimulationView(BaseModel):
-    policy: PolicyRef
-    timezone: str
-    until: datetime
-    timeline: list[TimelineEntry]
-    final_status: str
-    final_stage: str
-    final_priority: str
-    clocks: list[ClockView]
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="A registered version of this policy (default: the latest)"
+    )
+    policy: dict[str, Any] | None = Field(
+        None, description="A draft policy document to simulate instead (validated; nothing is registered)"
+    )
