@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api import problems
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
-from api.routes import audit, breaches, cases, health, policies, reports
+from api.routes import audit, breaches, cases, health, notifications, policies, reports
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.db import make_engine, session_scope
@@ -85,7 +85,7 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
     problems.install(app)
-    for module in (cases, breaches, reports, audit, policies, health):
+    for module in (cases, breaches, reports, audit, policies, health, notifications):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)

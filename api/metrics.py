@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.worker_metrics import WorkerMetrics
 from casework.queries.operations import case_totals
 
 
@@ -81,6 +82,7 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(CaseMetrics(engine, clock))
+        self.registry.register(WorkerMetrics(engine, clock))
 
 
 class RouteTemplates:

@@ -230,6 +230,8 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _utc()
     delivered_at: datetime | None = _utc(nullable=True, default=None)
+    #: How many times an operator queued it again after it was dead (``notifications redeliver``).
+    redeliveries: int = 0
 
 
 class ApiKey(SQLModel, table=True):

@@ -66,6 +66,8 @@ class EventKind(StrEnum):
     # Written by the notification delivery flow, not by the engine.
     NOTIFICATION_DELIVERED = "notification_delivered"
     NOTIFICATION_FAILED = "notification_failed"
+    #: A dead notification queued again by an operator (same notification_id).
+    NOTIFICATION_REDELIVERED = "notification_redelivered"
 
 
 #: The actor of every event the engine writes on its own (timers and the actions they trigger).

@@ -19,7 +19,9 @@ from sla_engine.events import AgentAction
 from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
 
 #: Events written by the notification delivery flow: not part of the engine's history.
-DELIVERY_KINDS = frozenset({EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED})
+DELIVERY_KINDS = frozenset(
+    {EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED, EventKind.NOTIFICATION_REDELIVERED}
+)
 
 
 @dataclass(frozen=True)

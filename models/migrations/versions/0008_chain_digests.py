@@ -1,6 +1,7 @@
 """Signed chain digests (casework.audit.digests: a periodic, Ed25519-signed checkpoint of every
 case's chain head, so a history cut short is detected), and the orchestrator mode of each worker's
-heartbeat (``prefect`` or ``degraded``, for /healthz and /metrics).
+heartbeat (``prefect`` or ``degraded``, for /healthz and /metrics), and each notification's count of
+redeliveries (``lifeline notifications redeliver``).
 
 Revision ID: 0008
 Revises: 0005
@@ -32,9 +33,13 @@ def upgrade() -> None:
     op.create_index("ix_chain_digests_created_at", "chain_digests", ["created_at"])
     with op.batch_alter_table("worker_heartbeats") as batch:
         batch.add_column(sa.Column("orchestrator", sa.String(length=20), nullable=True))
+    with op.batch_alter_table("notifications") as batch:
+        batch.add_column(sa.Column("redeliveries", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notifications") as batch:
+        batch.drop_column("redeliveries")
     with op.batch_alter_table("worker_heartbeats") as batch:
         batch.drop_column("orchestrator")
     op.drop_index("ix_chain_digests_created_at", table_name="chain_digests")
