@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck contracts pytest mutation bench bench-quick clean
+.PHONY: install run test test-fast lint typecheck contracts pytest mutation bench bench-quick clean screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The README's console screenshots (docs/images/*.png), made by the browser tests in headless Chromium.
+screenshots: $(STAMP)
+	LIFELINE_CONSOLE_SCREENSHOTS=docs/images $(BIN)/pytest tests/console/test_browser_agent.py -q

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api import problems
+from api import docs, problems
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
 from api.routes import audit, breaches, cases, health, notifications, policies, reports
@@ -80,11 +80,14 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs and /redoc from local files
+        redoc_url=None,
     )
     app.state.engine = bound
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
     problems.install(app)
+    docs.install(app)
     for module in (cases, breaches, reports, audit, policies, health, notifications):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)

@@ -122,6 +122,15 @@ def authenticate(session: Session, secret: str) -> KeyHolder | None:
     return KeyHolder(row.id, row.name, row.role)
 
 
+def holder_by_id(session: Session, key_id: int) -> KeyHolder | None:
+    """The holder of the key with id ``key_id`` if it is not revoked; None otherwise (the console's
+    sessions name their key by id, never by secret)."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    return KeyHolder(key_id, row.name, row.role)
+
+
 class KeyCache:
     """Holders of valid keys by (database, key hash), each kept for ``ttl`` seconds (see module
     docstring for what this means for revocation across processes)."""

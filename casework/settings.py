@@ -5,6 +5,8 @@ and the command line.
   ``postgresql+psycopg://user@host/db`` for PostgreSQL.
 - ``LIFELINE_POLICIES_DIR``: the policies and calendars; default the bundled ``policies/`` directory.
 - ``LIFELINE_CHANNELS_FILE``: optional JSON file mapping notification channels to webhooks.
+- ``LIFELINE_CONSOLE_SECRET``: the key that signs console session cookies; set the same value on every
+  API process behind one address. Unset: a random key per process (sessions end when it restarts).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     policies_dir: Path = BUNDLED_POLICIES_DIR
     channels_file: Path | None = None
+    console_secret: str | None = None
 
     @property
     def calendars_dir(self) -> Path:

@@ -80,20 +80,28 @@ def serve(
     prepare_database(url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base_url = f"http://{shown_host}:{port}"
+    web_app = install_console(create_app())
     if demo:
         from cli.demo_command import print_demo, run_demo  # imported when used: it loads the policies
+        from console.login import login_link_path
 
-        print_demo(run_demo(url), base_url)
+        result = run_demo(url)
+        print_demo(result, base_url)
+        typer.echo(f"  Console:    {base_url}/console/  (sign in with the agent key)")
+        link = base_url + login_link_path(web_app.state, result.key.id)
+        typer.echo(f"  Signed in:  {link}   (one-time link for {result.key.name!r}, valid 15 minutes)")
+        typer.echo("")
     stop = threading.Event()
     thread = _start_worker(url, stop) if worker else None
     where = normalize_url(url).render_as_string(hide_password=True)
     typer.echo(f"Lifeline API on {base_url} (docs: {base_url}/docs), database {where}")
+    typer.echo(f"Console: {base_url}/console/")
     typer.echo(
         "Escalation worker: " + ("embedded (first sweep once Prefect has started)" if worker else "off")
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        uvicorn.run(install_console(create_app()), host=host, port=port, log_level="info")
+        uvicorn.run(web_app, host=host, port=port, log_level="info")
     finally:
         stop.set()
         if thread is not None:

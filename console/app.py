@@ -1,20 +1,40 @@
 """Mounts the server-rendered pages on an app built by ``api.app.create_app``.
 
 ``lifeline serve`` (and every test of a page) calls ``install(app)``: static files, the HTML
-security headers, then each page router. A new page module adds its router to ``ROUTERS``.
+security headers, the console's sessions, then each page router. A new page module adds its router
+to ``ROUTERS``.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from console import web
+from console import (
+    audit_page,
+    auth,
+    breaches_page,
+    case_page,
+    login,
+    policies_page,
+    queue,
+    reports_page,
+    web,
+)
 
-ROUTERS: list[APIRouter] = []
+ROUTERS: list[APIRouter] = [
+    login.router,
+    queue.router,
+    case_page.router,
+    breaches_page.router,
+    reports_page.router,
+    audit_page.router,
+    policies_page.router,
+]
 
 
 def install(app: FastAPI) -> FastAPI:
     web.install(app)
+    auth.install(app)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -28,19 +28,24 @@ class Diagnostic:
     pointer: str
     message: str
     severity: Severity = Severity.ERROR
+    #: The line of the file where the value at ``pointer`` starts (None when unknown).
+    line: int | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | int | None]:
         return {
             "file": self.file,
             "pointer": self.pointer,
+            "line": self.line,
             "severity": str(self.severity),
             "message": self.message,
         }
 
     def as_line(self) -> str:
-        """``file: /pointer: message`` (``warning: `` before the message of a warning; ``/`` for the root)."""
+        """``file: /pointer: message (line N)`` (``warning: `` before the message of a warning; ``/``
+        for the root; the line when known)."""
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{self.file}: {self.pointer or '/'}: {prefix}{self.message}"
+        where = f" (line {self.line})" if self.line is not None else ""
+        return f"{self.file}: {self.pointer or '/'}: {prefix}{self.message}{where}"
 
 
 @dataclass(frozen=True)

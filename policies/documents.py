@@ -21,6 +21,14 @@ def read_json_file(path: Path, label: str | None = None) -> tuple[Any, list[Diag
 
     ``label`` is how the file is named in diagnostics (default: the path as given).
     """
+    text, problems = read_text_file(path, label)
+    if text is None:
+        return None, problems
+    return parse_json_text(text, label if label is not None else str(path))
+
+
+def read_text_file(path: Path, label: str | None = None) -> tuple[str | None, list[Diagnostic]]:
+    """The file's text (UTF-8, at most 1 MiB), or ``None`` and the one diagnostic saying why not."""
     name = label if label is not None else str(path)
     try:
         size = path.stat().st_size
@@ -37,10 +45,9 @@ def read_json_file(path: Path, label: str | None = None) -> tuple[Any, list[Diag
             Diagnostic(name, "", f"file is larger than the limit of {MAX_FILE_BYTES} bytes (1 MiB)")
         ]
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), []
     except UnicodeDecodeError as err:
         return None, [Diagnostic(name, "", f"file is not UTF-8 (byte {err.start})")]
-    return parse_json_text(text, name)
 
 
 def parse_json_text(text: str, name: str) -> tuple[Any, list[Diagnostic]]:

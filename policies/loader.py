@@ -17,7 +17,8 @@ from pathlib import Path
 
 from policies.calendars import bundled_calendars_dir, calendars_from, check_calendar_dir
 from policies.diagnostics import Diagnostic, LoadResult, PolicyError, Severity
-from policies.documents import parse_json_text, read_json_file
+from policies.documents import parse_json_text, read_text_file
+from policies.json_lines import with_lines
 from policies.json_schemas import SchemaName, validate
 from policies.lint import lint_policy, lintable_parts
 from policies.model import Calendar, Policy
@@ -63,7 +64,12 @@ def check_policy_text(
     doc, problems = parse_json_text(text, file)
     if problems:
         return LoadResult(file, None, tuple(problems))
-    return check_policy_document(doc, file, calendars, channels)
+    return _with_lines(check_policy_document(doc, file, calendars, channels), text)
+
+
+def _with_lines(result: LoadResult[Policy], text: str) -> LoadResult[Policy]:
+    """Each diagnostic with the line of its pointer in ``text``."""
+    return LoadResult(result.file, result.value, tuple(with_lines(result.diagnostics, text)))
 
 
 def check_policy_file(
@@ -74,10 +80,10 @@ def check_policy_file(
 ) -> LoadResult[Policy]:
     """Read and check one policy file (refused above 1 MiB); ``label`` names it in diagnostics."""
     name = label if label is not None else str(path)
-    doc, problems = read_json_file(path, name)
-    if problems:
+    text, problems = read_text_file(path, name)
+    if text is None:
         return LoadResult(name, None, tuple(problems))
-    return check_policy_document(doc, name, calendars, channels)
+    return check_policy_text(text, name, calendars, channels)
 
 
 def _value_or_raise(result: LoadResult[Policy]) -> Policy:

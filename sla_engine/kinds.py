@@ -70,6 +70,18 @@ class EventKind(StrEnum):
     NOTIFICATION_REDELIVERED = "notification_redelivered"
 
 
+class TimerKind(StrEnum):
+    """A pending timer of a case (``CaseState.pending_timers``), each fired by its handler in
+    ``timers.FIRE``. The value begins the dedupe key of what it writes (``breached:clock:resolution``):
+    part of the stored history, never rename one."""
+
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    ESCALATION = "escalation"
+    REPEAT_NOTIFY = "repeat_notify"
+    PAUSE_EXPIRED = "pause_expired"
+
+
 #: The actor of every event the engine writes on its own (timers and the actions they trigger).
 SYSTEM_ACTOR = "system:escalation"
 

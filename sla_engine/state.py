@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sla_engine.kinds import ClockStatus, Status
+from sla_engine.kinds import ClockStatus, Status, TimerKind
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class ClockState:
     def breached(self) -> bool:
         return self.breached_at is not None
 
-    def key(self, kind: str) -> str:
+    def key(self, kind: TimerKind) -> str:
         """The dedupe key of this clock's ``kind`` timer: one per clock, or per cycle of a cycle clock."""
         base = f"{kind}:clock:{self.name}"
         return f"{base}:{self.cycle}" if self.cycle else base
@@ -108,23 +108,23 @@ class CaseState:
         return replace(self, clocks=tuple(new if c.name == new.name else c for c in self.clocks))
 
     @property
-    def pending_timers(self) -> list[tuple[datetime, str, str]]:
+    def pending_timers(self) -> list[tuple[datetime, TimerKind, str]]:
         """(due instant, kind, clock or stage id) of every timer still to fire, earliest first."""
-        timers: list[tuple[datetime, str, str]] = []
+        timers: list[tuple[datetime, TimerKind, str]] = []
         for c in self.clocks:
             if c.status is ClockStatus.RUNNING:
                 if c.warn_due_at is not None and not c.warned and not c.breached:
-                    timers.append((c.warn_due_at, "at_risk", c.name))
+                    timers.append((c.warn_due_at, TimerKind.AT_RISK, c.name))
                 if c.due_at is not None and not c.breached:
-                    timers.append((c.due_at, "breached", c.name))
+                    timers.append((c.due_at, TimerKind.BREACHED, c.name))
         if self.pause_until is not None and self.status is Status.WAITING_ON_CREATOR:
-            timers.append((self.pause_until, "pause_expired", "case"))
+            timers.append((self.pause_until, TimerKind.PAUSE_EXPIRED, "case"))
         s = self.stage
         if s.status is ClockStatus.RUNNING:
             if s.due_at is not None and s.breached_at is None:
-                timers.append((s.due_at, "escalation", s.id))
+                timers.append((s.due_at, TimerKind.ESCALATION, s.id))
             if s.repeat_due_at is not None:
-                timers.append((s.repeat_due_at, "repeat_notify", s.id))
+                timers.append((s.repeat_due_at, TimerKind.REPEAT_NOTIFY, s.id))
         return sorted(timers)
 
     @property

@@ -15,7 +15,7 @@ from policies.model import Policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import not_after_cap, refresh, settle_all
 from sla_engine.events import EngineEvent
-from sla_engine.kinds import SYSTEM_ACTOR, EventKind, Status
+from sla_engine.kinds import SYSTEM_ACTOR, EventKind, Status, TimerKind
 from sla_engine.policy_actions import Cause, enter_stage, run_actions
 from sla_engine.state import CaseState, ClockState, Meter
 from sla_engine.status_effects import change_status
@@ -47,7 +47,7 @@ def _fire_at_risk(
     clock = state.clock(name)
     spec = next(c for c in policy.clocks if c.name == name)
     data = {"clock": name, "due_at": _iso(clock.due_at) if clock.due_at else None, "priority": state.priority}
-    key = clock.key("at_risk")
+    key = clock.key(TimerKind.AT_RISK)
     event = EngineEvent(EventKind.AT_RISK, at, SYSTEM_ACTOR, data | _cycle_data(clock), key)
     state = state.with_clock(replace(clock, warned=True, warn_due_at=None))
     state = replace(state, updated_at=max(state.updated_at, at))
@@ -63,7 +63,7 @@ def _fire_clock_breach(
 ) -> tuple[CaseState, Events]:
     clock = state.clock(name)
     spec = next(c for c in policy.clocks if c.name == name)
-    key = clock.key("breached")
+    key = clock.key(TimerKind.BREACHED)
     data: dict[str, object] = {
         "clock": name,
         "due_at": _iso(at),
@@ -140,12 +140,14 @@ def _fire_pause_expired(
     return replace(state, updated_at=max(state.updated_at, at)), [event, *keyed]
 
 
-FIRE: dict[str, Fire] = {
-    "at_risk": _fire_at_risk,
-    "breached": _fire_clock_breach,
-    "escalation": _fire_escalation,
-    "repeat_notify": _fire_repeat,
-    "pause_expired": _fire_pause_expired,
+#: What each kind of timer does when it expires; a new kind of timer is a member of TimerKind, its
+#: entry in ``CaseState.pending_timers`` and its handler here.
+FIRE: dict[TimerKind, Fire] = {
+    TimerKind.AT_RISK: _fire_at_risk,
+    TimerKind.BREACHED: _fire_clock_breach,
+    TimerKind.ESCALATION: _fire_escalation,
+    TimerKind.REPEAT_NOTIFY: _fire_repeat,
+    TimerKind.PAUSE_EXPIRED: _fire_pause_expired,
 }
 
 

@@ -298,7 +298,7 @@ def _lateness(recorded: Sequence[CaseEvent], opened: CaseEvent) -> list[float]:
 
 def _overdue(case_id: str, state: CaseState, now: datetime) -> list[dict[str, Any]]:
     return [
-        {"case_id": case_id, "timer": kind, "target": ref, "due_at": utc_iso(due)}
+        {"case_id": case_id, "timer": str(kind), "target": ref, "due_at": utc_iso(due)}
         for due, kind, ref in state.pending_timers
         if due <= now
     ]

@@ -68,6 +68,7 @@ def test_channels_option_checks_every_notify_action(tmp_path: Path, write_policy
     assert run.exit_code == 2
     assert run.lines == [
         f"{path}: /stages/1/on_enter/0/notify: unknown channel 'tns-leads' (the channels file defines: ops)"
+        " (line 57)"
     ]
 
 
@@ -83,6 +84,7 @@ def test_a_folder_uses_its_own_calendars_and_reports_their_errors(tmp_path: Path
     write_json(folder / "sample.json", policy_doc() | {"calendar": "night-desk"})
     assert lifeline("validate", folder).lines == [
         f"{folder / 'sample.json'}: /calendar: unknown calendar 'night-desk' (known: always, it-business)"
+        " (line 5)"
     ]
     calendar = {
         "id": "night-desk",
