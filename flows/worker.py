@@ -36,6 +36,7 @@ import httpx
 
 from casework.heartbeats import record_heartbeat
 from casework.history.outbox import OutboxItem, earliest_pending_attempt, release_leases
+from casework.registry.channel_names import undefined_channels
 from casework.settings import Settings, get_settings
 from flows.database import engine_for, use_database
 from flows.orchestrator import Orchestrator, prefect_api_configured
@@ -68,9 +69,9 @@ DEPLOYMENT_NAME = "lifeline"
 #: On stop, deliveries in flight get this long before they are cancelled; the leases of the rows
 #: they had not recorded yet are released, so the next worker sends them at once (the receiver
 #: drops a resent ``notification_id``). The whole stop stays within 2 s.
-STOP_GRACE = timedelta(seconds=0.5)
+STOP_GRACE = timedelta(seconds=0.3)
 #: On stop, tasks still running (flow runs given up on) get this long after being cancelled.
-LEFTOVER_GRACE = timedelta(seconds=0.2)
+LEFTOVER_GRACE = timedelta(seconds=0.1)
 #: A sweep's flow run that has not finished after this long is left to finish on its own and the
 #: sweep runs without Prefect meanwhile (a run normally takes ~0.1 s; a busy Prefect server on
 #: SQLite was measured stalling one by ~2.4 s).
@@ -142,6 +143,8 @@ class Worker:
         await asyncio.to_thread(ensure_schema_current, self.engine)
         for problem in await asyncio.to_thread(preload_policies, self.engine):
             log.warning("cannot parse %s", problem)
+        for line in await asyncio.to_thread(self._undefined_channels):
+            log.warning("%s is not in the channels file: its notifications will be dead letters", line)
         log.info("worker %s started on %s", self.config.worker_id, self.engine.url.render_as_string(True))
         loops = [self._sweep_loop(), self._delivery_loop(), self._heartbeat_loop(), self._prefect_loop()]
         try:
@@ -333,6 +336,11 @@ class Worker:
             if await self.stop.sleep(self.config.heartbeat_every.total_seconds()):
                 return
 
+    def _undefined_channels(self) -> list[str]:
+        defined = load_targets(self.config.channels_file)
+        with session_scope(self.engine, write=False) as session:
+            return undefined_channels(session, defined)
+
     def _beat(self) -> None:
         with session_scope(self.engine) as session:
             record_heartbeat(session, self.config.worker_id, self.clock(), str(self.orchestrator.mode))
@@ -386,12 +394,12 @@ class Worker:
             for task in pending:
                 task.cancel()
             if pending:
-                await asyncio.wait(pending, timeout=0.2)
+                await asyncio.wait(pending, timeout=LEFTOVER_GRACE.total_seconds())
             if unfinished:
                 await self._release(unfinished)
         if self._serving is not None:
             self._serving.cancel()
-            await asyncio.wait({self._serving}, timeout=0.3)
+            await asyncio.wait({self._serving}, timeout=LEFTOVER_GRACE.total_seconds())
         for run in list(self.abandoned):
             run.cancel()
 
@@ -449,6 +457,7 @@ def _close_quickly(loop: asyncio.AbstractEventLoop) -> None:
     for every cancelled task, a flow run given up on (its Prefect server gone) would spend seconds
     reporting its crash to that server. Leftovers get ``LEFTOVER_GRACE``; worker threads are not
     joined (each holds at most one short database call)."""
+    loop.set_exception_handler(lambda _loop, _context: None)  # cancelled flow runs complain: ignored
     leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in leftovers:
         task.cancel()
