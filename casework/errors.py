@@ -134,3 +134,7 @@ class UnreadableAction(CaseworkError):
     def __init__(self, seq: int, detail: str) -> None:
         super().__init__(detail)
         self.seq = seq
+
+
+class DigestError(CaseworkError):
+    """A signing key or chain digest that cannot be used (missing, malformed, bad signature)."""

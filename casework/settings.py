@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     policies_dir: Path = BUNDLED_POLICIES_DIR
     channels_file: Path | None = None
+    #: The Ed25519 key that signs chain digests (`lifeline keys signing-init`); none: no digests.
+    signing_key_file: Path | None = None
     console_secret: str | None = None
 
     @property

@@ -34,6 +34,8 @@ from typing import Any, cast
 
 import httpx
 
+from casework.audit.digests import load_signing_key, write_digest
+from casework.errors import DigestError
 from casework.heartbeats import record_heartbeat
 from casework.history.outbox import OutboxItem, earliest_pending_attempt, release_leases
 from casework.registry.channel_names import undefined_channels
@@ -96,6 +98,10 @@ class WorkerConfig:
     delivery: DeliveryPolicy = DeliveryPolicy()
     delivery_batch: int = DEFAULT_BATCH
     max_concurrent_deliveries: int = 4
+    #: The Ed25519 key that signs chain digests (LIFELINE_SIGNING_KEY_FILE); None: no digests.
+    signing_key_file: Path | None = None
+    #: How often a signed digest of every case's chain head is written.
+    digest_every: timedelta = timedelta(minutes=5)
     #: A sweep's flow run unfinished after this long is left to finish on its own (see below).
     flow_run_patience: timedelta = FLOW_RUN_PATIENCE
     #: Serve both flows as Prefect deployments; None: only when PREFECT_API_URL names a server.
@@ -104,7 +110,11 @@ class WorkerConfig:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WorkerConfig:
         settings = settings or get_settings()
-        config = cls(database_url=settings.database_url, channels_file=settings.channels_file)
+        config = cls(
+            database_url=settings.database_url,
+            channels_file=settings.channels_file,
+            signing_key_file=settings.signing_key_file,
+        )
         return replace(config, **overrides)
 
     def should_serve(self) -> bool:
@@ -147,6 +157,8 @@ class Worker:
             log.warning("%s is not in the channels file: its notifications will be dead letters", line)
         log.info("worker %s started on %s", self.config.worker_id, self.engine.url.render_as_string(True))
         loops = [self._sweep_loop(), self._delivery_loop(), self._heartbeat_loop(), self._prefect_loop()]
+        if self.config.signing_key_file is not None:
+            loops.append(self._digest_loop(self.config.signing_key_file))
         try:
             await asyncio.gather(*loops)
         finally:
@@ -335,6 +347,27 @@ class Worker:
                 log.warning("heartbeat failed: %s", one_line(exc))
             if await self.stop.sleep(self.config.heartbeat_every.total_seconds()):
                 return
+
+    async def _digest_loop(self, key_file: Path) -> None:
+        """Sign a digest of every case's chain head now and every ``digest_every``
+        (casework/audit/digests.py: a history cut short after it is named by `audit verify`)."""
+        try:
+            key = load_signing_key(key_file)
+        except DigestError as exc:
+            log.error("no chain digests: %s", exc)
+            return
+        while True:
+            try:
+                await asyncio.to_thread(self._write_digest, key)
+            except Exception as exc:
+                log.warning("chain digest failed: %s", one_line(exc))
+            if await self.stop.sleep(self.config.digest_every.total_seconds()):
+                return
+
+    def _write_digest(self, key: Any) -> None:
+        with session_scope(self.engine) as session:
+            row = write_digest(session, key, self.clock())
+            log.info("signed a chain digest of %d cases (key %s)", row.cases, row.key_id[:12])
 
     def _undefined_channels(self) -> list[str]:
         defined = load_targets(self.config.channels_file)
