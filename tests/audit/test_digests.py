@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, update
+from sqlmodel import col
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -60,9 +61,9 @@ def test_a_history_cut_short_after_a_digest_is_named_by_verify_digest(
         last = session.get(Case, cut)
         assert last is not None
         kept = last.last_seq - 2
-        session.exec(delete(CaseEvent).where(CaseEvent.case_id == cut, CaseEvent.seq > kept))  # type: ignore[call-overload]
-        session.exec(update(Case).where(Case.id == cut).values(last_seq=kept))  # type: ignore[call-overload]
-        session.exec(update(Case).where(Case.id == repinned).values(policy_version=2))  # type: ignore[call-overload]
+        session.execute(delete(CaseEvent).where(col(CaseEvent.case_id) == cut, col(CaseEvent.seq) > kept))
+        session.execute(update(Case).where(col(Case.id) == cut).values(last_seq=kept))
+        session.execute(update(Case).where(col(Case.id) == repinned).values(policy_version=2))
 
     code, out, err = lifeline(
         key_file, db_url, "audit", "verify", "--digest", str(digest), "--format", "json"
