@@ -14,9 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# `make run HOST=0.0.0.0 PORT=9000` (or those variables in the environment) to listen elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 run: $(STAMP)
 	$(BIN)/lifeline policies validate policies/
-	$(BIN)/lifeline serve --demo
+	$(BIN)/lifeline serve --demo --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

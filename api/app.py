@@ -16,9 +16,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api import docs, problems
+from api import docs, openapi, problems
+from api.headers import ResponseHeaders
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
+from api.rate_limit import FailedAuthLimiter
 from api.routes import audit, breaches, cases, health, notifications, policies, reports
 from casework.registry import policy_registry
 from casework.settings import get_settings
@@ -86,11 +88,14 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
     app.state.engine = bound
     app.state.clock = clock
     app.state.metrics = ApiMetrics(bound, lambda: app.state.clock())
+    app.state.auth_limiter = FailedAuthLimiter()
     problems.install(app)
     docs.install(app)
+    openapi.install(app)
     for module in (cases, breaches, reports, audit, policies, health, notifications):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ResponseHeaders)
     return app

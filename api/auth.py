@@ -3,7 +3,8 @@
 Roles (docs/api.md has the table): ``admin`` writes policies and keys and may read everything;
 ``agent`` opens and works cases and reads policies; ``auditor`` only reads (cases, events, breaches,
 policies, reports, audit). A missing, unknown or revoked key is 401; a valid key whose role may not
-use the route is 403. The key's holder is the actor of the events it causes (``agent:<name>``).
+use the route is 403. Failed authentications are limited per client address (api.rate_limit: 429
+with Retry-After past 20 a minute). The key's holder is the actor of the events it causes (``agent:<name>``).
 
 The dependencies are ``async`` so that a request does not hop to the thread pool once per
 dependency; only a key missing from ``api_keys.KEY_CACHE`` is looked up, in the thread pool. A key
@@ -14,6 +15,7 @@ revoked by another process (``lifeline keys revoke``) may keep working here for 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -21,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from api.problems import Problem
+from api.rate_limit import FailedAuthLimiter
 from casework import api_keys
 from casework.api_keys import KeyHolder
 from models.db import session_scope
@@ -40,7 +43,42 @@ def _look_up(engine: Engine, secret: str) -> KeyHolder | None:
         return api_keys.authenticate(session, secret)
 
 
-async def authenticate(engine: Engine, credentials: HTTPAuthorizationCredentials | None) -> KeyHolder:
+def _client_address(request: HTTPConnection) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _too_many(retry_after: int) -> Problem:
+    return Problem(
+        429,
+        "too-many-failed-authentications",
+        "Too many failed authentications",
+        f"too many requests with a missing or wrong key from this address; retry in {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def authenticate(
+    engine: Engine, credentials: HTTPAuthorizationCredentials | None, request: HTTPConnection | None = None
+) -> KeyHolder:
+    """The holder of the bearer key, else 401; with ``request``, failures count against the client
+    address (api.rate_limit) and an address past the limit gets 429 before its key is looked at."""
+    limiter: FailedAuthLimiter | None = None
+    if request is not None:
+        limiter = request.app.state.auth_limiter
+        now: datetime = request.app.state.clock()
+        address = _client_address(request)
+        wait = limiter.retry_after(address, now)
+        if wait is not None:
+            raise _too_many(wait)
+    try:
+        return await _holder(engine, credentials)
+    except Problem:
+        if limiter is not None:
+            limiter.record_failure(address, now)
+        raise
+
+
+async def _holder(engine: Engine, credentials: HTTPAuthorizationCredentials | None) -> KeyHolder:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("send 'Authorization: Bearer <key>' with a key from `lifeline keys create`")
     secret = credentials.credentials
@@ -65,7 +103,7 @@ class _RoleCheck(HTTPBearer):
         self.allowed = ", ".join(str(r) for r in roles)
 
     async def __call__(self, request: HTTPConnection) -> KeyHolder:  # type: ignore[override]
-        holder = await authenticate(request.app.state.engine, await super().__call__(request))
+        holder = await authenticate(request.app.state.engine, await super().__call__(request), request)
         if holder.role not in self.roles:
             raise Problem(
                 403,

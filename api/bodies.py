@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +19,8 @@ from pydantic import (
     StrictStr,
     model_validator,
 )
+
+from api.checked_input import Instant
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ class Impact(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     monetized: StrictBool | None = None
-    next_sponsored_post_at: AwareDatetime | None = Field(
+    next_sponsored_post_at: Instant | None = Field(
         None, description="When the creator's next sponsored post goes out (caps resolution deadlines)."
     )
     linked_accounts_at_risk: Annotated[StrictInt, Field(ge=0)] | None = None
@@ -78,7 +79,7 @@ class CaseCreate(BaseModel):
     incident_type: Name | None = Field(None, description="Opens under the one policy for this type.")
     policy_id: Name | None = Field(None, description="Opens under this policy (latest version).")
     attributes: CaseAttributes = Field(default_factory=CaseAttributes)
-    opened_at: AwareDatetime | None = Field(
+    opened_at: Instant | None = Field(
         None, description="When the creator reported it (default now; may be in the past, never future)."
     )
     status: Literal["open", "waiting_on_creator"] = Field(
@@ -114,7 +115,7 @@ class RequestInfo(_Action):
     the worker resumes the case by itself at that instant (event ``pause_expired``)."""
 
     action: Literal["request_info"]
-    until: AwareDatetime | None = Field(None, description="When waiting ends by itself (within 366 days).")
+    until: Instant | None = Field(None, description="When waiting ends by itself (within 366 days).")
 
 
 class CreatorReplied(_Action):
@@ -300,7 +301,7 @@ class SimulateRequest(BaseModel):
         description='{"opened_at": ISO 8601 with offset, "attributes": {...}, "status"?: ...}'
     )
     actions: list[Any] = Field(default_factory=list, description='[{"at": ISO, "action": name, ...args}]')
-    until: Any = Field(None, description="Run the timers until this instant (default: until quiet)")
+    until: Instant | None = Field(None, description="Run the timers until this instant (default: quiet)")
     version: Annotated[int, Field(ge=1)] | None = Field(
         None, description="A registered version of this policy (default: the latest)"
     )

@@ -6,7 +6,6 @@ Each app has its own registry, so several apps in one process (tests) never shar
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -15,9 +14,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
-from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.route_table import template_of
 from api.worker_metrics import WorkerMetrics
 from casework.queries.operations import case_totals
 
@@ -85,30 +84,18 @@ class ApiMetrics:
         self.registry.register(WorkerMetrics(engine, clock))
 
 
-class RouteTemplates:
-    """Maps a request path to its route template (``/v1/cases/{case_id}``) so that metric labels
-    stay few; built once from the app's OpenAPI paths."""
-
-    def __init__(self) -> None:
-        self._patterns: list[tuple[re.Pattern[str], str]] | None = None
-
-    def template(self, scope: Scope) -> str:
-        if self._patterns is None:
-            openapi = getattr(scope.get("app"), "openapi", None)
-            paths = openapi()["paths"] if openapi is not None else {}
-            self._patterns = [(compile_path(p)[0], p) for p in paths]
-        path = scope.get("path", "")
-        for pattern, template in self._patterns:
-            if pattern.match(path):
-                return template
-        return "unmatched"
+def route_template(scope: Scope) -> str:
+    """The template of the route for the request's path (``/v1/cases/{case_id}``), so metric labels
+    stay few and each request counts under its own route; "unmatched" if no route has the path."""
+    app = scope.get("app")
+    template = template_of(app, scope.get("path", "")) if app is not None else None
+    return template or "unmatched"
 
 
 class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,7 +113,7 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = self.templates.template(scope)
+            route = route_template(scope)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

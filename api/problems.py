@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.route_table import methods_for
 from casework.errors import (
     AmbiguousPolicy,
     CaseNotFound,
@@ -31,6 +32,7 @@ from casework.errors import (
     ForbiddenTransition,
     IdempotencyKeyReused,
     IdempotencyRace,
+    InputRejected,
     InvalidAction,
     InvalidCursor,
     InvalidIdempotencyKey,
@@ -142,6 +144,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     StaleVersion: _stale,
     ForbiddenTransition: _forbidden,
     InvalidAction: _invalid_action,
+    InputRejected: lambda e: validation_problem([{"pointer": e.pointer, "message": e.message}], str(e)),
     SimulationInputError: _simulation_input,
     PolicyNotRegistered: lambda e: Problem(404, "policy-not-registered", "Policy not registered", str(e)),
     AmbiguousPolicy: lambda e: validation_problem([{"pointer": "/policy_id", "message": str(e)}], str(e)),
@@ -258,13 +261,20 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}; see /docs"
-        return problem_response(http_problem(exc.status_code, detail, exc.headers), request.url.path)
+        if exc.status_code == 405:
+            allowed = methods_for(request.app, request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        return problem_response(http_problem(exc.status_code, detail, headers), request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(request_validation_problem(exc), request.url.path)
+        # A body whose JSON was refused (api.bodies) fails validation as a stand-in: say why.
+        kept: Problem | None = getattr(request.state, "body_problem", None)
+        return problem_response(kept or request_validation_problem(exc), request.url.path)
 
     async def on_domain(request: Request, exc: Exception) -> Response:
         problem = domain_problem(exc)
@@ -289,7 +299,9 @@ INTERNAL = Problem(
 
 class CatchAllMiddleware:
     """Answer any exception that escaped the routes and handlers with a 500 problem (logged with its
-    traceback here, never sent; an oversized body read outside a route is answered 413)."""
+    traceback here, never sent; an oversized body read outside a route is answered 413). Once a
+    response has started (a streamed export) the exception goes on to the server, which closes the
+    connection before the body's end: a client detects the cut (no final chunk)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -312,9 +324,12 @@ class CatchAllMiddleware:
             if not started:
                 await problem_response(http_problem(413, exc.detail), scope.get("path"))(scope, receive, send)
         except Exception:
+            if started:
+                # Too late for a problem: let the server drop the connection, so the client sees an
+                # incomplete response (no final chunk), never a body that looks whole.
+                raise
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if not started:
-                await problem_response(INTERNAL, scope.get("path"))(scope, receive, send)
+            await problem_response(INTERNAL, scope.get("path"))(scope, receive, send)
 
 
 class BodyTooLarge(StarletteHTTPException):

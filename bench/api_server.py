@@ -1,4 +1,5 @@
-"""The benchmark's server entry point: Lifeline's API app, plus the ceiling, under uvicorn.
+"""The benchmark's server entry point: Lifeline's API app with the console, plus the ceiling, under
+uvicorn.
 
 The ceiling (``/bench/ceiling?bytes=N``, GET or POST) is a bare FastAPI endpoint that returns an
 N-byte JSON body held in memory, in the same process and event loop as the API but outside its
@@ -18,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 
 from api.app import create_app
+from console.app import install as install_console
 from models.db import make_engine
 
 _bodies: dict[int, bytes] = {}
@@ -31,7 +33,7 @@ def body_of(size: int) -> bytes:
 
 
 def server_app(database_url: str) -> FastAPI:
-    api = create_app(make_engine(database_url))
+    api = install_console(create_app(make_engine(database_url)))  # as `lifeline serve` does
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -21,6 +21,7 @@ __all__ = [
     "ForbiddenTransition",
     "IdempotencyKeyReused",
     "IdempotencyRace",
+    "InputRejected",
     "InvalidAction",
     "InvalidCursor",
     "InvalidIdempotencyKey",
@@ -34,6 +35,16 @@ __all__ = [
 
 class CaseworkError(Exception):
     """Base of the services' own errors."""
+
+
+class InputRejected(CaseworkError):
+    """Input outside the services' limits (too deep, too large, non-finite, an instant out of
+    range, a case backdated too far): ``pointer`` is the JSON pointer of the offending value."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        super().__init__(f"{pointer or '/'}: {message}")
+        self.pointer = pointer
+        self.message = message
 
 
 class CaseNotFound(CaseworkError):

@@ -5,6 +5,11 @@ and the command line.
   ``postgresql+psycopg://user@host/db`` for PostgreSQL.
 - ``LIFELINE_POLICIES_DIR``: the policies and calendars; default the bundled ``policies/`` directory.
 - ``LIFELINE_CHANNELS_FILE``: optional JSON file mapping notification channels to webhooks.
+- ``LIFELINE_MAX_BACKDATE``: how far before now a case may be opened (ISO 8601 duration, default
+  ``P30D``).
+- ``LIFELINE_PUBLIC_URL``: the base of absolute links the API sends (``Location``, ``next``), never
+  taken from a request's ``Host`` (default ``http://127.0.0.1:8000``).
+- ``LIFELINE_METRICS_TOKEN``: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
 - ``LIFELINE_CONSOLE_SECRET``: the key that signs console session cookies; set the same value on every
   API process behind one address. Unset: a random key per process (sessions end when it restarts).
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +35,9 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     policies_dir: Path = BUNDLED_POLICIES_DIR
     channels_file: Path | None = None
+    max_backdate: timedelta = timedelta(days=30)
+    public_url: str = "http://127.0.0.1:8000"
+    metrics_token: str | None = None
     #: The Ed25519 key that signs chain digests (`lifeline keys signing-init`); none: no digests.
     signing_key_file: Path | None = None
     console_secret: str | None = None

@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import typer
+from sqlalchemy import Engine
 
 from casework import api_keys
 from casework.api_keys import CreatedKey
 from casework.cases.lifecycle import open_case
 from casework.errors import ApiKeyNameTaken
+from casework.queries.openers import cases_opened_by
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from cli.apps import app
@@ -28,6 +30,7 @@ from models.kinds import Role
 from policies.loader import load_policy_dir
 
 ACTOR = "system:demo"
+DEMO_KEY = "demo-agent"
 
 
 @dataclass(frozen=True)
@@ -154,14 +157,18 @@ CASES: Sequence[DemoCase] = (
 class DemoResult:
     registered: list[str]
     case_ids: list[str]
-    key: CreatedKey
+    #: None when the demo was loaded already (its key's secret was shown then, and only then).
+    key: CreatedKey | None
+    already_loaded: int = 0
+    #: The id of the demo's agent key when it was created by an earlier run (None: revoked or new).
+    existing_key_id: int | None = None
 
 
 def _agent_key(database_url: str, now: datetime) -> CreatedKey:
     engine = make_engine(database_url)
     try:
         for n in range(1, 1000):
-            name = "demo-agent" if n == 1 else f"demo-agent-{n}"
+            name = DEMO_KEY if n == 1 else f"{DEMO_KEY}-{n}"
             try:
                 with session_scope(engine) as session:
                     return api_keys.create_key(session, name, Role.AGENT, now)
@@ -174,35 +181,51 @@ def _agent_key(database_url: str, now: datetime) -> CreatedKey:
 
 def run_demo(database_url: str, now: datetime | None = None) -> DemoResult:
     """Register the bundled policies (new versions only when changed), open the demo cases at
-    ``now`` and create an agent key. The database must be migrated."""
+    ``now`` and create an agent key. The database must be migrated. A database that has the demo
+    cases already gets neither more cases nor another key (``already_loaded`` counts them)."""
     now = now or datetime.now(UTC)
     policies = load_policy_dir(get_settings().policies_dir)
     engine = make_engine(database_url)
     try:
         with session_scope(engine) as session:
             registrations = policy_registry.register_policies(session, list(policies.values()), now)
-        case_ids = []
-        for case in CASES:
-            with session_scope(engine) as session:
-                change = open_case(
-                    session,
-                    incident_type=case.incident_type,
-                    attributes=case.attributes(now),
-                    actor=ACTOR,
-                    now=now,
-                    opened_at=now - timedelta(minutes=case.opened_minutes_ago),
-                )
-                case_ids.append(change.case.id)
+        registered = [
+            f"{r.policy_id} v{r.version}" + ("" if r.registered else " (unchanged)") for r in registrations
+        ]
+        with session_scope(engine, write=False) as session:
+            loaded = cases_opened_by(session, ACTOR)
+            keys = [k.id for k in api_keys.list_keys(session) if k.name == DEMO_KEY and k.revoked_at is None]
+        if loaded:
+            return DemoResult(registered, [], None, loaded, keys[0] if keys else None)
+        case_ids = [_open_demo_case(engine, case, now) for case in CASES]
     finally:
         engine.dispose()
-    registered = [
-        f"{r.policy_id} v{r.version}" + ("" if r.registered else " (unchanged)") for r in registrations
-    ]
     return DemoResult(registered, case_ids, _agent_key(database_url, now))
+
+
+def _open_demo_case(engine: Engine, case: DemoCase, now: datetime) -> str:
+    with session_scope(engine) as session:
+        change = open_case(
+            session,
+            incident_type=case.incident_type,
+            attributes=case.attributes(now),
+            actor=ACTOR,
+            now=now,
+            opened_at=now - timedelta(minutes=case.opened_minutes_ago),
+        )
+        return change.case.id
 
 
 def print_demo(result: DemoResult, base_url: str) -> None:
     typer.echo("Policies: " + ", ".join(result.registered))
+    if result.key is None:
+        typer.echo(
+            f"The demo is loaded already ({result.already_loaded} cases): no new cases, no new key. "
+            f"Its key {DEMO_KEY!r} was printed the first time; for another, run "
+            "`lifeline keys create --role agent --name NAME`."
+        )
+        typer.echo(f"  API docs:   {base_url}/docs")
+        return
     typer.echo(f"Opened {len(result.case_ids)} demo cases; their first deadlines fall in the next minutes.")
     typer.echo("")
     typer.echo(f"  API docs:   {base_url}/docs")
@@ -216,7 +239,7 @@ def demo() -> None:
     """Open a dozen demo creator cases due within minutes, and print an agent key.
 
     Registers the bundled policies first (a new version only when a file changed). Then run
-    `lifeline serve` to watch the cases breach and escalate."""
+    `lifeline serve` to watch the cases breach and escalate. Run again, it adds nothing."""
     url = get_settings().database_url
     prepare_database(url)
     result = run_demo(url)

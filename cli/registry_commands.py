@@ -19,11 +19,8 @@ from casework.registry import policy_registry
 from cli.apps import policies_app
 from cli.common import DatabaseUrl, fail, open_database
 from models.db import session_scope
-from policies.channels import load_channels
-from policies.checking import check_paths
-from policies.diagnostics import Severity
-from policies.loader import calendars_for, check_policy_file, policy_files
-from policies.model import Calendar, Policy
+from policies.checking import check_and_load
+from policies.model import Policy
 
 CHANNELS_OPTION = typer.Option(
     None,
@@ -35,25 +32,14 @@ CHANNELS_OPTION = typer.Option(
 
 
 def load_all_or_fail(paths: list[Path], channels_file: Path | None) -> list[tuple[str, Policy]]:
-    """Every policy of ``paths`` (files or folders) with its file. On any error, print the errors as
-    `policies validate` does (same checks, same lines, on stdout) and exit 2."""
-    errors = [d for d in check_paths(paths, channels_file) if d.severity is Severity.ERROR]
-    if errors:
-        for diagnostic in errors:
+    """Every policy of ``paths`` (files or folders) with its file, each read and checked once. On any
+    error, print the errors as `policies validate` does (same checks, same lines, on stdout) and exit 2."""
+    checked = check_and_load(paths, channels_file)
+    if checked.errors:
+        for diagnostic in checked.errors:
             typer.echo(diagnostic.as_line())
-        fail(f"{len(errors)} error(s): nothing registered", prefix="")
-    channels = None if channels_file is None else load_channels(channels_file)
-    calendar_sets: dict[Path, dict[str, Calendar]] = {}
-    loaded = []
-    for path in paths:
-        for file in policy_files(path) if path.is_dir() else [path]:
-            folder = file.parent.resolve()
-            if folder not in calendar_sets:
-                calendar_sets[folder], _ = calendars_for(folder)
-            result = check_policy_file(file, calendar_sets[folder], channels, label=str(file))
-            assert result.value is not None, "check_paths found no error in this file"
-            loaded.append((str(file), result.value))
-    return loaded
+        fail(f"{len(checked.errors)} error(s): nothing registered", prefix="")
+    return checked.policies
 
 
 @policies_app.command("apply")

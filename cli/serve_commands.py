@@ -7,8 +7,10 @@ refused with a message naming `lifeline db upgrade`: migrations are a deliberate
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import threading
 from types import FrameType
 from typing import Annotated
@@ -17,10 +19,33 @@ import typer
 
 from casework.settings import get_settings
 from cli.apps import app
-from cli.common import prepare_database
+from cli.common import fail, prepare_database
+from cli.http_protocol import ProblemH11Protocol
 from models.db import normalize_url
 
 log = logging.getLogger("lifeline.serve")
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The listening socket of ``host:port``, bound now so that a busy port (or an unknown host)
+    stops ``serve`` with exit 2 and a clear message before anything is written to the database."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        hint = "; another server is using it: stop it or choose another with --port (make run PORT=...)"
+        busy = exc.errno == errno.EADDRINUSE
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}" + (hint if busy else ""))
+    listener.listen(2048)
+    return listener
 
 
 def _log_to_stderr() -> None:
@@ -76,6 +101,7 @@ def serve(
     from console.app import install as install_console
 
     _log_to_stderr()
+    listener = bind_listener(host, port)  # a busy port fails here, before the database is touched
     url = get_settings().database_url
     prepare_database(url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -88,8 +114,10 @@ def serve(
         result = run_demo(url)
         print_demo(result, base_url)
         typer.echo(f"  Console:    {base_url}/console/  (sign in with the agent key)")
-        link = base_url + login_link_path(web_app.state, result.key.id)
-        typer.echo(f"  Signed in:  {link}   (one-time link for {result.key.name!r}, valid 15 minutes)")
+        key_id = result.key.id if result.key is not None else result.existing_key_id
+        if key_id is not None:
+            link = base_url + login_link_path(web_app.state, key_id)
+            typer.echo(f"  Signed in:  {link}   (one-time link for the demo agent, valid 15 minutes)")
         typer.echo("")
     stop = threading.Event()
     thread = _start_worker(url, stop) if worker else None
@@ -101,7 +129,15 @@ def serve(
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        uvicorn.run(web_app, host=host, port=port, log_level="info")
+        config = uvicorn.Config(
+            web_app,
+            host=host,
+            port=port,
+            log_level="info",
+            server_header=False,
+            http=ProblemH11Protocol,
+        )
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         stop.set()
         if thread is not None:

@@ -43,6 +43,9 @@ Reader = Annotated[ConsoleUser, Depends(auth.require(*auth.ALL_ROLES))]
 Worker = Annotated[ConsoleUser, Depends(auth.require(*auth.CASE_WORKERS))]
 CaseId = Annotated[str, Path(max_length=40)]
 FormText = Annotated[str | None, Form(max_length=10_000)]
+#: Events the timeline shows by default (the latest), and at most with ``?timeline=all``.
+TIMELINE_EVENTS = 50
+MAX_EVENTS = 10_000
 
 #: The form fields each action takes (besides ``reason``), in the order the forms show them.
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
@@ -106,14 +109,16 @@ def _ladder(policy: Any, current: int, priority: str) -> list[StageStep]:
     return steps
 
 
-def _screen(request: Request, case_id: str) -> dict[str, Any]:
+def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dict[str, Any]:
     """Everything the page shows, read in one transaction at the app clock's now."""
     now = auth.now_of(request)
     with session_scope(request.app.state.engine, write=False) as session:
         case = case_queries.get_case(session, case_id)
         breached = bool(case_queries.breached_case_ids(session, [case_id]))
         view = case_view(session, case, now, breached)
-        events = case_queries.list_events(session, case_id, 5000).items
+        # The latest events only unless asked: a case on a repeating last stage gathers hundreds.
+        after = 0 if whole_timeline else max(0, case.last_seq - TIMELINE_EVENTS)
+        events = case_queries.list_events(session, case_id, MAX_EVENTS, after).items
         policy, _calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
         last = last_change(session, case_id)
     stage_index = view["stage"]["index"]
@@ -131,6 +136,7 @@ def _screen(request: Request, case_id: str) -> dict[str, Any]:
         "countdown_text": countdown_text,
         "lateness": _lateness,
         "policy_title": policy.title,
+        "events_total": case.last_seq,
     }
 
 
@@ -145,10 +151,15 @@ def _lateness(event: Any) -> str | None:
 
 
 def _page(
-    request: Request, user: ConsoleUser, case_id: str, status_code: int = 200, **extra: Any
+    request: Request,
+    user: ConsoleUser,
+    case_id: str,
+    status_code: int = 200,
+    whole_timeline: bool = False,
+    **extra: Any,
 ) -> Response:
     try:
-        screen = _screen(request, case_id)
+        screen = _screen(request, case_id, whole_timeline)
     except CaseworkError as err:
         return error_page(request, user, err, "Case")
     title = f"Case {case_id}"
@@ -164,9 +175,11 @@ def error_page(request: Request, user: ConsoleUser, err: Exception, title: str) 
 
 
 @router.get("/{case_id}")
-def case_page(request: Request, user: Reader, case_id: CaseId, done: str | None = None) -> Response:
+def case_page(
+    request: Request, user: Reader, case_id: CaseId, done: str | None = None, timeline: str = ""
+) -> Response:
     notice = f"Done: {LABELS[done]}." if done in LABELS else None
-    return _page(request, user, case_id, notice=notice)
+    return _page(request, user, case_id, whole_timeline=timeline == "all", notice=notice)
 
 
 @router.get("/{case_id}/version")

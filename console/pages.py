@@ -76,7 +76,13 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False, default=str)
 
 
+def compact_json(value: Any) -> str:
+    """One-line JSON for a table cell (a plain string: the template escapes it)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
 templates.env.filters["pretty_json"] = pretty_json
+templates.env.filters["compact_json"] = compact_json
 templates.env.filters["iso_z"] = iso_z
 templates.env.filters["utc_text"] = utc_text
 templates.env.filters["local_text"] = local_text

@@ -8,7 +8,6 @@ after the request, so a crash in between may resend (the receiver de-duplicates 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ import httpx
 
 from casework.history.outbox import OutboxItem
 from flows.signing import encode_body, signed_headers
+from policies.channels import load_channels
 
 Clock = Callable[[], datetime]
 
@@ -67,28 +67,11 @@ class DeliveryPolicy:
 
 
 def load_targets(path: Path | None) -> Mapping[str, WebhookTarget]:
-    """The channels file's webhooks (``policies.channels.load_channels``); none without a file."""
+    """The channels file's webhooks, read by the one parser of that file
+    (``policies.channels.load_channels``: ValueError naming the problem); none without a file."""
     if path is None:
         return {}
-    try:
-        from policies.channels import load_channels
-    except ImportError:  # the policy loader's reader has not landed: read the plain shape here
-        return read_channels_json(path)
     targets: Mapping[str, WebhookTarget] = load_channels(path)
-    return targets
-
-
-def read_channels_json(path: Path) -> dict[str, WebhookTarget]:
-    """``{"channels": {"<name>": {"url": ..., "secret": ...}}}`` (or the inner mapping alone)."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    entries = raw.get("channels", raw) if isinstance(raw, dict) else None
-    if not isinstance(entries, dict):
-        raise ValueError(f"{path}: expected an object mapping channel names to {{url, secret}}")
-    targets: dict[str, WebhookTarget] = {}
-    for name, entry in entries.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
-            raise ValueError(f"{path}: /channels/{name}: expected an object with a string url")
-        targets[name] = Webhook(entry["url"], str(entry.get("secret", "")))
     return targets
 
 

@@ -23,7 +23,7 @@ from sla_engine.kinds import EventKind, Status
 
 #: The columns the compliance report groups by, as its indexes hold them.
 OUTCOME_GROUPS = ("policy_id", "policy_version", "incident_type", "priority", "queue")
-OUTCOME_VALUES = ("breached", "stop_seq", "working_micros", "wall_micros")
+OUTCOME_VALUES = ("breached", "stop_seq", "working_micros", "wall_micros", "cycles", "missed_cycles")
 
 
 def _json(nullable: bool = False) -> Any:
@@ -178,6 +178,10 @@ class ClockOutcome(SQLModel, table=True):
     stop_seq: int | None = None
     working_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
     wall_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    #: A cycle clock's (next_reply, periodic_update) highest cycle a stop or breach named, and how
+    #: many cycles breached; 0 for an elapsed clock.
+    cycles: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    missed_cycles: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class CaseEscalation(SQLModel, table=True):

@@ -12,48 +12,25 @@ from pathlib import Path
 
 from policies.channels import check_channels_file
 from policies.diagnostics import Diagnostic, Severity
-from policies.loader import calendars_for, check_policy_file, policy_files
-from policies.model import Calendar
+from policies.loader import CheckedPaths, check_policy_paths
 
 
-def check_paths(paths: Sequence[Path], channels_file: Path | None = None) -> list[Diagnostic]:
-    """Every diagnostic (errors and warnings) of the policies under ``paths``, in file order."""
+def check_and_load(paths: Sequence[Path], channels_file: Path | None = None) -> CheckedPaths:
+    """The channels file (when given) and every policy under ``paths``, each file read once: what
+    ``validate`` and ``lint`` print and what ``apply`` registers."""
     found: list[Diagnostic] = []
     channels: Collection[str] | None = None
     if channels_file is not None:
         channel_result = check_channels_file(channels_file)
         found += channel_result.diagnostics
         channels = set(channel_result.value) if channel_result.value is not None else None
-    calendar_sets: dict[Path, dict[str, Calendar]] = {}
-    ids: dict[str, str] = {}
-    for path in paths:
-        files = _files(path, found)
-        for file in files:
-            folder = file.parent.resolve()
-            if folder not in calendar_sets:
-                calendar_sets[folder], problems = calendars_for(folder)
-                found += problems
-            result = check_policy_file(file, calendar_sets[folder], channels, label=str(file))
-            found += result.diagnostics
-            if result.value is not None:
-                first = ids.setdefault(result.value.id, str(file))
-                if first != str(file):
-                    found.append(
-                        Diagnostic(str(file), "/id", f"policy id {result.value.id!r} is also used by {first}")
-                    )
-    return found
+    checked = check_policy_paths(paths, channels)
+    return CheckedPaths(found + checked.diagnostics, checked.policies)
 
 
-def _files(path: Path, found: list[Diagnostic]) -> list[Path]:
-    if path.is_dir():
-        files = policy_files(path)
-        if not files:
-            found.append(Diagnostic(str(path), "", "no policy files (*.json) in this folder"))
-        return files
-    if path.is_file():
-        return [path]
-    found.append(Diagnostic(str(path), "", "no such file or folder"))
-    return []
+def check_paths(paths: Sequence[Path], channels_file: Path | None = None) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) of the policies under ``paths``, in file order."""
+    return check_and_load(paths, channels_file).diagnostics
 
 
 def has_errors(diagnostics: Sequence[Diagnostic]) -> bool:

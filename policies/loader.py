@@ -12,7 +12,8 @@ channels as a collection of names (``None``: not checked, for lack of a channels
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from policies.calendars import bundled_calendars_dir, calendars_from, check_calendar_dir
@@ -119,27 +120,67 @@ def calendars_for(directory: Path) -> tuple[dict[str, Calendar], list[Diagnostic
     return calendars_from(results), [d for r in results for d in r.diagnostics]
 
 
+@dataclass(frozen=True)
+class CheckedPaths:
+    """What one walk over policy files and folders found: every diagnostic (errors and warnings, in
+    file order) and every policy that loaded, with the file it came from."""
+
+    diagnostics: list[Diagnostic]
+    policies: list[tuple[str, Policy]]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+
+def check_policy_paths(paths: Sequence[Path], channels: Collection[str] | None = None) -> CheckedPaths:
+    """Read and check each policy of ``paths`` once. A folder means its ``*.json`` files with the
+    calendars of its ``calendars/`` folder (themselves checked), else the bundled calendars; a
+    single file uses the calendars next to it the same way. Policy ids must be unique across all."""
+    found: list[Diagnostic] = []
+    loaded: list[tuple[str, Policy]] = []
+    calendar_sets: dict[Path, dict[str, Calendar]] = {}
+    ids: dict[str, str] = {}
+    for path in paths:
+        for file in _files(path, found):
+            folder = file.parent.resolve()
+            if folder not in calendar_sets:
+                calendar_sets[folder], problems = calendars_for(folder)
+                found += problems
+            result = check_policy_file(file, calendar_sets[folder], channels, label=str(file))
+            found += result.diagnostics
+            if result.value is None:
+                continue
+            first = ids.setdefault(result.value.id, str(file))
+            if first != str(file):
+                found.append(
+                    Diagnostic(str(file), "/id", f"policy id {result.value.id!r} is also used by {first}")
+                )
+            loaded.append((str(file), result.value))
+    return CheckedPaths(found, loaded)
+
+
+def _files(path: Path, found: list[Diagnostic]) -> list[Path]:
+    if path.is_dir():
+        files = policy_files(path)
+        if not files:
+            found.append(Diagnostic(str(path), "", "no policy files (*.json) in this folder"))
+        return files
+    if path.is_file():
+        return [path]
+    found.append(Diagnostic(str(path), "", "no such file or folder"))
+    return []
+
+
 def load_policy_dir(
     directory: Path | None = None, channels: Collection[str] | None = None
 ) -> dict[str, Policy]:
     """Every policy of ``directory`` (default: the bundled ones) by id.
 
     Calendars come from ``directory/calendars`` (else the bundled ones). Raises PolicyError listing
-    every error of every file (calendars included) and duplicate policy ids.
+    every error of every file (calendars included), duplicate policy ids, and a folder without any.
     """
-    base = directory if directory is not None else bundled_policies_dir()
-    calendars, problems = calendars_for(base)
-    errors = [d for d in problems if d.severity is Severity.ERROR]
-    found: dict[str, Policy] = {}
-    for path in policy_files(base):
-        result = check_policy_file(path, calendars, channels)
-        errors += result.errors
-        if result.value is not None:
-            if result.value.id in found:
-                errors.append(
-                    Diagnostic(str(path), "/id", f"policy id {result.value.id!r} is used by another file")
-                )
-            found[result.value.id] = result.value
-    if errors:
-        raise PolicyError(errors)
-    return found
+    checked = check_policy_paths([directory if directory is not None else bundled_policies_dir()], channels)
+    if checked.errors:
+        raise PolicyError(checked.errors)
+    return {policy.id: policy for _, policy in checked.policies}

@@ -7,14 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, AuditReader, EngineDep, NowDep, check_period
 from casework.audit.export import COLUMNS, MEDIA_TYPES, ExportFormat, export_chunks
 from casework.audit.verify import verify
 from models.db import session_scope
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=CheckedRoute)
 
 
 @router.get(
@@ -33,9 +34,9 @@ def export(
     holder: AuditReader,
     engine: EngineDep,
     period_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Events recorded at or after")
+        Instant | None, Query(alias="from", description="Events recorded at or after")
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Events recorded before")] = None,
+    to: Annotated[Instant | None, Query(description="Events recorded before")] = None,
     format: Annotated[ExportFormat, Query(description="jsonl or csv")] = ExportFormat.JSONL,
 ) -> StreamingResponse:
     """Every event whose ``recorded_at`` is in ``[from, to)``, in recording order, with who did it,
@@ -93,7 +94,7 @@ def verify_history(
     now: NowDep,
     case_id: Annotated[str | None, Query(max_length=40, description="Only this case")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Only cases with an event recorded at or after")
+        Instant | None, Query(description="Only cases with an event recorded at or after")
     ] = None,
 ) -> VerifyView:
     """The same check as ``lifeline audit verify``: 200 with ``clean`` true or false. On a large

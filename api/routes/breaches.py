@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 
 from api.bodies import BreachView, Page
+from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, EngineDep, Reader
+from api.headers import public_url
 from casework.queries import breach_queries
 from casework.queries.breach_queries import BreachFilters
 from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope
 
-router = APIRouter(prefix="/v1/breaches", tags=["breaches"])
+router = APIRouter(prefix="/v1/breaches", tags=["breaches"], route_class=CheckedRoute)
 
 
 @router.get("", response_model=Page[BreachView], summary="List breaches", responses=PROBLEMS)
@@ -22,8 +23,8 @@ def list_breaches(
     holder: Reader,
     engine: EngineDep,
     request: Request,
-    since: Annotated[AwareDatetime | None, Query(description="Deadline (due_at) at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Deadline (due_at) before")] = None,
+    since: Annotated[Instant | None, Query(description="Deadline (due_at) at or after")] = None,
+    until: Annotated[Instant | None, Query(description="Deadline (due_at) before")] = None,
     incident_type: Annotated[str | None, Query(max_length=100)] = None,
     clock: Annotated[
         str | None, Query(max_length=100, description="A clock name, e.g. first_response")
@@ -50,6 +51,6 @@ def list_breaches(
     )
     with session_scope(engine, write=False) as session:
         page = breach_queries.list_breaches(session, filters, limit, cursor)
-    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     items = [BreachView.model_validate(breach_queries.breach_fields(b)) for b in page.items]
     return Page[BreachView](items=items, next=link)

@@ -16,12 +16,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.bodies import CaseAction, CaseCreate, EventView, Page
+from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
+from api.headers import public_url
 from api.problems import Problem, validation_problem
 from api.reads import short_read
 from casework.cases import idempotency
@@ -42,9 +44,15 @@ from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope, single_read
 from sla_engine.kinds import Status
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'  # RFC 9110 entity-tag
+_ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+#: A list of entity tags; an empty one is well-formed and matches nothing.
+_IF_MATCH_LIST = re.compile(rf"\s*(?:{_TAG}(?:\s*,\s*{_TAG})*)?\s*")
+_VERSION = re.compile(r"[1-9]\d{0,17}")
+#: If-Match as the document states it (the route gives bad syntax a 400 problem of its own).
+_IF_MATCH_PATTERN = rf"^(?:\s*\*\s*|{_IF_MATCH_LIST.pattern})$"
 
 
 def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:
@@ -64,19 +72,23 @@ def _view_json(view: CaseView, status_code: int = 200, headers: dict[str, str] |
     return Response(CASE_VIEW.dump_json(view), status_code, headers, media_type="application/json")
 
 
-def _parse_if_match(value: str | None) -> int | None:
+def _parse_if_match(value: str | None) -> frozenset[int] | None:
+    """The case versions an If-Match admits: None for no header or ``*`` (any version of an
+    existing case), else the versions of its strong entity tags. A weak tag (``W/"2"``) or one
+    that is no version of ours never matches (an empty set: 412). Only bad syntax is 400."""
     if value is None or value.strip() == "*":
         return None
-    match = _IF_MATCH.match(value)
-    if match is None:
+    if _IF_MATCH_LIST.fullmatch(value) is None:
         raise Problem(
             400,
             "bad-request",
             "Bad If-Match header",
-            f'If-Match must be the ETag of the case, e.g. "3" (got {value!r})',
-            errors=[{"parameter": "If-Match", "in": "header", "message": "expected a version ETag"}],
+            f'If-Match must be entity tags such as "3" (the case\'s ETag) or * (got {value!r})',
+            errors=[{"parameter": "If-Match", "in": "header", "message": "expected quoted entity tags"}],
         )
-    return int(match.group(1))
+    return frozenset(
+        int(tag) for weak, tag in _ENTITY_TAG.findall(value) if not weak and _VERSION.fullmatch(tag)
+    )
 
 
 @router.post(
@@ -100,6 +112,7 @@ def open_case(
         Header(
             alias="Idempotency-Key",
             description="Retry-safe key (e.g. a UUID): the same key and body give the same case for 24 h",
+            pattern=r"^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$",
         ),
     ] = None,
 ) -> Response:
@@ -117,7 +130,7 @@ def open_case(
                 raise
     headers = {
         "ETag": f'"{view["version"]}"',
-        "Location": str(request.url_for("get_case", case_id=view["id"])),
+        "Location": public_url(request.app.url_path_for("get_case", case_id=view["id"])),
     }
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -170,9 +183,7 @@ async def list_cases(
     breached: Annotated[
         bool | None, Query(description="Only cases with (true) or without (false) a breach")
     ] = None,
-    due_before: Annotated[
-        AwareDatetime | None, Query(description="next_deadline_at before this instant")
-    ] = None,
+    due_before: Annotated[Instant | None, Query(description="next_deadline_at before this instant")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="From a previous page's `next`")] = None,
 ) -> Response:
@@ -199,7 +210,7 @@ def _list_response(
         page = case_queries.list_cases(connection, filters, limit, cursor)
         # The session is used only if a policy version is not parsed yet (immutable rows).
         items = case_briefs(session, page.items, now)
-    link = str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     body = b'{"items":' + CASE_BRIEFS.dump_json(items) + b',"next":' + _PAGE_LINK.dump_json(link) + b"}"
     return Response(body, media_type="application/json")
 
@@ -249,7 +260,11 @@ def act(
     now: NowDep,
     if_match: Annotated[
         str | None,
-        Header(alias="If-Match", description='The ETag you read, e.g. "3": 412 if the case moved on'),
+        Header(
+            alias="If-Match",
+            description='The ETag you read, e.g. "3", or *: 412 if the case moved on (or the tag is weak)',
+            json_schema_extra={"pattern": _IF_MATCH_PATTERN},  # documented; bad syntax is our 400
+        ),
     ] = None,
 ) -> Response:
     """Apply an agent action: ``{"action": "acknowledge"}``, ``{"action": "note", "text": ...}``...
@@ -283,5 +298,5 @@ def list_events(
     items = [EventView.model_validate(e, from_attributes=True) for e in page.items]
     link = None
     if page.next_cursor is not None:
-        link = str(request.url.include_query_params(after_seq=page.next_cursor))
+        link = public_url(request.url.include_query_params(after_seq=page.next_cursor))
     return _json(Page[EventView](items=items, next=link))

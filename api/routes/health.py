@@ -1,11 +1,13 @@
 """Operations: /healthz (is this process able to serve?) and /metrics (Prometheus text).
 
-Both are unauthenticated, as load balancers and Prometheus scrapers expect; they reveal counts and
-ages, never case content.
+Both are unauthenticated, as load balancers and Prometheus scrapers expect (``/metrics`` needs a
+bearer token when ``LIFELINE_METRICS_TOKEN`` is set); they reveal counts and ages, never case
+content.
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,12 +16,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 
+from api.checked_input import CheckedRoute
 from api.deps import EngineDep, NowDep
-from api.problems import PROBLEM_JSON
+from api.problems import PROBLEM_JSON, Problem
 from casework.heartbeats import orchestrator_status
 from casework.queries import operations
+from casework.settings import get_settings
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=CheckedRoute)
 
 #: A worker heartbeat older than this is reported stale (the worker beats every few seconds).
 HEARTBEAT_STALE_AFTER = timedelta(seconds=30)
@@ -79,9 +83,31 @@ def healthz(engine: EngineDep, now: NowDep) -> Response:
     return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def _check_metrics_token(request: Request) -> None:
+    token = get_settings().metrics_token
+    if not token:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Problem(
+            401,
+            "unauthorized",
+            "Authentication required",
+            "/metrics needs 'Authorization: Bearer <LIFELINE_METRICS_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={401: {"description": "LIFELINE_METRICS_TOKEN is set and the request does not carry it"}},
+)
 def metrics(request: Request) -> Response:
     """Open cases by stage and priority, breaches by clock or stage, escalations, sweep lag, worker
-    heartbeat age, and request counts, in the Prometheus text format."""
+    heartbeat age, and request counts, in the Prometheus text format. When ``LIFELINE_METRICS_TOKEN``
+    is set, send it as ``Authorization: Bearer <token>``."""
+    _check_metrics_token(request)
     data = generate_latest(request.app.state.metrics.registry)
     return Response(content=data, media_type=CONTENT_TYPE_LATEST)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from api.bodies import (
     Diagnostic,
@@ -18,6 +18,7 @@ from api.bodies import (
     SimulateRequest,
     ValidationReport,
 )
+from api.checked_input import CheckedRoute, require_parsed
 from api.deps import PROBLEMS, EngineDep, PolicyAuthor, Reader, Simulator
 from api.problems import validation_problem
 from casework.queries.simulation_view import SIMULATION_VIEW, SimulationView, simulation_view
@@ -31,11 +32,10 @@ from sla_engine.simulation import (
     opening_status,
     parse_actions,
     parse_case,
-    parse_instant,
     simulate,
 )
 
-router = APIRouter(prefix="/v1/policies", tags=["policies"])
+router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=CheckedRoute)
 
 PolicyId = Annotated[str, Path(max_length=100, description="A policy id, e.g. account-compromised")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such registered policy"}}
@@ -113,10 +113,10 @@ def get_policy(
     summary="Validate a policy document",
     responses={**PROBLEMS, 422: {"description": "The policy is invalid: `errors` has JSON pointers"}},
 )
-def validate(document: Annotated[Any, Body()], holder: PolicyAuthor) -> ValidationReport:
+def validate(document: Annotated[Any, Body()], holder: PolicyAuthor, request: Request) -> ValidationReport:
     """Schema first (each error with its JSON pointer), then the semantic lint. A valid policy
     answers 200 with any warnings; an invalid one 422 problem+json with ``errors`` and ``warnings``."""
-    report = validate_document(document)
+    report = validate_document(require_parsed(document, request))
     if report.errors:
         problem = validation_problem(
             [{"pointer": d.pointer, "message": d.message} for d in report.errors],
@@ -160,7 +160,7 @@ def simulate_policy(
         actions = parse_actions(request.actions)
     except SimulationInputError as err:
         raise _prefixed("/actions", err) from None
-    until = None if request.until is None else parse_instant(request.until, "/until")
+    until = request.until
     policy, calendar, version = _policy_to_simulate(engine, policy_id, request)
     try:
         result = simulate(policy, calendar, opened_at, attributes, actions, until, status)

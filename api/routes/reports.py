@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, AuditReader, EngineDep, NowDep, check_period
 from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import session_scope
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=CheckedRoute)
 
 DEFAULT_PERIOD = timedelta(days=30)
 
@@ -29,6 +30,8 @@ class ClockCompliance(BaseModel):
     percent_met: float | None = Field(description="met / (met + breached) x 100; null when both are 0")
     working_seconds: Quantiles = Field(description="Working time to the clock's last stop")
     wall_seconds: Quantiles = Field(description="Wall time from opening to the clock's last stop")
+    cycles: int = Field(0, description="Cycle clocks: cycles ended or breached (0 for elapsed clocks)")
+    missed_cycles: int = Field(0, description="Cycle clocks: cycles that breached")
 
 
 class GroupCompliance(BaseModel):
@@ -58,10 +61,10 @@ def compliance(
     engine: EngineDep,
     now: NowDep,
     period_from: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(alias="from", description="Cases opened at or after (default: to - 30 days)"),
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Cases opened before (default: now)")] = None,
+    to: Annotated[Instant | None, Query(description="Cases opened before (default: now)")] = None,
     group_by: Annotated[GroupBy, Query()] = GroupBy.INCIDENT_TYPE,
 ) -> ComplianceReport:
     """Per group: cases opened; per clock met, breached, pending, percent met, median and p90 time to

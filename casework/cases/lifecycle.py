@@ -12,17 +12,20 @@ After any of them the caller must roll the transaction back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Set as AbstractSet
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
 
+from casework.cases import limits
 from casework.cases.ids import new_case_id
 from casework.errors import CaseNotFound, InvalidAction, StaleVersion
 from casework.history.case_changes import CaseChange, copy_state, write_case_change, write_events
 from casework.history.event_rows import chain_events
 from casework.history.hashchain import GENESIS_HASH
 from casework.registry import policy_registry
+from casework.settings import get_settings
 from models.tables import Case
 from sla_engine import cases as engine
 from sla_engine.events import AgentAction
@@ -44,18 +47,23 @@ def open_case(
     incident_type: str | None = None,
     policy_id: str | None = None,
     opened_at: datetime | None = None,
+    max_backdate: timedelta | None = None,
     status: Status = Status.OPEN,
 ) -> CaseChange:
     """Open a case under the latest registered version of its policy (found by ``policy_id``, or by
     ``incident_type`` when one policy handles it) and write its ``opened`` event and the events of
     stage 0's on_enter actions. ``opened_at`` (default ``now``) may be in the past: timers already
-    due by ``now`` are applied at once. ``status`` may be ``waiting_on_creator`` (opened waiting).
+    due by ``now`` are applied at once, but it may not be older than ``max_backdate`` (default
+    ``LIFELINE_MAX_BACKDATE``). Attributes are checked against casework.cases.limits (InputRejected).
+    ``status`` may be ``waiting_on_creator`` (opened waiting).
     Returns the new case (version 1) and what was written."""
     _require_aware(now)
     opened_at = opened_at or now
     _require_aware(opened_at, "opened_at")
-    if opened_at > now:
-        raise InvalidAction("opened_at is in the future", "opened_at")
+    limits.check_opened_at(
+        opened_at, now, get_settings().max_backdate if max_backdate is None else max_backdate
+    )
+    limits.check_attributes(attributes)
     pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id, incident_type=incident_type)
     policy, calendar = policy_registry.get_policy(
         session, pinned.policy_id, pinned.version, sha256=pinned.sha256
@@ -110,25 +118,39 @@ def apply_action(
     args: Mapping[str, Any],
     actor: str,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: int | AbstractSet[int] | None = None,
 ) -> CaseChange:
     """Apply an agent's action at ``now``: timers that fell due before it are written first (with
     their dedupe keys), then the action's own events; ``version`` goes up by one.
 
-    ``expected_version`` (the API's If-Match) must equal the case's version, else StaleVersion and
-    nothing is written. ForbiddenTransition if the state machine refuses the action in the case's
-    status; InvalidAction for an unknown action name or arguments that cannot apply."""
+    ``expected_version`` (the API's If-Match) must equal the case's version (or be one of a set of
+    versions; an empty set never matches), else StaleVersion and nothing is written.
+    ForbiddenTransition if the state machine refuses the action in the case's status; InvalidAction
+    for an unknown action name or arguments that cannot apply; InputRejected for attributes beyond
+    casework.cases.limits.
+
+    Requests without ``expected_version`` serialise: one that read ``now`` before a concurrent one
+    committed a later change applies at that change's instant (never "older than the case's last
+    change", which would blame the caller for a race it could not see)."""
     _require_aware(now)
     try:
         name = ActionName(action_name)
     except ValueError:
         known = ", ".join(a.value for a in ActionName)
         raise InvalidAction(f"unknown action {action_name!r}; known actions: {known}", "action") from None
+    if name is ActionName.UPDATE_ATTRIBUTES and isinstance(args.get("attributes"), Mapping):
+        limits.check_attributes(args["attributes"])
     case = get_case_for_update(session, case_id)
-    if expected_version is not None and case.version != expected_version:
+    if isinstance(expected_version, AbstractSet):
+        if case.version not in expected_version:
+            raise StaleVersion(case.id, min(expected_version, default=None), case.version)
+        expected_version = case.version
+    elif expected_version is not None and case.version != expected_version:
         raise StaleVersion(case.id, expected_version, case.version)
     policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
-    step = engine.apply_action(
-        policy, calendar, state_from_dict(case.state), AgentAction(name, now, actor, dict(args))
-    )
+    state = state_from_dict(case.state)
+    at = max(now, state.updated_at)
+    step = engine.apply_action(policy, calendar, state, AgentAction(name, at, actor, dict(args)))
+    if name is ActionName.UPDATE_ATTRIBUTES:
+        limits.check_attributes(step.state.attributes)  # the merged whole, e.g. its size
     return write_case_change(session, case, step.state, step.events, now, expected_version)

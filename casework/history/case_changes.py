@@ -158,14 +158,30 @@ def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow],
 def consequences(
     case: Case, rows: Sequence[EventRow], now: datetime
 ) -> tuple[list[BreachRow], list[NotificationRow]]:
-    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them)."""
-    breaches: list[BreachRow] = []
+    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them).
+
+    Notifications already overdue are collapsed: when one write holds several ``notified`` events
+    for the same channel at different instants (a case opened days back, or a worker catching up on
+    repeated reminders), only those at the channel's latest instant are queued, and their payload's
+    ``superseded`` counts the earlier ones left unsent (their events stay in the history)."""
+    breaches = [BreachRow(**breach_values(case, row, now)) for row in rows if makes_breach(row)]
+    notified = [row for row in rows if makes_notification(row)]
+    latest: dict[str, datetime] = {}
+    for row in notified:
+        channel = str(row.data["channel"])
+        latest[channel] = max(latest.get(channel, row.at), row.at)
+    superseded: dict[str, int] = {}
+    for row in notified:
+        if row.at < latest[str(row.data["channel"])]:
+            superseded[str(row.data["channel"])] = superseded.get(str(row.data["channel"]), 0) + 1
     notifications: list[NotificationRow] = []
-    for row in rows:
-        if makes_breach(row):
-            breaches.append(BreachRow(**breach_values(case, row, now)))
-        elif makes_notification(row):
-            notifications.append(NotificationRow(**notification_values(case, row, now)))
+    for row in notified:
+        channel = str(row.data["channel"])
+        if row.at == latest[channel]:
+            values = notification_values(case, row, now)
+            if superseded.get(channel):
+                values["payload"]["superseded"] = superseded[channel]
+            notifications.append(NotificationRow(**values))
     return breaches, notifications
 
 

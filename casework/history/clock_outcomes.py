@@ -10,6 +10,9 @@ until the clock stops again the row keeps the previous stop, as the events do. A
 and queue onto all its rows: the report groups by the current ones. Stage events (no
 ``data.clock``) make no row.
 
+A stop or breach naming a ``cycle`` (next_reply and periodic_update clocks) raises ``cycles`` to
+it; each such breach adds one to ``missed_cycles``.
+
 Each ``escalated`` event also makes one ``case_escalations`` row (the stage entered, as the text of
 ``data.to``, null when it names none; whether an agent made it), with the case's group columns, kept
 current the same way.
@@ -85,8 +88,11 @@ def outcome_rows(case: CaseColumns, events: Iterable[EventRow]) -> tuple[list[di
         if clock is None or event.kind not in (EventKind.BREACHED, EventKind.CLOCK_STOPPED):
             continue
         row = found.setdefault(str(clock), _blank(case, str(clock)))
+        cycle = int(event.data.get("cycle") or 0)
+        row["cycles"] = max(row["cycles"], cycle)
         if event.kind is EventKind.BREACHED:
             row["breached"] = True
+            row["missed_cycles"] += 1 if cycle else 0
         else:
             row["stop_seq"] = event.seq
             row["working_micros"] = micros(event.data.get("elapsed"))
@@ -128,6 +134,8 @@ def _blank(case: CaseColumns, clock: str) -> dict[str, Any]:
         "stop_seq": None,
         "working_micros": None,
         "wall_micros": None,
+        "cycles": 0,
+        "missed_cycles": 0,
     }
 
 
@@ -171,5 +179,7 @@ def upsert_statement(dialect: str) -> Any:
             "stop_seq": sa.case((stopped, new.stop_seq), else_=old.stop_seq),
             "working_micros": sa.case((stopped, new.working_micros), else_=old.working_micros),
             "wall_micros": sa.case((stopped, new.wall_micros), else_=old.wall_micros),
+            "cycles": sa.case((new.cycles > old.cycles, new.cycles), else_=old.cycles),
+            "missed_cycles": old.missed_cycles + new.missed_cycles,
         },
     )

@@ -10,7 +10,7 @@ the calendar's zone; ``clocks`` are the case's clocks as the case view shows the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, NotRequired
 
 from pydantic import Field, TypeAdapter
@@ -60,7 +60,7 @@ def simulation_view(
     for event in sorted(run.events, key=lambda e: e.at):
         raw = timeline_entry(event)
         entry: TimelineEntry = {
-            "at": event.at,
+            "at": event.at.astimezone(UTC),
             "at_local": calendar.local(event.at),
             "kind": raw["kind"],
             "detail": raw["detail"],
@@ -74,7 +74,7 @@ def simulation_view(
     return {
         "policy": {"id": policy.id, "version": version},
         "timezone": str(calendar.zone),
-        "until": run.until,
+        "until": run.until.astimezone(UTC),
         "timeline": timeline,
         "final_status": str(run.state.status),
         "final_stage": run.state.stage.id,

@@ -137,6 +137,8 @@ class ClockGroup(NamedTuple):
     met: int
     working: list[int]
     wall: list[int]
+    cycles: int = 0
+    missed_cycles: int = 0
 
 
 def clock_groups(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockGroup]:
@@ -155,12 +157,14 @@ def clock_groups(session: Session, start: datetime, end: datetime, group_by: str
             sa.func.count().filter(sa.and_(stopped, sa.not_(is_breached))),
             _concat(session, sa.case((stopped, sa.func.coalesce(col(o.working_micros), 0)))),
             _concat(session, sa.case((stopped, sa.func.coalesce(col(o.wall_micros), 0)))),
+            sa.func.sum(col(o.cycles)),
+            sa.func.sum(col(o.missed_cycles)),
         )
         .where(col(o.opened_at) >= start, col(o.opened_at) < end)
         .group_by(*groups, col(o.clock))
     )
     for row in session.connection().execute(query):
-        clock, breached, met, workings, walls = row[len(groups) :]
+        clock, breached, met, workings, walls, cycles, missed = row[len(groups) :]
         yield ClockGroup(
             _key_of(group_by, row),
             (row[0], row[1]),
@@ -169,6 +173,8 @@ def clock_groups(session: Session, start: datetime, end: datetime, group_by: str
             int(met or 0),
             _micros(workings),
             _micros(walls),
+            int(cycles or 0),
+            int(missed or 0),
         )
 
 

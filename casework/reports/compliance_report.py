@@ -15,7 +15,10 @@ Read from the history, never from the current clocks, so the numbers are what wa
   excluded), ``wall_seconds`` is ``at`` of that event minus ``opened_at``; each as median and p90
   (casework.audit.stats: linear interpolation between ranks);
 - ``escalations``: ``escalated`` events by the stage entered (``data.to``), automatic and by hand;
-  ``manual_escalations``: those an agent made.
+  ``manual_escalations``: those an agent made;
+- per clock, ``cycles`` and ``missed_cycles``: for a cycle clock (``next_reply``,
+  ``periodic_update``), the cycles its cases ended or breached and those that breached (``met``
+  and ``breached`` count cases: a case with any missed cycle is breached); 0 for elapsed clocks.
 
 Priority and queue are the case's current ones (a case escalated to another queue counts there).
 
@@ -54,6 +57,9 @@ class ClockTally:
     #: The stops' working and wall times in microseconds (exact; see casework.reports.compliance_queries).
     working: list[int] = field(default_factory=list)
     wall: list[int] = field(default_factory=list)
+    #: Cycle clocks (next_reply, periodic_update): cycles decided and cycles missed, over the cases.
+    cycles: int = 0
+    missed_cycles: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         decided = self.met + self.breached
@@ -64,6 +70,8 @@ class ClockTally:
             "percent_met": round(100 * self.met / decided, 2) if decided else None,
             "working_seconds": _quantiles(self.working),
             "wall_seconds": _quantiles(self.wall),
+            "cycles": self.cycles,
+            "missed_cycles": self.missed_cycles,
         }
 
 
@@ -147,6 +155,8 @@ def _tally_clocks(
         tally.met += row.met
         tally.working += row.working
         tally.wall += row.wall
+        tally.cycles += row.cycles
+        tally.missed_cycles += row.missed_cycles
         if row.clock in clocks_of.get(row.policy, ()):
             decided[row.key, row.clock] += row.breached + row.met
     return decided

@@ -71,6 +71,7 @@ def test_demo_cases_breach_and_escalate_within_minutes(db_url: str) -> None:
     result = run_demo(db_url, now=NOW)
 
     assert len(result.case_ids) == len(CASES) == 12
+    assert result.key is not None
     assert result.key.secret.startswith("ll_") and result.key.role == "agent"
     engine = make_engine(db_url)
     try:

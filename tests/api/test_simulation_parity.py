@@ -21,7 +21,7 @@ from tests.casework.builders import T0
 POLICY_FILE = bundled_policies_dir() / "account_compromised.json"
 CASE = {"opened_at": "2026-06-01T10:00:00Z", "attributes": {"creator": {"tier": "standard"}}}
 ACTIONS = [
-    {"at": "2026-06-01T10:05:00Z", "action": "reply", "message": "On it"},
+    {"at": "2026-06-01T12:05:00+02:00", "action": "reply", "message": "On it"},
     {"at": "2026-06-01T10:30:00Z", "action": "creator_replied", "actor": "creator"},
     {"at": "2026-06-01T11:00:00Z", "action": "request_info", "until": "2026-06-01T15:00:00Z"},
 ]
@@ -64,6 +64,7 @@ def test_the_api_answers_what_the_cli_prints(api: ApiWorld, tmp_path: Path) -> N
 
     assert draft == printed  # a draft is not registered: version null, like a file
     assert latest == {**printed, "policy": {"id": "account-compromised", "version": 1}}
+    assert all(e["at"].endswith("Z") for e in printed["timeline"])  # instants in UTC, local beside
     kinds = {(e["kind"], e.get("clock")) for e in printed["timeline"]}
     assert {("pause_expired", None), ("clock_started", "next_reply"), ("replied", None)} <= kinds
     assert set(printed) == {

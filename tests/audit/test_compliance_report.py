@@ -69,6 +69,7 @@ def test_by_priority_matches_the_hand_computation(engine: Engine, hand_fixture: 
         "met": 1, "breached": 1, "pending": 0, "percent_met": 50.0,
         "working_seconds": {"median": 900.0, "p90": 1140.0},
         "wall_seconds": {"median": 900.0, "p90": 1140.0},
+        "cycles": 0, "missed_cycles": 0,
     }  # fmt: skip
     # P1 resolution: A (3000 working, 4800 wall) and B (1500, 1500) both met.
     # working [1500, 3000]: median 2250, p90 1500 + 0.9 x 1500 = 2850.
@@ -77,6 +78,7 @@ def test_by_priority_matches_the_hand_computation(engine: Engine, hand_fixture: 
         "met": 2, "breached": 0, "pending": 0, "percent_met": 100.0,
         "working_seconds": {"median": 2250.0, "p90": 2850.0},
         "wall_seconds": {"median": 3150.0, "p90": 4470.0},
+        "cycles": 0, "missed_cycles": 0,
     }  # fmt: skip
     assert (p1["escalations"], p1["manual_escalations"]) == ({"security": 1}, {})
     # P2 first_response: C met at 2400 s, D breached without stopping: 50 %, times from C only.
@@ -84,12 +86,14 @@ def test_by_priority_matches_the_hand_computation(engine: Engine, hand_fixture: 
         "met": 1, "breached": 1, "pending": 0, "percent_met": 50.0,
         "working_seconds": {"median": 2400.0, "p90": 2400.0},
         "wall_seconds": {"median": 2400.0, "p90": 2400.0},
+        "cycles": 0, "missed_cycles": 0,
     }  # fmt: skip
     # P2 resolution: both still running; nothing decided, no times.
     assert p2["clocks"]["resolution"] == {
         "met": 0, "breached": 0, "pending": 2, "percent_met": None,
         "working_seconds": {"median": None, "p90": None},
         "wall_seconds": {"median": None, "p90": None},
+        "cycles": 0, "missed_cycles": 0,
     }  # fmt: skip
     assert (p2["escalations"], p2["manual_escalations"]) == ({"security": 1}, {"security": 1})
 

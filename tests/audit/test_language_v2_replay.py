@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from casework.cases.lifecycle import apply_action, open_case
+from casework.reports.compliance_report import GroupBy, compliance_report
 from models.db import session_scope
 from models.tables import CaseEvent, Notification
 from policies.loader import check_policy_document
@@ -93,6 +94,14 @@ def test_cycles_warnings_and_expiring_pauses_fire_once_and_replay_clean(engine: 
     report = run_verify(engine, at(180), case_id=case_id)
     assert report.clean, [f.to_dict() for f in report.findings + report.chain_problems]
     assert report.overdue == []
+
+    # The compliance report counts the next-reply cycles: two decided, one missed.
+    with session_scope(engine, write=False) as session:
+        compliance = compliance_report(session, at(-1), at(200), GroupBy.INCIDENT_TYPE)
+    [group] = compliance["groups"]
+    next_reply = group["clocks"]["next_reply"]
+    assert (next_reply["cycles"], next_reply["missed_cycles"], next_reply["breached"]) == (2, 1, 1)
+    assert (group["clocks"]["first_response"]["cycles"], group["clocks"]["first_response"]["met"]) == (0, 1)
 
 
 def test_a_case_opened_waiting_on_the_creator_replays_clean(engine: Engine) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from console import case_page
 from tests.casework.builders import CREATOR
 from tests.console.conftest import ConsoleWorld
 
@@ -108,3 +111,18 @@ def test_reply_and_ask_the_creator_until(console: ConsoleWorld) -> None:
     assert "2026-03-02T12:00:00" in timeline
     not_an_instant = console.post_action(case_id, "creator_replied", 3)
     assert not_an_instant.status_code == 303  # resumes before the wait ran out
+
+
+def test_the_timeline_shows_the_latest_events_unless_asked(
+    console: ConsoleWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(case_page, "TIMELINE_EVENTS", 2)
+    case_id = console.open_case()
+    for n in range(3):
+        console.act(case_id, "note", text=f"note {n}")
+    console.sign_in("agent")
+    page = console.page(f"/console/cases/{case_id}").text.split('id="h-timeline"')[1]
+    assert page.count("<tr data-kind=") == 2 and "The latest 2 of 4 events." in page
+    assert "note 2" in page and "note 0" not in page
+    every = console.page(f"/console/cases/{case_id}?timeline=all").text.split('id="h-timeline"')[1]
+    assert every.count("<tr data-kind=") == 4 and "Show every event" not in every
