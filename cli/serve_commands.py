@@ -125,7 +125,7 @@ def serve(
     typer.echo(f"Lifeline API on {base_url} (docs: {base_url}/docs), database {where}")
     typer.echo(f"Console: {base_url}/console/")
     typer.echo(
-        "Escalation worker: " + ("embedded (sweeping now; Prefect joins when it answers)" if worker else "off")
+        "Escalation worker: " + ("embedded (sweeps now; Prefect joins when up)" if worker else "off")
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
