@@ -218,3 +218,7 @@ class TooManyReplies(CaseworkError):
         super().__init__(f"at most {limit} replies an hour per case; try again in {retry_after_seconds} s")
         self.limit = limit
         self.retry_after_seconds = retry_after_seconds
+
+
+class DigestError(CaseworkError):
+    """A signing key or chain digest that cannot be used (missing, malformed, bad signature)."""

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     max_backdate: timedelta = timedelta(days=30)
     public_url: str = "http://127.0.0.1:8000"
     metrics_token: str | None = None
+    #: The Ed25519 key that signs chain digests (`lifeline keys signing-init`); none: no digests.
+    signing_key_file: Path | None = None
     console_secret: str | None = None
     link_secret: str | None = None
     smtp_url: str | None = None

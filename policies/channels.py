@@ -29,7 +29,7 @@ from policies.schema_messages import json_type
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
-#: The kinds of channel; deliveries dispatch on it (flows/channel_dispatch.py).
+#: The kinds of channel; deliveries dispatch on it (flows/senders.py).
 CHANNEL_KINDS = ("webhook", "email")
 #: An email channel's ``to`` that means the case's creator.
 TO_CREATOR = "creator"
