@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from casework.cases.lifecycle import apply_action, open_case
 from casework.creator import links
-from flows.delivery import deliver_notifications
+from flows.delivery import DeliveriesFailed, deliver_notifications
 from models.db import session_scope
 from models.kinds import NotificationStatus
 from models.tables import Case, CaseEvent, Notification
@@ -141,21 +141,22 @@ def test_without_smtp_or_contact_email_nothing_is_sent_and_the_reason_is_recorde
             session, incident_type="account_compromised", attributes=no_email, actor="agent:ana", now=T0
         )
 
-    result = asyncio.run(deliver_notifications(database_url=db_url))
+    with pytest.raises(DeliveriesFailed) as failed:  # a dead letter fails the flow run
+        asyncio.run(deliver_notifications(database_url=db_url))
 
-    assert result == {"claimed": 1, "dead": 1}
+    assert failed.value.counts == {"claimed": 1, "dead": 1}
     [row] = _rows(engine)
     assert row.case_id == case_id and row.status is NotificationStatus.DEAD
-    assert row.last_error == "LIFELINE_SMTP_URL is not set: no email can be sent"
+    assert row.last_error == "channel 'creator': LIFELINE_SMTP_URL is not set: no email can be sent"
 
 
 def test_a_staff_email_channel_gets_the_policy_notifications(
     engine: Engine, db_url: str, mailbox: Mailbox, tmp_path: Path
 ) -> None:
     path = tmp_path / "channels.json"
-    path.write_text(
-        json.dumps({"channels": {"security-oncall": {"kind": "email", "to": "oncall@platform.example"}}})
-    )
+    staff = ("security-oncall", "support-leads", "partner-managers", "tns-leads")
+    channels = {name: {"kind": "email", "to": f"{name}@platform.example"} for name in staff}
+    path.write_text(json.dumps({"channels": channels}))
     register_bundled(engine)
     with session_scope(engine) as session:
         # Opened 40 minutes back: the P1 case has left frontline (30 min) for account-security.
@@ -172,8 +173,7 @@ def test_a_staff_email_channel_gets_the_policy_notifications(
 
     result = asyncio.run(deliver_notifications(database_url=db_url, channels_file=str(path)))
 
-    assert result.get("delivered") == 1
-    [message] = mailbox.messages
-    assert message["To"] == "oncall@platform.example"
+    assert result["delivered"] == result["claimed"] == len(mailbox.messages)
+    [message] = [m for m in mailbox.messages if m["To"] == "security-oncall@platform.example"]
     assert message["Subject"].startswith(f"[Lifeline] {change.case.id}:")
     assert "account-security" in text_part(message)
