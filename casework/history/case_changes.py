@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.clock_outcomes import write_outcomes
+from casework.history.creator_messages import creator_notifications
 from casework.history.event_rows import (
     BREACHES,
     EVENTS,
@@ -158,7 +159,8 @@ def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow],
 def consequences(
     case: Case, rows: Sequence[EventRow], now: datetime
 ) -> tuple[list[BreachRow], list[NotificationRow]]:
-    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them).
+    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them), the
+    creator's emails included (casework.history.creator_messages).
 
     Repeated reminders already overdue are collapsed: when one write holds several reminders of a
     stage's ``repeat_notify_every`` for the same channel (a case opened days back, a worker catching
@@ -184,6 +186,7 @@ def consequences(
         if key is not None and superseded.get(key):
             values["payload"]["superseded"] = superseded[key]
         notifications.append(NotificationRow(**values))
+    notifications += creator_notifications(case, rows, now)
     return breaches, notifications
 
 
