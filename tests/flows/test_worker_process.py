@@ -124,7 +124,8 @@ def test_a_worker_whose_prefect_server_is_down_escalates_within_3_s_of_starting(
     started = datetime.now(UTC)
     process = start_worker(env, log, "--worker-id", "down")
     try:
-        wait_until(lambda: len(timed_event_times(engine)) >= 50 * 6, 30, "the catch-up sweep")
+        per_case = len(expected_timed_events(T0 + 10 * timedelta(seconds=2), timedelta(seconds=2)))
+        wait_until(lambda: len(timed_event_times(engine)) >= 50 * per_case, 30, "the catch-up sweep")
         wait_until(lambda: heartbeat_mode(engine, "down") == "degraded", 10, "a degraded heartbeat")
     finally:
         code, took = stop_within(process, STOP_LIMIT)
@@ -197,7 +198,8 @@ def test_killing_the_prefect_server_mid_run_loses_nothing(
             time.sleep(2.5)
             server.kill()
             wait_until(lambda: heartbeat_mode(engine, "w1") == "degraded", 10, "a degraded heartbeat")
-            wait_until(lambda: len(timed_event_times(engine)) >= 21 * 6, 30, "every escalation")
+            per_case = len(expected_timed_events(T0 + 10 * step, step))
+            wait_until(lambda: len(timed_event_times(engine)) >= 21 * per_case, 30, "every escalation")
         finally:
             code, took = stop_within(process, STOP_LIMIT)
             print(log.read_text()[-6000:])
