@@ -2,6 +2,7 @@
 
 from cli import (  # noqa: F401  (registers commands)
     audit_commands,
+    bulk_command,
     case_commands,
     db_commands,
     demo_command,

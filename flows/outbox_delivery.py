@@ -29,8 +29,8 @@ from casework.history.outbox import (
     record_failed_attempt,
     record_undeliverable,
 )
-from flows.senders import UnknownChannelKind, sender_for
-from flows.webhooks import Clock, DeliveryFailed, DeliveryPolicy, Outcome, WebhookTarget
+from flows.senders import UnknownChannelKind, channel_of, sender_for
+from flows.webhooks import Clock, DeliveryFailed, DeliveryPolicy, Outcome, Undeliverable, WebhookTarget
 from models.db import session_scope
 from models.kinds import NotificationStatus
 
@@ -76,15 +76,15 @@ async def attempt_delivery(
 ) -> Outcome:
     """One attempt: send through the channel kind's sender, then record the outcome in its own
     transaction. Raises ``DeliveryFailed`` when the row stays pending for another attempt."""
-    target = targets.get(item.channel)
+    target = channel_of(targets, item.channel)
     if target is None:
         reason = f"channel {item.channel!r} has no webhook in the channels file (LIFELINE_CHANNELS_FILE)"
         return await _undeliverable(engine, item, clock(), reason)
     try:
         send = sender_for(target)
-    except UnknownChannelKind as exc:
+        status_code, error = await send(engine, client, target, item, clock())
+    except (UnknownChannelKind, Undeliverable) as exc:
         return await _undeliverable(engine, item, clock(), f"channel {item.channel!r}: {exc}")
-    status_code, error = await send(client, target, item, clock())
     now = clock()
     if error is None:
         done = await asyncio.to_thread(_record_delivered, engine, item.id, now, status_code or 200)

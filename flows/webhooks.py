@@ -49,6 +49,11 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
+class Undeliverable(Exception):
+    """Raised by a sender when no retry can help (no recipient, nothing configured to send with):
+    the notification becomes a dead letter at once, with this message as its error."""
+
+
 class DeliveryFailed(RuntimeError):
     """One attempt failed and the row may be retried (flows.outbox_delivery retries it with back-off)."""
 

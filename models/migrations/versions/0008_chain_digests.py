@@ -4,7 +4,7 @@ heartbeat (``prefect`` or ``degraded``, for /healthz and /metrics), and each not
 redeliveries (``lifeline notifications redeliver``).
 
 Revision ID: 0008
-Revises: 0009
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0009"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
