@@ -27,6 +27,7 @@ from api.routes import (
     bulk_actions,
     case_links,
     cases,
+    creator_links,
     creators,
     health,
     policies,
@@ -102,7 +103,18 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
     problems.install(app)
     docs.install(app)
     openapi.install(app)
-    for module in (bulk_actions, cases, case_links, creators, breaches, reports, audit, policies, health):
+    for module in (
+        bulk_actions,
+        cases,
+        case_links,
+        creator_links,
+        creators,
+        breaches,
+        reports,
+        audit,
+        policies,
+        health,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)

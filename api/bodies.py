@@ -17,10 +17,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     model_validator,
 )
 
 from api.checked_input import Instant
+from casework.queries.case_view import CaseView
 
 T = TypeVar("T")
 
@@ -211,6 +213,23 @@ CaseAction = (
 
 
 # --- responses ------------------------------------------------------------------------------------
+
+
+class OpenedCaseView(CaseView):
+    """The 201 of POST /v1/cases: the case, and its creator's status link, given this once (only its
+    hash is stored; a retry with the same Idempotency-Key answers null: rotate to get a new one)."""
+
+    creator_link: Annotated[
+        str | None, Field(description="Absolute URL of the creator's status page; shown once, never stored.")
+    ]
+
+
+OPENED_CASE_VIEW = TypeAdapter(OpenedCaseView)
+
+
+class CreatorLinkView(BaseModel):
+    case_id: str
+    creator_link: str = Field(description="The new status link; the previous one no longer works.")
 
 
 class Page(BaseModel, Generic[T]):

@@ -42,8 +42,10 @@ from casework.errors import (
     OpenChildren,
     PolicyNotRegistered,
     StaleVersion,
+    StatusLinkNotFound,
     StoredPolicyUnreadable,
     TooManyCases,
+    TooManyReplies,
 )
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
@@ -170,6 +172,14 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     ),
     LinkConflict: lambda e: Problem(409, "link-conflict", "Link not possible", str(e)),
     LinkNotFound: lambda e: Problem(404, "not-found", "No such link", str(e)),
+    StatusLinkNotFound: lambda e: Problem(404, "not-found", "No such status link", str(e)),
+    TooManyReplies: lambda e: Problem(
+        429,
+        "too-many-requests",
+        "Too many replies",
+        str(e),
+        headers={"Retry-After": str(e.retry_after_seconds)},
+    ),
     # The deployment's policies directory is at fault, not the request: a server error, named.
     StoredPolicyUnreadable: lambda e: Problem(
         500, "policy-unreadable", "A registered policy no longer loads", str(e)

@@ -30,10 +30,13 @@ __all__ = [
     "InvalidCursor",
     "InvalidIdempotencyKey",
     "InvalidKeyName",
+    "LinkNotFound",
     "PolicyNotRegistered",
     "StaleVersion",
     "StoredPolicyUnreadable",
+    "StatusLinkNotFound",
     "TooManyCases",
+    "TooManyReplies",
     "UnreadableAction",
 ]
 
@@ -198,3 +201,24 @@ class TooManyCases(CaseworkError):
             f"the filter selects more than {limit} cases; narrow it (e.g. by queue or due_before)"
         )
         self.limit = limit
+
+
+class StatusLinkNotFound(CaseworkError):
+    """A creator status link that is unknown, rotated or expired. Deliberately says nothing more:
+    the page shown for it is the same whether a case exists or not."""
+
+    def __init__(self) -> None:
+        super().__init__("no such status link")
+
+
+class TooManyReplies(CaseworkError):
+    """The creator has sent the most replies an hour allows for this case (HTTP 429)."""
+
+    def __init__(self, limit: int, retry_after_seconds: int) -> None:
+        super().__init__(f"at most {limit} replies an hour per case; try again in {retry_after_seconds} s")
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DigestError(CaseworkError):
+    """A signing key or chain digest that cannot be used (missing, malformed, bad signature)."""

@@ -234,6 +234,8 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _utc()
     delivered_at: datetime | None = _utc(nullable=True, default=None)
+    #: How many times an operator queued it again after it was dead (``notifications redeliver``).
+    redeliveries: int = 0
 
 
 class ApiKey(SQLModel, table=True):
@@ -270,6 +272,24 @@ class WorkerHeartbeat(SQLModel, table=True):
 
     worker_id: str = Field(primary_key=True, max_length=200)
     beat_at: datetime = _utc()
+    #: ``prefect`` (sweeps are flow runs) or ``degraded`` (sweeping without Prefect); None before 0008.
+    orchestrator: str | None = Field(default=None, max_length=20)
+
+
+class ChainDigest(SQLModel, table=True):
+    """A signed checkpoint of every case's chain head (casework.audit.digests): ``body`` is the
+    exact canonical JSON that ``signature`` (Ed25519, base64) signs, ``key_id`` names the key (the
+    SHA-256 of its raw public key). Auditors keep an exported copy outside the database, so a
+    history cut short after it is named by ``audit verify --digest``."""
+
+    __tablename__ = "chain_digests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _utc(index=True)
+    cases: int
+    key_id: str = Field(max_length=64)
+    body: str = Field(sa_type=sa.Text)
+    signature: str = Field(sa_type=sa.Text)
 
 
 class CaseLink(SQLModel, table=True):
@@ -309,3 +329,25 @@ UNMODELLED_PREFIX = "case_search"
 UNMODELLED_INDEXES = frozenset(
     {"ix_cases_creator_id", "ix_cases_creator_handle", "ix_cases_search", "ix_case_events_search"}
 )
+# The creator channel's tables live in their own module; importing it here registers them with the
+# same metadata wherever the tables are imported.
+from models.creator_tables import CreatorLink, InstanceSecret, IntakeRequest  # noqa: E402
+
+__all__ = [
+    "ApiKey",
+    "Breach",
+    "Case",
+    "BulkRequest",
+    "CaseEscalation",
+    "CaseEvent",
+    "CaseLink",
+    "ChainDigest",
+    "ClockOutcome",
+    "CreatorLink",
+    "IdempotencyKey",
+    "InstanceSecret",
+    "IntakeRequest",
+    "Notification",
+    "PolicyVersion",
+    "WorkerHeartbeat",
+]

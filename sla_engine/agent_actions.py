@@ -96,6 +96,8 @@ def _status_action(
     if reason and events:
         first = events[0]
         events[0] = replace(first, data={**first.data, "reason": str(reason)})
+    if message and events:  # the creator's words resuming the case, for their conversation
+        events[0] = replace(events[0], data={**events[0].data, **message})
     return state, events
 
 

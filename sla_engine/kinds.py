@@ -75,6 +75,10 @@ class EventKind(StrEnum):
     UNLINKED = "unlinked"
     MERGED = "merged"
     POLICY_MIGRATED = "policy_migrated"
+    # Written by the creator channel when an agent replaces the creator's status link (no token).
+    CREATOR_LINK_ROTATED = "creator_link_rotated"
+    #: A dead notification queued again by an operator (same notification_id).
+    NOTIFICATION_REDELIVERED = "notification_redelivered"
 
 
 class TimerKind(StrEnum):

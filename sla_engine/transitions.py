@@ -79,6 +79,7 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.CLOSE: S.CLOSED,
         A.NOTE: S.RESOLVED,
         A.REPLY: S.RESOLVED,
+        A.CREATOR_REPLIED: S.RESOLVED,
         A.ASSIGN: S.RESOLVED,
         A.MERGE_INTO: S.MERGED,
     },

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.bodies import CaseAction, CaseCreate, EventView, Page
+from api.bodies import OPENED_CASE_VIEW, CaseAction, CaseCreate, EventView, OpenedCaseView, Page
 from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
 from api.headers import public_url
@@ -30,6 +30,7 @@ from api.reads import short_read
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
 from casework.cases.assignees import listing_assignee
+from casework.creator import links
 from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
@@ -95,7 +96,7 @@ def _parse_if_match(value: str | None) -> frozenset[int] | None:
 @router.post(
     "",
     status_code=201,
-    response_model=CaseView,
+    response_model=OpenedCaseView,
     summary="Open a case",
     responses={
         **PROBLEMS,
@@ -118,7 +119,8 @@ def open_case(
     ] = None,
 ) -> Response:
     """Open a case under the latest registered version of its policy. The case starts in stage 0
-    with every clock running; its priority comes from the policy's rules over ``attributes``."""
+    with every clock running; its priority comes from the policy's rules over ``attributes``.
+    ``creator_link`` is the creator's status page, given this once."""
     payload = body.model_dump(mode="json", exclude_unset=True)
     stored_key = idempotency.scoped_key(holder.id, idempotency_key) if idempotency_key is not None else None
     fingerprint = idempotency.fingerprint(payload)
@@ -135,7 +137,8 @@ def open_case(
     }
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return _view_json(view, 200 if replayed else 201, headers)
+    body_json = OPENED_CASE_VIEW.dump_json(view)
+    return Response(body_json, 200 if replayed else 201, headers, media_type="application/json")
 
 
 def _open_once(
@@ -146,12 +149,13 @@ def _open_once(
     now: NowDep,
     stored_key: str | None,
     fingerprint: str,
-) -> tuple[CaseView, bool]:
+) -> tuple[OpenedCaseView, bool]:
     with session_scope(engine) as session:
         if stored_key is not None:
             existing = idempotency.find(session, stored_key, fingerprint, now)
             if existing is not None:
-                return _view(session, case_queries.get_case(session, existing), now), True
+                found = _view(session, case_queries.get_case(session, existing), now)
+                return OpenedCaseView(**found, creator_link=None), True
         try:
             change = cases.open_case(
                 session,
@@ -169,7 +173,9 @@ def _open_once(
             raise validation_problem([{"pointer": pointer, "message": str(err)}], str(err)) from None
         if stored_key is not None:
             idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
-        return _view(session, change.case, now, bool(change.breaches)), False
+        link = links.status_url(links.issue_link(session, change.case.id, now))
+        view = _view(session, change.case, now, bool(change.breaches))
+        return OpenedCaseView(**view, creator_link=link), False
 
 
 @router.get("", response_model=Page[CaseBrief], summary="List cases by nearest deadline", responses=PROBLEMS)

@@ -53,6 +53,7 @@ ROUTES = [
         200,
         {"action": {"action": "note", "text": "hi"}, "cases": [{"id": "cs_none", "version": 1}]},
     ),
+    Route("POST", "/v1/cases/{case_id}/creator-link", frozenset({"agent"})),
     Route("GET", "/v1/breaches", ALL),
     Route("GET", "/v1/reports/compliance", frozenset({"admin", "auditor"})),
     Route("GET", "/v1/audit/export", frozenset({"admin", "auditor"})),

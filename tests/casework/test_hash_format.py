@@ -109,7 +109,9 @@ def test_normalize_json_gives_what_the_database_reads_back() -> None:
 
 
 def problem(events: list[CaseEvent], last_seq: int | None = None) -> ChainProblem | None:
-    return verify_case_events("cs_1", events, len(events) if last_seq is None else last_seq)
+    found = verify_case_events("cs_1", events, len(events) if last_seq is None else last_seq)
+    assert found is None or found.case_id == "cs_1", found
+    return found
 
 
 def test_an_intact_chain_has_no_problem() -> None:

@@ -190,3 +190,33 @@ def test_tampering_with_any_hashed_field_in_the_database_is_reported(
     problems = verify_chain(session)
     assert [(p.case_id, p.seq, p.kind) for p in problems] == [(victim, 3, ProblemKind.HASH_MISMATCH)]
     assert verify_chain(session, case_id=other) == []
+
+
+@pytest.mark.parametrize("last_seq", [7, 1])
+def test_a_case_whose_every_event_was_deleted_is_truncated_at_seq_1(
+    engine: Engine, session: Session, two_cases: tuple[str, str], last_seq: int
+) -> None:
+    victim, other = two_cases
+    _sql(engine, "DELETE FROM case_events WHERE case_id = :c", c=victim)
+    _sql(engine, "UPDATE cases SET last_seq = :n WHERE id = :c", c=victim, n=last_seq)
+
+    problems = verify_chain(session)
+    assert [p.to_dict() for p in problems] == [
+        {
+            "case_id": victim,
+            "seq": 1,
+            "problem": "truncated",
+            "detail": f"the case records {last_seq} events but none is stored",
+        }
+    ]
+    assert verify_chain(session, case_id=victim) == problems
+    assert verify_chain(session, case_id=other) == []
+
+
+def test_a_case_that_records_no_events_and_has_none_verifies(
+    engine: Engine, session: Session, two_cases: tuple[str, str]
+) -> None:
+    victim, _ = two_cases
+    _sql(engine, "DELETE FROM case_events WHERE case_id = :c", c=victim)
+    _sql(engine, "UPDATE cases SET last_seq = 0 WHERE id = :c", c=victim)
+    assert verify_chain(session) == []

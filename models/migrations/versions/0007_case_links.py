@@ -8,7 +8,7 @@ event's id, so both are found by rowid); on PostgreSQL GIN expression indexes ov
 ``to_tsvector('simple', ...)``. casework.search reads them with the same expressions.
 
 Revision ID: 0007
-Revises: 0009
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0009"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
