@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,12 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from casework.bulk.runner import CaseResult, Target, run_bulk, select_targets, summary
+from casework.cases.assignees import listing_assignee
 from casework.errors import InvalidAction, TooManyCases
 from casework.queries.case_queries import CaseFilters
 from casework.search.conditions import search_terms
 from cli.apps import cases_app
-from cli.audit_commands import parse_instant
-from cli.common import DatabaseUrl, fail, open_database
+from cli.common import DatabaseUrl, fail, open_database, parse_instant
 from sla_engine.kinds import ActionName, Status
 
 TEXT_FILTERS = ("incident_type", "queue", "priority", "assignee", "creator", "handle")
@@ -111,10 +112,12 @@ def bulk_command(
         fail(f"unknown action {action!r}; actions: {', '.join(ActionName)}")
     if bool(filters) == bool(cases):
         fail("give either --filter options or --case options")
+    who = actor or f"agent:{getpass.getuser()}"
     selection = parse_filters(filters or []) if filters else None
+    if selection is not None:
+        selection = replace(selection, assignee=listing_assignee(selection.assignee, who))
     targets = parse_cases(cases or [])
     arguments = parse_args(args or [])
-    who = actor or f"agent:{getpass.getuser()}"
     with open_database(database_url) as engine:
         if selection is not None:
             with engine.connect() as connection, connection.begin():

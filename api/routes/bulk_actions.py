@@ -16,6 +16,7 @@ from api.listing import query_words
 from casework.bulk import idempotency as bulk_keys
 from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
 from casework.cases import idempotency
+from casework.cases.assignees import listing_assignee
 from casework.errors import IdempotencyRace
 from casework.queries.case_queries import CaseFilters
 from models.db import session_scope
@@ -92,8 +93,9 @@ class BulkAnswer(BaseModel):
     results: list[BulkResult]
 
 
-def _filters(selection: BulkFilter) -> CaseFilters:
+def _filters(selection: BulkFilter, actor: str) -> CaseFilters:
     values = selection.model_dump(exclude_none=True)
+    values["assignee"] = listing_assignee(selection.assignee, actor)
     values["status"] = tuple(values.get("status", ()))
     if selection.q is not None:
         values["q"] = query_words(selection.q)
@@ -136,7 +138,7 @@ def bulk_actions(
     else:
         assert body.filter is not None
         with engine.connect() as connection, connection.begin():
-            targets = select_targets(connection, _filters(body.filter))
+            targets = select_targets(connection, _filters(body.filter, holder.actor))
     args = body.action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
     # Each case at the app clock's instant when its turn comes (a long run spans seconds).
     clock = request.app.state.clock

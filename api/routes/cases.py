@@ -29,6 +29,7 @@ from api.problems import Problem, validation_problem
 from api.reads import short_read
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
+from casework.cases.assignees import listing_assignee
 from casework.creator import links
 from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.queries import case_queries
@@ -185,7 +186,7 @@ async def list_cases(
     incident_type: Annotated[str | None, Query(max_length=100)] = None,
     queue: Annotated[str | None, Query(max_length=100)] = None,
     priority: Annotated[str | None, Query(max_length=20)] = None,
-    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    assignee: Annotated[str | None, Query(max_length=200, description="An agent's name, or `me`")] = None,
     breached: Annotated[
         bool | None, Query(description="Only cases with (true) or without (false) a breach")
     ] = None,
@@ -210,7 +211,7 @@ async def list_cases(
         incident_type=incident_type,
         queue=queue,
         priority=priority,
-        assignee=assignee,
+        assignee=listing_assignee(assignee, holder.actor),
         breached=breached,
         due_before=due_before,
     )

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from casework.cases import limits
+from casework.cases.assignees import resolve_me
 from casework.cases.ids import new_case_id
 from casework.errors import CaseNotFound, InvalidAction, StaleVersion
 from casework.history.case_changes import CaseChange, copy_state, write_case_change, write_events
@@ -148,6 +149,7 @@ def apply_action(
         expected_version = case.version
     elif expected_version is not None and case.version != expected_version:
         raise StaleVersion(case.id, expected_version, case.version)
+    args = resolve_me(name, args, actor)
     hooks.before_action(session, case, name, args)
     policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
     state = state_from_dict(case.state)

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from casework.cases.lifecycle import get_case_for_update
 from casework.errors import CaseNotFound, StatusLinkNotFound
 from casework.history.case_changes import write_case_change
+from casework.links.listing import survivor_of
 from casework.settings import get_settings
 from models.creator_tables import CreatorLink, InstanceSecret
 from models.tables import Case
@@ -110,12 +111,15 @@ def current_token(session: Session, case_id: str, now: datetime) -> str | None:
 
 
 def resolve(session: Session, token: str, now: datetime) -> Case:
-    """The case of a live link; StatusLinkNotFound for a malformed, unknown, rotated or expired one."""
+    """The case of a live link (for a case merged into another, the survivor); StatusLinkNotFound
+    for a malformed, unknown, rotated or expired one."""
     if _TOKEN.fullmatch(token) is None:
         raise StatusLinkNotFound()
     query = select(CreatorLink.case_id).where(CreatorLink.token_hash == hash_token(token))
     case_id = session.exec(query).first()
     case = session.get(Case, case_id) if case_id is not None else None
+    if case is not None:
+        case = survivor_of(session, case)  # a merged case's link leads to its survivor
     if case is None or expired(case, now):
         raise StatusLinkNotFound()
     return case

@@ -39,7 +39,7 @@ def _identity(case: Case) -> tuple[str, str] | None:
 
 
 def other_open_cases(session: Session, case: Case, language: str, now: datetime) -> list[OtherCase]:
-    """The creator's other cases that are not closed (and have a link), newest first."""
+    """The creator's other cases that are not closed or merged (and have a link), newest first."""
     identity = _identity(case)
     if identity is None:
         return []
@@ -47,7 +47,7 @@ def other_open_cases(session: Session, case: Case, language: str, now: datetime)
     field = Case.attributes["creator"][key].as_string()
     query = (
         select(Case)
-        .where(field == value, Case.id != case.id, Case.status != Status.CLOSED)
+        .where(field == value, Case.id != case.id, col(Case.status).not_in([Status.CLOSED, Status.MERGED]))
         .order_by(col(Case.opened_at).desc())
         .limit(MAX_OTHERS)
     )

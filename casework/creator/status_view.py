@@ -82,7 +82,7 @@ def creator_view(session: Session, case: Case, language: str, now: datetime) -> 
         promises=promises(policy, case, now),
         request=latest_request(events) if state.status is Status.WAITING_ON_CREATOR else None,
         messages=tuple(conversation(events)),
-        accepts_replies=state.status is not Status.CLOSED,
+        accepts_replies=state.status not in (Status.CLOSED, Status.MERGED),
     )
 
 

@@ -13,7 +13,7 @@ from typing_extensions import TypedDict
 
 from models.kinds import LinkKind
 from models.tables import Case, CaseLink
-from sla_engine.kinds import ACTIVE_STATUSES
+from sla_engine.kinds import ACTIVE_STATUSES, Status
 
 #: How a stored link reads from each end: (from case_id's side, from other_case_id's side).
 SIDES: Mapping[LinkKind, tuple[str, str]] = {
@@ -123,3 +123,19 @@ def open_children(session: Session, case_id: str) -> list[str]:
         .order_by(col(CaseLink.id))
     )
     return list(session.execute(query).scalars())
+
+
+def survivor_of(session: Session, case: Case) -> Case:
+    """The case a merged case lives on in (following merges of merges); ``case`` itself otherwise."""
+    seen = {case.id}
+    while case.status is Status.MERGED:
+        query = select(col(CaseLink.other_case_id)).where(
+            col(CaseLink.case_id) == case.id, col(CaseLink.kind) == LinkKind.MERGED_INTO
+        )
+        survivor_id = session.execute(query).scalar()
+        survivor = session.get(Case, survivor_id) if survivor_id is not None else None
+        if survivor is None or survivor.id in seen:
+            return case
+        seen.add(survivor.id)
+        case = survivor
+    return case

@@ -93,3 +93,20 @@ def test_unknown_query_parameters_are_refused_by_name(api: ApiWorld, url: str, b
         "message": response.json()["errors"][0]["message"],
     }
     assert bad in response.json()["detail"]
+
+
+def test_me_assigns_to_the_caller_and_lists_the_callers_cases(api: ApiWorld) -> None:
+    mine, theirs, nobodys = api.open_case(), api.open_case(), api.open_case()
+
+    assigned = api.act(mine["id"], "assign", assignee="me")
+    api.act(theirs["id"], "assign", assignee="bo")
+
+    assert assigned["assignee"] == "agent-1"  # the agent key's name
+    assert _ids(api, "/v1/cases", assignee="me") == [mine["id"]]
+    assert sorted(_ids(api, "/v1/cases", assignee="bo")) == [theirs["id"]]
+    assert api.get("/v1/cases", who="auditor", params={"assignee": "me"}).json()["items"] == []
+    body = {"action": {"action": "note", "text": "mine"}, "filter": {"assignee": "me"}}
+    answer = api.post("/v1/cases/bulk-actions", json=body).json()
+    assert [r["case_id"] for r in answer["results"]] == [mine["id"]]
+    assert nobodys["id"] not in _ids(api, "/v1/cases", assignee="me")
+    assert api.get("/v1/audit/verify", who="auditor").json()["clean"] is True

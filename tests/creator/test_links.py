@@ -105,3 +105,16 @@ def test_an_idempotent_retry_does_not_give_the_link_again(creator_api: ApiWorld)
     again = creator_api.post("/v1/cases", json=body, headers={"Idempotency-Key": "k-1"})
     assert first.status_code == 201 and first.json()["creator_link"]
     assert again.status_code == 200 and again.json()["creator_link"] is None
+
+
+def test_a_merged_cases_link_leads_the_creator_to_the_survivor(creator_api: ApiWorld) -> None:
+    survivor = creator_api.open_case(CREATOR_ATTRIBUTES)
+    duplicate = creator_api.open_case(CREATOR_ATTRIBUTES)
+    token = token_of(duplicate["creator_link"])
+
+    merge = {"action": "merge_into", "case_id": survivor["id"]}
+    assert creator_api.post(f"/v1/cases/{duplicate['id']}/actions", json=merge).status_code == 200
+
+    with Session(creator_api.engine) as session:
+        assert links.resolve(session, token, creator_api.clock.now).id == survivor["id"]
+    assert creator_api.client.get(f"/status/{token}").status_code == 200
