@@ -21,7 +21,19 @@ from api.headers import ResponseHeaders
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.problems import BodyLimitMiddleware, CatchAllMiddleware
 from api.rate_limit import FailedAuthLimiter
-from api.routes import audit, breaches, cases, health, policies, reports
+from api.routes import (
+    audit,
+    breaches,
+    bulk_actions,
+    case_links,
+    cases,
+    creator_links,
+    creators,
+    health,
+    notifications,
+    policies,
+    reports,
+)
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.db import make_engine, session_scope
@@ -92,7 +104,19 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
     problems.install(app)
     docs.install(app)
     openapi.install(app)
-    for module in (cases, breaches, reports, audit, policies, health):
+    for module in (
+        bulk_actions,
+        cases,
+        case_links,
+        creator_links,
+        creators,
+        breaches,
+        reports,
+        audit,
+        policies,
+        health,
+        notifications,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)

@@ -17,10 +17,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     model_validator,
 )
 
 from api.checked_input import Instant
+from casework.queries.case_view import CaseView
 
 T = TypeVar("T")
 
@@ -134,7 +136,10 @@ class Reply(_Action):
 
 
 class Resolve(_Action):
+    """``force`` (with a ``reason``) resolves a parent case whose children are still open."""
+
     action: Literal["resolve"]
+    force: StrictBool | None = None
 
 
 class Reopen(_Action):
@@ -179,6 +184,14 @@ class UpdateAttributes(_Action):
     attributes: CaseAttributes
 
 
+class MergeInto(_Action):
+    """Close this case as a duplicate of ``case_id`` (status ``merged``; its clocks stop)."""
+
+    action: Literal["merge_into"]
+    case_id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    force: StrictBool | None = None
+
+
 #: The body of POST /v1/cases/{id}/actions, told apart by ``action`` (use with
 #: ``Body(discriminator="action")``).
 CaseAction = (
@@ -195,10 +208,28 @@ CaseAction = (
     | Reopen
     | Close
     | Reply
+    | MergeInto
 )
 
 
 # --- responses ------------------------------------------------------------------------------------
+
+
+class OpenedCaseView(CaseView):
+    """The 201 of POST /v1/cases: the case, and its creator's status link, given this once (only its
+    hash is stored; a retry with the same Idempotency-Key answers null: rotate to get a new one)."""
+
+    creator_link: Annotated[
+        str | None, Field(description="Absolute URL of the creator's status page; shown once, never stored.")
+    ]
+
+
+OPENED_CASE_VIEW = TypeAdapter(OpenedCaseView)
+
+
+class CreatorLinkView(BaseModel):
+    case_id: str
+    creator_link: str = Field(description="The new status link; the previous one no longer works.")
 
 
 class Page(BaseModel, Generic[T]):

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.route_table import template_of
+from api.worker_metrics import WorkerMetrics
 from casework.queries.operations import case_totals
 
 
@@ -80,6 +81,7 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(CaseMetrics(engine, clock))
+        self.registry.register(WorkerMetrics(engine, clock))
 
 
 def route_template(scope: Scope) -> str:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.route_table import methods_for
 from casework.errors import (
     AmbiguousPolicy,
+    BulkKeyReused,
     CaseNotFound,
     CaseworkError,
     DuplicateTimedEvent,
@@ -36,9 +37,15 @@ from casework.errors import (
     InvalidAction,
     InvalidCursor,
     InvalidIdempotencyKey,
+    LinkConflict,
+    LinkNotFound,
+    OpenChildren,
     PolicyNotRegistered,
     StaleVersion,
+    StatusLinkNotFound,
     StoredPolicyUnreadable,
+    TooManyCases,
+    TooManyReplies,
 )
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
@@ -157,7 +164,22 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     IdempotencyRace: lambda _: Problem(
         409, "conflict", "Concurrent request", "a concurrent request used the same Idempotency-Key; retry"
     ),
+    BulkKeyReused: lambda e: Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(e)),
+    TooManyCases: lambda e: validation_problem([{"pointer": "/filter", "message": str(e)}], str(e)),
     InvalidCursor: lambda e: validation_problem([{"parameter": "cursor", "in": "query", "message": str(e)}]),
+    OpenChildren: lambda e: Problem(
+        409, "open-children", "Child cases are open", str(e), open_children=e.children
+    ),
+    LinkConflict: lambda e: Problem(409, "link-conflict", "Link not possible", str(e)),
+    LinkNotFound: lambda e: Problem(404, "not-found", "No such link", str(e)),
+    StatusLinkNotFound: lambda e: Problem(404, "not-found", "No such status link", str(e)),
+    TooManyReplies: lambda e: Problem(
+        429,
+        "too-many-requests",
+        "Too many replies",
+        str(e),
+        headers={"Retry-After": str(e.retry_after_seconds)},
+    ),
     # The deployment's policies directory is at fault, not the request: a server error, named.
     StoredPolicyUnreadable: lambda e: Problem(
         500, "policy-unreadable", "A registered policy no longer loads", str(e)

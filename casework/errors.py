@@ -13,6 +13,7 @@ from sla_engine.transitions import ForbiddenTransition
 
 __all__ = [
     "AmbiguousPolicy",
+    "BulkKeyReused",
     "ApiKeyNameTaken",
     "ApiKeyNotFound",
     "CaseNotFound",
@@ -23,12 +24,19 @@ __all__ = [
     "IdempotencyRace",
     "InputRejected",
     "InvalidAction",
+    "LinkConflict",
+    "LinkNotFound",
+    "OpenChildren",
     "InvalidCursor",
     "InvalidIdempotencyKey",
     "InvalidKeyName",
+    "LinkNotFound",
     "PolicyNotRegistered",
     "StaleVersion",
     "StoredPolicyUnreadable",
+    "StatusLinkNotFound",
+    "TooManyCases",
+    "TooManyReplies",
     "UnreadableAction",
 ]
 
@@ -93,6 +101,34 @@ class DuplicateTimedEvent(CaseworkError):
         self.case_id = case_id
 
 
+class OpenChildren(CaseworkError):
+    """A parent case cannot be resolved while a child is open, unless forced with a reason."""
+
+    def __init__(self, case_id: str, children: list[str]) -> None:
+        super().__init__(
+            f"case {case_id} has open child cases ({', '.join(children)}): resolve them first, "
+            "or resolve with force: true and a reason"
+        )
+        self.case_id = case_id
+        self.children = children
+
+
+class LinkConflict(CaseworkError):
+    """The two cases are already linked (one link per pair), or the link cannot be made in their state."""
+
+    def __init__(self, message: str, case_id: str, other_case_id: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id
+        self.other_case_id = other_case_id
+
+
+class LinkNotFound(CaseworkError):
+    def __init__(self, case_id: str, other_case_id: str) -> None:
+        super().__init__(f"case {case_id} has no link with case {other_case_id}")
+        self.case_id = case_id
+        self.other_case_id = other_case_id
+
+
 class StoredPolicyUnreadable(CaseworkError):
     """A registered document no longer loads (its calendar is gone, or the language changed): the
     deployment's policies directory must be fixed, the caller's input is not at fault."""
@@ -145,3 +181,44 @@ class UnreadableAction(CaseworkError):
     def __init__(self, seq: int, detail: str) -> None:
         super().__init__(detail)
         self.seq = seq
+
+
+class BulkKeyReused(CaseworkError):
+    """A bulk action's Idempotency-Key was already used for a different bulk request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for a different bulk request; use a new key"
+        )
+        self.key = key
+
+
+class TooManyCases(CaseworkError):
+    """A bulk action's filter selects more cases than one request may act on."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the filter selects more than {limit} cases; narrow it (e.g. by queue or due_before)"
+        )
+        self.limit = limit
+
+
+class StatusLinkNotFound(CaseworkError):
+    """A creator status link that is unknown, rotated or expired. Deliberately says nothing more:
+    the page shown for it is the same whether a case exists or not."""
+
+    def __init__(self) -> None:
+        super().__init__("no such status link")
+
+
+class TooManyReplies(CaseworkError):
+    """The creator has sent the most replies an hour allows for this case (HTTP 429)."""
+
+    def __init__(self, limit: int, retry_after_seconds: int) -> None:
+        super().__init__(f"at most {limit} replies an hour per case; try again in {retry_after_seconds} s")
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DigestError(CaseworkError):
+    """A signing key or chain digest that cannot be used (missing, malformed, bad signature)."""

@@ -12,6 +12,10 @@ and the command line.
 - ``LIFELINE_METRICS_TOKEN``: when set, ``/metrics`` needs ``Authorization: Bearer <token>``.
 - ``LIFELINE_CONSOLE_SECRET``: the key that signs console session cookies; set the same value on every
   API process behind one address. Unset: a random key per process (sessions end when it restarts).
+- Creator channel (docs/creator-channel.md): ``LIFELINE_PUBLIC_URL`` is also the base of status
+  links; ``LIFELINE_LINK_SECRET`` (derives status links; default a random
+  secret kept in the database), ``LIFELINE_SMTP_URL`` / ``LIFELINE_SMTP_FROM`` (email),
+  ``LIFELINE_INTAKE`` (``on`` opens /help).
 """
 
 from __future__ import annotations
@@ -38,7 +42,13 @@ class Settings(BaseSettings):
     max_backdate: timedelta = timedelta(days=30)
     public_url: str = "http://127.0.0.1:8000"
     metrics_token: str | None = None
+    #: The Ed25519 key that signs chain digests (`lifeline keys signing-init`); none: no digests.
+    signing_key_file: Path | None = None
     console_secret: str | None = None
+    link_secret: str | None = None
+    smtp_url: str | None = None
+    smtp_from: str = "Lifeline <lifeline@localhost>"
+    intake: str = "off"
 
     @property
     def calendars_dir(self) -> Path:

@@ -17,11 +17,15 @@ policies_app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
-cases_app = typer.Typer(help="Read cases as the API shows them.", no_args_is_help=True)
+cases_app = typer.Typer(help="Read cases as the API shows them; act on many at once.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify hash chains and replays; export case histories.", no_args_is_help=True)
+notifications_app = typer.Typer(
+    help="Recover notifications that could not be delivered.", no_args_is_help=True
+)
 
 app.add_typer(policies_app, name="policies")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
+app.add_typer(notifications_app, name="notifications")

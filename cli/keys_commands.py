@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from casework import api_keys
+from casework.settings import get_settings
 from cli.apps import keys_app
-from cli.common import DatabaseUrl, domain_errors, open_database
+from cli.common import DatabaseUrl, domain_errors, fail, open_database
 from models.db import session_scope
 from models.kinds import Role
 
@@ -63,3 +65,25 @@ def list_(database_url: DatabaseUrl = None) -> None:
         typer.echo(
             f"{row.id}\t{row.name}\t{row.role}\t{row.prefix}…\t{row.created_at:%Y-%m-%d %H:%M}\t{revoked}"
         )
+
+
+@keys_app.command("signing-init")
+def signing_init(
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Where to write the key (default: LIFELINE_SIGNING_KEY_FILE)."),
+    ] = None,
+) -> None:
+    """Create the Ed25519 key the worker signs chain digests with (mode 0600; never overwritten).
+    Point LIFELINE_SIGNING_KEY_FILE at it for every worker; auditors note the key id printed."""
+    from casework.audit.digests import create_signing_key
+
+    path = file or get_settings().signing_key_file
+    if path is None:
+        fail("no key file: pass --file or set LIFELINE_SIGNING_KEY_FILE")
+    with domain_errors():
+        signer = create_signing_key(path)
+    typer.echo(f"Created the signing key {path} (key id {signer}).")
+    typer.echo(
+        "Set LIFELINE_SIGNING_KEY_FILE to it for every worker; keep a copy of the key id with your digests."
+    )

@@ -2,10 +2,12 @@
 
 from cli import (  # noqa: F401  (registers commands)
     audit_commands,
+    bulk_command,
     case_commands,
     db_commands,
     demo_command,
     keys_commands,
+    notification_commands,
     policy_commands,
     registry_commands,
     serve_commands,

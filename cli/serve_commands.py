@@ -124,9 +124,7 @@ def serve(
     where = normalize_url(url).render_as_string(hide_password=True)
     typer.echo(f"Lifeline API on {base_url} (docs: {base_url}/docs), database {where}")
     typer.echo(f"Console: {base_url}/console/")
-    typer.echo(
-        "Escalation worker: " + ("embedded (first sweep once Prefect has started)" if worker else "off")
-    )
+    typer.echo("Escalation worker: " + ("embedded (sweeps now; Prefect joins when up)" if worker else "off"))
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         config = uvicorn.Config(

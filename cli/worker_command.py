@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -41,11 +44,12 @@ def worker(
         help="Serve both flows as Prefect deployments (default: when PREFECT_API_URL is set).",
     ),
 ) -> None:
-    """Run the escalation worker until Ctrl-C or SIGTERM.
+    """Run the escalation worker until Ctrl-C or SIGTERM (it stops within 2 s, exit code 0).
 
     It sleeps until the earliest case deadline (looking again at least every second), runs an
     `escalation-sweep` flow when anything is due, and delivers notifications with
-    `deliver-notifications`. Without PREFECT_API_URL it uses Prefect's temporary local server.
+    `deliver-notifications`. It sweeps at once on start, outside a flow run while Prefect is not
+    answering yet (or goes away). Without PREFECT_API_URL it starts Prefect's temporary local server.
     """
     from flows.webhooks import load_targets
     from flows.worker import WorkerConfig, default_worker_id, run_worker  # applies Prefect defaults
@@ -72,7 +76,54 @@ def worker(
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    failure: list[BaseException] = []
+    thread = threading.Thread(
+        target=_run_in_thread, args=(run_worker, config, stop, failure), name="lifeline-worker"
+    )
+    thread.start()
+    while thread.is_alive():  # the main thread only waits, so it is free to take signals
+        thread.join(0.2)
+    if failure and isinstance(failure[0], SchemaError):
+        fail(failure[0])
+    if failure:
+        raise failure[0]
+    _exit_now()
+
+
+def _run_in_thread(run: Any, config: Any, stop: threading.Event, failure: list[BaseException]) -> None:
+    """The worker's event loop runs in a thread of its own: Prefect installs SIGTERM handlers of its
+    own around flow runs and in its Runner, but only in the main thread, where they would raise
+    into whatever the worker was doing (exit code 1, or no reaction). Here SIGTERM always reaches
+    the worker's handler."""
     try:
-        run_worker(config, stop)
-    except SchemaError as exc:
-        fail(exc)
+        run(config, stop)
+    except BaseException as exc:  # handed to the main thread
+        failure.append(exc)
+
+
+def _exit_now() -> None:
+    """Exit 0 at once after a clean stop, so SIGTERM stops a worker within 2 s. Interpreter teardown
+    after Prefect was imported takes 1-2 s on a loaded machine, Prefect's exit handlers wait on an
+    unreachable server, and an import of Prefect still under way in the background would hold the
+    exit until it finished. Instead: when Prefect is ready, its queued events and logs get half a
+    second each; a temporary server this worker started is stopped; logs are flushed; the process
+    ends."""
+    from flows.orchestrator import PREFECT_READY
+
+    if PREFECT_READY.is_set():
+        with contextlib.suppress(Exception):
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            EventsWorker.drain_all(timeout=0.5)
+            APILogWorker.drain_all(timeout=0.5)
+    servers = getattr(sys.modules.get("prefect.server.api.server"), "SubprocessASGIServer", None)
+    for server in list(getattr(servers, "_instances", {}).values()):
+        with contextlib.suppress(Exception):
+            if server.server_process is not None:
+                server.server_process.terminate()
+                server.server_process.wait(timeout=2)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

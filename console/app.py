@@ -14,6 +14,8 @@ from console import (
     auth,
     breaches_page,
     case_page,
+    creator_pages,
+    intake_pages,
     login,
     policies_page,
     queue,
@@ -29,6 +31,8 @@ ROUTERS: list[APIRouter] = [
     reports_page.router,
     audit_page.router,
     policies_page.router,
+    creator_pages.router,
+    intake_pages.router,
 ]
 
 
@@ -37,4 +41,5 @@ def install(app: FastAPI) -> FastAPI:
     auth.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(login.not_found_router)  # last: it answers every other GET under /console/
     return app

@@ -120,3 +120,15 @@ def login_link_path(app_state: object, key_id: int) -> str:
     """The path of a one-time sign-in link for key ``key_id`` on the app whose ``state`` is given."""
     sessions: auth.Sessions = app_state.console_sessions  # type: ignore[attr-defined]
     return f"/console/login/link/{sessions.login_link_token(key_id)}"
+
+
+#: Included last (console.app.install): any other GET under /console/ is the console's own 404 page,
+#: not the API's problem+json.
+not_found_router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+@not_found_router.get("/{rest:path}")
+def not_found(request: Request, rest: str) -> Response:
+    user = auth.signed_in_user(request)
+    context = {"title": "Not found", "message": f"There is no console page /console/{rest}."}
+    return render(request, "console/error.html", user, context, 404)

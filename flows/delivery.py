@@ -1,10 +1,12 @@
-"""The `deliver-notifications` flow: send due outbox rows to their channels' webhooks.
+"""The `deliver-notifications` flow: send due outbox rows to their channels.
 
-One flow run claims up to ``limit`` due rows (leased to this worker) and delivers them concurrently,
-one Prefect task per notification, each with task retries on exponential back-off with jitter; after
-``max_attempts`` failures in all (counted in the row, across runs and restarts) the row is a dead
-letter and ``notification_failed`` is written to the case's history. See flows/webhooks.py for what a
-crash between sending and recording does.
+One flow run delivers the rows the worker claimed for it (or, started from the Prefect UI, claims up
+to ``limit`` due rows itself), one Prefect task per channel (``deliver-channel``) running
+``flows.outbox_delivery.deliver_group``: every notification concurrently, bounded per channel,
+retried with back-off. A notification that exhausts its attempts is a dead letter
+(``notification_failed`` in its case's history) and makes its task run and the flow run Failed, so
+the Prefect UI shows what was not delivered. The worker without Prefect runs the same functions
+outside a flow run (flows/worker.py).
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import Counter
-from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,56 +22,64 @@ import httpx
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
-from prefect.tasks import exponential_backoff
 from sqlalchemy import Engine
 
-from casework.history.outbox import OutboxItem, claim_due_notifications, pending_items
+from casework.history.outbox import OutboxItem
 from casework.settings import get_settings
 from flows.database import engine_for
-from flows.wake_loop import Clock, utc_now
-from flows.webhooks import (
-    DeliveryPolicy,
-    Outcome,
-    WebhookTarget,
-    attempt_delivery,
-    load_targets,
+from flows.outbox_delivery import (
+    DEFAULT_BATCH,
+    ChannelLimits,
+    claim_batch,
+    deliver_by_channel,
+    deliver_group,
+    still_pending,
+    summary,
 )
-from models.db import session_scope
+from flows.wake_loop import Clock, utc_now
+from flows.webhooks import DeliveryPolicy, Outcome, WebhookTarget, load_targets
 
-DEFAULT_BATCH = 50
+__all__ = ["DEFAULT_BATCH", "DeliveriesFailed", "deliver_due", "deliver_notifications"]
 
 
-@task(name="deliver-notification", cache_policy=NO_CACHE, log_prints=False)
-async def deliver_one(
+class DeliveriesFailed(RuntimeError):
+    """Some notifications are dead letters: the task (one channel) or flow run ends Failed.
+    ``counts`` holds what the run did, by outcome."""
+
+    def __init__(self, counts: Mapping[str, int], channel: str | None = None) -> None:
+        self.counts = dict(counts)
+        where = f" to {channel}" if channel else ""
+        super().__init__(
+            f"{self.counts.get('dead', 0)} notification(s){where} undeliverable: {summary(counts)}"
+        )
+
+
+@task(name="deliver-channel", cache_policy=NO_CACHE, log_prints=False)
+async def deliver_channel(
     engine: Engine,
     client: httpx.AsyncClient,
-    targets: dict[str, WebhookTarget],
-    item: OutboxItem,
+    targets: Mapping[str, WebhookTarget],
+    channel: str,
+    items: list[OutboxItem],
     policy: DeliveryPolicy,
+    limits: ChannelLimits,
     clock: Clock,
-) -> str:
-    """One notification; raises ``DeliveryFailed`` on a failure that may be retried."""
-    return str(await attempt_delivery(engine, client, targets, item, policy, clock))
-
-
-def claim_batch(engine: Engine, limit: int, lease: timedelta, now: datetime) -> list[OutboxItem]:
-    """Lease up to ``limit`` due notifications to the caller in one short transaction."""
-    with session_scope(engine) as session:
-        return claim_due_notifications(session, now, limit, lease)
-
-
-def _still_pending(engine: Engine, ids: list[int]) -> list[OutboxItem]:
-    with session_scope(engine, write=False) as session:
-        return pending_items(session, ids)
+) -> dict[str, int]:
+    """One channel's notifications; Failed (``DeliveriesFailed``) when any of them is dead."""
+    counts = await deliver_group(engine, client, targets, items, policy, limits[channel], clock)
+    if counts.get(str(Outcome.DEAD)):
+        raise DeliveriesFailed(counts, channel)
+    return dict(counts)
 
 
 async def deliver_due(
     engine: Engine,
-    targets: dict[str, WebhookTarget],
+    targets: Mapping[str, WebhookTarget],
     policy: DeliveryPolicy,
     *,
     notification_ids: list[int] | None = None,
     limit: int = DEFAULT_BATCH,
+    limits: ChannelLimits | None = None,
     clock: Clock = utc_now,
 ) -> dict[str, int]:
     """Deliver the given (already claimed) notifications, or claim up to ``limit`` due ones; counts
@@ -78,38 +87,32 @@ async def deliver_due(
     if notification_ids is None:
         items = await asyncio.to_thread(claim_batch, engine, limit, policy.lease, clock())
     else:
-        items = await asyncio.to_thread(_still_pending, engine, notification_ids)
+        items = await asyncio.to_thread(still_pending, engine, notification_ids)
     if not items:
         return {"claimed": 0}
-    retrying = deliver_one.with_options(
-        retries=max(policy.max_attempts - 1, 0),
-        retry_delay_seconds=exponential_backoff(backoff_factor=policy.backoff_factor),
-        retry_jitter_factor=policy.jitter_factor,
-    )
+    channel_limits = limits or ChannelLimits()
     async with httpx.AsyncClient(timeout=policy.timeout_seconds) as client:
-        # An async task called with return_state=True gives an awaitable of its final State.
-        runs = [
-            cast(
-                "Awaitable[State[Any]]",
-                retrying(engine, client, targets, item, policy, clock, return_state=True),
+
+        async def run_group(channel: str, group: list[OutboxItem]) -> Counter[str]:
+            run = deliver_channel(
+                engine, client, targets, channel, group, policy, channel_limits, clock, return_state=True
             )
-            for item in items
-        ]
-        states: list[State[Any]] = await asyncio.gather(*runs)
-    counts: Counter[str] = Counter({"claimed": len(items)})
-    for state in states:
-        counts[await _outcome(state)] += 1
-    return dict(counts)
+            return await _counts(await cast("Awaitable[State[Any]]", run), len(group))
+
+        return await deliver_by_channel(items, run_group)
 
 
-async def _outcome(state: State[Any]) -> str:
-    """A task's outcome; a task that failed after its retries left its row pending for later."""
-    if not state.is_completed():
-        return str(Outcome.RETRY)
+async def _counts(state: State[Any], size: int) -> Counter[str]:
+    """A channel task's counts: its result, the counts of its ``DeliveriesFailed``, or (any other
+    failure) every row left pending for a later run."""
     result = state.result(raise_on_failure=False)
     if inspect.isawaitable(result):
         result = await result
-    return str(result)
+    if isinstance(result, DeliveriesFailed):
+        return Counter(result.counts)
+    if isinstance(result, Mapping):
+        return Counter(result)
+    return Counter({str(Outcome.RETRY): size})
 
 
 @flow(name="deliver-notifications", log_prints=False)
@@ -122,7 +125,8 @@ async def deliver_notifications(
     backoff_factor: float = DeliveryPolicy.backoff_factor,
     timeout_seconds: float = DeliveryPolicy.timeout_seconds,
 ) -> dict[str, Any]:
-    """Deliver outbox rows; returns how many were claimed, delivered, retried, dead, skipped.
+    """Deliver outbox rows; returns how many were claimed, delivered, retried, skipped. Raises
+    ``DeliveriesFailed`` (the run is Failed) when any became a dead letter.
 
     The worker claims rows itself and passes their ``notification_ids``; run without ids (from the
     Prefect UI, say) the flow claims up to ``limit`` due rows. ``channels_file`` defaults to
@@ -133,4 +137,6 @@ async def deliver_notifications(
     targets = dict(load_targets(path))
     engine = engine_for(database_url)
     counts = await deliver_due(engine, targets, policy, notification_ids=notification_ids, limit=limit)
+    if counts.get(str(Outcome.DEAD)):
+        raise DeliveriesFailed(counts)
     return dict(counts)

@@ -8,7 +8,8 @@ leaves each case either swept or untouched, and the next sweep (by any worker) p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -17,9 +18,12 @@ from sqlalchemy import Engine
 from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
 from casework.history.case_changes import CaseChange
 from casework.registry import policy_registry
+from flows.wake_loop import utc_now
 from models.db import session_scope
 
 DEFAULT_BATCH_SIZE = 200
+#: A sweep stops after this many batches so one sweep stays short; the worker starts another.
+DEFAULT_MAX_BATCHES = 50
 
 
 @dataclass
@@ -81,3 +85,34 @@ def preload_policies(engine: Engine) -> list[str]:
     returns the versions that could not be parsed, for the caller to log."""
     with session_scope(engine, write=False) as session:
         return policy_registry.preload(session)
+
+
+#: Runs one batch at ``now`` of at most ``limit`` cases: a Prefect task in a flow run, or
+#: :func:`plain_batches` outside one (the worker without Prefect). Both run :func:`sweep_batch`.
+BatchRunner = Callable[[datetime, int], Awaitable[SweepCounts]]
+
+
+def plain_batches(engine: Engine) -> BatchRunner:
+    """Batches outside any flow run, each in a worker thread (the event loop stays free)."""
+
+    async def run(now: datetime, limit: int) -> SweepCounts:
+        return await asyncio.to_thread(sweep_batch, engine, now, limit)
+
+    return run
+
+
+async def sweep_until_done(
+    run_batch: BatchRunner,
+    batch_size: int,
+    max_batches: int = DEFAULT_MAX_BATCHES,
+    now: datetime | None = None,
+) -> SweepCounts:
+    """The sweep: batches until one comes back short (nothing more is due) or ``max_batches`` ran.
+    The same function whether Prefect orchestrates it or not, so both write the same history."""
+    total = SweepCounts()
+    for _ in range(max_batches):
+        counts = await run_batch(now or utc_now(), batch_size)
+        total.add(counts)
+        if counts.cases < batch_size:
+            break
+    return total

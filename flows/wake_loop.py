@@ -34,6 +34,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def one_line(exc: BaseException) -> str:
+    """An error as one log line: its type and the first line of its message (a driver error's own
+    message, not SQLAlchemy's statement and parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+
+
 def seconds_until_wake(now: datetime, next_due: datetime | None, max_idle: timedelta) -> float:
     """How long to sleep: until ``next_due`` but never longer than ``max_idle``, never negative."""
     limit = max_idle.total_seconds()
@@ -94,8 +102,8 @@ async def drive_by_deadlines(
                 pause = CONTENDED_PAUSE.total_seconds()
             else:
                 pause = seconds_until_wake(now, due, max_idle)
-        except Exception:
-            log.exception("%s: run failed; retrying in %s", name, max_idle)
+        except Exception as exc:  # one line per retry (a database outage must not flood the log)
+            log.warning("%s: %s; retrying in %.1f s", name, one_line(exc), max_idle.total_seconds())
             pause = max_idle.total_seconds()
         if await sleep(pause):
             return

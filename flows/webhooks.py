@@ -1,14 +1,13 @@
 """Sending one notification to its channel's webhook (plain functions: no Prefect, no retries here).
 
-``deliver_notifications`` (flows/delivery.py) wraps ``attempt_delivery`` in a Prefect task with
-retries; each attempt's outcome is recorded by the outbox service in its own transaction, after the
-request, so a crash in between may resend (the receiver de-duplicates by ``notification_id``) but never
-loses the record.
+``flows.outbox_delivery.attempt_delivery`` calls :func:`post` through the kind table
+(flows/senders.py) and records each attempt's outcome with the outbox service in its own transaction,
+after the request, so a crash in between may resend (the receiver de-duplicates by
+``notification_id``) but never loses the record.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,17 +16,9 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
-from sqlalchemy import Engine
 
-from casework.history.outbox import (
-    OutboxItem,
-    record_delivered,
-    record_failed_attempt,
-    record_undeliverable,
-)
+from casework.history.outbox import OutboxItem
 from flows.signing import encode_body, signed_headers
-from models.db import session_scope
-from models.kinds import NotificationStatus
 from policies.channels import load_channels
 
 Clock = Callable[[], datetime]
@@ -58,8 +49,13 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
+class Undeliverable(Exception):
+    """Raised by a sender when no retry can help (no recipient, nothing configured to send with):
+    the notification becomes a dead letter at once, with this message as its error."""
+
+
 class DeliveryFailed(RuntimeError):
-    """One attempt failed and the row may be retried (raised so Prefect's task retries apply)."""
+    """One attempt failed and the row may be retried (flows.outbox_delivery retries it with back-off)."""
 
 
 @dataclass(frozen=True)
@@ -97,50 +93,3 @@ async def post(
     if 200 <= response.status_code < 300:
         return response.status_code, None
     return response.status_code, f"HTTP {response.status_code} from {target.url}"
-
-
-async def attempt_delivery(
-    engine: Engine,
-    client: httpx.AsyncClient,
-    targets: Mapping[str, WebhookTarget],
-    item: OutboxItem,
-    policy: DeliveryPolicy,
-    clock: Clock,
-) -> Outcome:
-    """One attempt: send, then record the outcome in its own transaction."""
-    target = targets.get(item.channel)
-    if target is None:
-        reason = f"channel {item.channel!r} has no webhook in the channels file (LIFELINE_CHANNELS_FILE)"
-        done = await asyncio.to_thread(_record_undeliverable, engine, item.id, clock(), reason)
-        return Outcome.DEAD if done else Outcome.SKIPPED
-    status_code, error = await post(client, target, item, clock())
-    now = clock()
-    if error is None:
-        done = await asyncio.to_thread(_record_delivered, engine, item.id, now, status_code or 200)
-        return Outcome.DELIVERED if done else Outcome.SKIPPED
-    retry_at = now + policy.lease
-    status = await asyncio.to_thread(
-        _record_failure, engine, item.id, now, error, policy.max_attempts, retry_at
-    )
-    if status is None:
-        return Outcome.SKIPPED
-    if status is NotificationStatus.DEAD:
-        return Outcome.DEAD
-    raise DeliveryFailed(f"notification {item.id} to {item.channel}: {error}")
-
-
-def _record_delivered(engine: Engine, notification_id: int, now: datetime, status_code: int) -> bool:
-    with session_scope(engine) as session:
-        return record_delivered(session, notification_id, now, status_code)
-
-
-def _record_failure(
-    engine: Engine, notification_id: int, now: datetime, error: str, max_attempts: int, retry_at: datetime
-) -> NotificationStatus | None:
-    with session_scope(engine) as session:
-        return record_failed_attempt(session, notification_id, now, error, max_attempts, retry_at)
-
-
-def _record_undeliverable(engine: Engine, notification_id: int, now: datetime, error: str) -> bool:
-    with session_scope(engine) as session:
-        return record_undeliverable(session, notification_id, now, error)

@@ -1,6 +1,11 @@
 """The escalation worker: drives the `escalation-sweep` flow by the clock of the data, delivers
 notifications, beats a heartbeat, and (with a Prefect server) serves both flows as deployments.
 
+Escalations never wait on Prefect: the worker sweeps at once on start, outside a flow run, while
+Prefect is prepared and probed in the background (flows/orchestrator.py); once Prefect answers,
+sweeps and deliveries are flow runs, and whenever it stops answering they run the same functions
+outside one again (``orchestrator: degraded`` in the log, the heartbeat and /healthz).
+
 Embedding (``lifeline serve`` runs the worker inside the API process)::
 
     stop = threading.Event()
@@ -10,7 +15,7 @@ Embedding (``lifeline serve`` runs the worker inside the API process)::
     stop.set(); thread.join(timeout=10)
 
 or, on the API's own event loop: ``asyncio.create_task(run_worker_async(config, stop_event))`` with
-an ``asyncio.Event``. Either way the worker stops within about a second of ``stop.set()``.
+an ``asyncio.Event``. Either way the worker stops within a second or so of ``stop.set()``.
 """
 
 from __future__ import annotations
@@ -27,15 +32,35 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
+
+from casework.audit.digests import load_signing_key, write_digest
+from casework.errors import DigestError
 from casework.heartbeats import record_heartbeat
-from casework.history.outbox import earliest_pending_attempt
+from casework.history.outbox import OutboxItem, earliest_pending_attempt, release_leases
+from casework.registry.channel_names import undefined_channels
 from casework.settings import Settings, get_settings
 from flows.database import engine_for, use_database
-from flows.delivery import DEFAULT_BATCH, claim_batch, deliver_notifications
-from flows.sweep import DEFAULT_MAX_BATCHES, escalation_sweep
-from flows.sweep_batches import DEFAULT_BATCH_SIZE, earliest_deadline, preload_policies
-from flows.wake_loop import DEFAULT_MAX_IDLE, Clock, StopSignal, drive_by_deadlines, utc_now
-from flows.webhooks import DeliveryPolicy
+from flows.orchestrator import Orchestrator, prefect_api_configured
+from flows.outbox_delivery import (
+    DEFAULT_BATCH,
+    ChannelLimits,
+    claim_batch,
+    deliver_by_channel,
+    plain_group_runner,
+    still_pending,
+    summary,
+)
+from flows.sweep_batches import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_BATCHES,
+    earliest_deadline,
+    plain_batches,
+    preload_policies,
+    sweep_until_done,
+)
+from flows.wake_loop import DEFAULT_MAX_IDLE, Clock, StopSignal, drive_by_deadlines, one_line, utc_now
+from flows.webhooks import DeliveryPolicy, load_targets
 from models.db import session_scope
 from models.migrate import ensure_schema_current
 
@@ -43,9 +68,16 @@ log = logging.getLogger("lifeline.worker")
 
 #: The name of both served deployments (`escalation-sweep/lifeline`, `deliver-notifications/lifeline`).
 DEPLOYMENT_NAME = "lifeline"
-#: On stop, deliveries in flight (perhaps waiting to retry) get this long before they are cancelled;
-#: their rows stay leased and another worker (or this one, restarted) retries them.
-STOP_GRACE = timedelta(seconds=5)
+#: On stop, deliveries in flight get this long before they are cancelled; the leases of the rows
+#: they had not recorded yet are released, so the next worker sends them at once (the receiver
+#: drops a resent ``notification_id``). The whole stop stays within 2 s.
+STOP_GRACE = timedelta(seconds=0.3)
+#: On stop, tasks still running (flow runs given up on) get this long after being cancelled.
+LEFTOVER_GRACE = timedelta(seconds=0.1)
+#: A sweep's flow run that has not finished after this long is left to finish on its own and the
+#: sweep runs without Prefect meanwhile (a run normally takes ~0.1 s; a busy Prefect server on
+#: SQLite was measured stalling one by ~2.4 s).
+FLOW_RUN_PATIENCE = timedelta(seconds=2)
 
 
 def default_worker_id() -> str:
@@ -66,57 +98,82 @@ class WorkerConfig:
     delivery: DeliveryPolicy = DeliveryPolicy()
     delivery_batch: int = DEFAULT_BATCH
     max_concurrent_deliveries: int = 4
+    #: The Ed25519 key that signs chain digests (LIFELINE_SIGNING_KEY_FILE); None: no digests.
+    signing_key_file: Path | None = None
+    #: How often a signed digest of every case's chain head is written.
+    digest_every: timedelta = timedelta(minutes=5)
+    #: A sweep's flow run unfinished after this long is left to finish on its own (see below).
+    flow_run_patience: timedelta = FLOW_RUN_PATIENCE
     #: Serve both flows as Prefect deployments; None: only when PREFECT_API_URL names a server.
     serve_deployments: bool | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WorkerConfig:
         settings = settings or get_settings()
-        config = cls(database_url=settings.database_url, channels_file=settings.channels_file)
+        config = cls(
+            database_url=settings.database_url,
+            channels_file=settings.channels_file,
+            signing_key_file=settings.signing_key_file,
+        )
         return replace(config, **overrides)
 
     def should_serve(self) -> bool:
         if self.serve_deployments is not None:
             return self.serve_deployments
-        return bool(os.environ.get("PREFECT_API_URL"))
+        return prefect_api_configured()
 
 
 class Worker:
     """The worker's loops on one event loop; build it, then ``await run()``."""
 
-    def __init__(self, config: WorkerConfig, stop: StopSignal, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        stop: StopSignal,
+        clock: Clock = utc_now,
+        orchestrator: Orchestrator | None = None,
+    ) -> None:
         self.config = config
         self.stop = stop
         self.clock = clock
+        self.orchestrator = orchestrator or Orchestrator()
+        use_database(config.database_url)  # the flows' database (never a flow parameter)
         self.engine = engine_for(config.database_url)
         self.kick = asyncio.Event()
-        self.deliveries: set[asyncio.Task[Any]] = set()
+        #: Delivery runs in flight, each with the ids of the rows it claimed.
+        self.deliveries: dict[asyncio.Task[Any], list[int]] = {}
+        #: Flow runs given up on when Prefect went away mid-run (their batches commit or not).
+        self.abandoned: set[asyncio.Future[Any]] = set()
+        self.limits = ChannelLimits()
         self.sweeps = 0
+        self.sweeps_in_flow = 0
+        self._serving: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         await asyncio.to_thread(ensure_schema_current, self.engine)
         for problem in await asyncio.to_thread(preload_policies, self.engine):
             log.warning("cannot parse %s", problem)
+        for line in await asyncio.to_thread(self._undefined_channels):
+            log.warning("%s is not in the channels file: its notifications will be dead letters", line)
         log.info("worker %s started on %s", self.config.worker_id, self.engine.url.render_as_string(True))
-        runner = await self._start_runner() if self.config.should_serve() else None
+        loops = [self._sweep_loop(), self._delivery_loop(), self._heartbeat_loop(), self._prefect_loop()]
+        if self.config.signing_key_file is not None:
+            loops.append(self._digest_loop(self.config.signing_key_file))
         try:
-            await asyncio.gather(self._sweep_loop(), self._delivery_loop(), self._heartbeat_loop())
+            await asyncio.gather(*loops)
         finally:
-            await self._finish_deliveries()
-            if runner is not None:
-                await runner[0].astop()
-                runner[1].cancel()
+            await self._finish()
             log.info("worker %s stopped", self.config.worker_id)
 
     # -- escalations -------------------------------------------------------------------------------
 
     async def _sweep_loop(self) -> None:
-        # A catch-up sweep at once, whatever is due: it also starts Prefect's temporary local server
-        # (~10 s) now rather than at the first deadline, which would then be that late.
+        # A catch-up sweep at once, whatever is due: without waiting for Prefect (it runs outside a
+        # flow run until Prefect answers).
         try:
             await self.sweep(self.clock())
-        except Exception:
-            log.exception("the first sweep failed; the loop will retry")
+        except Exception as exc:
+            log.warning("the first sweep failed (%s); the loop will retry", one_line(exc))
         await drive_by_deadlines(
             name="escalation-sweep",
             next_due=lambda: asyncio.to_thread(earliest_deadline, self.engine),
@@ -128,16 +185,74 @@ class Worker:
         )
 
     async def sweep(self, now: datetime) -> int:
-        """One `escalation-sweep` flow run; returns how many cases it claimed."""
-        result = await escalation_sweep(
-            batch_size=self.config.batch_size,
-            max_batches=self.config.max_batches,
-            now=None if self.clock is utc_now else now,
-        )
+        """One sweep: an `escalation-sweep` flow run while Prefect answers, else the same sweep
+        function outside a flow run; returns how many cases it claimed."""
+        fixed_now = None if self.clock is utc_now else now
+        # While a flow run given up on is still going, Prefect is too slow: do not pile up more.
+        use_prefect = self.orchestrator.available and not self.abandoned
+        result = await self._sweep_in_flow(fixed_now) if use_prefect else None
+        how = "flow run"
+        if result is None:
+            counts = await sweep_until_done(
+                plain_batches(self.engine), self.config.batch_size, self.config.max_batches, fixed_now
+            )
+            result, how = counts.to_dict(), "without Prefect"
         self.sweeps += 1
+        if result.get("events"):
+            log.info(
+                "escalation-sweep (%s): %d cases, %d events, %d notifications, max lateness %.3f s",
+                how,
+                result.get("changed_cases", 0),
+                result.get("events", 0),
+                result.get("notifications", 0),
+                result.get("max_lateness_seconds", 0.0),
+            )
         if result.get("notifications"):
             self.kick.set()
         return int(result.get("cases", 0))
+
+    async def _sweep_in_flow(self, now: datetime | None) -> dict[str, Any] | None:
+        """The flow run's counts; None when Prefect went away meanwhile (then sweep without it)."""
+        from flows.sweep import escalation_sweep
+
+        run = escalation_sweep(
+            batch_size=self.config.batch_size, max_batches=self.config.max_batches, now=now
+        )
+        patience = self.config.flow_run_patience
+        result = await self._unless_prefect_goes_away(cast(Awaitable[dict[str, Any]], run), patience)
+        if result is not None:
+            self.sweeps_in_flow += 1
+        return result
+
+    async def _unless_prefect_goes_away(self, run: Awaitable[Any], patience: timedelta | None) -> Any | None:
+        """Await a flow run, or give up on it (left running, its result ignored) as soon as Prefect
+        stops answering or after ``patience`` (a Prefect server too busy to start the run:
+        the deadlines do not wait for it). None when given up or when it failed for want of
+        Prefect; the caller then sweeps without it (a timer's dedupe key and the batch's lock make
+        the two sweeps write each escalation once)."""
+        task = asyncio.ensure_future(run)
+        down = asyncio.ensure_future(self.orchestrator.went_down())
+        try:
+            timeout = patience.total_seconds() if patience is not None else None
+            await asyncio.wait({task, down}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            down.cancel()
+        if not task.done():
+            self.abandoned.add(task)
+            task.add_done_callback(self._forget_abandoned)
+            return None
+        exc = task.exception()
+        if exc is None:
+            return task.result()
+        if is_orchestration_error(exc):
+            self.orchestrator.mark_unreachable(f"a flow run failed: {one_line(exc)}")
+            return None
+        raise exc
+
+    def _forget_abandoned(self, task: asyncio.Future[Any]) -> None:
+        self.abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the run was given up on, its outcome no longer matters
 
     # -- notifications -----------------------------------------------------------------------------
 
@@ -157,31 +272,62 @@ class Worker:
             return earliest_pending_attempt(session)
 
     async def start_delivery(self, now: datetime) -> int:
-        """Claim due notifications and deliver them in a flow run of their own (several may run at
-        once, so one slow or failing webhook never holds up the others)."""
+        """Claim due notifications and deliver them in a run of their own (several may run at
+        once, so one slow or failing receiver never holds up the others): a `deliver-notifications`
+        flow run while Prefect answers, else the same delivery functions outside one."""
         if len(self.deliveries) >= self.config.max_concurrent_deliveries:
             return 0
         policy = self.config.delivery
-        limit = self.config.delivery_batch
-        items = await asyncio.to_thread(claim_batch, self.engine, limit, policy.lease, now)
+        items = await asyncio.to_thread(
+            claim_batch, self.engine, self.config.delivery_batch, policy.lease, now
+        )
         if not items:
             return 0
+        ids = [item.id for item in items]
+        run = self._deliver_in_flow(items) if self.orchestrator.available else self._deliver_plain(items)
+        task = asyncio.ensure_future(run)
+        self.deliveries[task] = ids
+        task.add_done_callback(self._delivery_done)
+        return len(items)
+
+    async def _deliver_in_flow(self, items: list[OutboxItem]) -> dict[str, Any]:
+        """A `deliver-notifications` flow run; if Prefect goes away meanwhile, the rows it has not
+        recorded yet are delivered without it (a row is recorded once, whoever sends it; a resent
+        ``notification_id`` is dropped by the receiver)."""
+        from flows.delivery import deliver_notifications
+
+        policy = self.config.delivery
+        ids = [item.id for item in items]
         run = deliver_notifications(
-            notification_ids=[item.id for item in items],
+            notification_ids=ids,
             channels_file=str(self.config.channels_file) if self.config.channels_file else None,
+            limit=len(ids),
             max_attempts=policy.max_attempts,
             backoff_factor=policy.backoff_factor,
             timeout_seconds=policy.timeout_seconds,
         )
-        task = asyncio.ensure_future(cast(Awaitable[Any], run))
-        self.deliveries.add(task)
-        task.add_done_callback(self._delivery_done)
-        return len(items)
+        result = await self._unless_prefect_goes_away(cast(Awaitable[Any], run), patience=None)
+        if result is not None:
+            return cast(dict[str, Any], result)
+        return await self._deliver_plain(await asyncio.to_thread(still_pending, self.engine, ids))
+
+    async def _deliver_plain(self, items: list[OutboxItem]) -> dict[str, Any]:
+        if not items:
+            return {"claimed": 0}
+        policy = self.config.delivery
+        targets = load_targets(self.config.channels_file)
+        async with httpx.AsyncClient(timeout=policy.timeout_seconds) as client:
+            runner = plain_group_runner(self.engine, client, targets, policy, self.limits, self.clock)
+            counts = await deliver_by_channel(items, runner)
+        if counts.get("dead"):
+            log.error("deliver-notifications (without Prefect): %s", summary(counts))
+        return counts
 
     def _delivery_done(self, task: asyncio.Task[Any]) -> None:
-        self.deliveries.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("deliver-notifications failed: %s", task.exception())
+        self.deliveries.pop(task, None)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("deliver-notifications failed: %s", one_line(error))
 
     async def _sleep_or_kick(self, seconds: float) -> bool:
         if self.stop.is_set():
@@ -191,40 +337,123 @@ class Worker:
         self.kick.clear()
         return self.stop.is_set()
 
-    async def _finish_deliveries(self) -> None:
-        if not self.deliveries:
-            return
-        _, pending = await asyncio.wait(set(self.deliveries), timeout=STOP_GRACE.total_seconds())
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
     # -- heartbeat and Prefect ---------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
         while True:
             try:
                 await asyncio.to_thread(self._beat)
-            except Exception:
-                log.exception("heartbeat failed")
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", one_line(exc))
             if await self.stop.sleep(self.config.heartbeat_every.total_seconds()):
                 return
 
+    async def _digest_loop(self, key_file: Path) -> None:
+        """Sign a digest of every case's chain head now and every ``digest_every``
+        (casework/audit/digests.py: a history cut short after it is named by `audit verify`)."""
+        try:
+            key = load_signing_key(key_file)
+        except DigestError as exc:
+            log.error("no chain digests: %s", exc)
+            return
+        while True:
+            try:
+                await asyncio.to_thread(self._write_digest, key)
+            except Exception as exc:
+                log.warning("chain digest failed: %s", one_line(exc))
+            if await self.stop.sleep(self.config.digest_every.total_seconds()):
+                return
+
+    def _write_digest(self, key: Any) -> None:
+        with session_scope(self.engine) as session:
+            row = write_digest(session, key, self.clock())
+            log.info("signed a chain digest of %d cases (key %s)", row.cases, row.key_id[:12])
+
+    def _undefined_channels(self) -> list[str]:
+        defined = load_targets(self.config.channels_file)
+        with session_scope(self.engine, write=False) as session:
+            return undefined_channels(session, defined)
+
     def _beat(self) -> None:
         with session_scope(self.engine) as session:
-            record_heartbeat(session, self.config.worker_id, self.clock())
+            record_heartbeat(session, self.config.worker_id, self.clock(), str(self.orchestrator.mode))
 
-    async def _start_runner(self) -> tuple[Any, asyncio.Task[None]]:
+    async def _prefect_loop(self) -> None:
+        """Watch Prefect in the background; with a server, serve the deployments once it answers."""
+        watch = asyncio.ensure_future(self.orchestrator.watch(self.stop))
+        serve = self.config.should_serve()
+        try:
+            while not self.stop.is_set():
+                if serve and self.orchestrator.available:
+                    serve = False  # once: a failure to serve is logged, sweeping goes on
+                    self._serving = asyncio.ensure_future(self._serve())
+                await self.stop.sleep(0.2)
+        finally:
+            watch.cancel()  # preparing Prefect may take long: it is left to its daemon thread
+
+    async def _serve(self) -> None:
         """Serve both flows as deployments (no schedule: the worker decides when to sweep), so a
-        Prefect server lists them and an operator can start a run from its UI."""
+        Prefect server lists them and an operator can start a run from its UI. Runs beside the
+        loops (registering takes seconds on a busy server) and is cancelled on stop. The worker
+        runs its loop outside the main thread (``lifeline worker``), where Prefect's Runner does not
+        install a SIGTERM handler of its own."""
         from prefect.runner import Runner
 
-        runner = Runner(name=f"lifeline-{self.config.worker_id}", pause_on_shutdown=False)
-        for flow_ in (escalation_sweep, deliver_notifications):
-            deployment = await flow_.ato_deployment(name=DEPLOYMENT_NAME)
-            await cast(Awaitable[Any], runner.add_deployment(deployment))
+        from flows.delivery import deliver_notifications
+        from flows.sweep import escalation_sweep
+
+        try:
+            runner = Runner(name=f"lifeline-{self.config.worker_id}", pause_on_shutdown=False)
+            for flow_ in (escalation_sweep, deliver_notifications):
+                deployment = await flow_.ato_deployment(name=DEPLOYMENT_NAME)
+                await cast(Awaitable[Any], runner.add_deployment(deployment))
+        except Exception as exc:
+            log.warning("cannot serve the deployments (%s); sweeping goes on", one_line(exc))
+            return
         log.info("serving deployments escalation-sweep/%s, deliver-notifications/%s", *[DEPLOYMENT_NAME] * 2)
-        return runner, asyncio.create_task(runner.start())
+        try:
+            await runner.start()
+        except Exception as exc:
+            log.warning("stopped serving the deployments (%s); sweeping goes on", one_line(exc))
+
+    # -- stopping ----------------------------------------------------------------------------------
+
+    async def _finish(self) -> None:
+        """Give deliveries in flight a moment, cancel the rest and release their rows' leases;
+        stop serving; leave abandoned flow runs behind. Bounded: well within 2 s."""
+        if self.deliveries:
+            _, pending = await asyncio.wait(set(self.deliveries), timeout=STOP_GRACE.total_seconds())
+            unfinished = [nid for task in pending for nid in self.deliveries.get(task, [])]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=LEFTOVER_GRACE.total_seconds())
+            if unfinished:
+                await self._release(unfinished)
+        if self._serving is not None:
+            self._serving.cancel()
+            await asyncio.wait({self._serving}, timeout=LEFTOVER_GRACE.total_seconds())
+        for run in list(self.abandoned):
+            run.cancel()
+
+    async def _release(self, ids: list[int]) -> None:
+        try:
+            released = await asyncio.wait_for(asyncio.to_thread(self._release_leases, ids), timeout=0.5)
+        except Exception as exc:  # the rows stay leased; they are retried after the lease
+            log.warning("could not release %d notification leases: %s", len(ids), one_line(exc))
+            return
+        log.info("stopped %d deliveries in flight; released for another attempt", released)
+
+    def _release_leases(self, ids: list[int]) -> int:
+        with session_scope(self.engine) as session:
+            return release_leases(session, ids, self.clock())
+
+
+def is_orchestration_error(exc: BaseException) -> bool:
+    """An error from talking to Prefect's API (unreachable, timed out, refused), not from the work."""
+    if isinstance(exc, httpx.HTTPError | ConnectionError | TimeoutError):
+        return True
+    return type(exc).__module__.startswith("prefect.") and "database" not in str(exc).lower()
 
 
 async def run_worker_async(
@@ -234,9 +463,9 @@ async def run_worker_async(
 ) -> None:
     """Run the worker on the current event loop until ``stop`` is set (forever without one)."""
     resolved = _config(config)
-    signal = stop if isinstance(stop, StopSignal) else StopSignal(stop)
+    stop_signal = stop if isinstance(stop, StopSignal) else StopSignal(stop)
     use_database(resolved.database_url)
-    await Worker(resolved, signal, clock).run()
+    await Worker(resolved, stop_signal, clock).run()
 
 
 def run_worker(
@@ -248,7 +477,29 @@ def run_worker(
     call it in a thread). ``config`` may be a database URL, the LIFELINE settings or a WorkerConfig.
 
     Raises ``models.migrate.SchemaBehind`` if the database needs `lifeline db upgrade`."""
-    asyncio.run(run_worker_async(config, stop, clock))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(run_worker_async(config, stop, clock))
+    finally:
+        _close_quickly(loop)
+
+
+def _close_quickly(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the worker's loop without waiting on what is left: unlike ``asyncio.run``, which waits
+    for every cancelled task, a flow run given up on (its Prefect server gone) would spend seconds
+    reporting its crash to that server. Leftovers get ``LEFTOVER_GRACE``; worker threads are not
+    joined (each holds at most one short database call)."""
+    loop.set_exception_handler(lambda _loop, _context: None)  # cancelled flow runs complain: ignored
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    with contextlib.suppress(Exception):
+        if leftovers:
+            loop.run_until_complete(asyncio.wait(leftovers, timeout=LEFTOVER_GRACE.total_seconds()))
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), LEFTOVER_GRACE.total_seconds()))
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def _config(config: WorkerConfig | Settings | str) -> WorkerConfig:

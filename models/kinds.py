@@ -25,3 +25,12 @@ class Role(StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     AUDITOR = "auditor"
+
+
+class LinkKind(StrEnum):
+    """How a stored link relates its ``case_id`` to its ``other_case_id`` (casework.links)."""
+
+    PARENT_OF = "parent_of"
+    RELATED = "related"
+    DUPLICATE_OF = "duplicate_of"
+    MERGED_INTO = "merged_into"

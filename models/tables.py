@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.kinds import BreachTarget, NotificationStatus, Role
+from models.kinds import BreachTarget, LinkKind, NotificationStatus, Role
 from models.types import EnumText, UTCDateTime
 from sla_engine.kinds import EventKind, Status
 
@@ -234,6 +234,8 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _utc()
     delivered_at: datetime | None = _utc(nullable=True, default=None)
+    #: How many times an operator queued it again after it was dead (``notifications redeliver``).
+    redeliveries: int = 0
 
 
 class ApiKey(SQLModel, table=True):
@@ -270,3 +272,82 @@ class WorkerHeartbeat(SQLModel, table=True):
 
     worker_id: str = Field(primary_key=True, max_length=200)
     beat_at: datetime = _utc()
+    #: ``prefect`` (sweeps are flow runs) or ``degraded`` (sweeping without Prefect); None before 0008.
+    orchestrator: str | None = Field(default=None, max_length=20)
+
+
+class ChainDigest(SQLModel, table=True):
+    """A signed checkpoint of every case's chain head (casework.audit.digests): ``body`` is the
+    exact canonical JSON that ``signature`` (Ed25519, base64) signs, ``key_id`` names the key (the
+    SHA-256 of its raw public key). Auditors keep an exported copy outside the database, so a
+    history cut short after it is named by ``audit verify --digest``."""
+
+    __tablename__ = "chain_digests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _utc(index=True)
+    cases: int
+    key_id: str = Field(max_length=64)
+    body: str = Field(sa_type=sa.Text)
+    signature: str = Field(sa_type=sa.Text)
+
+
+class CaseLink(SQLModel, table=True):
+    """A link between two cases, stored once per pair: ``parent_of`` (case_id is the parent),
+    ``related`` (either way round), ``duplicate_of`` and ``merged_into`` (case_id is the duplicate).
+    Every link and unlink is also an event on both cases (casework.links)."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "other_case_id", name="uq_case_links_pair"),
+        sa.Index("ix_case_links_other_case_id", "other_case_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="cases.id", max_length=40)
+    other_case_id: str = Field(foreign_key="cases.id", max_length=40)
+    kind: LinkKind = Field(sa_type=EnumText(LinkKind))
+    created_at: datetime = _utc()
+    created_by: str = Field(max_length=200)
+
+
+class BulkRequest(SQLModel, table=True):
+    """A bulk action answered under an Idempotency-Key (scoped by API key, as ``idempotency_keys``):
+    a retry with the same key and body gets ``response`` again, the cases are not acted on twice."""
+
+    __tablename__ = "bulk_requests"
+
+    key: str = Field(primary_key=True, max_length=300)
+    request_hash: str = Field(max_length=64)
+    created_at: datetime = _utc()
+    response: dict[str, Any] = _json()
+
+
+#: Search and creator indexes the migrations create per database (SQLite FTS5 table and its
+#: shadow tables, expression indexes): not modelled, so schema comparison leaves them out.
+UNMODELLED_PREFIX = "case_search"
+UNMODELLED_INDEXES = frozenset(
+    {"ix_cases_creator_id", "ix_cases_creator_handle", "ix_cases_search", "ix_case_events_search"}
+)
+# The creator channel's tables live in their own module; importing it here registers them with the
+# same metadata wherever the tables are imported.
+from models.creator_tables import CreatorLink, InstanceSecret, IntakeRequest  # noqa: E402
+
+__all__ = [
+    "ApiKey",
+    "Breach",
+    "Case",
+    "BulkRequest",
+    "CaseEscalation",
+    "CaseEvent",
+    "CaseLink",
+    "ChainDigest",
+    "ClockOutcome",
+    "CreatorLink",
+    "IdempotencyKey",
+    "InstanceSecret",
+    "IntakeRequest",
+    "Notification",
+    "PolicyVersion",
+    "WorkerHeartbeat",
+]

@@ -23,7 +23,8 @@ from policies.durations import DurationError, parse_duration
 from policies.schema_messages import duration_message
 
 _PRIORITY = re.compile(r"P[0-9]")
-_TERMINAL = ("resolved", "closed")
+#: Statuses and actions that end a case: every clock stops there.
+_TERMINAL = ("resolved", "closed", "merged", "resolve", "close", "merge_into")
 
 
 class _Linter:
@@ -288,6 +289,12 @@ def _check_clock_kinds(lint: _Linter) -> None:
                 pointer("clocks", name, "not_after"),
                 f"not_after caps one deadline; a {kind} clock has one per cycle (use an elapsed clock)",
             )
+        for i, trigger in enumerate(clock.get("starts_on", [])):
+            if trigger in _TERMINAL:
+                lint.warn(
+                    pointer("clocks", name, "starts_on", i),
+                    f"{trigger!r} ends the case: a clock never starts there",
+                )
         both = set(clock.get("starts_on", [])) & set(clock.get("stops_on", []))
         for i, trigger in enumerate(clock.get("starts_on", [])):
             if trigger in both:

@@ -189,6 +189,9 @@ class Policy:
     clocks: tuple[ClockSpec, ...]
     stages: tuple[StageSpec, ...]
     description: str | None = None
+    #: What a breach of one of the case's child cases does to it: "escalate" (to its next stage) or
+    #: "none" (the default).
+    on_child_breach: str = "none"
     #: The canonical JSON document (sorted keys, no insignificant whitespace) and its SHA-256; the
     #: registry versions a policy by this hash.
     canonical_json: str = ""

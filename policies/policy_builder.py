@@ -52,6 +52,7 @@ def build_policy(doc: Mapping[str, Any]) -> Policy:
         clocks=tuple(_clock(name, spec) for name, spec in doc["clocks"].items()),
         stages=tuple(_stage(spec) for spec in doc["stages"]),
         description=doc.get("description"),
+        on_child_breach=doc.get("on_child_breach", "none"),
         canonical_json=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )

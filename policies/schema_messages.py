@@ -93,6 +93,10 @@ def _required(error: ValidationError, path: list[str | int]) -> Iterator[Located
             yield pointer_of(path), f"missing required field {name!r}{hint}"
 
 
+#: The keys of a creator text given per language (``creator_title``, ``creator_text``).
+LANGUAGE_PATTERN = "^[a-z]{2}(-[A-Z]{2})?$"
+
+
 def _additional(error: ValidationError, path: list[str | int]) -> Iterator[Located]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     known = sorted(schema.get("properties", {}))
@@ -104,6 +108,8 @@ def _additional(error: ValidationError, path: list[str | int]) -> Iterator[Locat
         where = pointer_of([*path, key])
         if "^P[0-9]$" in patterns:
             yield where, f"{show(key)} is not a priority (P0 to P9, e.g. P1)"
+        elif LANGUAGE_PATTERN in patterns:
+            yield where, f"{show(key)} is not a language code (e.g. en, it, pt-BR)"
         elif patterns:
             rule = "lower-case letters, digits and '_', e.g. resolution"
             yield where, f"{show(key)} is not a valid clock name ({rule})"

@@ -96,6 +96,8 @@ def _status_action(
     if reason and events:
         first = events[0]
         events[0] = replace(first, data={**first.data, "reason": str(reason)})
+    if message and events:  # the creator's words resuming the case, for their conversation
+        events[0] = replace(events[0], data={**events[0].data, **message})
     return state, events
 
 
@@ -141,6 +143,22 @@ def _reply(
     """A public message to the creator: event ``replied``, no status change (clocks may name it)."""
     event = EngineEvent(EventKind.REPLIED, action.at, action.actor, _message(action, required=True))
     return replace(state, updated_at=action.at), [event]
+
+
+def _merge_into(
+    policy: Policy, calendar: BusinessCalendar, state: CaseState, action: AgentAction
+) -> tuple[CaseState, Events]:
+    """End the case as ``merged``: every clock and the stage timer stop as on close. Which case
+    survives is the services' business (they check it exists); the engine records its id."""
+    survivor = action.args.get("case_id")
+    if not isinstance(survivor, str) or not survivor:
+        raise InvalidAction("merge_into needs the surviving case's 'case_id'", "case_id")
+    state, events = change_status(
+        policy, calendar, state, Status.MERGED, action.at, action.actor, "merge_into"
+    )
+    first = events[0]
+    events[0] = replace(first, data={**first.data, "into": survivor})
+    return replace(state, closed_at=action.at), events
 
 
 def _escalate(
@@ -255,6 +273,7 @@ HANDLERS: dict[ActionName, Handler] = {
     ActionName.SET_PRIORITY: _set_priority,
     ActionName.UPDATE_ATTRIBUTES: _update_attributes,
     ActionName.REPLY: _reply,
+    ActionName.MERGE_INTO: _merge_into,
 }
 
 

@@ -13,6 +13,8 @@ class Status(StrEnum):
     WAITING_ON_CREATOR = "waiting_on_creator"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    #: Merged into another case (action ``merge_into``): ended like ``closed``, pointing at the survivor.
+    MERGED = "merged"
 
 
 #: Statuses in which a case is still being worked: its clocks and stage timers may run.
@@ -36,6 +38,8 @@ class ActionName(StrEnum):
     CLOSE = "close"
     #: A public message to the creator (``note`` stays internal); records ``replied``.
     REPLY = "reply"
+    #: Close this case as a duplicate of ``case_id`` (status ``merged``).
+    MERGE_INTO = "merge_into"
 
 
 class EventKind(StrEnum):
@@ -66,6 +70,15 @@ class EventKind(StrEnum):
     # Written by the notification delivery flow, not by the engine.
     NOTIFICATION_DELIVERED = "notification_delivered"
     NOTIFICATION_FAILED = "notification_failed"
+    # Written by the services about cases' relations, not by the engine (no state change).
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    MERGED = "merged"
+    POLICY_MIGRATED = "policy_migrated"
+    # Written by the creator channel when an agent replaces the creator's status link (no token).
+    CREATOR_LINK_ROTATED = "creator_link_rotated"
+    #: A dead notification queued again by an operator (same notification_id).
+    NOTIFICATION_REDELIVERED = "notification_redelivered"
 
 
 class TimerKind(StrEnum):

@@ -27,7 +27,7 @@ from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.state import CaseState, ClockState, Meter, StageState
 
 Events = list[EngineEvent]
-ENDED = frozenset({Status.RESOLVED, Status.CLOSED})
+ENDED = frozenset({Status.RESOLVED, Status.CLOSED, Status.MERGED})
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.ESCALATE: S.OPEN,
         A.SET_PRIORITY: S.OPEN,
         A.UPDATE_ATTRIBUTES: S.OPEN,
+        A.MERGE_INTO: S.MERGED,
     },
     S.ACKNOWLEDGED: {
         A.START: S.IN_PROGRESS,
@@ -46,6 +47,7 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.ESCALATE: S.ACKNOWLEDGED,
         A.SET_PRIORITY: S.ACKNOWLEDGED,
         A.UPDATE_ATTRIBUTES: S.ACKNOWLEDGED,
+        A.MERGE_INTO: S.MERGED,
     },
     S.IN_PROGRESS: {
         A.REQUEST_INFO: S.WAITING_ON_CREATOR,
@@ -58,6 +60,7 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.ESCALATE: S.IN_PROGRESS,
         A.SET_PRIORITY: S.IN_PROGRESS,
         A.UPDATE_ATTRIBUTES: S.IN_PROGRESS,
+        A.MERGE_INTO: S.MERGED,
     },
     S.WAITING_ON_CREATOR: {
         A.CREATOR_REPLIED: S.IN_PROGRESS,
@@ -69,15 +72,19 @@ TRANSITIONS: Mapping[Status, Mapping[ActionName, Status]] = {
         A.ESCALATE: S.WAITING_ON_CREATOR,
         A.SET_PRIORITY: S.WAITING_ON_CREATOR,
         A.UPDATE_ATTRIBUTES: S.WAITING_ON_CREATOR,
+        A.MERGE_INTO: S.MERGED,
     },
     S.RESOLVED: {
         A.REOPEN: S.OPEN,
         A.CLOSE: S.CLOSED,
         A.NOTE: S.RESOLVED,
         A.REPLY: S.RESOLVED,
+        A.CREATOR_REPLIED: S.RESOLVED,
         A.ASSIGN: S.RESOLVED,
+        A.MERGE_INTO: S.MERGED,
     },
     S.CLOSED: {},
+    S.MERGED: {},
 }
 
 
@@ -88,7 +95,7 @@ class ForbiddenTransition(Exception):
         self.action = action
         self.from_status = from_status
         self.to_status = _intended_target(action)
-        allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "none (the case is closed)"
+        allowed = ", ".join(sorted(TRANSITIONS[from_status])) or "none (the case is closed or merged)"
         moves = self.to_status not in (None, from_status)
         super().__init__(
             f"cannot {action} a case that is {from_status}"

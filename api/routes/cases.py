@@ -16,31 +16,33 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.bodies import CaseAction, CaseCreate, EventView, Page
+from api.bodies import OPENED_CASE_VIEW, CaseAction, CaseCreate, EventView, OpenedCaseView, Page
 from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, CaseId, CaseWriter, EngineDep, NowDep, Reader
 from api.headers import public_url
+from api.listing import list_response, query_words
 from api.problems import Problem, validation_problem
 from api.reads import short_read
 from casework.cases import idempotency
 from casework.cases import lifecycle as cases
+from casework.cases.assignees import listing_assignee
+from casework.creator import links
 from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
 from casework.queries.case_view import (
-    CASE_BRIEFS,
     CASE_VIEW,
     CaseBrief,
     CaseRecord,
     CaseView,
-    case_briefs,
     case_view,
 )
 from casework.queries.pagination import MAX_PAGE
+from casework.search.conditions import MAX_QUERY
 from models.db import session_scope, single_read
 from sla_engine.kinds import Status
 
@@ -94,7 +96,7 @@ def _parse_if_match(value: str | None) -> frozenset[int] | None:
 @router.post(
     "",
     status_code=201,
-    response_model=CaseView,
+    response_model=OpenedCaseView,
     summary="Open a case",
     responses={
         **PROBLEMS,
@@ -117,7 +119,8 @@ def open_case(
     ] = None,
 ) -> Response:
     """Open a case under the latest registered version of its policy. The case starts in stage 0
-    with every clock running; its priority comes from the policy's rules over ``attributes``."""
+    with every clock running; its priority comes from the policy's rules over ``attributes``.
+    ``creator_link`` is the creator's status page, given this once."""
     payload = body.model_dump(mode="json", exclude_unset=True)
     stored_key = idempotency.scoped_key(holder.id, idempotency_key) if idempotency_key is not None else None
     fingerprint = idempotency.fingerprint(payload)
@@ -134,7 +137,8 @@ def open_case(
     }
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return _view_json(view, 200 if replayed else 201, headers)
+    body_json = OPENED_CASE_VIEW.dump_json(view)
+    return Response(body_json, 200 if replayed else 201, headers, media_type="application/json")
 
 
 def _open_once(
@@ -145,12 +149,13 @@ def _open_once(
     now: NowDep,
     stored_key: str | None,
     fingerprint: str,
-) -> tuple[CaseView, bool]:
+) -> tuple[OpenedCaseView, bool]:
     with session_scope(engine) as session:
         if stored_key is not None:
             existing = idempotency.find(session, stored_key, fingerprint, now)
             if existing is not None:
-                return _view(session, case_queries.get_case(session, existing), now), True
+                found = _view(session, case_queries.get_case(session, existing), now)
+                return OpenedCaseView(**found, creator_link=None), True
         try:
             change = cases.open_case(
                 session,
@@ -168,7 +173,9 @@ def _open_once(
             raise validation_problem([{"pointer": pointer, "message": str(err)}], str(err)) from None
         if stored_key is not None:
             idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
-        return _view(session, change.case, now, bool(change.breaches)), False
+        link = links.status_url(links.issue_link(session, change.case.id, now))
+        view = _view(session, change.case, now, bool(change.breaches))
+        return OpenedCaseView(**view, creator_link=link), False
 
 
 @router.get("", response_model=Page[CaseBrief], summary="List cases by nearest deadline", responses=PROBLEMS)
@@ -179,44 +186,38 @@ async def list_cases(
     incident_type: Annotated[str | None, Query(max_length=100)] = None,
     queue: Annotated[str | None, Query(max_length=100)] = None,
     priority: Annotated[str | None, Query(max_length=20)] = None,
-    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    assignee: Annotated[str | None, Query(max_length=200, description="An agent's name, or `me`")] = None,
     breached: Annotated[
         bool | None, Query(description="Only cases with (true) or without (false) a breach")
     ] = None,
     due_before: Annotated[Instant | None, Query(description="next_deadline_at before this instant")] = None,
+    creator: Annotated[str | None, Query(max_length=200, description="attributes.creator.id")] = None,
+    handle: Annotated[str | None, Query(max_length=200, description="attributes.creator.handle")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=MAX_QUERY, description="Words all found in the summary or one public reply"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="From a previous page's `next`")] = None,
 ) -> Response:
     """Cases matching every filter, ordered by ``next_deadline_at`` (nothing pending last), then id.
-    Follow ``next`` for the following page; it keeps the filters."""
+    Follow ``next`` for the following page; it keeps the filters. ``q`` searches the summary and
+    the public replies (every word, case and accents ignored); unknown parameters are a 422."""
     filters = CaseFilters(
+        creator=creator,
+        handle=handle,
+        q=query_words(q),
         status=status or (),
         incident_type=incident_type,
         queue=queue,
         priority=priority,
-        assignee=assignee,
+        assignee=listing_assignee(assignee, holder.actor),
         breached=breached,
         due_before=due_before,
     )
     engine: Engine = request.app.state.engine  # as EngineDep, without a dependency to solve
     now: datetime = request.app.state.clock()  # as NowDep, likewise
-    return await short_read(engine, _list_response, engine, request, filters, limit, cursor, now)
-
-
-def _list_response(
-    engine: Engine, request: Request, filters: CaseFilters, limit: int, cursor: str | None, now: datetime
-) -> Response:
-    with engine.connect() as connection, connection.begin(), Session(connection) as session:
-        page = case_queries.list_cases(connection, filters, limit, cursor)
-        # The session is used only if a policy version is not parsed yet (immutable rows).
-        items = case_briefs(session, page.items, now)
-    link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
-    body = b'{"items":' + CASE_BRIEFS.dump_json(items) + b',"next":' + _PAGE_LINK.dump_json(link) + b"}"
-    return Response(body, media_type="application/json")
-
-
-#: The listing's page is written from its parts: ``Page[CaseBrief]`` would validate every item again.
-_PAGE_LINK = TypeAdapter(str | None)
+    return await short_read(engine, list_response, engine, request, filters, limit, cursor, now)
 
 
 @router.get(

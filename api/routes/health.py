@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from api.checked_input import CheckedRoute
 from api.deps import EngineDep, NowDep
 from api.problems import PROBLEM_JSON, Problem
+from casework.heartbeats import orchestrator_status
 from casework.queries import operations
 from casework.settings import get_settings
 
@@ -39,6 +40,7 @@ def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
             "status": "warn",
             "detail": "no escalation worker has reported yet",
             "heartbeat_age_seconds": None,
+            "orchestrator": None,
         }
     age = max((now - beat).total_seconds(), 0.0)
     stale = now - beat > HEARTBEAT_STALE_AFTER
@@ -46,6 +48,7 @@ def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
         "status": "warn" if stale else "pass",
         "heartbeat_age_seconds": round(age, 3),
         "last_heartbeat_at": beat.isoformat(),
+        "orchestrator": orchestrator_status(operations.worker_modes(engine, now - HEARTBEAT_STALE_AFTER)),
         **({"detail": "the freshest worker heartbeat is stale: is a worker running?"} if stale else {}),
     }
 
@@ -57,14 +60,18 @@ def _check_worker(engine: Engine, now: datetime) -> dict[str, Any]:
 )
 def healthz(engine: EngineDep, now: NowDep) -> Response:
     """200 when this process can serve (a missing or stale worker is a warning, since workers may
-    run elsewhere); 503 problem+json when the database is unreachable or its schema is not current."""
+    run elsewhere); 503 problem+json when the database is unreachable or its schema is not current.
+
+    ``orchestrator`` is ``prefect`` when every live worker sweeps in Prefect flow runs, ``degraded``
+    when any sweeps without Prefect (its server unreachable), null when no live worker reported."""
     checks: dict[str, Any] = {"database": _check(operations.database_unreachable(engine))}
     if checks["database"]["status"] == "pass":
         checks["schema"] = _check(operations.schema_not_current(engine))
     if all(c["status"] == "pass" for c in checks.values()):
         checks["worker"] = _check_worker(engine, now)
         status = "warn" if checks["worker"]["status"] != "pass" else "pass"
-        return JSONResponse({"status": status, "checks": checks})
+        orchestrator = checks["worker"]["orchestrator"]
+        return JSONResponse({"status": status, "orchestrator": orchestrator, "checks": checks})
     failed = [name for name, c in checks.items() if c["status"] == "fail"]
     body = {
         "type": "/problems/unhealthy",

@@ -18,8 +18,18 @@ from models.tables import CaseEvent
 from sla_engine.events import AgentAction
 from sla_engine.kinds import SYSTEM_ACTOR, ActionName, EventKind
 
-#: Events written by the notification delivery flow: not part of the engine's history.
-DELIVERY_KINDS = frozenset({EventKind.NOTIFICATION_DELIVERED, EventKind.NOTIFICATION_FAILED})
+#: Events written by the notification delivery flow (and the creator link's rotation): not part of
+#: the engine's history.
+DELIVERY_KINDS = frozenset(
+    {
+        EventKind.NOTIFICATION_DELIVERED,
+        EventKind.NOTIFICATION_FAILED,
+        EventKind.CREATOR_LINK_ROTATED,
+        EventKind.NOTIFICATION_REDELIVERED,
+    }
+)
+#: Events the services write about a case's relations to other cases (casework.links): no state change.
+RELATION_KINDS = frozenset({EventKind.LINKED, EventKind.UNLINKED, EventKind.MERGED})
 
 
 @dataclass(frozen=True)
@@ -31,8 +41,8 @@ class RecordedAction:
 
 
 def is_engine_event(event: CaseEvent) -> bool:
-    """Events the engine wrote (everything except the delivery flow's records)."""
-    return event.kind not in DELIVERY_KINDS
+    """Events the engine wrote (everything except the delivery flow's and the links' records)."""
+    return event.kind not in DELIVERY_KINDS and event.kind not in RELATION_KINDS
 
 
 def is_agent_event(event: CaseEvent) -> bool:

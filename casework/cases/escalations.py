@@ -23,6 +23,7 @@ from casework.errors import CaseNotFound
 from casework.history.batch_writes import PlannedChange, move_deadlines, write_changes
 from casework.history.case_changes import CaseChange, last_hash, last_hashes
 from casework.history.hashchain import GENESIS_HASH
+from casework.links.child_breach import escalate_parents
 from casework.registry import policy_registry
 from models.tables import Case
 from policies.model import Policy
@@ -76,7 +77,9 @@ def apply_due_timers(session: Session, cases: Sequence[Case | str], now: datetim
             # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
             moved.append((case, step.state.next_deadline_at))
     move_deadlines(session, moved)
-    return write_changes(session, planned, now)
+    changes = write_changes(session, planned, now)
+    escalate_parents(session, changes, now)  # a child's breach may escalate its parent
+    return changes
 
 
 def _locked_rows(session: Session, cases: Sequence[Case | str]) -> list[Case]:

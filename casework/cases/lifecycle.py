@@ -19,11 +19,13 @@ from typing import Any
 from sqlmodel import Session, select
 
 from casework.cases import limits
+from casework.cases.assignees import resolve_me
 from casework.cases.ids import new_case_id
 from casework.errors import CaseNotFound, InvalidAction, StaleVersion
 from casework.history.case_changes import CaseChange, copy_state, write_case_change, write_events
 from casework.history.event_rows import chain_events
 from casework.history.hashchain import GENESIS_HASH
+from casework.links import hooks
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.tables import Case
@@ -147,10 +149,14 @@ def apply_action(
         expected_version = case.version
     elif expected_version is not None and case.version != expected_version:
         raise StaleVersion(case.id, expected_version, case.version)
+    args = resolve_me(name, args, actor)
+    hooks.before_action(session, case, name, args)
     policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
     state = state_from_dict(case.state)
     at = max(now, state.updated_at)
     step = engine.apply_action(policy, calendar, state, AgentAction(name, at, actor, dict(args)))
     if name is ActionName.UPDATE_ATTRIBUTES:
         limits.check_attributes(step.state.attributes)  # the merged whole, e.g. its size
-    return write_case_change(session, case, step.state, step.events, now, expected_version)
+    change = write_case_change(session, case, step.state, step.events, now, expected_version)
+    hooks.after_action(session, change, name, args, actor, now)
+    return change

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.clock_outcomes import write_outcomes
+from casework.history.creator_messages import creator_notifications
 from casework.history.event_rows import (
     BREACHES,
     EVENTS,
@@ -158,31 +159,42 @@ def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow],
 def consequences(
     case: Case, rows: Sequence[EventRow], now: datetime
 ) -> tuple[list[BreachRow], list[NotificationRow]]:
-    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them).
+    """The breach and outbox rows ``rows`` imply (``case`` holds the state after them), the
+    creator's emails included (casework.history.creator_messages).
 
-    Notifications already overdue are collapsed: when one write holds several ``notified`` events
-    for the same channel at different instants (a case opened days back, or a worker catching up on
-    repeated reminders), only those at the channel's latest instant are queued, and their payload's
-    ``superseded`` counts the earlier ones left unsent (their events stay in the history)."""
+    Repeated reminders already overdue are collapsed: when one write holds several reminders of a
+    stage's ``repeat_notify_every`` for the same channel (a case opened days back, a worker catching
+    up after an outage), only the latest is queued, and its payload's ``superseded`` counts the
+    earlier ones left unsent (their events stay in the history). Every other notification (a
+    breach, a stage entered) is queued as it is."""
     breaches = [BreachRow(**breach_values(case, row, now)) for row in rows if makes_breach(row)]
     notified = [row for row in rows if makes_notification(row)]
-    latest: dict[str, datetime] = {}
+    latest: dict[tuple[str, str], EventRow] = {}
+    superseded: dict[tuple[str, str], int] = {}
     for row in notified:
-        channel = str(row.data["channel"])
-        latest[channel] = max(latest.get(channel, row.at), row.at)
-    superseded: dict[str, int] = {}
-    for row in notified:
-        if row.at < latest[str(row.data["channel"])]:
-            superseded[str(row.data["channel"])] = superseded.get(str(row.data["channel"]), 0) + 1
+        key = _reminder_key(row)
+        if key is not None:
+            if key in latest:
+                superseded[key] = superseded.get(key, 0) + 1
+            latest[key] = row
     notifications: list[NotificationRow] = []
     for row in notified:
-        channel = str(row.data["channel"])
-        if row.at == latest[channel]:
-            values = notification_values(case, row, now)
-            if superseded.get(channel):
-                values["payload"]["superseded"] = superseded[channel]
-            notifications.append(NotificationRow(**values))
+        key = _reminder_key(row)
+        if key is not None and latest[key] is not row:
+            continue
+        values = notification_values(case, row, now)
+        if key is not None and superseded.get(key):
+            values["payload"]["superseded"] = superseded[key]
+        notifications.append(NotificationRow(**values))
+    notifications += creator_notifications(case, rows, now)
     return breaches, notifications
+
+
+def _reminder_key(row: EventRow) -> tuple[str, str] | None:
+    """(channel, stage) of a repeated reminder (its data names the repeat), else None."""
+    if "repeat" not in row.data:
+        return None
+    return str(row.data["channel"]), str(row.data.get("stage"))
 
 
 def makes_breach(row: EventRow) -> bool:

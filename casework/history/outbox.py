@@ -113,7 +113,7 @@ def _append(
         "attempts": row.attempts,
     }
     suffix = "delivered" if kind is EventKind.NOTIFICATION_DELIVERED else "failed"
-    event = EngineEvent(kind, now, DELIVERY_ACTOR, {**base, **data}, f"notification:{row.id}:{suffix}")
+    event = EngineEvent(kind, now, DELIVERY_ACTOR, {**base, **data}, _dedupe_key(row, suffix))
     write_case_change(session, case, None, [event], now)
 
 
@@ -187,3 +187,73 @@ def pending_items(session: Session, notification_ids: list[int]) -> list[OutboxI
         for row in session.exec(query)
         if row.id is not None
     ]
+
+
+def release_leases(session: Session, notification_ids: list[int], now: datetime) -> int:
+    """Make the given rows that are still pending due at ``now`` again (a stopping worker gives
+    back what it claimed but had not recorded); returns how many."""
+    query = select(Notification).where(
+        col(Notification.id).in_(notification_ids), Notification.status == NotificationStatus.PENDING
+    )
+    rows = list(session.exec(query))
+    for row in rows:
+        row.next_attempt_at = now
+        session.add(row)
+    session.flush()
+    return len(rows)
+
+
+def _dedupe_key(row: Notification, outcome: str) -> str:
+    """``notification:<id>:<outcome>``, with ``:<n>`` after the n-th redelivery (a notification fails
+    or is redelivered at most once per round)."""
+    key = f"notification:{row.id}:{outcome}"
+    return f"{key}:{row.redeliveries}" if row.redeliveries else key
+
+
+def redeliver(
+    session: Session,
+    now: datetime,
+    actor: str,
+    case_id: str | None = None,
+    since: datetime | None = None,
+) -> list[int]:
+    """Queue dead notifications again (failed after their last attempt, or dropped for want of a
+    channel), with their ``notification_id``, so receivers that saw one drop the repeat. Only
+    those of ``case_id`` and/or queued at or after ``since`` when given. Each is due at ``now``
+    with its attempts reset, and ``notification_redelivered`` (by ``actor``) is written to its
+    case's history. Returns the ids, oldest first. Raises CaseNotFound for an unknown case."""
+    if case_id is not None and session.get(Case, case_id) is None:
+        raise CaseNotFound(case_id)
+    query = select(Notification).where(Notification.status == NotificationStatus.DEAD)
+    if case_id is not None:
+        query = query.where(Notification.case_id == case_id)
+    if since is not None:
+        query = query.where(col(Notification.created_at) >= since)
+    if _is_postgres(session):
+        query = query.with_for_update()
+    ids: list[int] = []
+    for row in session.exec(query.order_by(col(Notification.id))).all():
+        previous_error = row.last_error
+        row.redeliveries += 1
+        row.status = NotificationStatus.PENDING
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.last_error = None
+        session.add(row)
+        data = {"previous_error": previous_error, "requested_by": actor}
+        _append_redelivered(session, row, now, actor, data)
+        assert row.id is not None
+        ids.append(row.id)
+    session.flush()
+    return ids
+
+
+def _append_redelivered(
+    session: Session, row: Notification, now: datetime, actor: str, data: dict[str, Any]
+) -> None:
+    case = session.exec(select(Case).where(Case.id == row.case_id)).one()
+    base = {"notification_id": row.id, "channel": row.channel, "event_seq": row.event_seq}
+    event = EngineEvent(
+        EventKind.NOTIFICATION_REDELIVERED, now, actor, {**base, **data}, _dedupe_key(row, "redelivered")
+    )
+    write_case_change(session, case, None, [event], now)

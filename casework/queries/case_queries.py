@@ -38,11 +38,14 @@ from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound, InvalidCursor
 from casework.queries.pagination import PageOf, decode_cursor, encode_cursor, instant
+from casework.search.conditions import CreatorField, text_match
 from models.tables import Breach, Case, CaseEvent, PolicyVersion
 from sla_engine.kinds import Status
 
 #: Filters compared for equality with their column, by name.
 _EQUAL = ("incident_type", "queue", "priority", "assignee")
+#: Filters that find cases by their creator or their words (casework.search), by name.
+_FOUND = ("creator", "handle", "q")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,17 @@ class CaseFilters:
     assignee: str | None = None
     breached: bool | None = None
     due_before: datetime | None = None
+    #: ``attributes.creator.id`` and ``.handle`` (casework.search).
+    creator: str | None = None
+    handle: str | None = None
+    #: Full-text words over the summary and public messages, as ``search.search_terms`` gives them.
+    q: str | None = None
 
     def shape(self) -> tuple[Any, ...]:
         """Which filters are set, not their values (see ``_conditions``)."""
         equal = tuple(getattr(self, name) is not None for name in _EQUAL)
-        return (bool(self.status), equal, self.breached, self.due_before is not None)
+        found = tuple(getattr(self, name) is not None for name in _FOUND)
+        return (bool(self.status), equal, self.breached, self.due_before is not None, found)
 
     def params(self) -> dict[str, Any]:
         """The values of the set filters, named as the bind parameters of ``_conditions``."""
@@ -67,12 +76,13 @@ class CaseFilters:
             params["status"] = [str(s) for s in self.status]
         if self.due_before is not None:
             params["due_before"] = self.due_before
+        params.update({name: getattr(self, name) for name in _FOUND if getattr(self, name) is not None})
         return params
 
 
 def _conditions(shape: tuple[Any, ...]) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a ``CaseFilters.shape``, values as bind parameters (``params``)."""
-    status, equal, breached, due_before = shape
+    status, equal, breached, due_before, found = shape
     where: list[ColumnElement[bool]] = []
     if status:
         where.append(col(Case.status).in_(bindparam("status", expanding=True)))
@@ -84,6 +94,13 @@ def _conditions(shape: tuple[Any, ...]) -> list[ColumnElement[bool]]:
         where.append(has_breach if breached else ~has_breach)
     if due_before:
         where.append(col(Case.next_deadline_at) < bindparam("due_before"))
+    creator, handle, q = found
+    if creator:
+        where.append(CreatorField("id") == bindparam("creator"))
+    if handle:
+        where.append(CreatorField("handle") == bindparam("handle"))
+    if q:
+        where.append(text_match())
     return where
 
 

@@ -27,6 +27,7 @@ from pydantic import Field, TypeAdapter
 from sqlmodel import Session
 from typing_extensions import TypedDict
 
+from casework.links.listing import CaseLinks, linked_cases
 from casework.queries.case_queries import ListedCase
 from casework.registry import policy_registry
 from policies.model import Policy
@@ -125,6 +126,7 @@ class CaseView(_CaseFields):
     attributes: dict[str, Any]
     resolved_at: datetime | None
     escalations: int
+    links: Annotated[CaseLinks, Field(description="The linked cases, each with its status and next deadline")]
 
 
 #: Serialisers (``.dump_json``) and JSON Schemas of the views.
@@ -307,6 +309,7 @@ def case_view(
         "escalations": state.escalations,
         "breached": breached,
         "version": case.version,
+        "links": linked_cases(session, case.id),
     }
 
 

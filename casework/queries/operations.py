@@ -10,10 +10,11 @@ from datetime import datetime
 from sqlalchemy import Engine, func, text
 from sqlmodel import col, select
 
-from casework.heartbeats import latest_heartbeat
+from casework.heartbeats import latest_heartbeat, orchestrator_modes
 from models.db import session_scope
+from models.kinds import NotificationStatus
 from models.migrate import SchemaError, ensure_schema_current
-from models.tables import Breach, Case, CaseEvent
+from models.tables import Breach, Case, CaseEvent, Notification
 from sla_engine.kinds import ACTIVE_STATUSES, EventKind
 
 
@@ -77,3 +78,35 @@ def freshest_heartbeat(engine: Engine) -> datetime | None:
     """The most recent beat of any worker (None: no worker ever ran against this database)."""
     with session_scope(engine, write=False) as session:
         return latest_heartbeat(session)
+
+
+def worker_modes(engine: Engine, fresh_since: datetime) -> dict[str, int]:
+    """How many workers that beat since ``fresh_since`` sweep in each orchestrator mode
+    (``prefect``, ``degraded``)."""
+    with session_scope(engine, write=False) as session:
+        return orchestrator_modes(session, fresh_since)
+
+
+@dataclass(frozen=True)
+class OutboxTotals:
+    """What /metrics reports of the notification outbox."""
+
+    #: (channel, status, rows, attempts made in all)
+    by_channel_and_status: list[tuple[str, str, int, int]]
+    #: When the oldest notification not yet delivered (pending) was queued.
+    oldest_pending_created_at: datetime | None
+
+
+def outbox_totals(engine: Engine) -> OutboxTotals:
+    """Notifications by channel and status with their attempts, and the oldest pending one."""
+    with session_scope(engine, write=False) as session:
+        rows = session.exec(
+            select(
+                Notification.channel, Notification.status, func.count(), func.sum(Notification.attempts)
+            ).group_by(col(Notification.channel), col(Notification.status))
+        )
+        grouped = [(channel, str(status), n, int(attempts or 0)) for channel, status, n, attempts in rows]
+        oldest = session.exec(
+            select(func.min(Notification.created_at)).where(Notification.status == NotificationStatus.PENDING)
+        ).one()
+    return OutboxTotals(grouped, oldest)

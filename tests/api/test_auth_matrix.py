@@ -30,6 +30,30 @@ ROUTES = [
     Route("GET", "/v1/cases/{case_id}", ALL),
     Route("POST", "/v1/cases/{case_id}/actions", frozenset({"agent"}), 200, {"action": "note", "text": "hi"}),
     Route("GET", "/v1/cases/{case_id}/events", ALL),
+    Route(
+        "POST",
+        "/v1/cases/{case_id}/children",
+        frozenset({"agent"}),
+        201,
+        {"incident_type": "account_compromised"},
+    ),
+    Route(
+        "POST",
+        "/v1/cases/{case_id}/links",
+        frozenset({"agent"}),
+        422,
+        {"kind": "related", "case_id": "cs_none"},
+    ),
+    Route("DELETE", "/v1/cases/{case_id}/links/{other_case_id}", frozenset({"agent"}), 404),
+    Route("GET", "/v1/creators/{creator_id}/cases", ALL),
+    Route(
+        "POST",
+        "/v1/cases/bulk-actions",
+        frozenset({"agent"}),
+        200,
+        {"action": {"action": "note", "text": "hi"}, "cases": [{"id": "cs_none", "version": 1}]},
+    ),
+    Route("POST", "/v1/cases/{case_id}/creator-link", frozenset({"agent"})),
     Route("GET", "/v1/breaches", ALL),
     Route("GET", "/v1/reports/compliance", frozenset({"admin", "auditor"})),
     Route("GET", "/v1/audit/export", frozenset({"admin", "auditor"})),
@@ -62,7 +86,9 @@ def _expected(route: Route, caller: str | None) -> int:
 def test_every_route_answers_each_caller_as_its_role_allows(api: ApiWorld, caller: str | None) -> None:
     case_id = api.open_case()["id"]
     for route in ROUTES:
-        url = route.path.format(case_id=case_id, policy_id="test-policy")
+        url = route.path.format(
+            case_id=case_id, policy_id="test-policy", other_case_id="cs_none", creator_id="cr_1"
+        )
         response = api.client.request(route.method, url, json=route.body, headers=api.auth(caller))
         assert response.status_code == _expected(route, caller), (route, caller, response.text)
         if response.status_code in (401, 403):

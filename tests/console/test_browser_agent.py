@@ -128,16 +128,17 @@ def test_an_escalation_arrives_live_in_the_queue(live: LiveConsole, page: Any) -
     expect(row.locator(".state-label")).to_have_text("breached")
 
 
-def test_the_queue_fits_a_phone(live: LiveConsole, browser: Any) -> None:
+def test_the_queue_and_a_case_fit_a_phone(live: LiveConsole, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
     try:
         page = context.new_page()
         sign_in(page, live, "agent")
-        live.open_case()
-        page.reload()
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0
-        assert serious_violations(page) == []
+        case_id = live.open_case()
+        for path in ("/console/queue", f"/console/cases/{case_id}"):
+            page.goto(live.url(path))
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} is {overflow} px wider than the phone"
+            assert serious_violations(page) == []
     finally:
         context.close()
 

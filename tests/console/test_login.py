@@ -157,3 +157,11 @@ def test_pages_carry_the_security_headers(console: ConsoleWorld) -> None:
         assert "script-src 'self'" in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY"
         assert headers["referrer-policy"] == "same-origin"
+
+
+def test_an_unknown_console_page_is_a_page(console: ConsoleWorld) -> None:
+    response = console.page("/console/nowhere?x=<b>")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "There is no console page /console/nowhere." in response.text
+    assert console.client.get("/console/static/console.css").status_code == 200

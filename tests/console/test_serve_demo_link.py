@@ -47,7 +47,7 @@ def test_serve_demo_prints_a_console_link_that_signs_the_agent_in(tmp_path: Path
             base = f"http://127.0.0.1:{port}"
             assert _wait_for(log_path, r"Console:\s+(\S+)", process).group(1) == f"{base}/console/"
             link = _wait_for(log_path, r"Signed in:\s+(\S+)", process).group(1)
-            _wait_for(log_path, r"Uvicorn running", process)
+            _wait_for(log_path, r"Application startup complete", process)  # serve hands uvicorn its socket
             with httpx.Client(follow_redirects=True) as browser:
                 signed = browser.get(link)
                 assert signed.status_code == 200 and str(signed.url) == f"{base}/console/queue"

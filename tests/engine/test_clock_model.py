@@ -11,6 +11,7 @@ then; the deadline of a breached clock stays the one it missed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -191,5 +192,7 @@ class ClockModelMachine(RuleBasedStateMachine):
         assert recorded == expected
 
 
-ClockModelMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+#: 60 histories in CI (derandomized by the loaded profile); ``HYPOTHESIS_PROFILE=long`` runs 600.
+EXAMPLES = 600 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 60
+ClockModelMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=25, deadline=None)
 test_clocks_follow_the_reference_model = ClockModelMachine.TestCase

@@ -46,16 +46,20 @@ def start_worker(url: str, batch_size: int) -> subprocess.Popen[str]:
     )
 
 
-def expected_timed_events(now: datetime) -> list[tuple[EventKind, datetime, str | None]]:
+def expected_timed_events(
+    now: datetime, step: timedelta = STEP
+) -> list[tuple[EventKind, datetime, str | None]]:
     """What the engine says a case opened at T0 has had happen by ``now`` (the oracle)."""
-    policy = ladder_policy(STEP)
+    policy = ladder_policy(step)
     opened = engine_cases.open_case(policy, ALWAYS_CAL, CREATOR, T0, "agent:ana")
     advanced = engine_cases.advance(policy, ALWAYS_CAL, opened.state, now)
     return [(e.kind, e.at, e.dedupe_key) for e in advanced.events]
 
 
-def assert_every_case_escalated_exactly_as_the_engine_says(engine: Engine, case_ids: list[str]) -> None:
-    expected = expected_timed_events(SWEEP_AT)
+def assert_every_case_escalated_exactly_as_the_engine_says(
+    engine: Engine, case_ids: list[str], now: datetime = SWEEP_AT
+) -> None:
+    expected = expected_timed_events(now)
     with session_scope(engine, write=False) as session:
         query = select(CaseEvent).where(CaseEvent.actor == SYSTEM_ACTOR)
         events = session.exec(query.order_by(col(CaseEvent.case_id), col(CaseEvent.seq))).all()

@@ -17,7 +17,7 @@ from prefect.client.schemas.objects import State
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from flows.delivery import deliver_notifications
+from flows.delivery import DeliveriesFailed, deliver_notifications
 from flows.sweep import escalation_sweep
 from models.db import session_scope
 from models.kinds import NotificationStatus
@@ -45,6 +45,13 @@ async def task_run_names(flow_run_id: Any) -> list[str]:
         only_this_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
         runs = await client.read_task_runs(flow_run_filter=only_this_run)
     return sorted(r.name.rsplit("-", 1)[0] for r in runs)
+
+
+async def task_run_states(flow_run_id: Any) -> list[tuple[str, str]]:
+    async with get_client() as client:
+        only_this_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        runs = await client.read_task_runs(flow_run_filter=only_this_run)
+    return sorted((r.name.rsplit("-", 1)[0], str(r.state_type.value)) for r in runs if r.state_type)
 
 
 def notifications(engine: Engine) -> list[Notification]:
@@ -133,12 +140,19 @@ def test_after_its_last_attempt_a_notification_is_a_dead_letter_recorded_in_hist
     state.fail_next = 100
     path = channels_file(tmp_path, url)
 
-    result = asyncio.run(
-        deliver_notifications(database_url=db_url, channels_file=path, max_attempts=3, backoff_factor=0.01)
+    flow_run = deliver_notifications(  # type: ignore[call-overload]
+        database_url=db_url, channels_file=path, max_attempts=3, backoff_factor=0.01, return_state=True
     )
+    run: State[Any] = asyncio.run(flow_run)  # type: ignore[arg-type]
 
+    # The flow run is Failed (so the Prefect UI shows it), and so is the channel's task run.
+    assert run.is_failed()
+    failure = run.result(raise_on_failure=False)
+    assert isinstance(failure, DeliveriesFailed)
+    result = failure.counts
     [row] = notifications(engine)
     assert result == {"claimed": 1, "dead": 1}
+    assert asyncio.run(task_run_states(run.state_details.flow_run_id)) == [("deliver-channel", "FAILED")]
     assert row.status is NotificationStatus.DEAD and row.attempts == 3 and "503" in (row.last_error or "")
     assert len(state.received) == 3
     [failed] = history_kinds(engine, EventKind.NOTIFICATION_FAILED)
@@ -155,7 +169,9 @@ def test_a_channel_without_a_webhook_is_dead_lettered_at_once_with_the_reason(
     asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 2 * STEP))
 
     path = channels_file(tmp_path, url, names=("tns-leads",))
-    result = asyncio.run(deliver_notifications(database_url=db_url, channels_file=path))
+    with pytest.raises(DeliveriesFailed) as failed:
+        asyncio.run(deliver_notifications(database_url=db_url, channels_file=path))
+    result = failed.value.counts
 
     [row] = notifications(engine)
     assert result == {"claimed": 1, "dead": 1} and state.received == []

@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from casework.cases.escalations import apply_due_timers
 from casework.history.outbox import OutboxItem, claim_due_notifications
-from flows.webhooks import DeliveryFailed, DeliveryPolicy, Outcome, Webhook, attempt_delivery
+from flows.outbox_delivery import attempt_delivery
+from flows.webhooks import DeliveryFailed, DeliveryPolicy, Outcome, Webhook
 from models.db import session_scope
 from models.kinds import NotificationStatus
 from models.tables import CaseEvent, Notification

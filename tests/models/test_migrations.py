@@ -19,6 +19,7 @@ from models.migrate import (
     head_revision,
     migrate,
 )
+from models.tables import UNMODELLED_INDEXES, UNMODELLED_PREFIX
 
 TABLES = {
     "policy_versions",
@@ -29,7 +30,16 @@ TABLES = {
     "api_keys",
     "idempotency_keys",
     "worker_heartbeats",
+    "case_links",
+    "bulk_requests",
 }
+
+
+def _modelled(name: str | None, type_: str, *_: object) -> bool:
+    """The per-database search objects of revision 0007 are not in the models (see models.tables)."""
+    if type_ == "table":
+        return not (name or "").startswith(UNMODELLED_PREFIX)
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
 
 
 def test_upgrade_from_empty_creates_every_table_and_matches_the_models(
@@ -42,7 +52,7 @@ def test_upgrade_from_empty_creates_every_table_and_matches_the_models(
         assert set(inspect(engine).get_table_names()) >= TABLES
         assert current_revision(engine) == head_revision()
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": _modelled})
             assert compare_metadata(context, SQLModel.metadata) == []
         ensure_schema_current(engine)
     finally:

@@ -1,0 +1,46 @@
+"""Case listings shared by the routes that list cases (GET /v1/cases, GET /v1/creators/{id}/cases)
+and the search parameter ``q`` (also a bulk action's filter): one page of briefs, written from its
+parts (``Page[CaseBrief]`` would validate every item again)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Request, Response
+from pydantic import TypeAdapter
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.headers import public_url
+from api.problems import validation_problem
+from casework.errors import InvalidAction
+from casework.queries import case_queries
+from casework.queries.case_queries import CaseFilters
+from casework.queries.case_view import CASE_BRIEFS, case_briefs
+from casework.search.conditions import search_terms
+
+
+def query_words(q: str | None) -> str | None:
+    """``q`` as the search's terms; a 422 naming ``q`` when it holds no word."""
+    if q is None:
+        return None
+    try:
+        return search_terms(q)
+    except InvalidAction as err:
+        raise validation_problem([{"parameter": "q", "in": "query", "message": str(err)}]) from None
+
+
+def list_response(
+    engine: Engine, request: Request, filters: CaseFilters, limit: int, cursor: str | None, now: datetime
+) -> Response:
+    with engine.connect() as connection, connection.begin(), Session(connection) as session:
+        page = case_queries.list_cases(connection, filters, limit, cursor)
+        # The session is used only if a policy version is not parsed yet (immutable rows).
+        items = case_briefs(session, page.items, now)
+    link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
+    body = b'{"items":' + CASE_BRIEFS.dump_json(items) + b',"next":' + PAGE_LINK.dump_json(link) + b"}"
+    return Response(body, media_type="application/json")
+
+
+#: The listing's page is written from its parts: ``Page[CaseBrief]`` would validate every item again.
+PAGE_LINK = TypeAdapter(str | None)

@@ -1,0 +1,159 @@
+"""Bulk actions: POST /v1/cases/bulk-actions applies one action to the cases a filter selects or to
+a list of (id, version), each case in its own transaction with its own version check, and answers
+every case's result (done, stale, forbidden, not_found, invalid). Idempotent by Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from api.bodies import CaseAction
+from api.checked_input import CheckedRoute
+from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
+from api.listing import query_words
+from casework.bulk import idempotency as bulk_keys
+from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
+from casework.cases import idempotency
+from casework.cases.assignees import listing_assignee
+from casework.errors import IdempotencyRace
+from casework.queries.case_queries import CaseFilters
+from models.db import session_scope
+from sla_engine.kinds import Status
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
+
+Short = Annotated[StrictStr, Field(max_length=200)]
+
+
+class BulkFilter(BaseModel):
+    """The filters of GET /v1/cases: every case matching all of them (at most 10,000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[Status] | None = None
+    incident_type: Short | None = None
+    queue: Short | None = None
+    priority: Short | None = None
+    assignee: Short | None = None
+    breached: bool | None = None
+    due_before: AwareDatetime | None = None
+    creator: Short | None = None
+    handle: Short | None = None
+    q: Short | None = None
+
+
+class BulkCase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    version: Annotated[int, Field(ge=1, description="The version you saw: stale if the case moved on")]
+
+
+class BulkActionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": {"action": "acknowledge"},
+                    "filter": {"queue": "creator-support", "status": ["open"]},
+                },
+                {
+                    "action": {"action": "assign", "assignee": "ana"},
+                    "cases": [{"id": "cs_01J...", "version": 3}],
+                },
+            ]
+        },
+    )
+
+    action: CaseAction = Field(discriminator="action", description="As POST /v1/cases/{id}/actions takes it")
+    filter: BulkFilter | None = None
+    cases: Annotated[list[BulkCase], Field(min_length=1, max_length=MAX_CASES)] | None = None
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> BulkActionRequest:
+        if (self.filter is None) == (self.cases is None):
+            raise ValueError("give either 'filter' or 'cases' (a list of {id, version})")
+        return self
+
+
+class BulkResult(BaseModel):
+    case_id: str
+    result: str = Field(description="done, stale, forbidden, not_found or invalid")
+    version: int | None = Field(None, description="The case's new version when done")
+    detail: str | None = None
+
+
+class BulkAnswer(BaseModel):
+    action: str
+    total: int
+    counts: dict[str, int]
+    results: list[BulkResult]
+
+
+def _filters(selection: BulkFilter, actor: str) -> CaseFilters:
+    values = selection.model_dump(exclude_none=True)
+    values["assignee"] = listing_assignee(selection.assignee, actor)
+    values["status"] = tuple(values.get("status", ()))
+    if selection.q is not None:
+        values["q"] = query_words(selection.q)
+    return CaseFilters(**values)
+
+
+@router.post(
+    "/bulk-actions",
+    response_model=BulkAnswer,
+    summary="Act on many cases",
+    responses={**PROBLEMS, 409: {"description": "A concurrent request used the same Idempotency-Key"}},
+)
+def bulk_actions(
+    body: Annotated[BulkActionRequest, Body()],
+    holder: CaseWriter,
+    engine: EngineDep,
+    now: NowDep,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key", description="Retry-safe key: the same key and body get the first answer"
+        ),
+    ] = None,
+) -> Response:
+    """One action (``{"action": "acknowledge"}``, ``{"action": "assign", "assignee": ...}``...) on
+    the cases ``filter`` selects or on ``cases`` (ids with the versions you saw). Each case is its
+    own transaction: the answer says, per case, ``done``, ``stale``, ``forbidden``, ``not_found``
+    or ``invalid``; one case's refusal never undoes another's change."""
+    payload = body.model_dump(mode="json", exclude_none=True)
+    stored_key = idempotency.scoped_key(holder.id, idempotency_key) if idempotency_key is not None else None
+    fingerprint = idempotency.fingerprint(payload)
+    if stored_key is not None:
+        with session_scope(engine, write=False) as session:
+            previous = bulk_keys.find(session, stored_key, fingerprint, now)
+        if previous is not None:
+            return _answer(previous, replayed=True)
+    if body.cases is not None:
+        targets = [Target(c.id, c.version) for c in body.cases]
+    else:
+        assert body.filter is not None
+        with engine.connect() as connection, connection.begin():
+            targets = select_targets(connection, _filters(body.filter, holder.actor))
+    args = body.action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
+    # Each case at the app clock's instant when its turn comes (a long run spans seconds).
+    clock = request.app.state.clock
+    results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+    answer = summary(body.action.action, results)
+    if stored_key is not None:
+        try:
+            with session_scope(engine) as session:
+                bulk_keys.remember(session, stored_key, fingerprint, answer, now)
+        except IdempotencyRace:
+            pass  # a concurrent twin recorded its answer first; each case was acted on once anyway
+    return _answer(answer)
+
+
+def _answer(answer: dict[str, Any], replayed: bool = False) -> Response:
+    body = BulkAnswer.model_validate(answer).model_dump_json()
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(body, 200, headers, media_type="application/json")

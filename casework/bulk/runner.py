@@ -1,0 +1,131 @@
+"""Bulk actions for incident waves: one agent action applied to many cases, each case in its own
+transaction with its own version check, so one stale or forbidden case never undoes the others.
+
+The targets are (case id, version) pairs: given by the caller, or read by ``select_targets`` from
+a listing filter (the version each case had when selected). Each target gets one result:
+
+- ``done``: the action was applied (``version`` is the case's new version);
+- ``stale``: the case moved past the version the caller saw (re-read it and retry);
+- ``forbidden``: the state machine or a link refuses the action there (e.g. a parent with open
+  children, a case already resolved);
+- ``not_found`` and ``invalid`` (arguments that cannot apply to that case).
+
+``run_bulk`` is a transaction boundary (like the worker's sweep): the API route and ``lifeline
+cases bulk`` share it. Everything else here only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from casework.cases import lifecycle
+from casework.errors import (
+    CaseNotFound,
+    DuplicateTimedEvent,
+    ForbiddenTransition,
+    InvalidAction,
+    OpenChildren,
+    StaleVersion,
+    TooManyCases,
+)
+from casework.queries import case_queries
+from casework.queries.case_queries import CaseFilters
+from casework.queries.pagination import MAX_PAGE
+from models.db import session_scope
+
+#: The most cases one bulk request may act on.
+MAX_CASES = 10_000
+
+RESULTS = ("done", "stale", "forbidden", "not_found", "invalid")
+
+
+@dataclass(frozen=True)
+class Target:
+    case_id: str
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str
+    result: str
+    version: int | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"case_id": self.case_id, "result": self.result}
+        if self.version is not None:
+            body["version"] = self.version
+        if self.detail is not None:
+            body["detail"] = self.detail
+        return body
+
+
+def select_targets(connection: Connection, filters: CaseFilters, limit: int = MAX_CASES) -> list[Target]:
+    """The cases ``filters`` selects (in listing order) with their versions; TooManyCases past ``limit``."""
+    targets: list[Target] = []
+    cursor: str | None = None
+    while True:
+        page = case_queries.list_cases(connection, filters, MAX_PAGE, cursor)
+        targets.extend(Target(row.id, row.version) for row in page.items)
+        if len(targets) > limit:
+            raise TooManyCases(limit)
+        if page.next_cursor is None:
+            return targets
+        cursor = page.next_cursor
+
+
+def apply_one(
+    engine: Engine, target: Target, action: str, args: Mapping[str, Any], actor: str, now: datetime
+) -> CaseResult:
+    """The action on one case in its own transaction; a refusal rolls back that case only."""
+    try:
+        with session_scope(engine) as session:
+            change = lifecycle.apply_action(session, target.case_id, action, args, actor, now, target.version)
+            return CaseResult(target.case_id, "done", change.case.version)
+    except (StaleVersion, DuplicateTimedEvent) as err:
+        return CaseResult(target.case_id, "stale", detail=str(err))
+    except (ForbiddenTransition, OpenChildren) as err:
+        return CaseResult(target.case_id, "forbidden", detail=str(err))
+    except CaseNotFound as err:
+        return CaseResult(target.case_id, "not_found", detail=str(err))
+    except InvalidAction as err:
+        return CaseResult(target.case_id, "invalid", detail=str(err))
+
+
+def run_bulk(
+    engine: Engine,
+    targets: Sequence[Target],
+    action: str,
+    args: Mapping[str, Any],
+    actor: str,
+    clock: Callable[[], datetime],
+    on_result: Callable[[CaseResult], None] | None = None,
+) -> list[CaseResult]:
+    """Apply ``action`` to every target in order (each at the clock's instant when its turn comes);
+    ``on_result`` is told of each result as it lands (a progress bar)."""
+    results = []
+    for target in targets:
+        result = apply_one(engine, target, action, args, actor, clock())
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def summary(action: str, results: Sequence[CaseResult]) -> dict[str, Any]:
+    """The answer: the action, how many cases got each result, and every case's result."""
+    counts = dict.fromkeys(RESULTS, 0)
+    for result in results:
+        counts[result.result] += 1
+    return {
+        "action": action,
+        "total": len(results),
+        "counts": counts,
+        "results": [r.to_dict() for r in results],
+    }

@@ -1,0 +1,60 @@
+"""A policy's ``on_child_breach``: when a child case misses a deadline, its parent's policy may
+escalate the parent (``"escalate"``: to its next stage, like an agent's manual escalation, by actor
+``CHILD_BREACH_ACTOR``, its reason naming the child and what it missed).
+
+Called in the transaction that wrote the child's breach (an agent's action, or the worker's sweep
+after its batch is written), so the breach and the parent's escalation commit together. A parent
+escalates once per call however many of its children breached; a parent already at its last stage,
+or no longer being worked, is left as it is. The escalation is an ordinary ``escalate`` action with
+its request recorded, so the auditor's replay of the parent reproduces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from casework.errors import ForbiddenTransition, InvalidAction
+from casework.history.case_changes import CaseChange
+from casework.registry import policy_registry
+from models.kinds import LinkKind
+from models.tables import Case, CaseLink
+
+#: The actor of a parent's escalation caused by a child's breach.
+CHILD_BREACH_ACTOR = "system:child-breach"
+
+
+def escalate_parents(session: Session, changes: Sequence[CaseChange], now: datetime) -> None:
+    """Escalate the parents whose policy says so, for every change that wrote a breach."""
+    missed = {c.case.id: c.breaches[0] for c in changes if c.breaches}
+    if not missed:
+        return
+    links = session.exec(
+        select(CaseLink.case_id, CaseLink.other_case_id)
+        .where(col(CaseLink.other_case_id).in_(list(missed)), CaseLink.kind == LinkKind.PARENT_OF)
+        .order_by(col(CaseLink.case_id))
+    ).all()
+    reasons: dict[str, str] = {}
+    for parent_id, child_id in links:
+        breach = missed[child_id]
+        reasons.setdefault(parent_id, f"child case {child_id} breached {breach.target}")
+    for parent_id, reason in reasons.items():
+        _escalate(session, parent_id, reason, now)
+
+
+def _escalate(session: Session, parent_id: str, reason: str, now: datetime) -> None:
+    from casework.cases.lifecycle import apply_action  # lifecycle calls this module
+
+    parent = session.get(Case, parent_id)
+    if parent is None:
+        return
+    policy, _calendar = policy_registry.get_policy(session, parent.policy_id, parent.policy_version)
+    if policy.on_child_breach != "escalate":
+        return
+    # At its last stage, or no longer being worked: nothing to escalate (refused before anything
+    # is written: the engine decides first).
+    with suppress(InvalidAction, ForbiddenTransition):
+        apply_action(session, parent_id, "escalate", {"reason": reason}, CHILD_BREACH_ACTOR, now)
