@@ -80,3 +80,17 @@ def test_a_breached_clock_takes_the_new_priority_target_for_its_lateness_but_kee
     assert (clock.target, clock.due_at, clock.breached_at) == (timedelta(minutes=15), at(60), at(60))
     assert remaining(clock, at(90), ALWAYS_CAL) == -timedelta(minutes=75)
     assert clock_breaches(list(raised.events)) == []
+
+
+def test_a_clock_stopped_before_its_warning_never_warns() -> None:
+    acknowledged = replay(POLICY, ALWAYS_CAL, STANDARD, T0, [act("acknowledge", at(10))], at(10)).state
+    assert acknowledged.clock("first_response").warn_due_at is None
+    later = advance(POLICY, ALWAYS_CAL, acknowledged, at(100))
+    assert [e for e in later.events if e.kind == EventKind.AT_RISK] == []
+
+
+def test_a_paused_clock_takes_a_new_priority_target_at_once() -> None:
+    actions = [act("request_info", at(10)), act("set_priority", at(20), priority="P1")]
+    paused = replay(POLICY, ALWAYS_CAL, STANDARD, T0, actions, at(20)).state
+    resolution = paused.clock("resolution")
+    assert (resolution.target, resolution.due_at) == (timedelta(hours=8), None)
