@@ -30,6 +30,7 @@ from api.routes import (
     creator_links,
     creators,
     health,
+    notifications,
     policies,
     reports,
 )
@@ -114,6 +115,7 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         audit,
         policies,
         health,
+        notifications,
     ):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)

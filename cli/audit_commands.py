@@ -31,26 +31,13 @@ from casework.audit.verify import render_text, verify
 from casework.errors import CaseNotFound
 from casework.settings import get_settings
 from cli.apps import audit_app
-from cli.common import DatabaseUrl, domain_errors, fail, open_database
+from cli.common import DatabaseUrl, domain_errors, fail, open_database, parse_instant
 from models.db import session_scope
 
 
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
-
-
-def parse_instant(value: str | None, option: str) -> datetime | None:
-    """An ISO 8601 instant with an offset (``Z`` allowed); a clear error naming the option otherwise."""
-    if value is None:
-        return None
-    try:
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        fail(f"{option}: {value!r} is not an ISO 8601 instant (e.g. 2026-03-01T00:00:00Z)")
-    if instant.tzinfo is None:
-        fail(f"{option}: {value!r} has no UTC offset; add Z or +00:00")
-    return instant.astimezone(UTC)
 
 
 @audit_app.command("verify")

@@ -24,8 +24,7 @@ from casework.errors import InvalidAction, TooManyCases
 from casework.queries.case_queries import CaseFilters
 from casework.search.conditions import search_terms
 from cli.apps import cases_app
-from cli.audit_commands import parse_instant
-from cli.common import DatabaseUrl, fail, open_database
+from cli.common import DatabaseUrl, fail, open_database, parse_instant
 from sla_engine.kinds import ActionName, Status
 
 TEXT_FILTERS = ("incident_type", "queue", "priority", "assignee", "creator", "handle")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated, NoReturn
 
 import typer
@@ -81,6 +82,19 @@ def domain_errors() -> Iterator[None]:
         if exit_code_of(error) is None:
             raise
         fail(error)
+
+
+def parse_instant(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 instant with an offset (``Z`` allowed); a clear error naming the option otherwise."""
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: {value!r} is not an ISO 8601 instant (e.g. 2026-03-01T00:00:00Z)")
+    if instant.tzinfo is None:
+        fail(f"{option}: {value!r} has no UTC offset; add Z or +00:00")
+    return instant.astimezone(UTC)
 
 
 def database_url(option: str | None) -> str:

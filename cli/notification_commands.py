@@ -16,8 +16,7 @@ import typer
 
 from casework.history.outbox import redeliver as redeliver_notifications
 from cli.apps import notifications_app
-from cli.audit_commands import parse_instant
-from cli.common import DatabaseUrl, domain_errors, open_database
+from cli.common import DatabaseUrl, domain_errors, open_database, parse_instant
 from models.db import session_scope
 
 

@@ -61,7 +61,10 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "resolve": (),
     "reopen": (),
     "close": (),
+    "merge_into": ("into",),
 }
+#: Form fields named otherwise in the action's arguments (``case_id`` is the page's own path).
+ARGUMENT_NAMES = {"into": "case_id"}
 #: Fields whose empty value means null (unassign; priority back to the rules; the next stage).
 EMPTY_IS_NULL = {"assignee", "priority"}
 EMPTY_IS_ABSENT = {"to_stage", "reason", "until"}
@@ -78,6 +81,7 @@ LABELS = {
     "resolve": "Resolve",
     "reopen": "Reopen",
     "close": "Close",
+    "merge_into": "Merge into another case",
 }
 
 
@@ -207,7 +211,7 @@ def action_args(action: str, form: dict[str, str | None]) -> dict[str, Any]:
     for name in (*ACTION_FIELDS[action], "reason"):
         value = (form.get(name) or "").strip()
         if value:
-            args[name] = value
+            args[ARGUMENT_NAMES.get(name, name)] = value
         elif name in EMPTY_IS_NULL:
             args[name] = None
         elif name not in EMPTY_IS_ABSENT:
@@ -230,10 +234,11 @@ def act(
     priority: FormText = None,
     reason: FormText = None,
     until: Annotated[str | None, Form(max_length=40)] = None,
+    into: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
     auth.check_csrf(request, user, csrf)
     fields = {"assignee": assignee, "text": text, "message": message, "to_stage": to_stage}
-    fields.update({"priority": priority, "reason": reason, "until": until})
+    fields.update({"priority": priority, "reason": reason, "until": until, "into": into})
     now = auth.now_of(request)
     try:
         args = action_args(action, fields)

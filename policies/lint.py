@@ -24,7 +24,7 @@ from policies.schema_messages import duration_message
 
 _PRIORITY = re.compile(r"P[0-9]")
 #: Statuses and actions that end a case: every clock stops there.
-_TERMINAL = ("resolved", "closed", "resolve", "close")
+_TERMINAL = ("resolved", "closed", "merged", "resolve", "close", "merge_into")
 
 
 class _Linter:

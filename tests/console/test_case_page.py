@@ -126,3 +126,14 @@ def test_the_timeline_shows_the_latest_events_unless_asked(
     assert "note 2" in page and "note 0" not in page
     every = console.page(f"/console/cases/{case_id}?timeline=all").text.split('id="h-timeline"')[1]
     assert every.count("<tr data-kind=") == 4 and "Show every event" not in every
+
+
+def test_merge_into_another_case(console: ConsoleWorld) -> None:
+    duplicate, survivor = console.open_case(), console.open_case()
+    console.sign_in("agent")
+    itself = console.post_action(duplicate, "merge_into", 1, into=duplicate)
+    assert itself.status_code == 422 and "a case cannot be merged into itself" in itself.text
+    merged = console.post_action(duplicate, "merge_into", 1, into=survivor)
+    assert merged.status_code == 303
+    page = console.page(f"/console/cases/{duplicate}").text
+    assert 'id="case-status">merged<' in page and "No action is possible in status merged." in page

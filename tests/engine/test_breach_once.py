@@ -4,11 +4,12 @@ resolve → reopen case in only some random seeds; these pin it)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from sla_engine.cases import advance, apply_action, open_case, replay
+from sla_engine.deadlines import remaining
 from sla_engine.events import AgentAction, EngineEvent
 from sla_engine.kinds import EventKind
 from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy
@@ -67,3 +68,29 @@ def test_a_breach_computed_in_steps_around_a_reopen_is_recorded_once() -> None:
     assert clock_breaches(list(breached.events)) + clock_breaches(events) == clock_breaches(
         list(whole.events)
     )
+
+
+def test_a_breached_clock_takes_the_new_priority_target_for_its_lateness_but_keeps_its_deadline() -> None:
+    breached = advance(
+        POLICY, ALWAYS_CAL, open_case(POLICY, ALWAYS_CAL, STANDARD, T0, "agent:ana").state, at(70)
+    )
+    raised = apply_action(POLICY, ALWAYS_CAL, breached.state, act("set_priority", at(90), priority="P1"))
+    clock = raised.state.clock("first_response")
+    # P1's first-response target is 15 minutes: 90 minutes in, the clock is 75 minutes late.
+    assert (clock.target, clock.due_at, clock.breached_at) == (timedelta(minutes=15), at(60), at(60))
+    assert remaining(clock, at(90), ALWAYS_CAL) == -timedelta(minutes=75)
+    assert clock_breaches(list(raised.events)) == []
+
+
+def test_a_clock_stopped_before_its_warning_never_warns() -> None:
+    acknowledged = replay(POLICY, ALWAYS_CAL, STANDARD, T0, [act("acknowledge", at(10))], at(10)).state
+    assert acknowledged.clock("first_response").warn_due_at is None
+    later = advance(POLICY, ALWAYS_CAL, acknowledged, at(100))
+    assert [e for e in later.events if e.kind == EventKind.AT_RISK] == []
+
+
+def test_a_paused_clock_takes_a_new_priority_target_at_once() -> None:
+    actions = [act("request_info", at(10)), act("set_priority", at(20), priority="P1")]
+    paused = replay(POLICY, ALWAYS_CAL, STANDARD, T0, actions, at(20)).state
+    resolution = paused.clock("resolution")
+    assert (resolution.target, resolution.due_at) == (timedelta(hours=8), None)

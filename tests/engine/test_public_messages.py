@@ -22,7 +22,10 @@ TO_STATUS = {
     Status.WAITING_ON_CREATOR: [act("request_info", at(1), reason="the login alert, please")],
     Status.RESOLVED: [act("resolve", at(1))],
     Status.CLOSED: [act("resolve", at(1)), act("close", at(2))],
+    Status.MERGED: [act("merge_into", at(1), case_id="cs_other")],
 }
+#: Statuses that take no public message: the case is over.
+FINAL = (Status.CLOSED, Status.MERGED)
 
 
 def _case_in(status: Status) -> CaseState:
@@ -31,7 +34,7 @@ def _case_in(status: Status) -> CaseState:
     return state
 
 
-@pytest.mark.parametrize("status", [s for s in Status if s is not Status.CLOSED])
+@pytest.mark.parametrize("status", [s for s in Status if s not in FINAL])
 def test_an_agent_may_reply_in_every_status_but_closed_without_moving_the_case(status: Status) -> None:
     step = apply_action(POLICY, ALWAYS_CAL, _case_in(status), act("reply", at(5), message="We are on it."))
     assert step.state.status is status
@@ -42,6 +45,12 @@ def test_an_agent_may_reply_in_every_status_but_closed_without_moving_the_case(s
         "We are on it.",
     )
     assert event.data["request"] == {"action": "reply", "args": {"message": "We are on it."}}
+
+
+@pytest.mark.parametrize("final", FINAL)
+def test_a_closed_or_merged_case_takes_no_reply(final: Status) -> None:
+    with pytest.raises(ForbiddenTransition):
+        apply_action(POLICY, ALWAYS_CAL, _case_in(final), act("reply", at(5), message="hi"))
 
 
 def test_a_closed_case_takes_no_reply() -> None:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from casework.cases.lifecycle import apply_action, open_case
 from casework.creator import links
-from flows.delivery import deliver_notifications
+from flows.delivery import DeliveriesFailed, deliver_notifications
 from models.db import session_scope
 from models.kinds import NotificationStatus
 from models.tables import Case, CaseEvent, Notification
@@ -141,12 +141,13 @@ def test_without_smtp_or_contact_email_nothing_is_sent_and_the_reason_is_recorde
             session, incident_type="account_compromised", attributes=no_email, actor="agent:ana", now=T0
         )
 
-    result = asyncio.run(deliver_notifications(database_url=db_url))
+    with pytest.raises(DeliveriesFailed) as failed:  # a dead letter fails the run (and its task)
+        asyncio.run(deliver_notifications(database_url=db_url))
 
-    assert result == {"claimed": 1, "dead": 1}
+    assert failed.value.counts == {"claimed": 1, "dead": 1}
     [row] = _rows(engine)
     assert row.case_id == case_id and row.status is NotificationStatus.DEAD
-    assert row.last_error == "LIFELINE_SMTP_URL is not set: no email can be sent"
+    assert row.last_error == "channel 'creator': LIFELINE_SMTP_URL is not set: no email can be sent"
 
 
 def test_a_staff_email_channel_gets_the_policy_notifications(
@@ -170,9 +171,12 @@ def test_a_staff_email_channel_gets_the_policy_notifications(
         case = session.get(Case, change.case.id)
         assert case is not None and case.stage == "account-security"
 
-    result = asyncio.run(deliver_notifications(database_url=db_url, channels_file=str(path)))
+    # The policy's other channels (support-leads' breach notices) have no entry in this channels
+    # file: they are dead letters, so the run fails, and the email is delivered all the same.
+    with pytest.raises(DeliveriesFailed) as failed:
+        asyncio.run(deliver_notifications(database_url=db_url, channels_file=str(path)))
 
-    assert result.get("delivered") == 1
+    assert failed.value.counts == {"claimed": 3, "delivered": 1, "dead": 2}
     [message] = mailbox.messages
     assert message["To"] == "oncall@platform.example"
     assert message["Subject"].startswith(f"[Lifeline] {change.case.id}:")
