@@ -62,6 +62,7 @@ ROUTES = [
     Route("GET", "/v1/policies/{policy_id}", ALL),
     Route("POST", "/v1/policies/validate", frozenset({"admin"}), 422, {"id": "x"}),
     Route("POST", "/v1/policies/{policy_id}/simulate", frozenset({"admin", "agent"}), 200, SIMULATION),
+    Route("POST", "/v1/notifications/redeliver", frozenset({"admin"}), 200, {}),
     Route("GET", "/healthz", PUBLIC),
     Route("GET", "/metrics", PUBLIC),
 ]
