@@ -29,6 +29,7 @@ from casework.errors import (
     BulkKeyReused,
     CaseNotFound,
     CaseworkError,
+    DigestError,
     DuplicateTimedEvent,
     ForbiddenTransition,
     IdempotencyKeyReused,
@@ -180,6 +181,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
         str(e),
         headers={"Retry-After": str(e.retry_after_seconds)},
     ),
+    DigestError: lambda e: Problem(422, "invalid-digest", "Chain digest refused", str(e)),
     # The deployment's policies directory is at fault, not the request: a server error, named.
     StoredPolicyUnreadable: lambda e: Problem(
         500, "policy-unreadable", "A registered policy no longer loads", str(e)

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from casework.audit.digests import (
     check_against_digest,
-    key_id,
+    configured_key_id,
     latest_digest,
     load_signing_key,
     read_digest,
@@ -89,8 +89,7 @@ def _read_digest_file(path: Path) -> dict[str, Any]:
         fail(f"--digest: {path}: {exc}")
     key_file = get_settings().signing_key_file
     with domain_errors():
-        trusted = key_id(load_signing_key(key_file).public_key()) if key_file and key_file.exists() else None
-        return read_digest(exported, trusted)
+        return read_digest(exported, configured_key_id(key_file))
 
 
 @audit_app.command("digest")

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, AuditReader, EngineDep, NowDep, check_period
+from casework.audit.digests import check_against_digest, configured_key_id, read_digest
 from casework.audit.export import COLUMNS, MEDIA_TYPES, ExportFormat, export_chunks
 from casework.audit.verify import verify
+from casework.settings import get_settings
 from models.db import session_scope
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=CheckedRoute)
@@ -102,3 +104,49 @@ def verify_history(
     with session_scope(engine, write=False) as session:
         report = verify(session, now, case_id=case_id, since=since)
     return VerifyView.model_validate(report.to_dict())
+
+
+class ExportedDigest(BaseModel):
+    """A signed chain digest exactly as ``lifeline audit digest`` exports it."""
+
+    body: str = Field(description="The signed JSON document (chain heads of every case)")
+    signature: str = Field(description="Its Ed25519 signature, base64")
+
+
+class DigestFindingView(BaseModel):
+    case_id: str
+    problem: str = Field(description="truncated, rewritten, missing, or another pinned policy version")
+
+
+class DigestVerifyView(VerifyView):
+    digest_findings: list[DigestFindingView] = Field(
+        description="Cases whose history no longer reaches its digested head; not counted in clean"
+    )
+
+
+@router.post(
+    "/verify",
+    response_model=DigestVerifyView,
+    summary="Verify as GET does, and check the history still reaches a signed chain digest",
+    responses={**PROBLEMS, 404: {"description": "No such case"}},
+)
+def verify_history_against_digest(
+    holder: AuditReader,
+    engine: EngineDep,
+    now: NowDep,
+    digest: ExportedDigest,
+    case_id: Annotated[str | None, Query(max_length=40, description="Only this case")] = None,
+    since: Annotated[
+        Instant | None, Query(description="Only cases with an event recorded at or after")
+    ] = None,
+) -> DigestVerifyView:
+    """The same check as ``lifeline audit verify --digest FILE --format json``: the GET's report
+    plus ``digest_findings``. A digest whose signature does not hold (or, with
+    LIFELINE_SIGNING_KEY_FILE readable by the API, that another key signed) is a 422 problem."""
+    document = read_digest(digest.model_dump(), configured_key_id(get_settings().signing_key_file))
+    with session_scope(engine, write=False) as session:
+        report = verify(session, now, case_id=case_id, since=since)
+        findings = check_against_digest(session, document)
+    return DigestVerifyView.model_validate(
+        {**report.to_dict(), "digest_findings": [finding.to_dict() for finding in findings]}
+    )

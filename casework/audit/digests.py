@@ -122,6 +122,15 @@ class DigestFinding:
         return {"case_id": self.case_id, "problem": self.problem}
 
 
+def configured_key_id(key_file: Path | None) -> str | None:
+    """The key id of the deployment's signing key (LIFELINE_SIGNING_KEY_FILE) when it is set and
+    readable here, else None: the key a digest must then be signed by. The CLI and the API both
+    verify digests through it, so they trust the same key."""
+    if key_file is None or not key_file.exists():
+        return None
+    return key_id(load_signing_key(key_file).public_key())
+
+
 def read_digest(exported: dict[str, Any], trusted_key_id: str | None = None) -> dict[str, Any]:
     """The signed document of an exported digest, after checking its signature (and, when given,
     that it was signed by the key ``trusted_key_id``). Raises DigestError otherwise."""
@@ -135,6 +144,7 @@ def read_digest(exported: dict[str, Any], trusted_key_id: str | None = None) -> 
         public.verify(signature, body.encode())
     except InvalidSignature:
         raise DigestError("the digest's signature does not match its contents") from None
+    _check_heads(document)
     if document.get("key_id") != key_id(public):
         raise DigestError("the digest's key_id does not name its public key")
     if trusted_key_id is not None and document["key_id"] != trusted_key_id:
@@ -142,6 +152,22 @@ def read_digest(exported: dict[str, Any], trusted_key_id: str | None = None) -> 
             f"the digest was signed by key {document['key_id'][:12]}, not {trusted_key_id[:12]}"
         )
     return document
+
+
+_HEAD_FIELDS = {"seq": int, "hash": str, "policy_id": str, "policy_version": int}
+
+
+def _check_heads(document: dict[str, Any]) -> None:
+    """A signature proves who signed, not that the signer wrote a digest: refuse a signed document
+    whose ``cases`` are not chain heads, rather than fail while comparing."""
+    cases = document.get("cases")
+    if not isinstance(cases, dict) or not isinstance(document.get("created_at"), str):
+        raise DigestError("not a Lifeline chain digest (no created_at or no cases object)")
+    for case_id, head in cases.items():
+        if not isinstance(head, dict) or any(
+            not isinstance(head.get(name), kind) for name, kind in _HEAD_FIELDS.items()
+        ):
+            raise DigestError(f"not a Lifeline chain digest (case {case_id!r} is not a chain head)")
 
 
 def check_against_digest(session: Session, document: dict[str, Any]) -> list[DigestFinding]:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import delete, text, update
+from sqlmodel import col
 
+from casework.audit.digests import create_signing_key, latest_digest, load_signing_key, write_digest
 from models.db import session_scope
+from models.tables import Case, CaseEvent
 from tests.api.conftest import ApiWorld
 
 
@@ -108,3 +112,57 @@ def test_verify_is_clean_then_names_the_tampered_case_and_seq(api: ApiWorld) -> 
     one = api.get("/v1/audit/verify", who="auditor", params={"case_id": ids[1]}).json()
     assert one["clean"] is True and one["cases_checked"] == 1
     assert api.get("/v1/audit/verify", who="auditor", params={"case_id": "cs_x"}).status_code == 404
+
+
+def _exported_digest(api: ApiWorld, key_dir: Path) -> dict[str, str]:
+    """Sign the chain heads now, as the worker does, and export the digest as auditors keep it."""
+    key_file = key_dir / "signing.pem"
+    create_signing_key(key_file)
+    with session_scope(api.engine) as session:
+        write_digest(session, load_signing_key(key_file), api.clock())
+        exported = latest_digest(session)
+    assert exported is not None
+    return exported
+
+
+def test_verify_with_a_digest_names_the_case_cut_short_after_it(api: ApiWorld, tmp_path: Path) -> None:
+    ids = _breached_world(api)
+    digest = _exported_digest(api, tmp_path)
+    before = api.post("/v1/audit/verify", who="auditor", json=digest)
+    assert before.status_code == 200 and before.json()["digest_findings"] == []
+
+    with session_scope(api.engine) as session:  # an intruder drops the last two events of one case
+        cut = session.get(Case, ids[1])
+        assert cut is not None
+        kept = cut.last_seq - 2
+        session.execute(delete(CaseEvent).where(col(CaseEvent.case_id) == ids[1], col(CaseEvent.seq) > kept))
+        session.execute(update(Case).where(col(Case.id) == ids[1]).values(last_seq=kept))
+    after = api.post("/v1/audit/verify", who="admin", json=digest).json()
+
+    assert after["digest_findings"] == [
+        {
+            "case_id": ids[1],
+            "problem": f"history truncated: it ends at seq {kept}, the digest has seq {kept + 2}",
+        }
+    ]
+    # The shortened chain still holds; the report around the findings is the GET's.
+    assert after["chain_problems"] == [] and after["cases_checked"] == 3
+    assert {f["case_id"] for f in after["replay_findings"]} == {ids[1]}
+
+
+def test_verify_refuses_a_tampered_or_malformed_digest_and_agents(api: ApiWorld, tmp_path: Path) -> None:
+    api.open_case()
+    digest = _exported_digest(api, tmp_path)
+    tampered = {**digest, "body": digest["body"].replace('"seq":1', '"seq":9')}
+    assert tampered["body"] != digest["body"]
+
+    refused = api.post("/v1/audit/verify", who="auditor", json=tampered)
+    missing = api.post("/v1/audit/verify", who="auditor", json={"body": digest["body"]})
+    garbled = api.post("/v1/audit/verify", who="auditor", json={"body": "{}", "signature": "x"})
+
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "/problems/invalid-digest"
+    assert refused.json()["detail"] == "the digest's signature does not match its contents"
+    assert missing.status_code == 422 and missing.json()["errors"][0]["pointer"] == "/signature"
+    assert garbled.status_code == 422 and garbled.json()["detail"].startswith("not a Lifeline chain digest")
+    assert api.post("/v1/audit/verify", who="agent", json=digest).status_code == 403
