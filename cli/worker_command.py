@@ -52,7 +52,8 @@ def worker(
     answering yet (or goes away). Without PREFECT_API_URL it starts Prefect's temporary local server.
     """
     from flows.webhooks import load_targets
-    from flows.worker import WorkerConfig, default_worker_id, run_worker  # applies Prefect defaults
+    from flows.worker import run_worker  # applies Prefect defaults
+    from flows.worker_config import WorkerConfig, default_worker_id
     from models.migrate import SchemaError
 
     _log_to_stderr()

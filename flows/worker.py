@@ -16,6 +16,9 @@ Embedding (``lifeline serve`` runs the worker inside the API process)::
 
 or, on the API's own event loop: ``asyncio.create_task(run_worker_async(config, stop_event))`` with
 an ``asyncio.Event``. Either way the worker stops within a second or so of ``stop.set()``.
+
+Its configuration is flows/worker_config.py; running work as flow runs unless Prefect goes away,
+and serving the deployments, flows/flow_runs.py; stopping within 2 s, flows/worker_stop.py.
 """
 
 from __future__ import annotations
@@ -23,12 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import threading
 from collections.abc import Awaitable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,13 +37,13 @@ import httpx
 from casework.audit.digests import load_signing_key, write_digest
 from casework.errors import DigestError
 from casework.heartbeats import record_heartbeat
-from casework.history.outbox import OutboxItem, earliest_pending_attempt, release_leases
+from casework.history.outbox import OutboxItem, earliest_pending_attempt
 from casework.registry.channel_names import undefined_channels
-from casework.settings import Settings, get_settings
+from casework.settings import Settings
 from flows.database import engine_for, use_database
-from flows.orchestrator import Orchestrator, prefect_api_configured
+from flows.flow_runs import FlowRuns, serve_deployments
+from flows.orchestrator import Orchestrator
 from flows.outbox_delivery import (
-    DEFAULT_BATCH,
     ChannelLimits,
     claim_batch,
     deliver_by_channel,
@@ -51,76 +51,15 @@ from flows.outbox_delivery import (
     still_pending,
     summary,
 )
-from flows.sweep_batches import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_BATCHES,
-    earliest_deadline,
-    plain_batches,
-    preload_policies,
-    sweep_until_done,
-)
-from flows.wake_loop import DEFAULT_MAX_IDLE, Clock, StopSignal, drive_by_deadlines, one_line, utc_now
-from flows.webhooks import DeliveryPolicy, load_targets
+from flows.sweep_batches import earliest_deadline, plain_batches, preload_policies, sweep_until_done
+from flows.wake_loop import Clock, StopSignal, drive_by_deadlines, one_line, utc_now
+from flows.webhooks import load_targets
+from flows.worker_config import WorkerConfig, resolve_config
+from flows.worker_stop import close_quickly, release_in_flight, stop_deliveries, stop_serving
 from models.db import session_scope
 from models.migrate import ensure_schema_current
 
 log = logging.getLogger("lifeline.worker")
-
-#: The name of both served deployments (`escalation-sweep/lifeline`, `deliver-notifications/lifeline`).
-DEPLOYMENT_NAME = "lifeline"
-#: On stop, deliveries in flight get this long before they are cancelled; the leases of the rows
-#: they had not recorded yet are released, so the next worker sends them at once (the receiver
-#: drops a resent ``notification_id``). The whole stop stays within 2 s.
-STOP_GRACE = timedelta(seconds=0.3)
-#: On stop, tasks still running (flow runs given up on) get this long after being cancelled.
-LEFTOVER_GRACE = timedelta(seconds=0.1)
-#: A sweep's flow run that has not finished after this long is left to finish on its own and the
-#: sweep runs without Prefect meanwhile (a run normally takes ~0.1 s; a busy Prefect server on
-#: SQLite was measured stalling one by ~2.4 s).
-FLOW_RUN_PATIENCE = timedelta(seconds=2)
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    """Everything the worker needs; ``from_settings`` reads the LIFELINE_* environment."""
-
-    database_url: str
-    channels_file: Path | None = None
-    worker_id: str = field(default_factory=default_worker_id)
-    batch_size: int = DEFAULT_BATCH_SIZE
-    max_batches: int = DEFAULT_MAX_BATCHES
-    max_idle: timedelta = DEFAULT_MAX_IDLE
-    heartbeat_every: timedelta = timedelta(seconds=5)
-    delivery: DeliveryPolicy = DeliveryPolicy()
-    delivery_batch: int = DEFAULT_BATCH
-    max_concurrent_deliveries: int = 4
-    #: The Ed25519 key that signs chain digests (LIFELINE_SIGNING_KEY_FILE); None: no digests.
-    signing_key_file: Path | None = None
-    #: How often a signed digest of every case's chain head is written.
-    digest_every: timedelta = timedelta(minutes=5)
-    #: A sweep's flow run unfinished after this long is left to finish on its own (see below).
-    flow_run_patience: timedelta = FLOW_RUN_PATIENCE
-    #: Serve both flows as Prefect deployments; None: only when PREFECT_API_URL names a server.
-    serve_deployments: bool | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WorkerConfig:
-        settings = settings or get_settings()
-        config = cls(
-            database_url=settings.database_url,
-            channels_file=settings.channels_file,
-            signing_key_file=settings.signing_key_file,
-        )
-        return replace(config, **overrides)
-
-    def should_serve(self) -> bool:
-        if self.serve_deployments is not None:
-            return self.serve_deployments
-        return prefect_api_configured()
 
 
 class Worker:
@@ -142,8 +81,8 @@ class Worker:
         self.kick = asyncio.Event()
         #: Delivery runs in flight, each with the ids of the rows it claimed.
         self.deliveries: dict[asyncio.Task[Any], list[int]] = {}
-        #: Flow runs given up on when Prefect went away mid-run (their batches commit or not).
-        self.abandoned: set[asyncio.Future[Any]] = set()
+        #: Flow runs awaited unless Prefect goes away, and those given up on.
+        self.flow_runs = FlowRuns(self.orchestrator)
         self.limits = ChannelLimits()
         self.sweeps = 0
         self.sweeps_in_flow = 0
@@ -189,7 +128,7 @@ class Worker:
         function outside a flow run; returns how many cases it claimed."""
         fixed_now = None if self.clock is utc_now else now
         # While a flow run given up on is still going, Prefect is too slow: do not pile up more.
-        use_prefect = self.orchestrator.available and not self.abandoned
+        use_prefect = self.orchestrator.available and not self.flow_runs.abandoned
         result = await self._sweep_in_flow(fixed_now) if use_prefect else None
         how = "flow run"
         if result is None:
@@ -219,40 +158,10 @@ class Worker:
             batch_size=self.config.batch_size, max_batches=self.config.max_batches, now=now
         )
         patience = self.config.flow_run_patience
-        result = await self._unless_prefect_goes_away(cast(Awaitable[dict[str, Any]], run), patience)
+        result = await self.flow_runs.unless_prefect_goes_away(cast(Awaitable[dict[str, Any]], run), patience)
         if result is not None:
             self.sweeps_in_flow += 1
         return result
-
-    async def _unless_prefect_goes_away(self, run: Awaitable[Any], patience: timedelta | None) -> Any | None:
-        """Await a flow run, or give up on it (left running, its result ignored) as soon as Prefect
-        stops answering or after ``patience`` (a Prefect server too busy to start the run:
-        the deadlines do not wait for it). None when given up or when it failed for want of
-        Prefect; the caller then sweeps without it (a timer's dedupe key and the batch's lock make
-        the two sweeps write each escalation once)."""
-        task = asyncio.ensure_future(run)
-        down = asyncio.ensure_future(self.orchestrator.went_down())
-        try:
-            timeout = patience.total_seconds() if patience is not None else None
-            await asyncio.wait({task, down}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            down.cancel()
-        if not task.done():
-            self.abandoned.add(task)
-            task.add_done_callback(self._forget_abandoned)
-            return None
-        exc = task.exception()
-        if exc is None:
-            return task.result()
-        if is_orchestration_error(exc):
-            self.orchestrator.mark_unreachable(f"a flow run failed: {one_line(exc)}")
-            return None
-        raise exc
-
-    def _forget_abandoned(self, task: asyncio.Future[Any]) -> None:
-        self.abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: the run was given up on, its outcome no longer matters
 
     # -- notifications -----------------------------------------------------------------------------
 
@@ -306,7 +215,7 @@ class Worker:
             backoff_factor=policy.backoff_factor,
             timeout_seconds=policy.timeout_seconds,
         )
-        result = await self._unless_prefect_goes_away(cast(Awaitable[Any], run), patience=None)
+        result = await self.flow_runs.unless_prefect_goes_away(cast(Awaitable[Any], run), patience=None)
         if result is not None:
             return cast(dict[str, Any], result)
         return await self._deliver_plain(await asyncio.to_thread(still_pending, self.engine, ids))
@@ -386,35 +295,10 @@ class Worker:
             while not self.stop.is_set():
                 if serve and self.orchestrator.available:
                     serve = False  # once: a failure to serve is logged, sweeping goes on
-                    self._serving = asyncio.ensure_future(self._serve())
+                    self._serving = asyncio.ensure_future(serve_deployments(self.config.worker_id))
                 await self.stop.sleep(0.2)
         finally:
             watch.cancel()  # preparing Prefect may take long: it is left to its daemon thread
-
-    async def _serve(self) -> None:
-        """Serve both flows as deployments (no schedule: the worker decides when to sweep), so a
-        Prefect server lists them and an operator can start a run from its UI. Runs beside the
-        loops (registering takes seconds on a busy server) and is cancelled on stop. The worker
-        runs its loop outside the main thread (``lifeline worker``), where Prefect's Runner does not
-        install a SIGTERM handler of its own."""
-        from prefect.runner import Runner
-
-        from flows.delivery import deliver_notifications
-        from flows.sweep import escalation_sweep
-
-        try:
-            runner = Runner(name=f"lifeline-{self.config.worker_id}", pause_on_shutdown=False)
-            for flow_ in (escalation_sweep, deliver_notifications):
-                deployment = await flow_.ato_deployment(name=DEPLOYMENT_NAME)
-                await cast(Awaitable[Any], runner.add_deployment(deployment))
-        except Exception as exc:
-            log.warning("cannot serve the deployments (%s); sweeping goes on", one_line(exc))
-            return
-        log.info("serving deployments escalation-sweep/%s, deliver-notifications/%s", *[DEPLOYMENT_NAME] * 2)
-        try:
-            await runner.start()
-        except Exception as exc:
-            log.warning("stopped serving the deployments (%s); sweeping goes on", one_line(exc))
 
     # -- stopping ----------------------------------------------------------------------------------
 
@@ -422,38 +306,12 @@ class Worker:
         """Give deliveries in flight a moment, cancel the rest and release their rows' leases;
         stop serving; leave abandoned flow runs behind. Bounded: well within 2 s."""
         if self.deliveries:
-            _, pending = await asyncio.wait(set(self.deliveries), timeout=STOP_GRACE.total_seconds())
-            unfinished = [nid for task in pending for nid in self.deliveries.get(task, [])]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=LEFTOVER_GRACE.total_seconds())
+            unfinished = await stop_deliveries(self.deliveries)
             if unfinished:
-                await self._release(unfinished)
+                await release_in_flight(self.engine, unfinished, self.clock)
         if self._serving is not None:
-            self._serving.cancel()
-            await asyncio.wait({self._serving}, timeout=LEFTOVER_GRACE.total_seconds())
-        for run in list(self.abandoned):
-            run.cancel()
-
-    async def _release(self, ids: list[int]) -> None:
-        try:
-            released = await asyncio.wait_for(asyncio.to_thread(self._release_leases, ids), timeout=0.5)
-        except Exception as exc:  # the rows stay leased; they are retried after the lease
-            log.warning("could not release %d notification leases: %s", len(ids), one_line(exc))
-            return
-        log.info("stopped %d deliveries in flight; released for another attempt", released)
-
-    def _release_leases(self, ids: list[int]) -> int:
-        with session_scope(self.engine) as session:
-            return release_leases(session, ids, self.clock())
-
-
-def is_orchestration_error(exc: BaseException) -> bool:
-    """An error from talking to Prefect's API (unreachable, timed out, refused), not from the work."""
-    if isinstance(exc, httpx.HTTPError | ConnectionError | TimeoutError):
-        return True
-    return type(exc).__module__.startswith("prefect.") and "database" not in str(exc).lower()
+            await stop_serving(self._serving)
+        self.flow_runs.leave_abandoned()
 
 
 async def run_worker_async(
@@ -462,7 +320,7 @@ async def run_worker_async(
     clock: Clock = utc_now,
 ) -> None:
     """Run the worker on the current event loop until ``stop`` is set (forever without one)."""
-    resolved = _config(config)
+    resolved = resolve_config(config)
     stop_signal = stop if isinstance(stop, StopSignal) else StopSignal(stop)
     use_database(resolved.database_url)
     await Worker(resolved, stop_signal, clock).run()
@@ -482,29 +340,4 @@ def run_worker(
     try:
         loop.run_until_complete(run_worker_async(config, stop, clock))
     finally:
-        _close_quickly(loop)
-
-
-def _close_quickly(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the worker's loop without waiting on what is left: unlike ``asyncio.run``, which waits
-    for every cancelled task, a flow run given up on (its Prefect server gone) would spend seconds
-    reporting its crash to that server. Leftovers get ``LEFTOVER_GRACE``; worker threads are not
-    joined (each holds at most one short database call)."""
-    loop.set_exception_handler(lambda _loop, _context: None)  # cancelled flow runs complain: ignored
-    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in leftovers:
-        task.cancel()
-    with contextlib.suppress(Exception):
-        if leftovers:
-            loop.run_until_complete(asyncio.wait(leftovers, timeout=LEFTOVER_GRACE.total_seconds()))
-        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), LEFTOVER_GRACE.total_seconds()))
-    asyncio.set_event_loop(None)
-    loop.close()
-
-
-def _config(config: WorkerConfig | Settings | str) -> WorkerConfig:
-    if isinstance(config, WorkerConfig):
-        return config
-    if isinstance(config, Settings):
-        return WorkerConfig.from_settings(config)
-    return WorkerConfig.from_settings(get_settings(), database_url=config)
+        close_quickly(loop)

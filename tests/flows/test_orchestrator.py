@@ -20,7 +20,8 @@ from sqlmodel import select
 
 from flows.orchestrator import Mode, Orchestrator, probe_health
 from flows.wake_loop import StopSignal
-from flows.worker import Worker, WorkerConfig
+from flows.worker import Worker
+from flows.worker_config import WorkerConfig
 from models.db import session_scope
 from models.tables import WorkerHeartbeat
 from tests.casework.builders import T0

@@ -24,7 +24,8 @@ from sqlmodel import col, select
 
 from casework.heartbeats import latest_heartbeat
 from flows.webhooks import DeliveryPolicy
-from flows.worker import WorkerConfig, run_worker
+from flows.worker import run_worker
+from flows.worker_config import WorkerConfig
 from models.db import session_scope
 from models.kinds import NotificationStatus
 from models.tables import CaseEvent, Notification

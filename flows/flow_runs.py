@@ -1,0 +1,98 @@
+"""Running the worker's work as Prefect flow runs while Prefect answers, and giving up on a run
+(left running, its result ignored) when Prefect goes away or is too slow, so the caller runs the same
+functions without Prefect (``orchestrator: degraded``); and serving both flows as deployments."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any, cast
+
+import httpx
+
+from flows.orchestrator import Orchestrator
+from flows.wake_loop import one_line
+
+log = logging.getLogger("lifeline.worker")
+
+#: The name of both served deployments (`escalation-sweep/lifeline`, `deliver-notifications/lifeline`).
+DEPLOYMENT_NAME = "lifeline"
+
+
+class FlowRuns:
+    """Flow runs awaited unless Prefect goes away, and those given up on."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        #: Flow runs given up on when Prefect went away mid-run (their batches commit or not).
+        self.abandoned: set[asyncio.Future[Any]] = set()
+
+    async def unless_prefect_goes_away(self, run: Awaitable[Any], patience: timedelta | None) -> Any | None:
+        """Await a flow run, or give up on it (left running, its result ignored) as soon as Prefect
+        stops answering or after ``patience`` (a Prefect server too busy to start the run:
+        the deadlines do not wait for it). None when given up or when it failed for want of
+        Prefect; the caller then sweeps without it (a timer's dedupe key and the batch's lock make
+        the two sweeps write each escalation once)."""
+        task = asyncio.ensure_future(run)
+        down = asyncio.ensure_future(self.orchestrator.went_down())
+        try:
+            timeout = patience.total_seconds() if patience is not None else None
+            await asyncio.wait({task, down}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            down.cancel()
+        if not task.done():
+            self.abandoned.add(task)
+            task.add_done_callback(self._forget_abandoned)
+            return None
+        exc = task.exception()
+        if exc is None:
+            return task.result()
+        if is_orchestration_error(exc):
+            self.orchestrator.mark_unreachable(f"a flow run failed: {one_line(exc)}")
+            return None
+        raise exc
+
+    def _forget_abandoned(self, task: asyncio.Future[Any]) -> None:
+        self.abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the run was given up on, its outcome no longer matters
+
+    def leave_abandoned(self) -> None:
+        """On stop: cancel the flow runs given up on, without waiting for them."""
+        for run in list(self.abandoned):
+            run.cancel()
+
+
+def is_orchestration_error(exc: BaseException) -> bool:
+    """An error from talking to Prefect's API (unreachable, timed out, refused), not from the work."""
+    if isinstance(exc, httpx.HTTPError | ConnectionError | TimeoutError):
+        return True
+    return type(exc).__module__.startswith("prefect.") and "database" not in str(exc).lower()
+
+
+async def serve_deployments(worker_id: str) -> None:
+    """Serve both flows as deployments (no schedule: the worker decides when to sweep), so a
+    Prefect server lists them and an operator can start a run from its UI. Runs beside the
+    loops (registering takes seconds on a busy server) and is cancelled on stop. The worker
+    runs its loop outside the main thread (``lifeline worker``), where Prefect's Runner does not
+    install a SIGTERM handler of its own."""
+    from prefect.runner import Runner
+
+    from flows.delivery import deliver_notifications
+    from flows.sweep import escalation_sweep
+
+    try:
+        runner = Runner(name=f"lifeline-{worker_id}", pause_on_shutdown=False)
+        for flow_ in (escalation_sweep, deliver_notifications):
+            deployment = await flow_.ato_deployment(name=DEPLOYMENT_NAME)
+            await cast(Awaitable[Any], runner.add_deployment(deployment))
+    except Exception as exc:
+        log.warning("cannot serve the deployments (%s); sweeping goes on", one_line(exc))
+        return
+    log.info("serving deployments escalation-sweep/%s, deliver-notifications/%s", *[DEPLOYMENT_NAME] * 2)
+    try:
+        await runner.start()
+    except Exception as exc:
+        log.warning("stopped serving the deployments (%s); sweeping goes on", one_line(exc))
