@@ -10,46 +10,15 @@ is per process (several API processes each allow ``limit``).
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import timedelta
+
+from casework.failed_attempts import FailedAttempts
 
 #: Failures allowed per address and window before 429.
 FAILURES_ALLOWED = 20
 FAILURE_WINDOW = timedelta(minutes=1)
-#: Addresses remembered at most (the oldest are forgotten first).
-MAX_ADDRESSES = 10_000
 
 
-class FailedAuthLimiter:
+class FailedAuthLimiter(FailedAttempts):
     def __init__(self, limit: int = FAILURES_ALLOWED, window: timedelta = FAILURE_WINDOW) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[datetime]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, address: str, now: datetime) -> deque[datetime]:
-        times = self._failures.get(address)
-        if times is None:
-            return deque()
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if not times:
-            del self._failures[address]
-        return times
-
-    def retry_after(self, address: str, now: datetime) -> int | None:
-        """Seconds until ``address`` may try again (None: it may now)."""
-        with self._lock:
-            times = self._recent(address, now)
-            if len(times) < self.limit:
-                return None
-            return max(1, math.ceil((times[-self.limit] + self.window - now).total_seconds()))
-
-    def record_failure(self, address: str, now: datetime) -> None:
-        with self._lock:
-            self._recent(address, now)
-            if address not in self._failures and len(self._failures) >= MAX_ADDRESSES:
-                del self._failures[next(iter(self._failures))]
-            self._failures.setdefault(address, deque()).append(now)
+        super().__init__(limit, window)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from sqlalchemy import Engine
 
 from casework import api_keys
 from casework.api_keys import KeyHolder
+from casework.failed_attempts import FailedAttempts
 from casework.settings import get_settings
 from models.db import session_scope
 from models.kinds import Role
@@ -74,34 +74,11 @@ class ConsoleUser:
         return self.holder.role in roles
 
 
-class FailedLogins:
-    """Failed sign-ins per client address in a sliding window; thread-safe, per process."""
+class FailedLogins(FailedAttempts):
+    """Failed sign-ins per client address (casework.failed_attempts, the API's limiter too)."""
 
     def __init__(self, limit: int = MAX_FAILURES, window: timedelta = FAILURE_WINDOW) -> None:
-        self.limit = limit
-        self.window = window
-        self._seen: dict[str, deque[datetime]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, address: str, now: datetime) -> deque[datetime]:
-        times = self._seen.setdefault(address, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, address: str, now: datetime) -> int | None:
-        """Seconds until ``address`` may try again, or None when it may now."""
-        with self._lock:
-            times = self._recent(address, now)
-            if len(times) < self.limit:
-                return None
-            return max(1, int((times[0] + self.window - now).total_seconds()) + 1)
-
-    def record(self, address: str, now: datetime) -> None:
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen.clear()
-            self._recent(address, now).append(now)
+        super().__init__(limit, window)
 
 
 class Sessions:

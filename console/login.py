@@ -81,7 +81,7 @@ def login(
     with session_scope(request.app.state.engine, write=False) as session:
         holder = api_keys.authenticate(session, key.strip())
     if holder is None:
-        sessions.failures.record(address, now)
+        sessions.failures.record_failure(address, now)
         return login_page(request, WRONG_KEY, 401, next)
     response = RedirectResponse(auth.safe_next(next) if next else HOME_BY_ROLE[holder.role], status_code=303)
     auth.start_session(request, response, holder.id)

@@ -60,9 +60,11 @@ def test_ten_failures_a_minute_then_429_until_the_window_moves(console: ConsoleW
         assert _try_key(console, "ll_wrong").status_code == 401  # type: ignore[attr-defined]
     blocked = _try_key(console, console.keys["agent"])  # even the right key waits
     assert blocked.status_code == 429  # type: ignore[attr-defined]
-    assert blocked.headers["retry-after"] == "61"  # type: ignore[attr-defined]
+    assert blocked.headers["retry-after"] == "60"  # type: ignore[attr-defined]
     assert "Too many failed sign-ins" in blocked.text  # type: ignore[attr-defined]
-    console.clock.advance(seconds=61)
+    console.clock.advance(seconds=59)
+    assert _try_key(console, console.keys["agent"]).status_code == 429  # type: ignore[attr-defined]
+    console.clock.advance(seconds=1)
     assert _try_key(console, console.keys["agent"]).status_code == 303  # type: ignore[attr-defined]
 
 
