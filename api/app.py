@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api import docs, openapi, problems
 from api.headers import ResponseHeaders
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
-from api.problems import BodyLimitMiddleware, CatchAllMiddleware
+from api.middleware import BodyLimitMiddleware, CatchAllMiddleware
 from api.rate_limit import FailedAuthLimiter
 from api.routes import (
     audit,

@@ -6,14 +6,13 @@ header parameters are named by ``parameter`` instead). ``type`` is a relative UR
 ``/problems/<slug>``, documented in docs/api.md. Domain errors from casework and the engine are
 mapped here, and only here, so the routes just call services and let errors rise.
 
-The catch-all (``CatchAllMiddleware``) logs any unexpected exception with its traceback on the
+The catch-all (``api.middleware.CatchAllMiddleware``) logs any unexpected exception with its traceback on the
 server and answers a bare 500 problem: no internals reach the client.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,7 +20,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.route_table import methods_for
 from casework.errors import (
@@ -50,8 +48,6 @@ from casework.errors import (
 )
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
-
-log = logging.getLogger("lifeline.api")
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -311,94 +307,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     for cls in (*DOMAIN_ERRORS, CaseworkError):
         app.add_exception_handler(cls, on_domain)
-
-
-INTERNAL = Problem(
-    500,
-    "internal-error",
-    "Internal error",
-    "the server could not answer this request; it has been logged. Retry later or report it",
-)
-
-
-class CatchAllMiddleware:
-    """Answer any exception that escaped the routes and handlers with a 500 problem (logged with its
-    traceback here, never sent; an oversized body read outside a route is answered 413). Once a
-    response has started (a streamed export) the exception goes on to the server, which closes the
-    connection before the body's end: a client detects the cut (no final chunk)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except BodyTooLarge as exc:
-            if not started:
-                await problem_response(http_problem(413, exc.detail), scope.get("path"))(scope, receive, send)
-        except Exception:
-            if started:
-                # Too late for a problem: let the server drop the connection, so the client sees an
-                # incomplete response (no final chunk), never a body that looks whole.
-                raise
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            await problem_response(INTERNAL, scope.get("path"))(scope, receive, send)
-
-
-class BodyTooLarge(StarletteHTTPException):
-    """Raised from ``receive`` when a streamed body passes the limit. An HTTPException, so FastAPI's
-    body parsing lets it through (it turns other errors into 400) and ``on_http`` answers 413."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(413, detail)
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies over ``limit`` bytes with 413: at once from Content-Length, or while
-    reading a chunked body (the read stops at the limit, so a huge body never fills memory)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    def _message(self) -> str:
-        return f"request bodies are limited to {self.limit} bytes ({self.limit // 1024} KiB)"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers", [])).get(b"content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > self.limit
-            except ValueError:
-                too_big = False
-            if too_big:
-                await problem_response(http_problem(413, self._message()), scope.get("path"))(
-                    scope, receive, send
-                )
-                return
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self._message())
-            return message
-
-        await self.app(scope, limited_receive, send)
