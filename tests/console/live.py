@@ -147,6 +147,19 @@ def launch_browser() -> Iterator[Any]:
             browser.close()
 
 
+def open_page(browser: Any, **context_options: Any) -> Iterator[Any]:
+    """A page in a fresh 1280x900 browser context; after the test, asserts the page raised no script
+    error and the Content-Security-Policy refused nothing."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Refused to" in msg.text else None)
+    yield page
+    context.close()
+    assert errors == [], f"script errors or CSP refusals: {errors}"
+
+
 def sign_in(page: Any, live: LiveConsole, who: str) -> None:
     page.goto(live.url("/console/login"))
     page.get_by_label("API key").fill(live.keys[who])

@@ -15,6 +15,7 @@ import pytest
 from tests.console.live import (
     LiveConsole,
     launch_browser,
+    open_page,
     require_browser,
     screenshot,
     serious_violations,
@@ -40,14 +41,7 @@ def browser(live: LiveConsole) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda msg: errors.append(msg.text) if "Refused to" in msg.text else None)
-    yield page
-    context.close()
-    assert errors == [], f"script errors or CSP refusals: {errors}"
+    yield from open_page(browser)
 
 
 def test_a_new_case_appears_live_and_its_countdown_ticks(live: LiveConsole, page: Any) -> None:

@@ -19,6 +19,7 @@ from policies.loader import bundled_policies_dir, parse_policy_text
 from tests.console.live import (
     LiveConsole,
     launch_browser,
+    open_page,
     require_browser,
     serious_violations,
     serve_console,
@@ -41,14 +42,7 @@ def browser(live: LiveConsole) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda msg: errors.append(msg.text) if "Refused to" in msg.text else None)
-    yield page
-    context.close()
-    assert errors == [], f"script errors or CSP refusals: {errors}"
+    yield from open_page(browser, accept_downloads=True)
 
 
 def test_auditor_verifies_the_chain_and_downloads_breaches(live: LiveConsole, page: Any) -> None:
