@@ -69,10 +69,12 @@ class Case(SQLModel, table=True):
             ["policy_versions.policy_id", "policy_versions.version"],
             name="fk_cases_policy_version",
         ),
-        sa.Index("ix_cases_status_next_deadline_at", "status", "next_deadline_at"),
-        # The listing's sort key, whole, so equal deadlines need no sort by id.
+        # The listing's sort key, whole, so equal deadlines need no sort by id; alone and after the
+        # equality filters an agent's queue uses (queue, "waiting on creator", "assigned to me").
         sa.Index("ix_cases_next_deadline_at_id", "next_deadline_at", "id"),
         sa.Index("ix_cases_queue_next_deadline_at_id", "queue", "next_deadline_at", "id"),
+        sa.Index("ix_cases_status_next_deadline_at_id", "status", "next_deadline_at", "id"),
+        sa.Index("ix_cases_assignee_next_deadline_at_id", "assignee", "next_deadline_at", "id"),
         sa.Index("ix_cases_incident_type", "incident_type"),
         # The compliance report counts a period's cases by these columns from the index alone.
         sa.Index("ix_cases_opened_at_report", "opened_at", *OUTCOME_GROUPS, "id"),
