@@ -178,7 +178,7 @@ def _policy_to_simulate(
     if request.policy is None:
         with session_scope(engine, write=False) as session:
             if request.version is None:
-                version = policy_registry.pin_for_new_case(session, policy_id=policy_id).version
+                version = policy_registry.latest_registered(session, policy_id).version
             else:
                 version = request.version
             policy, calendar = policy_registry.get_policy(session, policy_id, version)
