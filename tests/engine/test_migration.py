@@ -12,6 +12,7 @@ import pytest
 from sla_engine import cases
 from sla_engine.kinds import EventKind, Status
 from sla_engine.migration import MigrationMode, Opening, Versioned, deadlines, migrate
+from sla_engine.simulation import describe
 from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy
 
 DATA = json.loads((Path(__file__).parent / "migration_scenarios.json").read_text())
@@ -79,3 +80,16 @@ def test_keep_migrates_nothing() -> None:
     state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
     with pytest.raises(ValueError, match="keep"):
         migrate(old, old, state, MigrationMode.KEEP, at(1), "admin:root")
+
+
+def test_the_migration_event_reads_as_a_sentence() -> None:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    new = Versioned(2, make_policy(first_response="PT30M"), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+
+    moved = migrate(old, new, state, MigrationMode.REBASE, at(1), "admin:root")
+
+    event = next(e for e in moved.events if e.kind is EventKind.POLICY_MIGRATED)
+    assert describe(event) == (
+        "policy version 1 -> 2 (rebase), next deadline 2026-03-02 09:45:00+00:00 -> 2026-03-02 09:22:30+00:00"
+    )
