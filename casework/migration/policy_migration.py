@@ -181,12 +181,11 @@ def _migrate(
         case.policy_version, *policy_registry.get_policy(session, case.policy_id, case.policy_version)
     )
     opening, known = None, frozenset[str]()
-    if request.mode is MigrationMode.RECOMPUTE:
-        events = list(
-            session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.seq)))
-        )
-        opening, known = _opening(events), frozenset(e.dedupe_key for e in events if e.dedupe_key)
     try:
+        if request.mode is MigrationMode.RECOMPUTE:
+            query = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.seq))
+            events = list(session.exec(query))
+            opening, known = _opening(events), frozenset(e.dedupe_key for e in events if e.dedupe_key)
         return migrate(
             old, new, state_from_dict(case.state), request.mode, now, request.actor, opening, known
         )
