@@ -13,11 +13,12 @@ from api.bodies import CaseAction
 from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
 from api.listing import query_words
+from api.problems import unknown_name_problem
 from casework.bulk import idempotency as bulk_keys
 from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
 from casework.cases import idempotency
 from casework.cases.assignees import listing_assignee
-from casework.errors import IdempotencyRace
+from casework.errors import IdempotencyRace, UnknownName
 from casework.queries.case_queries import CaseFilters
 from models.db import session_scope
 from sla_engine.kinds import Status
@@ -142,7 +143,10 @@ def bulk_actions(
     args = body.action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
     # Each case at the app clock's instant when its turn comes (a long run spans seconds).
     clock = request.app.state.clock
-    results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+    try:
+        results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+    except UnknownName as err:  # refused before any case: the pointer is into this body
+        raise unknown_name_problem(err, "/action") from None
     answer = summary(body.action.action, results)
     if stored_key is not None:
         try:
