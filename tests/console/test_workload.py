@@ -22,7 +22,7 @@ def _options(html: str, select_id: str) -> list[str]:
 def _row(html: str, assignee: str) -> dict[str, str]:
     row = html.split(f'data-assignee="{assignee}"')[1].split("</tr>")[0]
     cells = {
-        name: re.search(rf'class="{name}">(?:<a [^>]*>)?(\d+)', row)
+        name: re.search(rf'class="count-{name}">(?:<a [^>]*>)?(\d+)', row)
         for name in ("open", "breached", "at-risk")
     }
     found = {name: m.group(1) for name, m in cells.items() if m is not None}
