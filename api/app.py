@@ -33,6 +33,7 @@ from api.routes import (
     health,
     notifications,
     policies,
+    policy_lifecycle,
     reports,
 )
 from casework.registry import policy_registry
@@ -116,6 +117,7 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         reports,
         audit,
         policies,
+        policy_lifecycle,
         health,
         notifications,
     ):
