@@ -19,11 +19,13 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from casework.cases import lifecycle
+from casework.cases.assignees import known_agents, known_queues
 from casework.errors import (
     CaseNotFound,
     CaseworkError,
     ForbiddenTransition,
     InvalidAction,
+    QueuesFileUnreadable,
     StaleVersion,
 )
 from casework.queries import case_queries
@@ -36,7 +38,9 @@ from console.messages import console_message
 from console.pages import compact_json, countdown_text, iso_z, render, utc_text
 from models.db import session_scope, short_read
 from sla_engine.agent_actions import known_priorities
-from sla_engine.kinds import Status
+from sla_engine.events import EngineEvent
+from sla_engine.kinds import EventKind, Status
+from sla_engine.simulation import describe
 from sla_engine.transitions import TRANSITIONS
 
 router = APIRouter(prefix="/console/cases", include_in_schema=False)
@@ -53,7 +57,7 @@ MAX_EVENTS = 10_000
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "acknowledge": (),
     "start": (),
-    "assign": ("assignee",),
+    "assign": ("assignee", "queue"),
     "note": ("text",),
     "reply": ("message",),
     "request_info": ("until",),
@@ -69,7 +73,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
 ARGUMENT_NAMES = {"into": "case_id"}
 #: Fields whose empty value means null (unassign; priority back to the rules; the next stage).
 EMPTY_IS_NULL = {"assignee", "priority"}
-EMPTY_IS_ABSENT = {"to_stage", "reason", "until"}
+EMPTY_IS_ABSENT = {"to_stage", "reason", "until", "queue"}
 LABELS = {
     "acknowledge": "Acknowledge",
     "start": "Start work",
@@ -130,6 +134,7 @@ class TimelineLine:
     lateness: str
     actor: str
     cause: str
+    said: str | None  # a sentence for events whose data alone reads poorly (``_summary``)
     data: str  # compact JSON, "" when the event has no data
 
 
@@ -157,6 +162,7 @@ def timeline_lines(events: list[TimelineEvent]) -> list[TimelineLine]:
             lateness=_lateness(event) or "—",
             actor=event.actor,
             cause=_cause(event),
+            said=_summary(event),
             data=compact_json(event.data) if event.data else "",
         )
         for event in events
@@ -180,6 +186,7 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
         policy, _calendar = policy_registry.get_policy(
             session, case.policy_id, case.policy_version, sha256=read.policy_sha256
         )
+        agents, queues = _assign_choices(session)
     stage_index = view["stage"]["index"]
     return {
         "case": view,
@@ -194,7 +201,29 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
         "countdown_text": countdown_text,
         "policy_title": policy.title,
         "events_total": events[-1].seq if events else 0,
+        "agents": agents,
+        "queues": queues,
     }
+
+
+def _summary(event: TimelineEvent) -> str | None:
+    """A sentence for events whose data alone reads poorly (a policy migration's deadlines)."""
+    if event.kind != EventKind.POLICY_MIGRATED:
+        return None
+    try:
+        return describe(EngineEvent(EventKind.POLICY_MIGRATED, event.at, event.actor, event.data))
+    except (KeyError, TypeError):
+        return None
+
+
+def _assign_choices(session: Session) -> tuple[list[str], list[str] | None]:
+    """The assign form's choices: the known agents and queues (None: the queues file does not
+    load, so the form offers no queue change and the page still shows the case)."""
+    try:
+        queues: list[str] | None = [q.name for q in known_queues(session)]
+    except QueuesFileUnreadable:
+        queues = None
+    return known_agents(session), queues
 
 
 def _lateness(event: TimelineEvent) -> str | None:
@@ -297,10 +326,11 @@ def act(
     reason: FormText = None,
     until: Annotated[str | None, Form(max_length=40)] = None,
     into: Annotated[str | None, Form(max_length=40)] = None,
+    queue: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
     auth.check_csrf(request, user, csrf)
     fields = {"assignee": assignee, "text": text, "message": message, "to_stage": to_stage}
-    fields.update({"priority": priority, "reason": reason, "until": until, "into": into})
+    fields.update({"priority": priority, "reason": reason, "until": until, "into": into, "queue": queue})
     now = auth.now_of(request)
     try:
         args = action_args(action, fields)

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from casework.cases.assignees import known_agents
 from casework.errors import InvalidCursor
 from casework.queries.case_queries import CaseFilters
 from casework.queries.pagination import PageOf
@@ -57,7 +58,7 @@ class QueueQuery:
             queue=self.queue or None,
             priority=self.priority or None,
             incident_type=self.incident_type or None,
-            assignee=user.holder.name if self.assignee == "me" else None,
+            assignee=user.holder.name if self.assignee == "me" else self.assignee or None,
             breached=True if self.breached else None,
         )
 
@@ -79,7 +80,7 @@ def _query(
         queue or "",
         priority or "",
         incident_type or "",
-        "me" if assignee == "me" else "",
+        assignee or "",
         "1" if breached else "",
         "1" if waiting else "",
     )
@@ -137,14 +138,15 @@ class Line:
 
 def countdown(due: Deadline, now: datetime) -> Countdown:
     late = due.breached or due.due_at <= now
-    warn = not late and due.warn_at is not None and due.warn_at <= now
+    warn = due.at_risk(now)
     return Countdown(
         css=" breached" if late else " warn" if warn else "",
         label="breached" if late else "at risk" if warn else "on time",
         due_iso=iso_z(due.due_at),
         due_utc=utc_text(due.due_at),
         text=countdown_text(due.due_at, now),
-        warn_iso=iso_z(due.warn_at),
+        # A recorded warning has no warn_due_at left: any past instant tells the script it is at risk.
+        warn_iso=iso_z(due.warn_at or (now if due.warned else None)),
         breached=due.breached,
         name=f"escalates from {due.name}" if due.escalation else due.name,
     )
@@ -183,13 +185,15 @@ def _queue_page(request: Request, user: ConsoleUser, query: QueueQuery, cursor: 
     try:
         with engine.connect() as connection, connection.begin():
             page = queue_page(connection, query.filters(user), PAGE_SIZE, cursor)
-            choices = queue_choices(Session(connection))
+            session = Session(connection)
+            choices, agents = queue_choices(session), known_agents(session)
     except InvalidCursor:
         return _bad_cursor(request, user)
     context = {
         "title": "Queue",
         "query": query,
         "choices": choices,
+        "agents": agents,
         "cursor": cursor,
         "next_link": f"/console/queue?{query.query_string(cursor=page.next_cursor)}"
         if page.next_cursor
