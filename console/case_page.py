@@ -153,16 +153,6 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
     }
 
 
-def _assign_choices(session: Session) -> tuple[list[str], list[str] | None]:
-    """The assign form's choices: the known agents and queues (None: the queues file does not
-    load, so the form offers no queue change and the page still shows the case)."""
-    try:
-        queues: list[str] | None = [q.name for q in known_queues(session)]
-    except QueuesFileUnreadable:
-        queues = None
-    return known_agents(session), queues
-
-
 def _summary(event: Any) -> str | None:
     """A sentence for events whose data alone reads poorly (a policy migration's deadlines)."""
     if event.kind != EventKind.POLICY_MIGRATED:
@@ -171,6 +161,16 @@ def _summary(event: Any) -> str | None:
         return describe(EngineEvent(EventKind.POLICY_MIGRATED, event.at, event.actor, event.data))
     except (KeyError, TypeError):
         return None
+
+
+def _assign_choices(session: Session) -> tuple[list[str], list[str] | None]:
+    """The assign form's choices: the known agents and queues (None: the queues file does not
+    load, so the form offers no queue change and the page still shows the case)."""
+    try:
+        queues: list[str] | None = [q.name for q in known_queues(session)]
+    except QueuesFileUnreadable:
+        queues = None
+    return known_agents(session), queues
 
 
 def _lateness(event: Any) -> str | None:
