@@ -68,6 +68,8 @@ def parse_target(policy_id: str, to: int | str) -> int:
     """``to`` as a version number: ``3``, ``"3"`` or ``"POLICY:3"``. MigrationTargetInvalid (422)
     for a version of another policy or text that names no version."""
     if isinstance(to, int):
+        if to < 1:
+            raise MigrationTargetInvalid(f"{to} is not a version number: versions count from 1")
         return to
     owner, _, number = to.rpartition(":")
     if owner and owner != policy_id:
