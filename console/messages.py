@@ -15,6 +15,7 @@ from casework.errors import (
     InvalidAction,
     InvalidCursor,
     PolicyNotRegistered,
+    PolicyRetired,
     StaleVersion,
 )
 from sla_engine.simulation import SimulationInputError
@@ -25,6 +26,7 @@ CONSOLE_MESSAGES: dict[type[Exception], Callable[[Any], tuple[int, str]]] = {
     ForbiddenTransition: lambda e: (409, f"Not possible now: {e}."),
     InvalidAction: lambda e: (422, f"Not applied: {e}."),
     PolicyNotRegistered: lambda e: (404, str(e)),
+    PolicyRetired: lambda e: (409, f"Policy {e.policy_id} is retired: no new case opens under it."),
     DuplicateTimedEvent: lambda _e: (409, "The escalation worker changed the case at that moment; retry."),
     InvalidCursor: lambda _e: (400, "This page link is no longer valid; start again from the first page."),
     SimulationInputError: lambda e: (422, f"{e.pointer or '/'}: {e.message}"),
