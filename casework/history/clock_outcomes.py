@@ -50,6 +50,14 @@ _REGROUP = [
 ]
 
 
+def repin(session: Session, case_id: str, version: int) -> None:
+    """A case moved to another version of its policy (casework.migration): its outcome and
+    escalation rows are grouped under that version from now on, as the case itself is."""
+    connection = session.connection()
+    for table in (OUTCOMES, ESCALATIONS):
+        connection.execute(sa.update(table).where(table.c.case_id == case_id).values(policy_version=version))
+
+
 class CaseColumns(Protocol):
     """The case row's columns an outcome copies (a ``Case``, as it is after the events)."""
 

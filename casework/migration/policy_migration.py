@@ -39,6 +39,7 @@ from casework.errors import (
     UnreadableAction,
 )
 from casework.history.case_changes import set_committed, write_case_change
+from casework.history.clock_outcomes import repin
 from casework.history.hashchain import normalize_json
 from casework.links.child_breach import escalate_parents
 from casework.queries.case_queries import CaseFilters
@@ -67,6 +68,8 @@ def parse_target(policy_id: str, to: int | str) -> int:
     """``to`` as a version number: ``3``, ``"3"`` or ``"POLICY:3"``. MigrationTargetInvalid (422)
     for a version of another policy or text that names no version."""
     if isinstance(to, int):
+        if to < 1:
+            raise MigrationTargetInvalid(f"{to} is not a version number: versions count from 1")
         return to
     owner, _, number = to.rpartition(":")
     if owner and owner != policy_id:
@@ -208,5 +211,6 @@ def _write(session: Session, case: Case, version: int, migration: Migration, now
         write_case_change(session, case, migration.advanced, migration.timed, now, case.version)
     session.connection().execute(update(Case).where(col(Case.id) == case.id).values(policy_version=version))
     set_committed(case, {"policy_version": version})
+    repin(session, case.id, version)
     change = write_case_change(session, case, migration.state, migration.events, now, case.version)
     escalate_parents(session, [change], now)  # a breach it records may escalate a parent
