@@ -17,6 +17,8 @@ Each ``escalated`` event also makes one ``case_escalations`` row (the stage ente
 ``data.to``, null when it names none; whether an agent made it), with the case's group columns, kept
 current the same way.
 
+The compliance roll-ups (casework.history.rollups) follow these rows in the same call.
+
 Derived data, never hashed: the events stay the record; migrations 0004 and 0005 rebuilt these rows
 from them for databases that had history.
 """
@@ -24,7 +26,7 @@ from them for databases that had history.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -32,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from casework.history import rollups
 from casework.history.event_rows import EventRow
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 
@@ -139,10 +142,17 @@ def _blank(case: CaseColumns, clock: str) -> dict[str, Any]:
     }
 
 
-def write_outcomes(session: Session, changes: Sequence[tuple[CaseColumns, Sequence[EventRow]]]) -> None:
+def write_outcomes(
+    session: Session,
+    changes: Sequence[tuple[CaseColumns, Sequence[EventRow]]],
+    before: Sequence[Mapping[str, Any]],
+) -> None:
     """Fold the events of each (case, events written) into ``clock_outcomes`` and
-    ``case_escalations``, on the session's connection, in the caller's transaction (nothing flushed
-    or committed here)."""
+    ``case_escalations``, and the difference into the compliance roll-ups (casework.history.rollups),
+    on the session's connection, in the caller's transaction (nothing flushed or committed here).
+    ``before`` holds, per change, the case's column values before it (the ones it changed; empty
+    for a new case): a case whose priority, queue or policy moved is counted in its new group."""
+    rollup = rollups.Snapshot(session.connection(), changes, before)
     upserts: list[dict[str, Any]] = []
     escalations: list[dict[str, Any]] = []
     regroups: list[dict[str, Any]] = []
@@ -160,6 +170,7 @@ def write_outcomes(session: Session, changes: Sequence[tuple[CaseColumns, Sequen
         connection.execute(upsert_statement(connection.dialect.name), upserts)
     if escalations:
         connection.execute(_INSERT_ESCALATIONS, escalations)
+    rollup.write(connection)
 
 
 @functools.cache
