@@ -53,7 +53,7 @@ def clock_groups(session: Session, start: datetime, end: datetime) -> Iterator[C
         .group_by(*keys)
     )
     for row in session.connection().execute(query):
-        who, policy_id, version = row[0], str(row[1]), int(row[2])
+        who, policy_id, version = row[0], str(row[1]), int(str(row[2]))
         yield clock_group(_who(None if who is None else str(who)), (policy_id, version), row[3:])
 
 
