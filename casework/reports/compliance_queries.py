@@ -48,9 +48,12 @@ def clock_names(
         .scalar_subquery()
         for group in one_per_version.values()
     ]
-    query = sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.state)).where(
-        col(Case.id).in_(samples) if len(samples) == 1 else sa.or_(*(col(Case.id) == s for s in samples))
-    )
+    # One SELECT by primary key per sample, united: an OR of the samples made SQLite scan the table.
+    read = [
+        sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.state)).where(col(Case.id) == s)
+        for s in samples
+    ]
+    query = read[0] if len(read) == 1 else sa.union_all(*read)
     found: dict[tuple[str, int], frozenset[str]] = {}
     for policy_id, version, state in session.connection().execute(query):
         found[policy_id, version] = frozenset(str(c["name"]) for c in (state or {}).get("clocks", []))

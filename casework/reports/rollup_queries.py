@@ -60,6 +60,8 @@ def clock_groups(session: Session, first: date, last: date, group_by: str) -> It
         sketch.merge_text(working, row[-2])
         sketch.merge_text(wall, row[-1])
     for (group, policy, name), ((met, breached, cycles, missed), working, wall) in merged.items():
+        if not (met or breached or cycles or missed or any(working.values()) or any(wall.values())):
+            continue  # rows whose cases all moved to another group count nothing
         yield ClockGroup(group, policy, name, breached, met, [], [], cycles, missed, working, wall)
 
 
@@ -68,6 +70,12 @@ def escalation_counts(
 ) -> Iterator[tuple[str, str, int, int]]:
     """(group key, stage entered, escalations, of which by hand), as compliance_queries gives them
     (the stage "None" when the events named none)."""
+    totals: dict[tuple[str, str], list[int]] = {}
     for row in _read(session, ROLLUP_ESCALATIONS, first, last, "stage", "escalations", "manual"):
         stage, count, manual = row[_WIDTH:]
-        yield _key_of(group_by, tuple(row[:_WIDTH])), stage or "None", count, manual
+        sums = totals.setdefault((_key_of(group_by, tuple(row[:_WIDTH])), stage or "None"), [0, 0])
+        sums[0] += count
+        sums[1] += manual
+    for (key, stage), (count, manual) in totals.items():
+        if count or manual:
+            yield key, stage, count, manual
