@@ -15,9 +15,9 @@ A row is what its source rows contribute, so a change is kept as a difference: `
 (casework.history.clock_outcomes, the one place both write paths fold a case's events into its
 derived rows) reads the touched cases' ``clock_outcomes`` and ``case_escalations`` rows before and
 after its writes (``Snapshot``) and adds (after - before) to the roll-ups; a case's count moves
-when its group changes (an opening adds it). Whatever the derived rows become (a stop replaced
-after a reopen, a breach after a stop, a case moved to another priority or queue, a future change
-of policy version), the roll-ups follow them, never a copy of their rules.
+when its group changes (an opening adds it; a policy migration moves it to the new version).
+Whatever the derived rows become (a stop replaced after a reopen, a breach after a stop, a case
+moved to another priority or queue), the roll-ups follow them, never a copy of their rules.
 
 Concurrency (PostgreSQL, several workers updating the rows of the same day and group): counts are
 added by ``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``, which also locks each row
@@ -136,7 +136,7 @@ class Snapshot:
                 was = now
                 self.sums.add_case(now)
             else:
-                was = (now[0], *(previous.get(name, getattr(case, name)) for name in OUTCOME_GROUPS))
+                was = _group_before(case, events, previous, now[0])
             if was != now:
                 self.sums.add_case(was, -1)
                 self.sums.add_case(now)
@@ -156,6 +156,17 @@ class Snapshot:
         """After the writes: add (after - before) to the roll-ups."""
         self._fold(connection, 1)
         write_sums(connection, self.sums)
+
+
+def _group_before(case: Any, events: Sequence[Any], previous: Mapping[str, Any], day: date) -> Key:
+    """The case's key before the change: the columns it changed from ``previous``; the policy
+    version from a ``policy_migrated`` event's ``from`` (casework.migration sets the case's version
+    before writing that event, so ``previous`` holds the new one)."""
+    values = {name: previous.get(name, getattr(case, name)) for name in OUTCOME_GROUPS}
+    migrated = next((e for e in events if e.kind is EventKind.POLICY_MIGRATED), None)
+    if migrated is not None:
+        values["policy_version"] = migrated.data["from"]
+    return (day, *values.values())
 
 
 def write_sums(connection: sa.Connection, sums: Sums) -> None:

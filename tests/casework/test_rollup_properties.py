@@ -2,8 +2,9 @@
 
 Each example opens cases (some backdated across days, two creator tiers so two priorities), works
 them with agent actions (acknowledge, pause and resume, escalate, change priority and queue,
-resolve, reopen), sweeps them at later instants (escalations, breaches) and rebuilds the roll-ups
-(``lifeline reports rebuild``'s code) mid-way. Then, on the same database:
+resolve, reopen), sweeps them at later instants (escalations, breaches), migrates the open cases
+between two policy versions (rebase, recompute: the replay of a case's history under the other
+version) and rebuilds the roll-ups (``lifeline reports rebuild``'s code) mid-way. Then, on the same database:
 
 - the report from the roll-ups has the exact scan's counts (cases, met, breached, pending, cycles,
   escalations) and every median and p90 within the stated relative accuracy of the exact one, for
@@ -29,13 +30,17 @@ from casework.cases.escalations import apply_due_timers, claim_due_cases
 from casework.cases.lifecycle import apply_action, open_case
 from casework.errors import CaseworkError
 from casework.history.rollups import rebuild
+from casework.migration.policy_migration import MigrationRequest, run_migration, select_cases
+from casework.queries.case_queries import CaseFilters
 from casework.reports.compliance_report import RELATIVE_ACCURACY, GroupBy, compliance_report
 from models.db import session_scope
 from models.tables import ROLLUP_CASES, ROLLUP_CLOCKS, ROLLUP_ESCALATIONS
 from sla_engine.agent_actions import InvalidAction
+from sla_engine.migration import MigrationMode
 from sla_engine.transitions import ForbiddenTransition
 from tests.audit.conftest import register_p1
-from tests.casework.builders import CREATOR, T0
+from tests.casework.builders import CREATOR, T0, register
+from tests.engine.builders import PARTNER_RULE, make_policy
 
 STANDARD = {**CREATOR, "creator": {**CREATOR["creator"], "tier": "standard"}}
 ACTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -54,6 +59,7 @@ step = st.one_of(
     st.tuples(st.just("act"), st.integers(0, 30), st.integers(0, len(ACTIONS) - 1)),
     st.tuples(st.just("sweep"), st.just(0), st.just(0)),
     st.tuples(st.just("rebuild"), st.just(0), st.just(0)),
+    st.tuples(st.just("migrate"), st.integers(1, 2), st.integers(0, 1)),
 )
 histories = st.lists(st.tuples(step, st.integers(1, 12 * 60)), min_size=3, max_size=14)
 
@@ -84,8 +90,17 @@ class World:
                     apply_due_timers(session, claim_due_cases(session, self.now, limit=50), self.now)
                 elif kind == "rebuild":
                     rebuild(session.connection())
+            if kind == "migrate":
+                self.migrate(a, (MigrationMode.REBASE, MigrationMode.RECOMPUTE)[b])
         except (CaseworkError, InvalidAction, ForbiddenTransition):
             pass  # an action the case's state forbids: nothing written
+
+    def migrate(self, to: int, mode: MigrationMode) -> None:
+        """Every open case of the test policy to version ``to`` (each in its own transaction)."""
+        request = MigrationRequest("test-policy", to, mode, "admin:root")
+        with self.engine.connect() as connection, connection.begin():
+            targets = select_cases(connection, "test-policy", CaseFilters())
+        run_migration(self.engine, request, targets, lambda: self.now)
 
 
 def _counted(row: Any, first: int) -> bool:
@@ -138,7 +153,10 @@ def check_reports(engine: Engine, start: datetime, end: datetime) -> None:
 
 @pytest.fixture
 def world(engine: Engine) -> World:
+    """The test policy (v1) and a stricter v2 (new cases open under it; migrations go both ways)."""
     register_p1(engine)
+    strict = {"P1": "PT10M", "P2": "PT30M"}
+    register(engine, make_policy(rules=[PARTNER_RULE], first_response=strict), now=T0 - timedelta(hours=1))
     return World(engine)
 
 

@@ -10,7 +10,7 @@ Only table names of earlier revisions are used, so this revision can follow any 
 leaves ``cases``, ``clock_outcomes`` (with ``cycles``) and ``case_escalations`` in place.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
