@@ -23,7 +23,10 @@ Read from the history, never from the current clocks, so the numbers are what wa
 Priority and queue are the case's current ones (a case escalated to another queue counts there).
 
 The clocks are read from ``clock_outcomes`` (casework.history.clock_outcomes), which holds exactly what the
-events say, one row per decided clock of a case.
+events say, one row per decided clock of a case; by default the whole UTC days of the period come
+from the roll-ups kept from those rows (casework.history.rollups, casework.reports.rollup_queries):
+the same counts, the percentiles within ``RELATIVE_ACCURACY``. Grouped by assignee (the case's
+current one, held by ``cases`` only), the report always scans (casework.reports.assignee_queries).
 """
 
 from __future__ import annotations
