@@ -90,7 +90,7 @@ def write_changes(session: Session, planned: Sequence[PlannedChange], now: datet
             _write_guarded(session, case_params, events)
             insert_rows(session, BREACHES, [b for c in changes for b in c.breaches])
             insert_rows(session, NOTIFICATIONS, [n for c in changes for n in c.notifications])
-            write_outcomes(session, [(c.case, c.events) for c in changes])
+            write_outcomes(session, [(c.case, c.events) for c in changes], [v for _, v in before])
     except BaseException:
         for case, values in before:
             set_committed(case, values)
