@@ -33,7 +33,7 @@ PARTS: dict[str, tuple[str, str]] = {
     "last hashes (one SELECT)": ("casework/history/case_changes.py", "last_hashes"),
     "state JSON -> CaseState": ("sla_engine/state.py", "state_from_dict"),
     "engine (sla_engine.cases.advance)": ("sla_engine/cases.py", "advance"),
-    "hashing (canonical JSON + SHA-256)": ("casework/history/hashchain.py", "hash_body"),
+    "hashing (canonical JSON + SHA-256)": ("casework/history/hashchain.py", "body_hash"),
     "event rows (chain_events, without hashing)": ("casework/history/event_rows.py", "chain_events"),
     "case row values (state_columns)": ("casework/history/case_changes.py", "state_columns"),
     "breach/outbox rows (consequences)": ("casework/history/case_changes.py", "consequences"),
