@@ -32,6 +32,7 @@ from api.routes import (
     health,
     notifications,
     policies,
+    policy_lifecycle,
     reports,
 )
 from casework.registry import policy_registry
@@ -115,6 +116,7 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         reports,
         audit,
         policies,
+        policy_lifecycle,
         health,
         notifications,
     ):

@@ -38,8 +38,10 @@ from casework.errors import (
     InvalidIdempotencyKey,
     LinkConflict,
     LinkNotFound,
+    MigrationTargetInvalid,
     OpenChildren,
     PolicyNotRegistered,
+    PolicyRetired,
     StaleVersion,
     StatusLinkNotFound,
     StoredPolicyUnreadable,
@@ -151,6 +153,8 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     InputRejected: lambda e: validation_problem([{"pointer": e.pointer, "message": e.message}], str(e)),
     SimulationInputError: _simulation_input,
     PolicyNotRegistered: lambda e: Problem(404, "policy-not-registered", "Policy not registered", str(e)),
+    PolicyRetired: lambda e: Problem(409, "policy-retired", "Policy retired", str(e), policy_id=e.policy_id),
+    MigrationTargetInvalid: lambda e: validation_problem([{"pointer": e.pointer, "message": str(e)}], str(e)),
     AmbiguousPolicy: lambda e: validation_problem([{"pointer": "/policy_id", "message": str(e)}], str(e)),
     IdempotencyKeyReused: lambda e: Problem(
         422, "idempotency-key-reused", "Idempotency-Key reused", str(e), case_id=e.case_id

@@ -32,6 +32,8 @@ __all__ = [
     "InvalidKeyName",
     "LinkNotFound",
     "PolicyNotRegistered",
+    "PolicyRetired",
+    "MigrationTargetInvalid",
     "StaleVersion",
     "StoredPolicyUnreadable",
     "StatusLinkNotFound",
@@ -78,6 +80,24 @@ class PolicyNotRegistered(CaseworkError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} is not registered; register it with `lifeline policies apply`")
         self.what = what
+
+
+class PolicyRetired(CaseworkError):
+    """The policy was retired (``lifeline policies retire``): no new case opens under it."""
+
+    def __init__(self, policy_id: str) -> None:
+        super().__init__(
+            f"policy {policy_id!r} is retired: no new case opens under it (its open cases keep it)"
+        )
+        self.policy_id = policy_id
+
+
+class MigrationTargetInvalid(CaseworkError):
+    """A migration's target names a version of another policy (``pointer`` says where)."""
+
+    def __init__(self, message: str, pointer: str = "/to") -> None:
+        super().__init__(message)
+        self.pointer = pointer
 
 
 class AmbiguousPolicy(CaseworkError):

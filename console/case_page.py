@@ -34,7 +34,9 @@ from console.messages import console_message
 from console.pages import countdown_text, iso_z, render, utc_text
 from models.db import session_scope
 from sla_engine.agent_actions import known_priorities
-from sla_engine.kinds import Status
+from sla_engine.events import EngineEvent
+from sla_engine.kinds import EventKind, Status
+from sla_engine.simulation import describe
 from sla_engine.transitions import TRANSITIONS
 
 router = APIRouter(prefix="/console/cases", include_in_schema=False)
@@ -139,9 +141,20 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
         "now": now,
         "countdown_text": countdown_text,
         "lateness": _lateness,
+        "summary": _summary,
         "policy_title": policy.title,
         "events_total": case.last_seq,
     }
+
+
+def _summary(event: Any) -> str | None:
+    """A sentence for events whose data alone reads poorly (a policy migration's deadlines)."""
+    if event.kind != EventKind.POLICY_MIGRATED:
+        return None
+    try:
+        return describe(EngineEvent(EventKind.POLICY_MIGRATED, event.at, event.actor, event.data))
+    except (KeyError, TypeError):
+        return None
 
 
 def _lateness(event: Any) -> str | None:
