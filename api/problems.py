@@ -42,11 +42,15 @@ from casework.errors import (
     OpenChildren,
     PolicyNotRegistered,
     PolicyRetired,
+    QueuesFileUnreadable,
     StaleVersion,
     StatusLinkNotFound,
     StoredPolicyUnreadable,
     TooManyCases,
     TooManyReplies,
+    UnknownAgent,
+    UnknownName,
+    UnknownQueue,
 )
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
@@ -98,7 +102,9 @@ def problem_response(problem: Problem, instance: str | None = None) -> Response:
     )
 
 
-def validation_problem(errors: Sequence[Mapping[str, Any]], detail: str | None = None) -> Problem:
+def validation_problem(
+    errors: Sequence[Mapping[str, Any]], detail: str | None = None, **extra: Any
+) -> Problem:
     first = errors[0] if errors else {}
     where = first.get("pointer", first.get("parameter", ""))
     return Problem(
@@ -107,6 +113,7 @@ def validation_problem(errors: Sequence[Mapping[str, Any]], detail: str | None =
         "Invalid request",
         detail or f"{len(errors)} invalid value(s); first at {where or '/'}: {first.get('message', '')}",
         errors=errors,
+        **extra,
     )
 
 
@@ -139,6 +146,15 @@ def _forbidden(err: ForbiddenTransition) -> Problem:
 def _invalid_action(err: InvalidAction) -> Problem:
     pointer = f"/{err.field}" if err.field else ""
     return validation_problem([{"pointer": pointer, "message": str(err)}], str(err))
+
+
+def unknown_name_problem(err: UnknownName, under: str = "") -> Problem:
+    """422 naming the argument (``under`` prefixes its pointer: ``/action`` in a bulk request) and
+    listing every value it accepts as ``known_agents`` or ``known_queues``."""
+    pointer = f"{under}/{err.field}"
+    return validation_problem(
+        [{"pointer": pointer, "message": str(err)}], str(err), **{f"known_{err.what}s": err.known}
+    )
 
 
 def _simulation_input(err: SimulationInputError) -> Problem:
@@ -181,10 +197,15 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
         str(e),
         headers={"Retry-After": str(e.retry_after_seconds)},
     ),
+    UnknownAgent: unknown_name_problem,
+    UnknownQueue: unknown_name_problem,
     DigestError: lambda e: Problem(422, "invalid-digest", "Chain digest refused", str(e)),
     # The deployment's policies directory is at fault, not the request: a server error, named.
     StoredPolicyUnreadable: lambda e: Problem(
         500, "policy-unreadable", "A registered policy no longer loads", str(e)
+    ),
+    QueuesFileUnreadable: lambda e: Problem(
+        500, "queues-file-unreadable", "The queues file does not load", str(e)
     ),
     DuplicateTimedEvent: lambda _: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"

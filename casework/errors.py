@@ -39,6 +39,10 @@ __all__ = [
     "StatusLinkNotFound",
     "TooManyCases",
     "TooManyReplies",
+    "UnknownAgent",
+    "UnknownName",
+    "UnknownQueue",
+    "QueuesFileUnreadable",
     "UnreadableAction",
 ]
 
@@ -238,6 +242,37 @@ class TooManyReplies(CaseworkError):
         super().__init__(f"at most {limit} replies an hour per case; try again in {retry_after_seconds} s")
         self.limit = limit
         self.retry_after_seconds = retry_after_seconds
+
+
+class UnknownName(CaseworkError):
+    """A name the deployment does not know, given where only known ones apply: ``field`` is the
+    argument (``assignee``, ``queue``), ``known`` every value it accepts (sorted)."""
+
+    what = "name"
+
+    def __init__(self, field: str, name: str, known: list[str]) -> None:
+        listed = ", ".join(known) if known else "none yet"
+        super().__init__(f"{name!r} is not a known {self.what}; known {self.what}s: {listed}")
+        self.field = field
+        self.name = name
+        self.known = known
+
+
+class UnknownAgent(UnknownName):
+    """``assign`` to someone who is not an agent: agents are the names of the active agent keys."""
+
+    what = "agent"
+
+
+class UnknownQueue(UnknownName):
+    """A queue no registered policy names and the queues file (LIFELINE_QUEUES_FILE) does not list."""
+
+    what = "queue"
+
+
+class QueuesFileUnreadable(CaseworkError):
+    """LIFELINE_QUEUES_FILE cannot be read or is malformed: the deployment is at fault, not the
+    request (like StoredPolicyUnreadable)."""
 
 
 class DigestError(CaseworkError):

@@ -18,7 +18,7 @@ import typer
 
 from casework.bulk.runner import CaseResult, Target, run_bulk, select_targets, summary
 from casework.cases.assignees import listing_assignee
-from casework.errors import InvalidAction, TooManyCases
+from casework.errors import InvalidAction, TooManyCases, UnknownName
 from casework.queries.case_queries import CaseFilters
 from casework.search.conditions import search_terms
 from cli.apps import cases_app
@@ -124,7 +124,10 @@ def bulk_command(
                     targets = select_targets(connection, selection)
                 except TooManyCases as err:
                     fail(str(err))
-        results = _run(engine, targets, action, arguments, who)
+        try:
+            results = _run(engine, targets, action, arguments, who)
+        except UnknownName as err:  # refused before any case (casework.bulk.runner.check_action)
+            fail(err)
     answer = summary(action, results)
     if output_json:
         typer.echo(json.dumps(answer, indent=2))

@@ -15,13 +15,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from casework.cases import lifecycle
+from casework.cases.assignees import known_agents, known_queues
 from casework.errors import (
     CaseNotFound,
     CaseworkError,
     ForbiddenTransition,
     InvalidAction,
+    QueuesFileUnreadable,
     StaleVersion,
 )
 from casework.queries import case_queries
@@ -53,7 +56,7 @@ MAX_EVENTS = 10_000
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "acknowledge": (),
     "start": (),
-    "assign": ("assignee",),
+    "assign": ("assignee", "queue"),
     "note": ("text",),
     "reply": ("message",),
     "request_info": ("until",),
@@ -69,7 +72,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
 ARGUMENT_NAMES = {"into": "case_id"}
 #: Fields whose empty value means null (unassign; priority back to the rules; the next stage).
 EMPTY_IS_NULL = {"assignee", "priority"}
-EMPTY_IS_ABSENT = {"to_stage", "reason", "until"}
+EMPTY_IS_ABSENT = {"to_stage", "reason", "until", "queue"}
 LABELS = {
     "acknowledge": "Acknowledge",
     "start": "Start work",
@@ -127,6 +130,7 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
         events = case_queries.list_events(session, case_id, MAX_EVENTS, after).items
         policy, _calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
         last = last_change(session, case_id)
+        agents, queues = _assign_choices(session)
     stage_index = view["stage"]["index"]
     return {
         "case": view,
@@ -144,6 +148,8 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
         "summary": _summary,
         "policy_title": policy.title,
         "events_total": case.last_seq,
+        "agents": agents,
+        "queues": queues,
     }
 
 
@@ -155,6 +161,16 @@ def _summary(event: Any) -> str | None:
         return describe(EngineEvent(EventKind.POLICY_MIGRATED, event.at, event.actor, event.data))
     except (KeyError, TypeError):
         return None
+
+
+def _assign_choices(session: Session) -> tuple[list[str], list[str] | None]:
+    """The assign form's choices: the known agents and queues (None: the queues file does not
+    load, so the form offers no queue change and the page still shows the case)."""
+    try:
+        queues: list[str] | None = [q.name for q in known_queues(session)]
+    except QueuesFileUnreadable:
+        queues = None
+    return known_agents(session), queues
 
 
 def _lateness(event: Any) -> str | None:
@@ -248,10 +264,11 @@ def act(
     reason: FormText = None,
     until: Annotated[str | None, Form(max_length=40)] = None,
     into: Annotated[str | None, Form(max_length=40)] = None,
+    queue: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
     auth.check_csrf(request, user, csrf)
     fields = {"assignee": assignee, "text": text, "message": message, "to_stage": to_stage}
-    fields.update({"priority": priority, "reason": reason, "until": until, "into": into})
+    fields.update({"priority": priority, "reason": reason, "until": until, "into": into, "queue": queue})
     now = auth.now_of(request)
     try:
         args = action_args(action, fields)

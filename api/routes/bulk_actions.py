@@ -13,10 +13,11 @@ from api.bodies import CaseAction
 from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
 from api.listing import BulkFilter, case_filters
+from api.problems import unknown_name_problem
 from casework.bulk import idempotency as bulk_keys
 from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
 from casework.cases import idempotency
-from casework.errors import IdempotencyRace
+from casework.errors import IdempotencyRace, UnknownName
 from models.db import session_scope
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
@@ -111,7 +112,10 @@ def bulk_actions(
     args = body.action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
     # Each case at the app clock's instant when its turn comes (a long run spans seconds).
     clock = request.app.state.clock
-    results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+    try:
+        results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+    except UnknownName as err:  # refused before any case: the pointer is into this body
+        raise unknown_name_problem(err, "/action") from None
     answer = summary(body.action.action, results)
     if stored_key is not None:
         try:

@@ -10,6 +10,9 @@ a listing filter (the version each case had when selected). Each target gets one
   children, a case already resolved);
 - ``not_found`` and ``invalid`` (arguments that cannot apply to that case).
 
+Arguments that no case could take (``assign`` to an unknown agent or queue) refuse the whole
+request before any case is touched (``check_action``): UnknownAgent / UnknownQueue.
+
 ``run_bulk`` is a transaction boundary (like the worker's sweep): the API route and ``lifeline
 cases bulk`` share it. ``run_each`` is its per-case runner, for any work done case by case in its
 own transaction (``lifeline policies migrate`` uses it too). Everything else here only reads.
@@ -25,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
-from casework.cases import lifecycle
+from casework.cases import assignees, lifecycle
 from casework.errors import (
     CaseNotFound,
     DuplicateTimedEvent,
@@ -34,11 +37,13 @@ from casework.errors import (
     OpenChildren,
     StaleVersion,
     TooManyCases,
+    UnknownName,
 )
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
 from casework.queries.pagination import MAX_PAGE
 from models.db import session_scope
+from sla_engine.kinds import ActionName
 
 #: The most cases one bulk request may act on.
 MAX_CASES = 10_000
@@ -100,7 +105,7 @@ def run_one(engine: Engine, target: Target, work: CaseWork, now: datetime, write
         return CaseResult(target.case_id, "forbidden", detail=str(err))
     except CaseNotFound as err:
         return CaseResult(target.case_id, "not_found", detail=str(err))
-    except InvalidAction as err:
+    except (InvalidAction, UnknownName) as err:  # e.g. the agent's key was revoked meanwhile
         return CaseResult(target.case_id, "invalid", detail=str(err))
 
 
@@ -139,6 +144,14 @@ def _action_work(action: str, args: Mapping[str, Any], actor: str) -> CaseWork:
     return work
 
 
+def check_action(engine: Engine, action: str, args: Mapping[str, Any], actor: str) -> None:
+    """Refuse, before any case, arguments no case could take (casework.cases.assignees)."""
+    if action not in set(ActionName):
+        return  # every case answers ``invalid`` naming the known actions
+    with session_scope(engine, write=False) as session:
+        assignees.check_arguments(session, ActionName(action), args, actor)
+
+
 def run_bulk(
     engine: Engine,
     targets: Sequence[Target],
@@ -149,7 +162,9 @@ def run_bulk(
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
     """Apply ``action`` to every target in order (each at the clock's instant when its turn comes);
-    ``on_result`` is told of each result as it lands (a progress bar)."""
+    ``on_result`` is told of each result as it lands (a progress bar). UnknownAgent / UnknownQueue
+    (``check_action``) before any case is acted on."""
+    check_action(engine, action, args, actor)
     return run_each(engine, targets, _action_work(action, args, actor), clock, on_result)
 
 

@@ -47,6 +47,8 @@ ROUTES = [
     ),
     Route("DELETE", "/v1/cases/{case_id}/links/{other_case_id}", frozenset({"agent"}), 404),
     Route("GET", "/v1/creators/{creator_id}/cases", ALL),
+    Route("GET", "/v1/agents", ALL),
+    Route("GET", "/v1/queues", ALL),
     Route(
         "POST",
         "/v1/cases/bulk-actions",
