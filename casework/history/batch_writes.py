@@ -117,7 +117,9 @@ def _apply(
     case = plan.case
     seen = case.version
     rows = chain_events(case, plan.events, now, plan.prev_hash)
-    values = {**state_columns(plan.state), "version": seen + 1, "last_seq": rows[-1].seq}
+    # The engine's timers never change the attributes: the state read holds the very same dict.
+    kept = case.attributes if plan.state.attributes is case.state.get("attributes") else None
+    values = {**state_columns(plan.state, kept), "version": seen + 1, "last_seq": rows[-1].seq}
     before.append((case, {name: getattr(case, name) for name in values}))
     set_committed(case, values)
     breaches, notifications = consequences(case, rows, now)

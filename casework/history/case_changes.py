@@ -51,15 +51,17 @@ class CaseChange:
     notifications: list[NotificationRow] = field(default_factory=list)
 
 
-def state_columns(state: CaseState) -> dict[str, Any]:
-    """The case row's values that mirror the engine's state: queryable columns and ``state`` JSON."""
+def state_columns(state: CaseState, kept: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The case row's values that mirror the engine's state: queryable columns and ``state`` JSON.
+    ``kept``: the row's ``attributes`` as stored, when the caller knows the step left the
+    attributes as they were read (normalizing them again cost a JSON round trip per swept case)."""
     return {
         "status": state.status,
         "stage": state.stage.id,
         "queue": state.queue,
         "priority": state.priority,
         "assignee": state.assignee,
-        "attributes": normalize_json(state.attributes),
+        "attributes": normalize_json(state.attributes) if kept is None else kept,
         "updated_at": state.updated_at,
         "resolved_at": state.resolved_at,
         "next_deadline_at": state.next_deadline_at,
