@@ -5,7 +5,7 @@ an agent with no case, 46 s for an empty "waiting" list). The status index gains
 replaces ``(status, next_deadline_at)``, which every query using it can use the new one for).
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
