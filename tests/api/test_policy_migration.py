@@ -193,3 +193,24 @@ def test_unknown_policies_and_versions_and_other_policies_versions_are_refused(a
     bad_mode = _migrate(api, {"to": 1, "mode": "shuffle"}, 422)
     assert bad_mode["errors"][0]["pointer"] == "/mode"
     assert api.post(URL, who="agent", json={"to": 1}).status_code == 403
+
+
+def test_a_retried_migration_answers_the_first_run_instead_of_migrating_again(api: ApiWorld) -> None:
+    ids = _open_many(api.engine, 2, STANDARD, T0)
+    _stricter(api.engine)
+    body = {"to": 2, "mode": "rebase"}
+    key = {"Idempotency-Key": "move-to-2"}
+
+    preview = api.post(URL, who="admin", json={**body, "dry_run": True}, headers=key)
+    first = api.post(URL, who="admin", json=body, headers=key)
+    again = api.post(URL, who="admin", json=body, headers=key)
+    other = api.post(URL, who="admin", json={"to": 2, "mode": "recompute"}, headers=key)
+
+    assert preview.status_code == 200 and "Idempotent-Replayed" not in preview.headers
+    assert first.status_code == 200 and first.json()["counts"]["migrated"] == 2
+    assert "Idempotent-Replayed" not in first.headers  # the dry run left the key to the real run
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert all(_kinds(api, case_id).count("policy_migrated") == 1 for case_id in ids)
+    assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
+    assert "move-to-2" in other.json()["detail"]
