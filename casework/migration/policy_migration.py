@@ -39,7 +39,6 @@ from casework.errors import (
     UnreadableAction,
 )
 from casework.history.case_changes import set_committed, write_case_change
-from casework.history.clock_outcomes import repin
 from casework.history.hashchain import normalize_json
 from casework.links.child_breach import escalate_parents
 from casework.queries.case_queries import CaseFilters
@@ -206,11 +205,11 @@ def _opening(events: Sequence[CaseEvent]) -> Opening:
 
 
 def _write(session: Session, case: Case, version: int, migration: Migration, now: datetime) -> None:
-    """The old version's due timers, then the case on ``version`` with the migration's events."""
+    """The old version's due timers, then the case on ``version`` with the migration's events (whose
+    ``policy_migrated`` regroups the case's report rows and roll-ups under ``version``)."""
     if migration.timed:
         write_case_change(session, case, migration.advanced, migration.timed, now, case.version)
     session.connection().execute(update(Case).where(col(Case.id) == case.id).values(policy_version=version))
     set_committed(case, {"policy_version": version})
-    repin(session, case.id, version)
     change = write_case_change(session, case, migration.state, migration.events, now, case.version)
     escalate_parents(session, [change], now)  # a breach it records may escalate a parent
