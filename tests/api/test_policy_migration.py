@@ -1,12 +1,14 @@
 """Policy migration of open cases over HTTP (POST /v1/policies/{id}/migrations): a dry run first,
 then one policy_migrated event per case with its deadlines before and after, replayed clean by the
-audit; keep, recompute, --where narrowing, stale cases, and the errors."""
+audit; keep, recompute, --where narrowing, stale cases, linked and merged cases, retries by
+Idempotency-Key, and the errors."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from casework.cases.lifecycle import open_case
@@ -214,3 +216,36 @@ def test_a_retried_migration_answers_the_first_run_instead_of_migrating_again(ap
     assert all(_kinds(api, case_id).count("policy_migrated") == 1 for case_id in ids)
     assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
     assert "move-to-2" in other.json()["detail"]
+
+
+@pytest.mark.parametrize("mode", ["rebase", "recompute"])
+def test_a_parent_keeps_its_child_and_merged_duplicate_and_the_duplicate_stays_merged(
+    api: ApiWorld, mode: str
+) -> None:
+    parent, duplicate = api.open_case(), api.open_case()
+    child = api.post(f"/v1/cases/{parent['id']}/children", json={"incident_type": "account_compromised"})
+    assert child.status_code == 201, child.text
+    merge = {"action": "merge_into", "case_id": parent["id"]}
+    merged = api.post(f"/v1/cases/{duplicate['id']}/actions", json=merge).json()
+    assert merged["status"] == "merged", merged
+    _stricter(api.engine)
+
+    answer = _migrate(api, {"to": 2, "mode": mode})
+    listed = _migrate(
+        api, {"to": 2, "mode": mode, "cases": [{"id": duplicate["id"], "version": merged["version"]}]}
+    )
+
+    assert sorted(r["case_id"] for r in answer["results"]) == sorted([parent["id"], child.json()["id"]])
+    assert answer["counts"]["migrated"] == 2, answer
+    assert listed["results"][0]["result"] == "forbidden" and "merged" in listed["results"][0]["detail"]
+    after = api.get(f"/v1/cases/{parent['id']}").json()
+    assert after["policy"]["version"] == 2
+    assert [c["id"] for c in after["links"]["children"]] == [child.json()["id"]]
+    assert [c["id"] for c in after["links"]["merged_from"]] == [duplicate["id"]]
+    still = api.get(f"/v1/cases/{duplicate['id']}").json()
+    assert (still["status"], still["policy"]["version"]) == ("merged", 1)
+    assert "policy_migrated" not in _kinds(api, duplicate["id"])
+    refused = api.post(f"/v1/cases/{parent['id']}/actions", json={"action": "resolve"})
+    assert refused.status_code == 409 and refused.json()["type"] == "/problems/open-children"
+    report = api.get("/v1/audit/verify", who="auditor").json()
+    assert report["clean"] is True, report
