@@ -297,6 +297,8 @@ class PolicyDetail(BaseModel):
     version: int = Field(description="The version whose document is shown")
     document: dict[str, Any]
     versions: list[PolicyVersionView]
+    retired: bool = Field(False, description="Retired: no new case opens under it; open cases keep it")
+    retired_at: datetime | None = None
 
 
 class Diagnostic(BaseModel):

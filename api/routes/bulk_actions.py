@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from api.bodies import CaseAction
@@ -14,11 +14,9 @@ from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
 from api.listing import BulkFilter, case_filters
 from api.problems import unknown_name_problem
-from casework.bulk import idempotency as bulk_keys
+from api.retry_keys import RetryKey, json_answer, run_once
 from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
-from casework.cases import idempotency
-from casework.errors import IdempotencyRace, UnknownName
-from models.db import session_scope
+from casework.errors import UnknownName
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
 
@@ -84,49 +82,29 @@ def bulk_actions(
     engine: EngineDep,
     now: NowDep,
     request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key", description="Retry-safe key: the same key and body get the first answer"
-        ),
-    ] = None,
+    idempotency_key: RetryKey = None,
 ) -> Response:
     """One action (``{"action": "acknowledge"}``, ``{"action": "assign", "assignee": ...}``...) on
     the cases ``filter`` selects or on ``cases`` (ids with the versions you saw). Each case is its
     own transaction: the answer says, per case, ``done``, ``stale``, ``forbidden``, ``not_found``
     or ``invalid``; one case's refusal never undoes another's change."""
     payload = body.model_dump(mode="json", exclude_none=True)
-    stored_key = idempotency.scoped_key(holder.id, idempotency_key) if idempotency_key is not None else None
-    fingerprint = idempotency.fingerprint(payload)
-    if stored_key is not None:
-        with session_scope(engine, write=False) as session:
-            previous = bulk_keys.find(session, stored_key, fingerprint, now)
-        if previous is not None:
-            return _answer(previous, replayed=True)
-    if body.cases is not None:
-        targets = [Target(c.id, c.version) for c in body.cases]
-    else:
-        assert body.filter is not None
-        with engine.connect() as connection, connection.begin():
-            targets = select_targets(connection, case_filters(body.filter, holder.actor))
-    args = body.action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
-    # Each case at the app clock's instant when its turn comes (a long run spans seconds).
-    clock = request.app.state.clock
-    try:
-        results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
-    except UnknownName as err:  # refused before any case: the pointer is into this body
-        raise unknown_name_problem(err, "/action") from None
-    answer = summary(body.action.action, results)
-    if stored_key is not None:
+
+    def run() -> dict[str, Any]:
+        if body.cases is not None:
+            targets = [Target(c.id, c.version) for c in body.cases]
+        else:
+            assert body.filter is not None
+            with engine.connect() as connection, connection.begin():
+                targets = select_targets(connection, case_filters(body.filter, holder.actor))
+        args = body.action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
+        # Each case at the app clock's instant when its turn comes (a long run spans seconds).
+        clock = request.app.state.clock
         try:
-            with session_scope(engine) as session:
-                bulk_keys.remember(session, stored_key, fingerprint, answer, now)
-        except IdempotencyRace:
-            pass  # a concurrent twin recorded its answer first; each case was acted on once anyway
-    return _answer(answer)
+            results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+        except UnknownName as err:  # refused before any case: the pointer is into this body
+            raise unknown_name_problem(err, "/action") from None
+        return summary(body.action.action, results)
 
-
-def _answer(answer: dict[str, Any], replayed: bool = False) -> Response:
-    body = BulkAnswer.model_validate(answer).model_dump_json()
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return Response(body, 200, headers, media_type="application/json")
+    answer, replayed = run_once(engine, holder.id, idempotency_key, payload, now, run)
+    return json_answer(BulkAnswer.model_validate(answer).model_dump_json(), replayed)

@@ -105,6 +105,8 @@ def get_policy(
             )
             for v in versions
         ],
+        retired=latest.retired_at is not None,
+        retired_at=latest.retired_at,
     )
 
 

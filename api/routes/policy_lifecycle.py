@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, EngineDep, NowDep, PolicyAuthor, PolicyId
 from api.listing import BulkFilter, case_filters
+from api.retry_keys import RetryKey, json_answer, run_once
 from casework.bulk.runner import MAX_CASES, Target
 from casework.migration import policy_migration
 from casework.migration.policy_migration import MigrationRequest
@@ -108,29 +109,43 @@ class MigrationAnswer(BaseModel):
     response_model=MigrationAnswer,
     response_model_by_alias=True,
     summary="Migrate open cases to another version",
-    responses={**PROBLEMS, **NOT_FOUND},
+    responses={
+        **PROBLEMS,
+        **NOT_FOUND,
+        409: {"description": "A concurrent request used the same Idempotency-Key"},
+    },
 )
 def migrate_cases(
     policy_id: PolicyId,
     body: Annotated[MigrationBody, Body()],
     holder: PolicyAuthor,
     engine: EngineDep,
+    now: NowDep,
     request: Request,
-) -> dict[str, Any]:
+    idempotency_key: RetryKey = None,
+) -> Response:
     """Move the open cases of the policy (all, those ``where`` selects, or the listed ``cases``
     with the versions you saw) to version ``to``: ``rebase`` keeps every clock's and the stage's
     working time and applies the new targets, ``recompute`` replays each case's history under the
     new version, ``keep`` leaves them pinned. Each case is its own transaction and writes one
     ``policy_migrated`` event (its deadlines before and after). ``dry_run`` answers the same list
-    and writes nothing."""
+    and writes nothing. A real run retried with the same ``Idempotency-Key`` and body answers the
+    first run's result (``Idempotent-Replayed: true``) instead of migrating again."""
     version = policy_migration.parse_target(policy_id, body.to)
     migration = MigrationRequest(policy_id, version, body.mode, holder.actor, body.dry_run)
     with session_scope(engine, write=False) as session:
         policy_migration.target_version(session, policy_id, version)  # 404 before selecting anything
-    if body.cases is not None:
-        targets = [Target(c.id, c.version) for c in body.cases]
-    else:
-        filters = case_filters(body.where, holder.actor) if body.where is not None else CaseFilters()
-        with engine.connect() as connection, connection.begin():
-            targets = policy_migration.select_cases(connection, policy_id, filters)
-    return policy_migration.run_migration(engine, migration, targets, request.app.state.clock)
+
+    def run() -> dict[str, Any]:
+        if body.cases is not None:
+            targets = [Target(c.id, c.version) for c in body.cases]
+        else:
+            filters = case_filters(body.where, holder.actor) if body.where is not None else CaseFilters()
+            with engine.connect() as connection, connection.begin():
+                targets = policy_migration.select_cases(connection, policy_id, filters)
+        answer = policy_migration.run_migration(engine, migration, targets, request.app.state.clock)
+        return MigrationAnswer.model_validate(answer).model_dump(mode="json", by_alias=True)
+
+    asked = {"policy_id": policy_id, "migration": body.model_dump(mode="json", exclude_none=True)}
+    answer, replayed = run_once(engine, holder.id, idempotency_key, asked, now, run, record=not body.dry_run)
+    return json_answer(MigrationAnswer.model_validate(answer).model_dump_json(by_alias=True), replayed)

@@ -24,6 +24,7 @@ class StoredVersion:
     registered_at: datetime
     open_cases: int
     document: dict[str, Any]
+    retired_at: datetime | None = None  # the policy's (every version carries it)
 
 
 def policy_versions(session: Session, policy_id: str) -> list[StoredVersion]:
@@ -54,6 +55,7 @@ def policy_versions(session: Session, policy_id: str) -> list[StoredVersion]:
             row.registered_at,
             counts.get(row.version, 0),
             _document(row.document),
+            row.retired_at,
         )
         for row in rows
     ]

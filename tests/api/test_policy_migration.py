@@ -1,12 +1,14 @@
 """Policy migration of open cases over HTTP (POST /v1/policies/{id}/migrations): a dry run first,
 then one policy_migrated event per case with its deadlines before and after, replayed clean by the
-audit; keep, recompute, --where narrowing, stale cases, and the errors."""
+audit; keep, recompute, --where narrowing, stale cases, linked and merged cases, retries by
+Idempotency-Key, and the errors."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from casework.cases.lifecycle import open_case
@@ -193,3 +195,57 @@ def test_unknown_policies_and_versions_and_other_policies_versions_are_refused(a
     bad_mode = _migrate(api, {"to": 1, "mode": "shuffle"}, 422)
     assert bad_mode["errors"][0]["pointer"] == "/mode"
     assert api.post(URL, who="agent", json={"to": 1}).status_code == 403
+
+
+def test_a_retried_migration_answers_the_first_run_instead_of_migrating_again(api: ApiWorld) -> None:
+    ids = _open_many(api.engine, 2, STANDARD, T0)
+    _stricter(api.engine)
+    body = {"to": 2, "mode": "rebase"}
+    key = {"Idempotency-Key": "move-to-2"}
+
+    preview = api.post(URL, who="admin", json={**body, "dry_run": True}, headers=key)
+    first = api.post(URL, who="admin", json=body, headers=key)
+    again = api.post(URL, who="admin", json=body, headers=key)
+    other = api.post(URL, who="admin", json={"to": 2, "mode": "recompute"}, headers=key)
+
+    assert preview.status_code == 200 and "Idempotent-Replayed" not in preview.headers
+    assert first.status_code == 200 and first.json()["counts"]["migrated"] == 2
+    assert "Idempotent-Replayed" not in first.headers  # the dry run left the key to the real run
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert all(_kinds(api, case_id).count("policy_migrated") == 1 for case_id in ids)
+    assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
+    assert "move-to-2" in other.json()["detail"]
+
+
+@pytest.mark.parametrize("mode", ["rebase", "recompute"])
+def test_a_parent_keeps_its_child_and_merged_duplicate_and_the_duplicate_stays_merged(
+    api: ApiWorld, mode: str
+) -> None:
+    parent, duplicate = api.open_case(), api.open_case()
+    child = api.post(f"/v1/cases/{parent['id']}/children", json={"incident_type": "account_compromised"})
+    assert child.status_code == 201, child.text
+    merge = {"action": "merge_into", "case_id": parent["id"]}
+    merged = api.post(f"/v1/cases/{duplicate['id']}/actions", json=merge).json()
+    assert merged["status"] == "merged", merged
+    _stricter(api.engine)
+
+    answer = _migrate(api, {"to": 2, "mode": mode})
+    listed = _migrate(
+        api, {"to": 2, "mode": mode, "cases": [{"id": duplicate["id"], "version": merged["version"]}]}
+    )
+
+    assert sorted(r["case_id"] for r in answer["results"]) == sorted([parent["id"], child.json()["id"]])
+    assert answer["counts"]["migrated"] == 2, answer
+    assert listed["results"][0]["result"] == "forbidden" and "merged" in listed["results"][0]["detail"]
+    after = api.get(f"/v1/cases/{parent['id']}").json()
+    assert after["policy"]["version"] == 2
+    assert [c["id"] for c in after["links"]["children"]] == [child.json()["id"]]
+    assert [c["id"] for c in after["links"]["merged_from"]] == [duplicate["id"]]
+    still = api.get(f"/v1/cases/{duplicate['id']}").json()
+    assert (still["status"], still["policy"]["version"]) == ("merged", 1)
+    assert "policy_migrated" not in _kinds(api, duplicate["id"])
+    refused = api.post(f"/v1/cases/{parent['id']}/actions", json={"action": "resolve"})
+    assert refused.status_code == 409 and refused.json()["type"] == "/problems/open-children"
+    report = api.get("/v1/audit/verify", who="auditor").json()
+    assert report["clean"] is True, report

@@ -28,6 +28,8 @@ def test_a_retired_policy_opens_no_case_while_its_open_cases_keep_escalating(api
     assert refused.json()["policy_id"] == "test-policy" and "test-policy" in refused.json()["detail"]
     listed = {p["id"]: p for p in api.get("/v1/policies").json()}
     assert listed["test-policy"]["retired"] is True and listed["test-policy"]["open_cases"] == 1
+    detail = api.get("/v1/policies/test-policy").json()
+    assert (detail["retired"], detail["retired_at"]) == (True, listed["test-policy"]["retired_at"])
 
     later = api.clock.now + timedelta(minutes=16)
     with session_scope(api.engine) as session:
@@ -41,6 +43,11 @@ def test_a_retired_policy_opens_no_case_while_its_open_cases_keep_escalating(api
         json={"case": {"opened_at": "2026-03-02T09:00:00Z", "attributes": {}}, "actions": []},
     )
     assert simulated.status_code == 200  # a retired policy can still be previewed
+
+
+def test_a_live_policys_detail_says_it_is_not_retired(api: ApiWorld) -> None:
+    detail = api.get("/v1/policies/test-policy").json()
+    assert (detail["retired"], detail["retired_at"]) == (False, None)
 
 
 def test_only_admins_retire_and_unknown_policies_are_404(api: ApiWorld) -> None:
