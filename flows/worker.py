@@ -32,8 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
-
 from casework.audit.digests import load_signing_key, write_digest
 from casework.errors import DigestError
 from casework.heartbeats import record_heartbeat
@@ -42,6 +40,7 @@ from casework.registry.channel_names import undefined_channels
 from casework.settings import Settings
 from flows.database import engine_for, use_database
 from flows.flow_runs import FlowRuns, serve_deployments
+from flows.http_clients import close_shared_clients, shared_clients
 from flows.orchestrator import Orchestrator
 from flows.outbox_delivery import (
     ChannelLimits,
@@ -225,15 +224,16 @@ class Worker:
             return {"claimed": 0}
         policy = self.config.delivery
         targets = load_targets(self.config.channels_file)
-        async with httpx.AsyncClient(timeout=policy.timeout_seconds) as client:
-            runner = plain_group_runner(self.engine, client, targets, policy, self.limits, self.clock)
-            counts = await deliver_by_channel(items, runner)
+        client = shared_clients(policy.timeout_seconds)
+        runner = plain_group_runner(self.engine, client, targets, policy, self.limits, self.clock)
+        counts = await deliver_by_channel(items, runner)
         if counts.get("dead"):
             log.error("deliver-notifications (without Prefect): %s", summary(counts))
         return counts
 
     def _delivery_done(self, task: asyncio.Task[Any]) -> None:
         self.deliveries.pop(task, None)
+        self.kick.set()  # a slot is free: claim what is due now, not after a pause
         error = None if task.cancelled() else task.exception()
         if error is not None:
             log.error("deliver-notifications failed: %s", one_line(error))
@@ -312,6 +312,8 @@ class Worker:
         if self._serving is not None:
             await stop_serving(self._serving)
         self.flow_runs.leave_abandoned()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(close_shared_clients(), timeout=0.2)
 
 
 async def run_worker_async(
