@@ -71,7 +71,7 @@ def load(url: str, cases: int, admin_url: str) -> tuple[Engine, dict[str, list[i
         url, Mix(total=cases, due=0, breaches=0, resolved=0, due_at=loaded, not_before=quiet), loaded
     )
     with engine.begin() as conn:
-        samples = dict(
+        samples: dict[str, int] = dict(
             conn.execute(
                 text("SELECT channel, MIN(id) FROM notifications WHERE channel != 'creator' GROUP BY channel")
             ).all()

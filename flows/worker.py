@@ -54,7 +54,7 @@ from flows.sweep_batches import earliest_deadline, plain_batches, preload_polici
 from flows.wake_loop import Clock, StopSignal, drive_by_deadlines, one_line, utc_now
 from flows.webhooks import load_targets
 from flows.worker_config import WorkerConfig, resolve_config
-from flows.worker_stop import close_quickly, release_in_flight, stop_deliveries, stop_serving
+from flows.worker_stop import close_quickly, release_in_flight, stop_deliveries, stop_loops, stop_serving
 from models.db import session_scope
 from models.migrate import ensure_schema_current
 
@@ -97,11 +97,33 @@ class Worker:
         loops = [self._sweep_loop(), self._delivery_loop(), self._heartbeat_loop(), self._prefect_loop()]
         if self.config.signing_key_file is not None:
             loops.append(self._digest_loop(self.config.signing_key_file))
+        tasks = [asyncio.ensure_future(loop) for loop in loops]
         try:
-            await asyncio.gather(*loops)
+            await self._until_stopped(tasks)
         finally:
+            await stop_loops(tasks)
             await self._finish()
             log.info("worker %s stopped", self.config.worker_id)
+
+    async def _until_stopped(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Until the stop is requested (or every loop ended); a loop's error is raised. Waiting on
+        the stop itself, not on the loops: a loop busy with a sweep or a flow run would otherwise
+        hold the stop for as long (up to the flow run's patience, 2 s)."""
+        watcher = asyncio.ensure_future(self._stop_requested())
+        try:
+            while True:
+                await asyncio.wait({watcher, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        raise cast(BaseException, task.exception())
+                if watcher.done() or all(task.done() for task in tasks):
+                    return
+        finally:
+            watcher.cancel()
+
+    async def _stop_requested(self) -> None:
+        while not await self.stop.sleep(1.0):
+            pass
 
     # -- escalations -------------------------------------------------------------------------------
 
