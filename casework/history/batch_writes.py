@@ -92,7 +92,7 @@ def write_changes(session: Session, planned: Sequence[PlannedChange], now: datet
             _write_guarded(session, case_params, events)
             insert_rows(session, BREACHES, [b for c in changes for b in c.breaches])
             insert_rows(session, NOTIFICATIONS, [n for c in changes for n in c.notifications])
-            write_outcomes(session, [(c.case, c.events) for c in changes])
+            write_outcomes(session, [(c.case, c.events) for c in changes], [v for _, v in before])
     except BaseException:
         for case, values in before:
             set_committed(case, values)
@@ -119,7 +119,11 @@ def _apply(
     case = plan.case
     seen = case.version
     rows = chain_events(case, plan.events, now, plan.prev_hash)
-    state = state_columns(plan.state) if plan.state is not None else {}
+    state: dict[str, Any] = {}
+    if plan.state is not None:  # None: a delivery's record, the case as it is
+        # The engine's timers never change the attributes: the state read holds the very same dict.
+        kept = case.attributes if plan.state.attributes is case.state.get("attributes") else None
+        state = state_columns(plan.state, kept)
     values = {**state, "version": seen + 1, "last_seq": rows[-1].seq}
     before.append((case, {name: getattr(case, name) for name in values}))
     set_committed(case, values)
