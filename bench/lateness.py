@@ -87,8 +87,11 @@ def wait_warm(procs: list[tuple[subprocess.Popen[bytes], Path]], timeout: float 
     raise RuntimeError("workers did not finish a first sweep in time")
 
 
-def open_targets(url: str, k: int, window: float) -> tuple[list[str], datetime, datetime]:
-    """Open ``k`` cases whose first deadline falls in the window; returns ids and the window."""
+def open_targets(
+    url: str, k: int, window: float, lead_seconds: float | None = None
+) -> tuple[list[str], datetime, datetime]:
+    """Open ``k`` cases whose first deadline falls in the window, which starts ``lead_seconds`` from
+    now (default: time to open them on a quiet machine); returns ids and the window."""
     engine = make_engine(url)
     probe_at = datetime.now(UTC)
     with session_scope(engine) as session:
@@ -102,7 +105,7 @@ def open_targets(url: str, k: int, window: float) -> tuple[list[str], datetime, 
         assert probe.next_deadline_at is not None
         lead = probe.next_deadline_at - probe.opened_at
         session.rollback()
-    start = datetime.now(UTC) + timedelta(seconds=2 + k * 0.006)
+    start = datetime.now(UTC) + timedelta(seconds=2 + k * 0.006 if lead_seconds is None else lead_seconds)
     rng = random.Random(8)
     deadlines = sorted(start + timedelta(seconds=rng.uniform(0, window)) for _ in range(k))
     ids = []

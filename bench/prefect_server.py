@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -66,7 +67,7 @@ class PrefectServer:
             env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database
         HOME.mkdir(parents=True, exist_ok=True)
         self.log = RESULTS / "prefect-server.log"
-        cmd = [str(ROOT / ".venv" / "bin" / "prefect"), "server", "start", "--host", "127.0.0.1"]
+        cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port)]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -17,7 +17,7 @@ import sys
 from bench.common import LATEST, ROOT, backends, note, parser
 from bench.prefect_server import PrefectServer, ephemeral
 
-BENCHES = ("sweep", "lateness", "api", "console_pages", "reports")
+BENCHES = ("sweep", "lateness", "worker_start", "chaos", "deliveries", "api", "console_pages", "reports")
 
 
 def prepare(args: list[str], wanted: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -16,6 +17,10 @@ import typer
 
 from cli.apps import app
 from cli.common import fail
+
+#: On stop, Prefect's queued events and logs get this long each (a flow run's last states; an
+#: unreachable server would otherwise hold the exit for the full time).
+DRAIN_SECONDS = 0.25
 
 
 def _log_to_stderr() -> None:
@@ -71,7 +76,10 @@ def worker(
         fail(f"channels file {config.channels_file}: {exc}")
     stop = threading.Event()
 
+    requested: list[float] = []
+
     def request_stop(signum: int, _frame: FrameType | None) -> None:
+        requested.append(time.monotonic())
         logging.getLogger("lifeline.worker").info("%s received: stopping", signal.Signals(signum).name)
         stop.set()
 
@@ -83,12 +91,12 @@ def worker(
     )
     thread.start()
     while thread.is_alive():  # the main thread only waits, so it is free to take signals
-        thread.join(0.2)
+        thread.join(0.05)
     if failure and isinstance(failure[0], SchemaError):
         fail(failure[0])
     if failure:
         raise failure[0]
-    _exit_now()
+    _exit_now(requested[0] if requested else None)
 
 
 def _run_in_thread(run: Any, config: Any, stop: threading.Event, failure: list[BaseException]) -> None:
@@ -102,13 +110,13 @@ def _run_in_thread(run: Any, config: Any, stop: threading.Event, failure: list[B
         failure.append(exc)
 
 
-def _exit_now() -> None:
+def _exit_now(requested: float | None) -> None:
     """Exit 0 at once after a clean stop, so SIGTERM stops a worker within 2 s. Interpreter teardown
     after Prefect was imported takes 1-2 s on a loaded machine, Prefect's exit handlers wait on an
     unreachable server, and an import of Prefect still under way in the background would hold the
-    exit until it finished. Instead: when Prefect is ready, its queued events and logs get half a
-    second each; a temporary server this worker started is stopped; logs are flushed; the process
-    ends."""
+    exit until it finished. Instead: when Prefect is ready, its queued events and logs get
+    ``DRAIN_SECONDS`` each; a temporary server this worker started is sent SIGTERM; logs are
+    flushed; the process ends."""
     from flows.orchestrator import PREFECT_READY
 
     if PREFECT_READY.is_set():
@@ -116,14 +124,18 @@ def _exit_now() -> None:
             from prefect.events.worker import EventsWorker
             from prefect.logging.handlers import APILogWorker
 
-            EventsWorker.drain_all(timeout=0.5)
-            APILogWorker.drain_all(timeout=0.5)
+            EventsWorker.drain_all(timeout=DRAIN_SECONDS)
+            APILogWorker.drain_all(timeout=DRAIN_SECONDS)
     servers = getattr(sys.modules.get("prefect.server.api.server"), "SubprocessASGIServer", None)
     for server in list(getattr(servers, "_instances", {}).values()):
         with contextlib.suppress(Exception):
             if server.server_process is not None:
-                server.server_process.terminate()
-                server.server_process.wait(timeout=2)
+                server.server_process.terminate()  # it stops on its own; not waited for
+                server.server_process.wait(timeout=DRAIN_SECONDS)
+    if requested is not None:  # the worker's own part of a stop (tests compare it with the whole)
+        logging.getLogger("lifeline.worker").info(
+            "exit 0, %.2f s after the stop request", time.monotonic() - requested
+        )
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

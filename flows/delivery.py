@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
@@ -28,6 +27,7 @@ from sqlalchemy import Engine
 from casework.history.outbox import OutboxItem
 from casework.settings import get_settings
 from flows.database import engine_for
+from flows.http_clients import HttpClients, shared_clients
 from flows.outbox_delivery import (
     DEFAULT_BATCH,
     ChannelLimits,
@@ -58,7 +58,7 @@ class DeliveriesFailed(RuntimeError):
 @task(name="deliver-channel", cache_policy=NO_CACHE, log_prints=False)
 async def deliver_channel(
     engine: Engine,
-    client: httpx.AsyncClient,
+    client: HttpClients,
     targets: Mapping[str, WebhookTarget],
     channel: str,
     items: list[OutboxItem],
@@ -92,15 +92,15 @@ async def deliver_due(
     if not items:
         return {"claimed": 0}
     channel_limits = limits or ChannelLimits()
-    async with httpx.AsyncClient(timeout=policy.timeout_seconds) as client:
+    client = shared_clients(policy.timeout_seconds)
 
-        async def run_group(channel: str, group: list[OutboxItem]) -> Counter[str]:
-            run = deliver_channel(
-                engine, client, targets, channel, group, policy, channel_limits, clock, return_state=True
-            )
-            return await _counts(await cast("Awaitable[State[Any]]", run), len(group))
+    async def run_group(channel: str, group: list[OutboxItem]) -> Counter[str]:
+        run = deliver_channel(
+            engine, client, targets, channel, group, policy, channel_limits, clock, return_state=True
+        )
+        return await _counts(await cast("Awaitable[State[Any]]", run), len(group))
 
-        return await deliver_by_channel(items, run_group)
+    return await deliver_by_channel(items, run_group)
 
 
 async def _counts(state: State[Any], size: int) -> Counter[str]:

@@ -5,7 +5,8 @@ per channel; the worker without Prefect calls :func:`deliver_by_channel` with it
 notification is sent concurrently, at most ``per_channel`` at a time to one channel
 (:class:`ChannelLimits`), each retried with exponential back-off and jitter until it is delivered or
 its row is dead (``max_attempts`` counted in the row, across runs and restarts). Each attempt's
-outcome is recorded in its own transaction after the request (see flows/webhooks.py).
+outcome is recorded after the request: deliveries together (flows/delivery_records.py), failures
+each in its own transaction.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import Engine
 
 from casework.history.outbox import (
     OutboxItem,
     claim_due_notifications,
     pending_items,
-    record_delivered,
     record_failed_attempt,
     record_undeliverable,
 )
+from flows.delivery_records import recorder_for
+from flows.http_clients import DEFAULT_PER_CHANNEL, ClientShards, HttpClients
 from flows.senders import UnknownChannelKind, channel_of, sender_for
 from flows.webhooks import Clock, DeliveryFailed, DeliveryPolicy, Outcome, Undeliverable, WebhookTarget
 from models.db import session_scope
@@ -36,10 +37,11 @@ from models.kinds import NotificationStatus
 
 log = logging.getLogger("lifeline.worker")
 
-#: Rows one delivery run claims.
-DEFAULT_BATCH = 50
-#: Requests in flight to one channel at a time (per worker).
-DEFAULT_PER_CHANNEL = 32
+#: Rows one delivery run claims. Each `deliver-notifications` flow run costs the Prefect server
+#: seconds on a loaded 2-core machine (creating the run and a task per channel): with 50 rows per
+#: run a worker delivered ~25 a second through Prefect and ~140 without; its channels' semaphores,
+#: not the batch, bound what is sent at once.
+DEFAULT_BATCH = 500
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -68,7 +70,7 @@ def backoff_seconds(policy: DeliveryPolicy, failures: int, rng: random.Random | 
 
 async def attempt_delivery(
     engine: Engine,
-    client: httpx.AsyncClient,
+    client: HttpClients,
     targets: Mapping[str, WebhookTarget],
     item: OutboxItem,
     policy: DeliveryPolicy,
@@ -82,12 +84,13 @@ async def attempt_delivery(
         return await _undeliverable(engine, item, clock(), reason)
     try:
         send = sender_for(target)
-        status_code, error = await send(engine, client, target, item, clock())
+        http = client(item.channel) if isinstance(client, ClientShards) else client
+        status_code, error = await send(engine, http, target, item, clock())
     except (UnknownChannelKind, Undeliverable) as exc:
         return await _undeliverable(engine, item, clock(), f"channel {item.channel!r}: {exc}")
     now = clock()
     if error is None:
-        done = await asyncio.to_thread(_record_delivered, engine, item.id, now, status_code or 200)
+        done = await recorder_for(engine).delivered(item.id, now, status_code or 200)
         return Outcome.DELIVERED if done else Outcome.SKIPPED
     retry_at = now + policy.lease
     status = await asyncio.to_thread(
@@ -117,7 +120,7 @@ async def deliver_with_retries(
 
 async def deliver_group(
     engine: Engine,
-    client: httpx.AsyncClient,
+    client: HttpClients,
     targets: Mapping[str, WebhookTarget],
     items: Sequence[OutboxItem],
     policy: DeliveryPolicy,
@@ -161,7 +164,7 @@ async def deliver_by_channel(items: Sequence[OutboxItem], run_group: GroupRunner
 
 def plain_group_runner(
     engine: Engine,
-    client: httpx.AsyncClient,
+    client: HttpClients,
     targets: Mapping[str, WebhookTarget],
     policy: DeliveryPolicy,
     limits: ChannelLimits,
@@ -185,11 +188,6 @@ def still_pending(engine: Engine, ids: list[int]) -> list[OutboxItem]:
     """The given rows that are still pending (a flow run handed ids already claimed for it)."""
     with session_scope(engine, write=False) as session:
         return pending_items(session, ids)
-
-
-def _record_delivered(engine: Engine, notification_id: int, now: datetime, status_code: int) -> bool:
-    with session_scope(engine) as session:
-        return record_delivered(session, notification_id, now, status_code)
 
 
 def _record_failure(

@@ -32,8 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
-
 from casework.audit.digests import load_signing_key, write_digest
 from casework.errors import DigestError
 from casework.heartbeats import record_heartbeat
@@ -42,6 +40,7 @@ from casework.registry.channel_names import undefined_channels
 from casework.settings import Settings
 from flows.database import engine_for, use_database
 from flows.flow_runs import FlowRuns, serve_deployments
+from flows.http_clients import close_shared_clients, shared_clients
 from flows.orchestrator import Orchestrator
 from flows.outbox_delivery import (
     ChannelLimits,
@@ -55,7 +54,7 @@ from flows.sweep_batches import earliest_deadline, plain_batches, preload_polici
 from flows.wake_loop import Clock, StopSignal, drive_by_deadlines, one_line, utc_now
 from flows.webhooks import load_targets
 from flows.worker_config import WorkerConfig, resolve_config
-from flows.worker_stop import close_quickly, release_in_flight, stop_deliveries, stop_serving
+from flows.worker_stop import close_quickly, release_in_flight, stop_deliveries, stop_loops, stop_serving
 from models.db import session_scope
 from models.migrate import ensure_schema_current
 
@@ -98,11 +97,33 @@ class Worker:
         loops = [self._sweep_loop(), self._delivery_loop(), self._heartbeat_loop(), self._prefect_loop()]
         if self.config.signing_key_file is not None:
             loops.append(self._digest_loop(self.config.signing_key_file))
+        tasks = [asyncio.ensure_future(loop) for loop in loops]
         try:
-            await asyncio.gather(*loops)
+            await self._until_stopped(tasks)
         finally:
+            await stop_loops(tasks)
             await self._finish()
             log.info("worker %s stopped", self.config.worker_id)
+
+    async def _until_stopped(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Until the stop is requested (or every loop ended); a loop's error is raised. Waiting on
+        the stop itself, not on the loops: a loop busy with a sweep or a flow run would otherwise
+        hold the stop for as long (up to the flow run's patience, 2 s)."""
+        watcher = asyncio.ensure_future(self._stop_requested())
+        try:
+            while True:
+                await asyncio.wait({watcher, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        raise cast(BaseException, task.exception())
+                if watcher.done() or all(task.done() for task in tasks):
+                    return
+        finally:
+            watcher.cancel()
+
+    async def _stop_requested(self) -> None:
+        while not await self.stop.sleep(1.0):
+            pass
 
     # -- escalations -------------------------------------------------------------------------------
 
@@ -226,15 +247,16 @@ class Worker:
             return {"claimed": 0}
         policy = self.config.delivery
         targets = load_targets(self.config.channels_file)
-        async with httpx.AsyncClient(timeout=policy.timeout_seconds) as client:
-            runner = plain_group_runner(self.engine, client, targets, policy, self.limits, self.clock)
-            counts = await deliver_by_channel(items, runner)
+        client = shared_clients(policy.timeout_seconds)
+        runner = plain_group_runner(self.engine, client, targets, policy, self.limits, self.clock)
+        counts = await deliver_by_channel(items, runner)
         if counts.get("dead"):
             log.error("deliver-notifications (without Prefect): %s", summary(counts))
         return counts
 
     def _delivery_done(self, task: asyncio.Task[Any]) -> None:
         self.deliveries.pop(task, None)
+        self.kick.set()  # a slot is free: claim what is due now, not after a pause
         error = None if task.cancelled() else task.exception()
         if error is not None:
             log.error("deliver-notifications failed: %s", one_line(error))
@@ -313,6 +335,8 @@ class Worker:
         if self._serving is not None:
             await stop_serving(self._serving)
         self.flow_runs.leave_abandoned()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(close_shared_clients(), timeout=0.2)
 
 
 async def run_worker_async(

@@ -25,6 +25,21 @@ log = logging.getLogger("lifeline.worker")
 STOP_GRACE = timedelta(seconds=0.3)
 #: On stop, tasks still running (flow runs given up on) get this long after being cancelled.
 LEFTOVER_GRACE = timedelta(seconds=0.1)
+#: On stop, the worker's loops get this long to return by themselves (each checks the stop between
+#: steps) before they are cancelled: a sweep's batch in flight commits or rolls back as a whole.
+LOOP_GRACE = timedelta(seconds=0.2)
+
+
+async def stop_loops(loops: list[asyncio.Task[None]]) -> None:
+    """Give the worker's loops ``LOOP_GRACE`` to end, then cancel the rest without waiting long
+    (a database call in a thread finishes on its own; its transaction commits or not)."""
+    pending = {task for task in loops if not task.done()}
+    if pending:
+        _, pending = await asyncio.wait(pending, timeout=LOOP_GRACE.total_seconds())
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=LEFTOVER_GRACE.total_seconds())
 
 
 async def stop_deliveries(deliveries: dict[asyncio.Task[Any], list[int]]) -> list[int]:

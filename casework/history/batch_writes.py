@@ -62,10 +62,12 @@ _MOVE_DEADLINE = update(CASES).where(CASES.c.id == bindparam("_id"))
 @dataclass(frozen=True)
 class PlannedChange:
     """What the engine decided for one case: its new state and the events that led there.
-    ``prev_hash`` is the hash of the case's event ``last_seq`` (``history.last_hashes``)."""
+    ``prev_hash`` is the hash of the case's event ``last_seq`` (``history.last_hashes``). A state of
+    None: events that leave the case as it is (deliveries' records); in one batch either every
+    change has a state or none has (one executemany UPDATE sets the same columns on every row)."""
 
     case: Case
-    state: CaseState
+    state: CaseState | None
     events: Sequence[EngineEvent]
     prev_hash: str
 
@@ -117,9 +119,12 @@ def _apply(
     case = plan.case
     seen = case.version
     rows = chain_events(case, plan.events, now, plan.prev_hash)
-    # The engine's timers never change the attributes: the state read holds the very same dict.
-    kept = case.attributes if plan.state.attributes is case.state.get("attributes") else None
-    values = {**state_columns(plan.state, kept), "version": seen + 1, "last_seq": rows[-1].seq}
+    state: dict[str, Any] = {}
+    if plan.state is not None:  # None: a delivery's record, the case as it is
+        # The engine's timers never change the attributes: the state read holds the very same dict.
+        kept = case.attributes if plan.state.attributes is case.state.get("attributes") else None
+        state = state_columns(plan.state, kept)
+    values = {**state, "version": seen + 1, "last_seq": rows[-1].seq}
     before.append((case, {name: getattr(case, name) for name in values}))
     set_committed(case, values)
     breaches, notifications = consequences(case, rows, now)

@@ -15,17 +15,23 @@ PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound
-from casework.history.case_changes import write_case_change
+from casework.history.batch_writes import PlannedChange, write_changes
+from casework.history.case_changes import last_hashes, write_case_change
+from casework.history.hashchain import GENESIS_HASH
 from models.kinds import NotificationStatus
 from models.tables import Case, Notification
+from models.types import UTCDateTime
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import EventKind
 
@@ -136,6 +142,68 @@ def record_delivered(session: Session, notification_id: int, now: datetime, stat
     return True
 
 
+#: A delivery's answer: (notification id, when it answered, its status code).
+Answer = tuple[int, datetime, int]
+
+_MARK_DELIVERED = (
+    update(Notification)
+    .where(col(Notification.id) == bindparam("_id"))
+    .values(
+        status=NotificationStatus.DELIVERED,
+        attempts=col(Notification.attempts) + 1,
+        delivered_at=bindparam("_at", type_=UTCDateTime()),
+        next_attempt_at=None,
+        last_error=None,
+    )
+)
+
+
+def record_delivered_many(session: Session, answers: Sequence[Answer], now: datetime) -> set[int]:
+    """``record_delivered`` for many rows with a handful of statements (one SELECT each of the rows
+    and their cases, locked on PostgreSQL in id order; one executemany UPDATE; the events through
+    ``casework.history.batch_writes``): a worker delivering hundreds a second records its answers
+    together rather than one transaction each. ``now`` is the events' ``recorded_at``; each event's
+    ``at`` is its answer's. Returns the ids recorded; rows no longer pending are left alone."""
+    by_id = {nid: (at, code) for nid, at, code in answers}
+    rows = _pending_rows(session, list(by_id))
+    if not rows:
+        return set()
+    cases_query = select(Case).where(col(Case.id).in_({row.case_id for row in rows})).order_by(col(Case.id))
+    if _is_postgres(session):
+        cases_query = cases_query.with_for_update()
+    cases = list(session.exec(cases_query))
+    events: dict[str, list[EngineEvent]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (by_id[r.id][0], r.id)):
+        at, code = by_id[row.id]
+        data = {"notification_id": row.id, "channel": row.channel, "event_seq": row.event_seq}
+        data.update(attempts=row.attempts + 1, status_code=code)
+        key = _dedupe_key_of(row.id, row.redeliveries, "delivered")
+        events[row.case_id].append(
+            EngineEvent(EventKind.NOTIFICATION_DELIVERED, at, DELIVERY_ACTOR, data, key)
+        )
+    marks = [{"_id": row.id, "_at": by_id[row.id][0]} for row in rows]
+    session.connection().execute(_MARK_DELIVERED, marks)
+    hashes = last_hashes(session, cases)
+    write_changes(
+        session, [PlannedChange(c, None, events[c.id], hashes.get(c.id, GENESIS_HASH)) for c in cases], now
+    )
+    return {row.id for row in rows}
+
+
+def _pending_rows(session: Session, ids: list[int]) -> list[Any]:
+    """The given rows still pending (id, case, channel, event, attempts, redeliveries), locked on
+    PostgreSQL, in id order."""
+    columns = ("id", "case_id", "channel", "event_seq", "attempts", "redeliveries")
+    query = (
+        sa_select(*(col(getattr(Notification, name)) for name in columns))
+        .where(col(Notification.id).in_(ids), col(Notification.status) == NotificationStatus.PENDING)
+        .order_by(col(Notification.id))
+    )
+    if _is_postgres(session):
+        query = query.with_for_update()
+    return list(session.connection().execute(query))
+
+
 def record_failed_attempt(
     session: Session, notification_id: int, now: datetime, error: str, max_attempts: int, retry_at: datetime
 ) -> NotificationStatus | None:
@@ -204,10 +272,15 @@ def release_leases(session: Session, notification_ids: list[int], now: datetime)
 
 
 def _dedupe_key(row: Notification, outcome: str) -> str:
+    assert row.id is not None
+    return _dedupe_key_of(row.id, row.redeliveries, outcome)
+
+
+def _dedupe_key_of(notification_id: int, redeliveries: int, outcome: str) -> str:
     """``notification:<id>:<outcome>``, with ``:<n>`` after the n-th redelivery (a notification fails
     or is redelivered at most once per round)."""
-    key = f"notification:{row.id}:{outcome}"
-    return f"{key}:{row.redeliveries}" if row.redeliveries else key
+    key = f"notification:{notification_id}:{outcome}"
+    return f"{key}:{redeliveries}" if redeliveries else key
 
 
 def redeliver(

@@ -5,6 +5,7 @@ one delivery (issue 19: each of these bugs once survived the whole suite)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from casework.history.outbox import (
     claim_due_notifications,
     pending_items,
     record_delivered,
+    record_delivered_many,
     record_failed_attempt,
     record_undeliverable,
 )
@@ -154,4 +156,57 @@ def test_two_workers_racing_one_notification_record_one_delivery(
     assert sorted(outcomes, key=str) == [False, True]
     assert [e.data["notification_id"] for e in delivery_events(session)] == [first]
     assert (row(session, first).status, row(session, first).attempts) == (NotificationStatus.DELIVERED, 1)
+    assert verify_chain(session) == []
+
+
+def stored_delivery(session: Session, notification_id: int) -> tuple[Any, ...]:
+    """What a user sees of one recorded delivery: the row and its event (not ids or hashes)."""
+    stored = row(session, notification_id)
+    event = next(e for e in delivery_events(session) if e.data["notification_id"] == notification_id)
+    return (
+        stored.status,
+        stored.attempts,
+        stored.delivered_at,
+        event.at,
+        event.actor,
+        event.dedupe_key,
+        event.data,
+    )
+
+
+def test_deliveries_recorded_together_read_as_recorded_one_by_one(
+    engine: Engine, session: Session, notification_ids: list[int]
+) -> None:
+    """Two answers per case in one batch, each at its own instant: the same rows, events and an
+    intact chain as recording each in its own transaction."""
+    claim(engine, NOW)
+    answers = [(nid, NOW + timedelta(seconds=n), 200 + n) for n, nid in enumerate(notification_ids)]
+    with session_scope(engine) as s:
+        assert record_delivered_many(s, answers[:2], NOW + timedelta(seconds=9)) == set(notification_ids[:2])
+    for nid, answered, code in answers[2:]:
+        with session_scope(engine) as s:
+            assert record_delivered(s, nid, answered, code) is True
+
+    together = [stored_delivery(session, nid) for nid in notification_ids[:2]]
+    alone = [stored_delivery(session, nid) for nid in notification_ids[2:]]
+    assert [t[:2] + t[4:5] for t in together] == [a[:2] + a[4:5] for a in alone]
+    assert [t[2] for t in together] == [t[3] for t in together] == [a for _, a, _ in answers[:2]]
+    assert [sorted(t[6]) for t in together] == [sorted(a[6]) for a in alone]
+    assert [t[6]["status_code"] for t in together] == [200, 201]
+    assert verify_chain(session) == []
+
+
+def test_a_batch_leaves_rows_no_longer_pending_alone(
+    engine: Engine, session: Session, notification_ids: list[int]
+) -> None:
+    first, second, *_ = notification_ids
+    claim(engine, NOW)
+    with session_scope(engine) as s:
+        assert record_delivered(s, first, NOW, 200) is True
+    with session_scope(engine) as s:
+        assert record_delivered_many(s, [(first, NOW, 200), (second, NOW, 200)], NOW) == {second}
+    with session_scope(engine) as s:
+        assert record_delivered_many(s, [(first, NOW, 200), (second, NOW, 200)], NOW) == set()
+    assert sorted(e.data["notification_id"] for e in delivery_events(session)) == [first, second]
+    assert [row(session, i).attempts for i in (first, second)] == [1, 1]
     assert verify_chain(session) == []

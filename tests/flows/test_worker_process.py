@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -41,7 +41,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_SWEEP_LIMIT = timedelta(seconds=3)
 STOP_LIMIT = 2.0
-LOADED_STOP_LIMIT = 5.0
 #: Run-queue length per core beyond which start-up time measures the machine, not the worker.
 OVERLOADED = 3.0
 LATENESS_BOUND = timedelta(seconds=5)
@@ -152,7 +151,7 @@ def test_a_worker_whose_prefect_server_is_down_escalates_within_3_s_of_starting(
         assert first - started < FIRST_SWEEP_LIMIT
     assert output.count("orchestrator: degraded") == 1
     assert "Starting temporary server" not in output  # PREFECT_API_URL set: never a server of its own
-    assert (code, took < LOADED_STOP_LIMIT) == (0, True), (code, took)
+    assert_stopped_cleanly(code, took, worker_part_of_stop(log, 0))
     assert_every_case_escalated_exactly_as_the_engine_says(engine, case_ids)
 
 
@@ -225,7 +224,7 @@ def test_killing_the_prefect_server_mid_run_loses_nothing(
     assert all(late >= timedelta(0) for late in lateness)
     assert "escalation-sweep (without Prefect)" in output  # swept without it after the kill
     assert "orchestrator: prefect" in output and "orchestrator: degraded (Prefect API" in output
-    assert (code, took < LOADED_STOP_LIMIT) == (0, True), (code, took)
+    assert_stopped_cleanly(code, took, worker_part_of_stop(log, 0))
     # Every case has every timer the engine says, once (flow runs and plain sweeps alike).
     oracle = [kind for kind, _, _ in expected_timed_events(T0 + 10 * step, step)]
     assert timed_kinds_by_case(engine) == dict.fromkeys(case_ids, oracle)
@@ -269,18 +268,14 @@ def test_sigterm_stops_a_worker_within_2_s_with_exit_0_ten_times_during_deliveri
     with_prefect = worker_env(tmp_path, db_url, str(PREFECT_API_URL.value()), step)
     without = worker_env(tmp_path, db_url, f"http://127.0.0.1:{closed_port()}/api", step)
     log = tmp_path / "worker.log"
-    stops: list[tuple[str, int, float]] = []
+    stops: list[tuple[str, int, float, float]] = []
     try:
         stop_ten_times(engine, state, log, channels, (with_prefect, without), step, stops)
     finally:
         print(stops)
         print(log.read_text()[-8000:])
-    # The promise is 2 s; on a loaded 2-core test machine one stop in ten was measured at 3.7 s
-    # (the process starved of CPU), so: every stop exit 0 within a generous bound, most within 2 s.
-    assert [(mode, code, took < LOADED_STOP_LIMIT) for mode, code, took in stops] == [
-        (mode, 0, True) for mode, _, _ in stops
-    ]
-    assert statistics.median(took for _, _, took in stops) < STOP_LIMIT
+    for _, code, took, inside in stops:
+        assert_stopped_cleanly(code, took, inside)
     assert "Runner has not yet started" not in log.read_text()
 
     # Nothing lost: what was in flight at each stop is delivered by the next worker, once each.
@@ -308,7 +303,7 @@ def stop_ten_times(
     channels: Path,
     envs: tuple[dict[str, str], dict[str, str]],
     step: timedelta,
-    stops: list[tuple[str, int, float]],
+    stops: list[tuple[str, int, float, float]],
 ) -> None:
     """Start a worker (with Prefect, then without, in turn), wait until it delivers, SIGTERM it."""
     with_prefect, without = envs
@@ -323,5 +318,42 @@ def stop_ten_times(
             open_cases(engine, 3, datetime.now(UTC) - 10 * step)  # due now: 4 notifications each
             wait_until(partial(lambda n: len(state.received) > n, before), 30, f"worker {run} delivering")
         finally:
+            before = log.stat().st_size
             code, took = stop_within(process, STOP_LIMIT)
-        stops.append((mode, code, round(took, 2)))
+        stops.append((mode, code, round(took, 2), worker_part_of_stop(log, before)))
+
+
+def assert_stopped_cleanly(code: int, took: float, inside: float) -> None:
+    """Exit 0, the worker's own part of the stop (its SIGTERM handler to its exit) within 2 s, and
+    the whole stop as the sender sees it within 2 s too, except on a machine so loaded that the
+    signal's delivery and the process's teardown, outside the worker's code (``took - inside``),
+    took the rest."""
+    assert (code, inside < STOP_LIMIT) == (0, True), (code, took, inside)
+    if os.getloadavg()[0] / (os.cpu_count() or 1) <= OVERLOADED:
+        assert took < STOP_LIMIT, (took, inside)
+
+
+def worker_part_of_stop(log: Path, offset: int) -> float:
+    """Seconds from the worker's SIGTERM handler to its exit, as it logged them (inf: not logged)."""
+    with log.open("rb") as out:
+        out.seek(offset)
+        found = re.findall(r"exit 0, ([0-9.]+) s after the stop request", out.read().decode(errors="replace"))
+    return float(found[-1]) if found else float("inf")
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has a handler of its own for SIGTERM (Linux: SigCgt in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sigterm_while_the_worker_is_still_importing_exits_0_at_once(db_url: str, tmp_path: Path) -> None:
+    env = worker_env(tmp_path, db_url, f"http://127.0.0.1:{closed_port()}/api", timedelta(seconds=2))
+    log = tmp_path / "worker.log"
+    process = start_worker(env, log, "--worker-id", "early")
+    wait_until(lambda: catches_sigterm(process.pid), 30, "a SIGTERM handler")
+    code, took = stop_within(process, STOP_LIMIT)
+    assert_stopped_cleanly(code, took, inside=0.0)  # its handler ends the process at once
+    assert "worker early started" not in log.read_text()  # it was stopped before it started

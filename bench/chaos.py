@@ -1,0 +1,178 @@
+"""Benchmark `chaos`: escalation lateness while one of four workers is killed every 5 seconds.
+
+Four `lifeline worker` processes on one PostgreSQL database of M open cases, all reporting to the
+shared Prefect server; K cases are opened whose first deadline falls at random instants over the
+window (as in bench/lateness.py). Every 5 s one worker, chosen at random, is killed with SIGKILL
+and started again under a new id (a restarted worker sweeps at once, without waiting on Prefect).
+Afterwards, for each deadline: lateness = recorded_at - at (or - the instant its case was
+committed, when opening the cases on a loaded machine outlasted the deadline). Figures: p50, p99
+(target <= 5 s: the baseline), max; the cases escalated (of K) and the timed events written twice
+(0: the dedupe key is unique per case); the kills; how long after the window the last one was
+recorded.
+
+    python -m bench.chaos [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import bindparam, text
+
+from bench.common import (
+    RESULTS,
+    Figure,
+    backends,
+    database_url,
+    drop_database,
+    emit,
+    note,
+    parser,
+    percentile,
+)
+from bench.dataset import Mix, build
+from bench.lateness import YOUNG, open_targets
+from bench.prefect_server import shared_prefect
+from bench.workers import heartbeat_mode, spawn_worker, stop_worker, wait_for, worker_environment
+from models.db import make_engine
+
+FULL = {"cases": 20_000, "deadlines": 1_000, "window": 60.0}
+QUICK = {"cases": 5_000, "deadlines": 200, "window": 20.0}
+WORKERS = 4
+KILL_EVERY = 5.0
+P99_TARGET = 5.0
+#: The window starts this long after the cases begin to open (plus per case): opening them took
+#: ~70 ms each on the loaded shared machine, and a deadline passed before its case is committed
+#: would count the opening as lateness.
+OPEN_LEAD, OPEN_EACH = 3.0, 0.08
+
+
+class Crew:
+    """The four workers, each restarted under a new id after it is killed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.log = RESULTS / "chaos-workers.log"
+        self.log.write_bytes(b"")
+        self.names = [f"chaos-{i}" for i in range(WORKERS)]
+        self.procs = [self._spawn(i) for i in range(WORKERS)]
+        self.kills = 0
+
+    def _spawn(self, i: int) -> subprocess.Popen[bytes]:
+        env = worker_environment(f"chaos-{i}", os.environ.get("PREFECT_API_URL"))
+        return spawn_worker(self.url, self.names[i], self.log, env)
+
+    def kill_one(self, rng: random.Random) -> None:
+        i = rng.randrange(WORKERS)
+        self.procs[i].send_signal(signal.SIGKILL)
+        self.procs[i].wait(timeout=10)
+        self.kills += 1
+        self.names[i] = f"chaos-{i}-{self.kills}"
+        self.procs[i] = self._spawn(i)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            stop_worker(proc)
+
+
+def recorded_cases(url: str, ids: list[str], end: datetime) -> set[str]:
+    """The cases with their deadline's escalation recorded."""
+    query = text(
+        "SELECT DISTINCT case_id FROM case_events "
+        "WHERE dedupe_key IS NOT NULL AND at <= :end AND case_id IN :ids"
+    ).bindparams(bindparam("ids", expanding=True))
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        found = {str(cid) for (cid,) in conn.execute(query, {"end": end, "ids": ids})}
+    engine.dispose()
+    return found
+
+
+def late_after(url: str, ids: list[str], end: datetime, committed: datetime) -> list[float]:
+    """``recorded_at - at`` of each escalation in the window; for a deadline that passed before its
+    case was committed (opening them is slow on a loaded machine), ``recorded_at - committed``."""
+    query = text(
+        "SELECT at, recorded_at FROM case_events "
+        "WHERE dedupe_key IS NOT NULL AND at <= :end AND case_id IN :ids"
+    ).bindparams(bindparam("ids", expanding=True))
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(query, {"end": end, "ids": ids}).all()
+    engine.dispose()
+    return [(recorded - max(at, committed)).total_seconds() for at, recorded in rows]
+
+
+def duplicates(url: str, ids: list[str]) -> int:
+    """Timed events written twice (the same case and dedupe key): 0 unless exactly once broke."""
+    query = text(
+        "SELECT COUNT(*) - COUNT(DISTINCT case_id || dedupe_key) FROM case_events "
+        "WHERE dedupe_key IS NOT NULL AND case_id IN :ids"
+    ).bindparams(bindparam("ids", expanding=True))
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        count = int(conn.execute(query, {"ids": ids}).scalar_one())
+    engine.dispose()
+    return count
+
+
+def run(url: str, sizes: dict[str, float]) -> None:
+    loaded = datetime.now(UTC)
+    quiet = loaded + timedelta(minutes=10)
+    note(f"chaos: loading {int(sizes['cases']):,} open cases")
+    mix = Mix(total=int(sizes["cases"]), due=0, breaches=0, resolved=0, due_at=loaded, not_before=quiet)
+    engine = build(url, mix, loaded, ages=YOUNG, resolved=())
+    crew = Crew(url)
+    rng = random.Random(20261202)
+    try:
+        up = lambda: all(heartbeat_mode(engine, name) is not None for name in crew.names)  # noqa: E731
+        wait_for(up, 180, "four workers up")
+        k = int(sizes["deadlines"])
+        ids, start, end = open_targets(url, k, sizes["window"], lead_seconds=OPEN_LEAD + k * OPEN_EACH)
+        committed = datetime.now(UTC)
+        note(f"chaos: {len(ids)} deadlines {start:%H:%M:%S}-{end:%H:%M:%S}, a kill every {KILL_EVERY:.0f} s")
+        time.sleep(max((start - datetime.now(UTC)).total_seconds(), 0))
+        while datetime.now(UTC) + timedelta(seconds=KILL_EVERY) < end:
+            time.sleep(KILL_EVERY)
+            crew.kill_one(rng)
+        wait_for(lambda: len(recorded_cases(url, ids, end)) >= len(ids), 120, "every escalation")
+        caught_up = (datetime.now(UTC) - end).total_seconds()
+    finally:
+        crew.stop()
+        engine.dispose()
+    values = late_after(url, ids, end, committed)
+    emit(Figure("chaos", "lateness_p50_postgresql_4w_kills", percentile(values, 0.5), "s"))
+    emit(Figure("chaos", "lateness_p99_postgresql_4w_kills", percentile(values, 0.99), "s", P99_TARGET))
+    emit(Figure("chaos", "lateness_max_postgresql_4w_kills", max(values), "s"))
+    emit(
+        Figure(
+            "chaos",
+            "cases_escalated_postgresql_4w_kills",
+            len(recorded_cases(url, ids, end)),
+            "cases",
+            len(ids),
+        )
+    )
+    emit(Figure("chaos", "duplicate_escalations_postgresql_4w_kills", duplicates(url, ids), "events"))
+    emit(Figure("chaos", "kills", crew.kills, "kills"))
+    emit(Figure("chaos", "caught_up_after_window_seconds", caught_up, "s"))
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    if "postgresql" not in backends(args):
+        note("chaos runs on PostgreSQL only: skipped")
+        return
+    sizes = QUICK if args.quick else FULL
+    url = database_url("postgresql", f"chaos_{int(sizes['cases'])}", args.postgres)
+    drop_database(url, args.postgres)
+    with shared_prefect(args.postgres):
+        run(url, sizes)
+
+
+if __name__ == "__main__":
+    main()
