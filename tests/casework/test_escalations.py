@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
@@ -101,3 +101,38 @@ def test_workers_on_postgres_skip_cases_another_worker_holds(engine: Engine) -> 
     with session_scope(engine) as a, session_scope(engine) as b:
         assert [c.id for c in claim_due_cases(a, at(60), limit=1)] == [first.id]
         assert [c.id for c in claim_due_cases(b, at(60), limit=10)] == [second.id]
+
+
+def test_claim_orders_by_deadline_then_id_not_by_opening(engine: Engine) -> None:
+    register(engine)
+    opened_first = open_one(engine, now=at(0)).case.id  # at risk at 45 min
+    twins = sorted(open_one(engine, now=at(10)).case.id for _ in range(2))  # at risk at 55 min
+    with session_scope(engine) as s:
+        [change] = apply_due_timers(s, [opened_first], at(50))
+        assert change.case.next_deadline_at == at(60)  # now due after the twins
+    with session_scope(engine) as s:
+        assert [c.id for c in claim_due_cases(s, at(55), limit=10)] == twins  # due at ``now`` itself
+        assert [c.id for c in claim_due_cases(s, at(70), limit=10)] == [*twins, opened_first]
+        assert [c.id for c in claim_due_cases(s, at(70), limit=1)] == twins[:1]
+
+
+def test_a_claimed_case_with_nothing_due_gets_its_true_deadline_back(
+    engine: Engine, session: Session
+) -> None:
+    register(engine)
+    case = open_one(engine).case
+    with session_scope(engine) as s:  # the index is out of date: it says due at 30 min (truly 45)
+        s.exec(update(Case).where(col(Case.id) == case.id).values(next_deadline_at=at(30)))
+    with session_scope(engine) as s:
+        claimed = claim_due_cases(s, at(40), limit=10)
+        assert [c.id for c in claimed] == [case.id]
+        assert apply_due_timers(s, claimed, at(40)) == []
+    with session_scope(engine) as s:
+        assert claim_due_cases(s, at(40), limit=10) == []
+        stored = s.get(Case, case.id)
+        assert stored is not None
+        assert (stored.next_deadline_at, stored.version, stored.last_seq) == (
+            at(45),
+            case.version,
+            case.last_seq,
+        )
