@@ -136,3 +136,90 @@ def test_a_claimed_case_with_nothing_due_gets_its_true_deadline_back(
             case.version,
             case.last_seq,
         )
+
+
+def test_a_batch_may_mix_claimed_rows_and_case_ids(engine: Engine) -> None:
+    register(engine)
+    first, second = (open_one(engine).case.id for _ in range(2))
+    with session_scope(engine) as s:
+        claimed = s.get(Case, first)
+        assert claimed is not None
+        changes = apply_due_timers(s, [claimed, second, first], at(50))
+    assert [(c.case.id, c.case.version, [e.kind for e in c.events]) for c in changes] == [
+        (first, 2, [EventKind.AT_RISK]),
+        (second, 2, [EventKind.AT_RISK]),
+    ]
+
+
+def test_breach_rows_and_webhook_bodies_say_where_the_case_stood(engine: Engine, session: Session) -> None:
+    register(engine)
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as s:
+        apply_due_timers(s, [case_id], at(130))
+    breaches = session.exec(select(Breach).order_by(col(Breach.due_at))).all()
+    common = {"case_id": case_id, "detected_at": at(130), "policy_version": 1, "priority": "P2"}
+    assert [b.model_dump(exclude={"id"}) for b in breaches] == [
+        {
+            **common,
+            "event_seq": 3,
+            "target_type": BreachTarget.CLOCK,
+            "target": "first_response",
+            "due_at": at(60),
+            "incident_type": "account_compromised",
+            "queue": "creator-support",  # the queue it breached in, not the one it escalated to
+        },
+        {
+            **common,
+            "event_seq": 5,
+            "target_type": BreachTarget.STAGE,
+            "target": "frontline",
+            "due_at": at(120),
+            "incident_type": "account_compromised",
+            "queue": "creator-support",
+        },
+    ]
+    where = {
+        "assignee": None,
+        "next_deadline_at": "2026-03-02T15:00:00.000000+00:00",
+        "priority": "P2",
+        "queue": "security-specialists",
+        "stage": "security",
+        "status": "open",
+    }
+    about = {
+        "case": where,
+        "case_id": case_id,
+        "incident_type": "account_compromised",
+        "policy_id": "test-policy",
+    }
+    notes = session.exec(select(Notification).order_by(col(Notification.event_seq))).all()
+    assert [n.payload for n in notes] == [
+        {
+            **about,
+            "at": "2026-03-02T10:00:00.000000+00:00",
+            "channel": "support-leads",
+            "event": {
+                "channel": "support-leads",
+                "clock": "first_response",
+                "priority": "P2",
+                "reason": "first_response breached",
+            },
+            "event_seq": 4,
+            "policy_version": 1,
+            "reason": "first_response breached",
+        },
+        {
+            **about,
+            "at": "2026-03-02T11:00:00.000000+00:00",
+            "channel": "security-oncall",
+            "event": {
+                "channel": "security-oncall",
+                "priority": "P2",
+                "reason": "entered security",
+                "stage": "security",
+            },
+            "event_seq": 7,
+            "policy_version": 1,
+            "reason": "entered security",
+        },
+    ]
