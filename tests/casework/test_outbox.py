@@ -143,19 +143,20 @@ def test_pending_items_are_the_asked_rows_still_pending_as_claimed_in_id_order(
         assert pending_items(s, asked) == [item for item in claimed if item.id in others[:2]]
 
 
-def test_released_leases_make_only_the_pending_rows_due_again(
+def test_released_leases_make_only_the_given_pending_rows_due_again(
     engine: Engine, session: Session, notification_ids: list[int]
 ) -> None:
-    first, *others = notification_ids
+    first, *mine, theirs = notification_ids  # the last row is leased to another worker
     claim(engine, NOW)
     with session_scope(engine) as s:
         record_delivered(s, first, NOW, 200)
     stopping = NOW + timedelta(seconds=5)
     with session_scope(engine) as s:
-        assert release_leases(s, notification_ids, stopping) == len(others)
+        assert release_leases(s, [first, *mine], stopping) == len(mine)
     assert row(session, first).next_attempt_at is None
-    assert [row(session, i).next_attempt_at for i in others] == [stopping] * len(others)
-    assert claim(engine, stopping) == others
+    assert [row(session, i).next_attempt_at for i in mine] == [stopping] * len(mine)
+    assert row(session, theirs).next_attempt_at == NOW + LEASE
+    assert claim(engine, stopping) == mine
 
 
 def test_earliest_pending_attempt_is_the_next_due_row_or_none(

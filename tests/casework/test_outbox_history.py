@@ -87,6 +87,11 @@ def test_redeliver_queues_dead_rows_again_with_who_asked_and_the_previous_error(
         record_undeliverable(s, of_case[0], later, "no webhook")
     [_, again] = [e for e in delivery_events(session, FAILED) if e.data["notification_id"] == of_case[0]]
     assert again.dedupe_key == f"notification:{of_case[0]}:failed:1"
+    with session_scope(engine) as s:  # a second round: its own keys again
+        assert redeliver(s, later, "operator:ops", case_id=case_id) == of_case[:1]
+    assert row(session, of_case[0]).redeliveries == 2
+    keys = [e.dedupe_key for e in delivery_events(session, EventKind.NOTIFICATION_REDELIVERED)]
+    assert keys[-1] == f"notification:{of_case[0]}:redelivered:2"
     assert verify_chain(session) == []
 
 
