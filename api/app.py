@@ -29,9 +29,11 @@ from api.routes import (
     cases,
     creator_links,
     creators,
+    directory,
     health,
     notifications,
     policies,
+    policy_lifecycle,
     reports,
 )
 from casework.registry import policy_registry
@@ -110,10 +112,12 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         case_links,
         creator_links,
         creators,
+        directory,
         breaches,
         reports,
         audit,
         policies,
+        policy_lifecycle,
         health,
         notifications,
     ):

@@ -276,6 +276,8 @@ class PolicySummary(BaseModel):
     sha256: str
     registered_at: datetime
     open_cases: int = Field(description="Open cases over all versions")
+    retired: bool = Field(False, description="Retired: no new case opens under it; open cases keep it")
+    retired_at: datetime | None = None
 
 
 class PolicyVersionView(BaseModel):

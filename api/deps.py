@@ -47,6 +47,7 @@ Simulator = Annotated[KeyHolder, Depends(require(Role.ADMIN, Role.AGENT))]
 AuditReader = Annotated[KeyHolder, Depends(require(Role.ADMIN, Role.AUDITOR))]
 
 CaseId = Annotated[str, Path(max_length=40, description="A case id, e.g. cs_01J...")]
+PolicyId = Annotated[str, Path(max_length=100, description="A policy id, e.g. account-compromised")]
 
 #: The problems every authenticated route may answer, for /docs (``responses=``).
 PROBLEMS: dict[int | str, dict[str, Any]] = {

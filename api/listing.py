@@ -1,23 +1,29 @@
-"""Case listings shared by the routes that list cases (GET /v1/cases, GET /v1/creators/{id}/cases)
+"""Case listings shared by the routes that list cases (GET /v1/cases, GET /v1/creators/{id}/cases),
+the filter a request body may carry (bulk actions, policy migrations)
 and the search parameter ``q`` (also a bulk action's filter): one page of briefs, written from its
 parts (``Page[CaseBrief]`` would validate every item again)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import Request, Response
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.headers import public_url
 from api.problems import validation_problem
+from casework.cases.assignees import listing_assignee
 from casework.errors import InvalidAction
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
 from casework.queries.case_view import CASE_BRIEFS, case_briefs
 from casework.search.conditions import search_terms
+from sla_engine.kinds import Status
+
+Short = Annotated[StrictStr, Field(max_length=200)]
 
 
 def query_words(q: str | None) -> str | None:
@@ -44,3 +50,30 @@ def list_response(
 
 #: The listing's page is written from its parts: ``Page[CaseBrief]`` would validate every item again.
 PAGE_LINK = TypeAdapter(str | None)
+
+
+class BulkFilter(BaseModel):
+    """The filters of GET /v1/cases: every case matching all of them (at most 10,000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[Status] | None = None
+    incident_type: Short | None = None
+    queue: Short | None = None
+    priority: Short | None = None
+    assignee: Short | None = None
+    breached: bool | None = None
+    due_before: AwareDatetime | None = None
+    creator: Short | None = None
+    handle: Short | None = None
+    q: Short | None = None
+
+
+def case_filters(selection: BulkFilter, actor: str) -> CaseFilters:
+    """A request body's filter (bulk actions, policy migrations) as the listing's filters."""
+    values = selection.model_dump(exclude_none=True)
+    values["assignee"] = listing_assignee(selection.assignee, actor)
+    values["status"] = tuple(values.get("status", ()))
+    if selection.q is not None:
+        values["q"] = query_words(selection.q)
+    return CaseFilters(**values)

@@ -38,13 +38,19 @@ from casework.errors import (
     InvalidIdempotencyKey,
     LinkConflict,
     LinkNotFound,
+    MigrationTargetInvalid,
     OpenChildren,
     PolicyNotRegistered,
+    PolicyRetired,
+    QueuesFileUnreadable,
     StaleVersion,
     StatusLinkNotFound,
     StoredPolicyUnreadable,
     TooManyCases,
     TooManyReplies,
+    UnknownAgent,
+    UnknownName,
+    UnknownQueue,
 )
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
@@ -96,7 +102,9 @@ def problem_response(problem: Problem, instance: str | None = None) -> Response:
     )
 
 
-def validation_problem(errors: Sequence[Mapping[str, Any]], detail: str | None = None) -> Problem:
+def validation_problem(
+    errors: Sequence[Mapping[str, Any]], detail: str | None = None, **extra: Any
+) -> Problem:
     first = errors[0] if errors else {}
     where = first.get("pointer", first.get("parameter", ""))
     return Problem(
@@ -105,6 +113,7 @@ def validation_problem(errors: Sequence[Mapping[str, Any]], detail: str | None =
         "Invalid request",
         detail or f"{len(errors)} invalid value(s); first at {where or '/'}: {first.get('message', '')}",
         errors=errors,
+        **extra,
     )
 
 
@@ -139,6 +148,15 @@ def _invalid_action(err: InvalidAction) -> Problem:
     return validation_problem([{"pointer": pointer, "message": str(err)}], str(err))
 
 
+def unknown_name_problem(err: UnknownName, under: str = "") -> Problem:
+    """422 naming the argument (``under`` prefixes its pointer: ``/action`` in a bulk request) and
+    listing every value it accepts as ``known_agents`` or ``known_queues``."""
+    pointer = f"{under}/{err.field}"
+    return validation_problem(
+        [{"pointer": pointer, "message": str(err)}], str(err), **{f"known_{err.what}s": err.known}
+    )
+
+
 def _simulation_input(err: SimulationInputError) -> Problem:
     return validation_problem([{"pointer": err.pointer, "message": err.message}], str(err))
 
@@ -151,6 +169,8 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     InputRejected: lambda e: validation_problem([{"pointer": e.pointer, "message": e.message}], str(e)),
     SimulationInputError: _simulation_input,
     PolicyNotRegistered: lambda e: Problem(404, "policy-not-registered", "Policy not registered", str(e)),
+    PolicyRetired: lambda e: Problem(409, "policy-retired", "Policy retired", str(e), policy_id=e.policy_id),
+    MigrationTargetInvalid: lambda e: validation_problem([{"pointer": e.pointer, "message": str(e)}], str(e)),
     AmbiguousPolicy: lambda e: validation_problem([{"pointer": "/policy_id", "message": str(e)}], str(e)),
     IdempotencyKeyReused: lambda e: Problem(
         422, "idempotency-key-reused", "Idempotency-Key reused", str(e), case_id=e.case_id
@@ -177,10 +197,15 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
         str(e),
         headers={"Retry-After": str(e.retry_after_seconds)},
     ),
+    UnknownAgent: unknown_name_problem,
+    UnknownQueue: unknown_name_problem,
     DigestError: lambda e: Problem(422, "invalid-digest", "Chain digest refused", str(e)),
     # The deployment's policies directory is at fault, not the request: a server error, named.
     StoredPolicyUnreadable: lambda e: Problem(
         500, "policy-unreadable", "A registered policy no longer loads", str(e)
+    ),
+    QueuesFileUnreadable: lambda e: Problem(
+        500, "queues-file-unreadable", "The queues file does not load", str(e)
     ),
     DuplicateTimedEvent: lambda _: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"

@@ -32,11 +32,17 @@ __all__ = [
     "InvalidKeyName",
     "LinkNotFound",
     "PolicyNotRegistered",
+    "PolicyRetired",
+    "MigrationTargetInvalid",
     "StaleVersion",
     "StoredPolicyUnreadable",
     "StatusLinkNotFound",
     "TooManyCases",
     "TooManyReplies",
+    "UnknownAgent",
+    "UnknownName",
+    "UnknownQueue",
+    "QueuesFileUnreadable",
     "UnreadableAction",
 ]
 
@@ -78,6 +84,24 @@ class PolicyNotRegistered(CaseworkError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} is not registered; register it with `lifeline policies apply`")
         self.what = what
+
+
+class PolicyRetired(CaseworkError):
+    """The policy was retired (``lifeline policies retire``): no new case opens under it."""
+
+    def __init__(self, policy_id: str) -> None:
+        super().__init__(
+            f"policy {policy_id!r} is retired: no new case opens under it (its open cases keep it)"
+        )
+        self.policy_id = policy_id
+
+
+class MigrationTargetInvalid(CaseworkError):
+    """A migration's target names a version of another policy (``pointer`` says where)."""
+
+    def __init__(self, message: str, pointer: str = "/to") -> None:
+        super().__init__(message)
+        self.pointer = pointer
 
 
 class AmbiguousPolicy(CaseworkError):
@@ -218,6 +242,37 @@ class TooManyReplies(CaseworkError):
         super().__init__(f"at most {limit} replies an hour per case; try again in {retry_after_seconds} s")
         self.limit = limit
         self.retry_after_seconds = retry_after_seconds
+
+
+class UnknownName(CaseworkError):
+    """A name the deployment does not know, given where only known ones apply: ``field`` is the
+    argument (``assignee``, ``queue``), ``known`` every value it accepts (sorted)."""
+
+    what = "name"
+
+    def __init__(self, field: str, name: str, known: list[str]) -> None:
+        listed = ", ".join(known) if known else "none yet"
+        super().__init__(f"{name!r} is not a known {self.what}; known {self.what}s: {listed}")
+        self.field = field
+        self.name = name
+        self.known = known
+
+
+class UnknownAgent(UnknownName):
+    """``assign`` to someone who is not an agent: agents are the names of the active agent keys."""
+
+    what = "agent"
+
+
+class UnknownQueue(UnknownName):
+    """A queue no registered policy names and the queues file (LIFELINE_QUEUES_FILE) does not list."""
+
+    what = "queue"
+
+
+class QueuesFileUnreadable(CaseworkError):
+    """LIFELINE_QUEUES_FILE cannot be read or is malformed: the deployment is at fault, not the
+    request (like StoredPolicyUnreadable)."""
 
 
 class DigestError(CaseworkError):

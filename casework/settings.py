@@ -5,6 +5,8 @@ and the command line.
   ``postgresql+psycopg://user@host/db`` for PostgreSQL.
 - ``LIFELINE_POLICIES_DIR``: the policies and calendars; default the bundled ``policies/`` directory.
 - ``LIFELINE_CHANNELS_FILE``: optional JSON file mapping notification channels to webhooks.
+- ``LIFELINE_QUEUES_FILE``: optional JSON file (``{"queues": [...]}``) naming queues beyond those the
+  registered policies name, which ``assign`` may move a case to (policies/queues.py).
 - ``LIFELINE_MAX_BACKDATE``: how far before now a case may be opened (ISO 8601 duration, default
   ``P30D``).
 - ``LIFELINE_PUBLIC_URL``: the base of absolute links the API sends (``Location``, ``next``), never
@@ -39,6 +41,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     policies_dir: Path = BUNDLED_POLICIES_DIR
     channels_file: Path | None = None
+    queues_file: Path | None = None
     max_backdate: timedelta = timedelta(days=30)
     public_url: str = "http://127.0.0.1:8000"
     metrics_token: str | None = None

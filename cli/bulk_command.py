@@ -15,16 +15,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from casework.bulk.runner import CaseResult, Target, run_bulk, select_targets, summary
 from casework.cases.assignees import listing_assignee
-from casework.errors import InvalidAction, TooManyCases
+from casework.errors import InvalidAction, TooManyCases, UnknownName
 from casework.queries.case_queries import CaseFilters
 from casework.search.conditions import search_terms
 from cli.apps import cases_app
 from cli.common import DatabaseUrl, fail, open_database, parse_instant
+from cli.progress import OnResult, with_progress
 from sla_engine.kinds import ActionName, Status
 
 TEXT_FILTERS = ("incident_type", "queue", "priority", "assignee", "creator", "handle")
@@ -125,7 +124,10 @@ def bulk_command(
                     targets = select_targets(connection, selection)
                 except TooManyCases as err:
                     fail(str(err))
-        results = _run(engine, targets, action, arguments, who)
+        try:
+            results = _run(engine, targets, action, arguments, who)
+        except UnknownName as err:  # refused before any case (casework.bulk.runner.check_action)
+            fail(err)
     answer = summary(action, results)
     if output_json:
         typer.echo(json.dumps(answer, indent=2))
@@ -137,9 +139,7 @@ def bulk_command(
 def _run(
     engine: Any, targets: Sequence[Target], action: str, args: dict[str, Any], actor: str
 ) -> list[CaseResult]:
-    columns = (TextColumn(action), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(action, total=len(targets))
-        return run_bulk(
-            engine, targets, action, args, actor, lambda: datetime.now(UTC), lambda _r: progress.advance(task)
-        )
+    def run(on_result: OnResult) -> list[CaseResult]:
+        return run_bulk(engine, targets, action, args, actor, lambda: datetime.now(UTC), on_result)
+
+    return with_progress(action, len(targets), run)

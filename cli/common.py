@@ -26,8 +26,10 @@ from casework.errors import (
     CaseworkError,
     DuplicateTimedEvent,
     IdempotencyRace,
+    QueuesFileUnreadable,
     StaleVersion,
     StoredPolicyUnreadable,
+    UnknownName,
 )
 from casework.settings import get_settings
 from models.db import make_engine
@@ -49,6 +51,8 @@ EXIT_CODES: dict[type[Exception], int] = {
     DuplicateTimedEvent: 75,
     IdempotencyRace: 75,
     StoredPolicyUnreadable: 1,
+    UnknownName: 2,
+    QueuesFileUnreadable: 1,
 }
 
 DATABASE_OPTION = typer.Option("--database-url", help="Database (default: LIFELINE_DATABASE_URL).")

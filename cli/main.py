@@ -7,6 +7,7 @@ from cli import (  # noqa: F401  (registers commands)
     db_commands,
     demo_command,
     keys_commands,
+    lifecycle_commands,
     notification_commands,
     policy_commands,
     registry_commands,

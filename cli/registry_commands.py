@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from casework.registry import policy_registry
+from casework.registry.policy_lifecycle import plan_apply
 from cli.apps import policies_app
 from cli.common import DatabaseUrl, fail, open_database
 from models.db import session_scope
@@ -46,12 +47,25 @@ def load_all_or_fail(paths: list[Path], channels_file: Path | None) -> list[tupl
 def apply(
     paths: Annotated[list[Path], typer.Argument(help="Policy files or folders of policies.")],
     channels: Path | None = CHANNELS_OPTION,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print each changed policy's JSON-pointer diff and its open cases; register nothing.",
+        ),
+    ] = False,
+    output: Annotated[str, typer.Option("--format", help="With --dry-run: text or json.")] = "text",
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register a new version of each policy whose content changed (all files valid, or nothing)."""
     loaded = load_all_or_fail(paths, channels)
     if not loaded:
         fail(f"no policy file in {', '.join(map(str, paths))}")
+    if output not in ("text", "json"):
+        fail(f"--format: expected text or json, got {output!r}")
+    if dry_run:
+        _dry_run(loaded, output, database_url)
+        return
     with open_database(database_url, migrate="new-sqlite") as engine, session_scope(engine) as session:
         outcomes = policy_registry.register_policies(session, [p for _, p in loaded], datetime.now(UTC))
     for (file, _), outcome in zip(loaded, outcomes, strict=True):
@@ -89,6 +103,7 @@ def list_policies(
                 "registered_at": v.registered_at.isoformat(),
                 "open_cases": v.open_cases,
                 "latest": v.latest,
+                "retired_at": None if v.retired_at is None else v.retired_at.isoformat(),
             }
             for v in versions
         ]
@@ -100,8 +115,46 @@ def list_policies(
     width = max(len("POLICY"), *(len(v.policy_id) for v in versions))
     typer.echo(f"{'POLICY':<{width}}  VERSION  SHA256        REGISTERED AT              OPEN CASES")
     for v in versions:
-        mark = "  (latest)" if v.latest else ""
+        mark = ("  (latest)" if v.latest else "") + ("  (retired)" if v.retired_at and v.latest else "")
         typer.echo(
             f"{v.policy_id:<{width}}  {v.version:>7}  {v.sha256[:12]}  "
             f"{v.registered_at.isoformat(timespec='seconds'):<25}  {v.open_cases:>10}{mark}"
         )
+
+
+def _dry_run(loaded: list[tuple[str, Policy]], output: str, database_url: str | None) -> None:
+    """What apply would register, against the registered latest versions; writes nothing."""
+    with (
+        open_database(database_url, migrate="new-sqlite") as engine,
+        session_scope(engine, write=False) as session,
+    ):
+        plans = plan_apply(session, [p for _, p in loaded])
+    if output == "json":
+        rows = [{"file": str(file), **plan.to_dict()} for (file, _), plan in zip(loaded, plans, strict=True)]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for (file, _), plan in zip(loaded, plans, strict=True):
+        if plan.version is None:
+            typer.echo(f"{plan.policy_id}: new policy, would register version 1 from {file}")
+        elif not plan.changed:
+            typer.echo(f"{plan.policy_id}: unchanged (version {plan.version})")
+        else:
+            typer.echo(
+                f"{plan.policy_id}: would register version {plan.version + 1} from {file}; "
+                f"{plan.open_cases} open cases pin version {plan.version}"
+            )
+            for change in plan.changes:
+                typer.echo("  " + _change_line(change.to_dict()))
+    changed = sum(plan.changed for plan in plans)
+    typer.echo(f"dry run: {changed} of {len(plans)} would change; nothing registered", err=True)
+
+
+def _change_line(change: dict[str, Any]) -> str:
+    def show(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    if change["op"] == "added":
+        return f"+ {change['pointer']}: {show(change['new'])}"
+    if change["op"] == "removed":
+        return f"- {change['pointer']}: {show(change['old'])}"
+    return f"~ {change['pointer']}: {show(change['old'])} -> {show(change['new'])}"

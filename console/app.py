@@ -21,11 +21,13 @@ from console import (
     queue,
     reports_page,
     web,
+    workload_page,
 )
 
 ROUTERS: list[APIRouter] = [
     login.router,
     queue.router,
+    workload_page.router,
     case_page.router,
     breaches_page.router,
     reports_page.router,

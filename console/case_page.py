@@ -15,13 +15,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from casework.cases import lifecycle
+from casework.cases.assignees import known_agents, known_queues
 from casework.errors import (
     CaseNotFound,
     CaseworkError,
     ForbiddenTransition,
     InvalidAction,
+    QueuesFileUnreadable,
     StaleVersion,
 )
 from casework.queries import case_queries
@@ -34,7 +37,9 @@ from console.messages import console_message
 from console.pages import countdown_text, iso_z, render, utc_text
 from models.db import session_scope
 from sla_engine.agent_actions import known_priorities
-from sla_engine.kinds import Status
+from sla_engine.events import EngineEvent
+from sla_engine.kinds import EventKind, Status
+from sla_engine.simulation import describe
 from sla_engine.transitions import TRANSITIONS
 
 router = APIRouter(prefix="/console/cases", include_in_schema=False)
@@ -51,7 +56,7 @@ MAX_EVENTS = 10_000
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "acknowledge": (),
     "start": (),
-    "assign": ("assignee",),
+    "assign": ("assignee", "queue"),
     "note": ("text",),
     "reply": ("message",),
     "request_info": ("until",),
@@ -67,7 +72,7 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
 ARGUMENT_NAMES = {"into": "case_id"}
 #: Fields whose empty value means null (unassign; priority back to the rules; the next stage).
 EMPTY_IS_NULL = {"assignee", "priority"}
-EMPTY_IS_ABSENT = {"to_stage", "reason", "until"}
+EMPTY_IS_ABSENT = {"to_stage", "reason", "until", "queue"}
 LABELS = {
     "acknowledge": "Acknowledge",
     "start": "Start work",
@@ -125,6 +130,7 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
         events = case_queries.list_events(session, case_id, MAX_EVENTS, after).items
         policy, _calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
         last = last_change(session, case_id)
+        agents, queues = _assign_choices(session)
     stage_index = view["stage"]["index"]
     return {
         "case": view,
@@ -139,9 +145,32 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
         "now": now,
         "countdown_text": countdown_text,
         "lateness": _lateness,
+        "summary": _summary,
         "policy_title": policy.title,
         "events_total": case.last_seq,
+        "agents": agents,
+        "queues": queues,
     }
+
+
+def _summary(event: Any) -> str | None:
+    """A sentence for events whose data alone reads poorly (a policy migration's deadlines)."""
+    if event.kind != EventKind.POLICY_MIGRATED:
+        return None
+    try:
+        return describe(EngineEvent(EventKind.POLICY_MIGRATED, event.at, event.actor, event.data))
+    except (KeyError, TypeError):
+        return None
+
+
+def _assign_choices(session: Session) -> tuple[list[str], list[str] | None]:
+    """The assign form's choices: the known agents and queues (None: the queues file does not
+    load, so the form offers no queue change and the page still shows the case)."""
+    try:
+        queues: list[str] | None = [q.name for q in known_queues(session)]
+    except QueuesFileUnreadable:
+        queues = None
+    return known_agents(session), queues
 
 
 def _lateness(event: Any) -> str | None:
@@ -235,10 +264,11 @@ def act(
     reason: FormText = None,
     until: Annotated[str | None, Form(max_length=40)] = None,
     into: Annotated[str | None, Form(max_length=40)] = None,
+    queue: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
     auth.check_csrf(request, user, csrf)
     fields = {"assignee": assignee, "text": text, "message": message, "to_stage": to_stage}
-    fields.update({"priority": priority, "reason": reason, "until": until, "into": into})
+    fields.update({"priority": priority, "reason": reason, "until": until, "into": into, "queue": queue})
     now = auth.now_of(request)
     try:
         args = action_args(action, fields)

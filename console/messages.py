@@ -15,7 +15,9 @@ from casework.errors import (
     InvalidAction,
     InvalidCursor,
     PolicyNotRegistered,
+    QueuesFileUnreadable,
     StaleVersion,
+    UnknownName,
 )
 from sla_engine.simulation import SimulationInputError
 
@@ -28,6 +30,8 @@ CONSOLE_MESSAGES: dict[type[Exception], Callable[[Any], tuple[int, str]]] = {
     DuplicateTimedEvent: lambda _e: (409, "The escalation worker changed the case at that moment; retry."),
     InvalidCursor: lambda _e: (400, "This page link is no longer valid; start again from the first page."),
     SimulationInputError: lambda e: (422, f"{e.pointer or '/'}: {e.message}"),
+    UnknownName: lambda e: (422, f"Not applied: {e}."),
+    QueuesFileUnreadable: lambda e: (500, f"The deployment's queues file does not load: {e}"),
 }
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 #: (path, label, roles that see it) of the navigation bar.
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("/console/queue", "Queue", (Role.AGENT, Role.ADMIN)),
+    ("/console/workload", "Workload", (Role.AGENT, Role.ADMIN)),
     ("/console/breaches", "Breaches", (Role.AUDITOR, Role.ADMIN)),
     ("/console/reports", "Reports", (Role.AUDITOR, Role.ADMIN)),
     ("/console/audit", "Audit", (Role.AUDITOR, Role.ADMIN)),

@@ -168,7 +168,7 @@ def simulate_policy(
         opened_at, attributes = parse_case(_json_field(case, "case"))
         parsed = parse_actions(_json_field(actions, "actions"))
         with session_scope(request.app.state.engine, write=False) as session:
-            pinned = policy_registry.pin_for_new_case(session, policy_id=policy_id)
+            pinned = policy_registry.latest_registered(session, policy_id)
             compiled, calendar = policy_registry.get_policy(session, pinned.policy_id, pinned.version)
         result = simulate(compiled, calendar, opened_at, attributes, parsed)
     except (SimulationInputError, CaseworkError) as err:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from casework.cases.assignees import known_agents
 from casework.errors import InvalidCursor
 from casework.queries.case_queries import CaseFilters
 from casework.queries.pagination import PageOf
@@ -55,7 +56,7 @@ class QueueQuery:
             queue=self.queue or None,
             priority=self.priority or None,
             incident_type=self.incident_type or None,
-            assignee=user.holder.name if self.assignee == "me" else None,
+            assignee=user.holder.name if self.assignee == "me" else self.assignee or None,
             breached=True if self.breached else None,
         )
 
@@ -77,7 +78,7 @@ def _query(
         queue or "",
         priority or "",
         incident_type or "",
-        "me" if assignee == "me" else "",
+        assignee or "",
         "1" if breached else "",
         "1" if waiting else "",
     )
@@ -111,10 +112,12 @@ def queue(request: Request, user: Viewer, query: Filters, cursor: Cursor = None)
         return _bad_cursor(request, user)
     with session_scope(request.app.state.engine, write=False) as session:
         choices = queue_choices(session)
+        agents = known_agents(session)
     context = {
         "title": "Queue",
         "query": query,
         "choices": choices,
+        "agents": agents,
         "cursor": cursor,
         "next_link": f"/console/queue?{query.query_string(cursor=page.next_cursor)}"
         if page.next_cursor

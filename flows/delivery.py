@@ -15,6 +15,7 @@ import asyncio
 import inspect
 from collections import Counter
 from collections.abc import Awaitable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -124,6 +125,7 @@ async def deliver_notifications(
     max_attempts: int = DeliveryPolicy.max_attempts,
     backoff_factor: float = DeliveryPolicy.backoff_factor,
     timeout_seconds: float = DeliveryPolicy.timeout_seconds,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Deliver outbox rows; returns how many were claimed, delivered, retried, skipped. Raises
     ``DeliveriesFailed`` (the run is Failed) when any became a dead letter.
@@ -131,12 +133,17 @@ async def deliver_notifications(
     The worker claims rows itself and passes their ``notification_ids``; run without ids (from the
     Prefect UI, say) the flow claims up to ``limit`` due rows. ``channels_file`` defaults to
     LIFELINE_CHANNELS_FILE; ``database_url`` to the worker's database (flows/database.py).
+    ``now`` (like the sweep's) is the instant every attempt is recorded and signed at: the worker
+    passes its injected clock's reading (tests); default the wall clock at each attempt.
     """
     path = Path(channels_file) if channels_file else get_settings().channels_file
     policy = DeliveryPolicy(max_attempts, timeout_seconds, backoff_factor)
     targets = dict(load_targets(path))
     engine = engine_for(database_url)
-    counts = await deliver_due(engine, targets, policy, notification_ids=notification_ids, limit=limit)
+    clock: Clock = utc_now if now is None else (lambda: now)
+    counts = await deliver_due(
+        engine, targets, policy, notification_ids=notification_ids, limit=limit, clock=clock
+    )
     if counts.get(str(Outcome.DEAD)):
         raise DeliveriesFailed(counts)
     return dict(counts)

@@ -214,6 +214,7 @@ class Worker:
             max_attempts=policy.max_attempts,
             backoff_factor=policy.backoff_factor,
             timeout_seconds=policy.timeout_seconds,
+            now=None if self.clock is utc_now else self.clock(),  # as the sweep's fixed_now
         )
         result = await self.flow_runs.unless_prefect_goes_away(cast(Awaitable[Any], run), patience=None)
         if result is not None:

@@ -56,6 +56,8 @@ class PolicyVersion(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     document: str = Field(sa_type=sa.Text)
     registered_at: datetime = _utc()
+    #: When the policy was retired (``lifeline policies retire``): no new case opens under it.
+    retired_at: datetime | None = _utc(nullable=True, default=None)
 
 
 class Case(SQLModel, table=True):

@@ -213,6 +213,9 @@ def describe(event: EngineEvent) -> str:
             return f"note: {d['text']}"
         case EventKind.QUEUE_CHANGED:
             return f"queue {d['from']} -> {d['to']}"
+        case EventKind.POLICY_MIGRATED:
+            before, after = d["before"]["next_deadline_at"], d["after"]["next_deadline_at"]
+            return f"policy version {d['from']} -> {d['to']} ({d['mode']}), next deadline {before} -> {after}"
         case _:
             return ", ".join(f"{k}={v}" for k, v in d.items() if k != "request")
 

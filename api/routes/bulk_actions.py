@@ -7,41 +7,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from api.bodies import CaseAction
 from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
-from api.listing import query_words
+from api.listing import BulkFilter, case_filters
+from api.problems import unknown_name_problem
 from casework.bulk import idempotency as bulk_keys
 from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, summary
 from casework.cases import idempotency
-from casework.cases.assignees import listing_assignee
-from casework.errors import IdempotencyRace
-from casework.queries.case_queries import CaseFilters
+from casework.errors import IdempotencyRace, UnknownName
 from models.db import session_scope
-from sla_engine.kinds import Status
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
-
-Short = Annotated[StrictStr, Field(max_length=200)]
-
-
-class BulkFilter(BaseModel):
-    """The filters of GET /v1/cases: every case matching all of them (at most 10,000)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: list[Status] | None = None
-    incident_type: Short | None = None
-    queue: Short | None = None
-    priority: Short | None = None
-    assignee: Short | None = None
-    breached: bool | None = None
-    due_before: AwareDatetime | None = None
-    creator: Short | None = None
-    handle: Short | None = None
-    q: Short | None = None
 
 
 class BulkCase(BaseModel):
@@ -93,15 +72,6 @@ class BulkAnswer(BaseModel):
     results: list[BulkResult]
 
 
-def _filters(selection: BulkFilter, actor: str) -> CaseFilters:
-    values = selection.model_dump(exclude_none=True)
-    values["assignee"] = listing_assignee(selection.assignee, actor)
-    values["status"] = tuple(values.get("status", ()))
-    if selection.q is not None:
-        values["q"] = query_words(selection.q)
-    return CaseFilters(**values)
-
-
 @router.post(
     "/bulk-actions",
     response_model=BulkAnswer,
@@ -138,11 +108,14 @@ def bulk_actions(
     else:
         assert body.filter is not None
         with engine.connect() as connection, connection.begin():
-            targets = select_targets(connection, _filters(body.filter, holder.actor))
+            targets = select_targets(connection, case_filters(body.filter, holder.actor))
     args = body.action.model_dump(mode="json", exclude_unset=True, exclude={"action"})
     # Each case at the app clock's instant when its turn comes (a long run spans seconds).
     clock = request.app.state.clock
-    results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+    try:
+        results = run_bulk(engine, targets, body.action.action, args, holder.actor, clock)
+    except UnknownName as err:  # refused before any case: the pointer is into this body
+        raise unknown_name_problem(err, "/action") from None
     answer = summary(body.action.action, results)
     if stored_key is not None:
         try:

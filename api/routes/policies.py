@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.bodies import (
     Diagnostic,
@@ -19,7 +19,7 @@ from api.bodies import (
     ValidationReport,
 )
 from api.checked_input import CheckedRoute, require_parsed
-from api.deps import PROBLEMS, EngineDep, PolicyAuthor, Reader, Simulator
+from api.deps import PROBLEMS, EngineDep, PolicyAuthor, PolicyId, Reader, Simulator
 from api.problems import validation_problem
 from casework.queries.simulation_view import SIMULATION_VIEW, SimulationView, simulation_view
 from casework.registry import policy_queries, policy_registry
@@ -37,7 +37,6 @@ from sla_engine.simulation import (
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], route_class=CheckedRoute)
 
-PolicyId = Annotated[str, Path(max_length=100, description="A policy id, e.g. account-compromised")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such registered policy"}}
 
 
@@ -58,6 +57,8 @@ def list_policies(holder: Reader, engine: EngineDep) -> list[PolicySummary]:
             sha256=v.sha256,
             registered_at=v.registered_at,
             open_cases=open_cases[v.policy_id],
+            retired=v.retired_at is not None,
+            retired_at=v.retired_at,
         )
         for v in versions
         if v.latest
@@ -178,7 +179,7 @@ def _policy_to_simulate(
     if request.policy is None:
         with session_scope(engine, write=False) as session:
             if request.version is None:
-                version = policy_registry.pin_for_new_case(session, policy_id=policy_id).version
+                version = policy_registry.latest_registered(session, policy_id).version
             else:
                 version = request.version
             policy, calendar = policy_registry.get_policy(session, policy_id, version)

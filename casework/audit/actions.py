@@ -40,6 +40,17 @@ class RecordedAction:
     seq: int
 
 
+@dataclass(frozen=True)
+class RecordedMigration:
+    """A ``policy_migrated`` event: the case moved ``from`` -> ``to`` by ``mode`` at ``event.at``."""
+
+    event: CaseEvent
+
+    @property
+    def seq(self) -> int:
+        return self.event.seq
+
+
 def is_engine_event(event: CaseEvent) -> bool:
     """Events the engine wrote (everything except the delivery flow's and the links' records)."""
     return event.kind not in DELIVERY_KINDS and event.kind not in RELATION_KINDS
@@ -50,15 +61,25 @@ def is_agent_event(event: CaseEvent) -> bool:
 
 
 def recorded_actions(events: Iterable[CaseEvent]) -> list[RecordedAction]:
-    """The agent actions of a case's history (events in seq order), in order.
+    """The agent actions of a case's history (events in seq order), in order (what a recompute
+    replays under a new policy version)."""
+    return [step for step in recorded_steps(events) if isinstance(step, RecordedAction)]
+
+
+def recorded_steps(events: Iterable[CaseEvent]) -> list[RecordedAction | RecordedMigration]:
+    """The agent actions and policy migrations of a case's history (events in seq order), in order.
 
     Raises UnreadableAction naming the seq of an agent event that neither records a request nor
     follows one (tampered, or written by something other than the engine)."""
-    actions: list[RecordedAction] = []
+    actions: list[RecordedAction | RecordedMigration] = []
     leader: CaseEvent | None = None
     for event in events:
         if event.kind is EventKind.OPENED:
             leader = event  # a case opened waiting on the creator: its pauses follow the opening
+            continue
+        if event.kind is EventKind.POLICY_MIGRATED:
+            actions.append(RecordedMigration(event))
+            leader = None
             continue
         if not is_agent_event(event):
             continue

@@ -17,25 +17,29 @@ different event becomes a ``Finding``:
 - ``different``: same time, different actor, data or dedupe key;
 - ``replay_failed``: a recorded action the engine refuses (the history cannot have happened);
 - ``state_mismatch``: the case's stored state or columns differ from the replayed state.
+
+A history may move to another policy version (a ``policy_migrated`` event, ``lifeline policies
+migrate``): the replay starts under the version the case opened with and, at that event, migrates
+exactly as the service did (sla_engine.migration, same mode, same instant), then goes on under the
+new version; the version it ends on must be the one the case pins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from casework.audit.actions import RecordedAction, engine_events, recorded_actions
-from casework.errors import UnreadableAction
+from casework.audit.actions import RecordedAction, RecordedMigration, engine_events, recorded_steps
+from casework.errors import PolicyNotRegistered, StoredPolicyUnreadable, UnreadableAction
 from casework.history.hashchain import canonical_json, normalize_json, utc_iso
 from models.tables import Case, CaseEvent
-from policies.model import Policy
 from sla_engine import cases as engine
 from sla_engine.agent_actions import InvalidAction
-from sla_engine.business_time import BusinessCalendar
 from sla_engine.events import EngineEvent, Step
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind, Status
+from sla_engine.migration import MigrationMode, Opening, Versioned, migrate
 from sla_engine.state import CaseState, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
 
@@ -72,14 +76,13 @@ class CaseReplay:
     overdue: list[dict[str, Any]] = field(default_factory=list)
 
 
-def replay_case(
-    policy: Policy,
-    calendar: BusinessCalendar,
-    case: Case,
-    events: Sequence[CaseEvent],
-    now: datetime,
-) -> CaseReplay:
-    """Replay ``case`` (its events in seq order) and compare; ``now`` is the verification instant."""
+#: A registered version of the case's policy, by number (PolicyNotRegistered if unknown).
+Versions = Callable[[int], Versioned]
+
+
+def replay_case(versions: Versions, case: Case, events: Sequence[CaseEvent], now: datetime) -> CaseReplay:
+    """Replay ``case`` (its events in seq order) from the version it opened with, and compare;
+    ``now`` is the verification instant."""
     result = CaseReplay()
     recorded = engine_events(events)
     if not recorded or recorded[0].kind is not EventKind.OPENED:
@@ -91,12 +94,15 @@ def replay_case(
     opened = recorded[0]
     horizon = _horizon(recorded, opened)
     try:
-        step = _replay(policy, calendar, opened, _safe_actions(recorded), horizon)
+        step, version = _replay(versions, opened, _safe_steps(recorded), horizon)
     except _ReplayRefused as refused:
         result.findings.append(Finding(case.id, refused.seq, "replay_failed", refused.detail))
         return result
     result.findings.extend(compare_events(case.id, recorded, step.events))
     result.findings.extend(compare_state(case, step.state))
+    if version != case.policy_version:
+        detail = f"the case pins policy version {case.policy_version}; its history ends on version {version}"
+        result.findings.append(Finding(case.id, case.last_seq, "state_mismatch", detail))
     result.lateness.extend(_lateness(recorded, opened))
     result.overdue.extend(_overdue(case.id, step.state, now))
     return result
@@ -120,22 +126,29 @@ class _ReplayRefused(Exception):
 
 
 def _replay(
-    policy: Policy,
-    calendar: BusinessCalendar,
+    versions: Versions,
     opened: CaseEvent,
-    actions: Sequence[RecordedAction],
+    steps: Sequence[RecordedAction | RecordedMigration],
     horizon: datetime | None,
-) -> Step:
+) -> tuple[Step, int]:
+    """The expected events and state, and the policy version the history ends on."""
+    current = _version(versions, opened.policy_version, opened.seq)
     attributes = opened.data.get("attributes") or {}
     try:
         status = Status(opened.data.get("status", Status.OPEN))
-        step = engine.open_case(policy, calendar, attributes, opened.at, opened.actor, status)
+        step = engine.open_case(current.policy, current.calendar, attributes, opened.at, opened.actor, status)
     except (InvalidAction, ValueError) as exc:
         raise _ReplayRefused(opened.seq, f"the engine refuses the recorded opening: {exc}") from None
     state, events = step.state, list(step.events)
-    for recorded in actions:
+    done: list[RecordedAction] = []
+    for recorded in steps:
+        if isinstance(recorded, RecordedMigration):
+            opening = Opening(attributes, opened.at, opened.actor, status, [a.action for a in done])
+            current, state, more = _migrated(versions, current, state, recorded, opening, events)
+            events.extend(more)
+            continue
         try:
-            step = engine.apply_action(policy, calendar, state, recorded.action)
+            step = engine.apply_action(current.policy, current.calendar, state, recorded.action)
         except (InvalidAction, ForbiddenTransition, KeyError, TypeError, ValueError) as exc:
             raise _ReplayRefused(
                 recorded.seq,
@@ -143,15 +156,50 @@ def _replay(
             ) from None
         state = step.state
         events.extend(step.events)
+        done.append(recorded)
     if horizon is None:
-        return Step(state, events)
-    step = engine.advance(policy, calendar, state, horizon)
-    return Step(step.state, events + list(step.events))
+        return Step(state, events), current.version
+    step = engine.advance(current.policy, current.calendar, state, horizon)
+    return Step(step.state, events + list(step.events)), current.version
 
 
-def _safe_actions(events: Sequence[CaseEvent]) -> list[RecordedAction]:
+def _version(versions: Versions, number: int, seq: int) -> Versioned:
     try:
-        return recorded_actions(events)
+        return versions(number)
+    except (PolicyNotRegistered, StoredPolicyUnreadable) as exc:
+        raise _ReplayRefused(seq, f"cannot replay: {exc}") from None
+
+
+def _migrated(
+    versions: Versions,
+    current: Versioned,
+    state: CaseState,
+    recorded: RecordedMigration,
+    opening: Opening,
+    events: Sequence[EngineEvent],
+) -> tuple[Versioned, CaseState, list[EngineEvent]]:
+    """The migration a ``policy_migrated`` event records, done again as the service did it."""
+    event, data = recorded.event, recorded.event.data
+    try:
+        mode = MigrationMode(str(data.get("mode")))
+        source, target = int(data["from"]), int(data["to"])
+    except (KeyError, TypeError, ValueError):
+        raise _ReplayRefused(recorded.seq, "the policy_migrated event names no mode, from and to") from None
+    if source != current.version or mode is MigrationMode.KEEP:
+        detail = f"the case was on version {current.version}, the event migrates {mode} from version {source}"
+        raise _ReplayRefused(recorded.seq, detail)
+    new = _version(versions, target, recorded.seq)
+    known = {e.dedupe_key for e in events if e.dedupe_key}
+    try:
+        moved = migrate(current, new, state, mode, event.at, event.actor, opening, known)
+    except (InvalidAction, ForbiddenTransition, KeyError, TypeError, ValueError) as exc:
+        raise _ReplayRefused(recorded.seq, f"the engine refuses the recorded migration: {exc}") from None
+    return new, moved.state, [*moved.timed, *moved.events]
+
+
+def _safe_steps(events: Sequence[CaseEvent]) -> list[RecordedAction | RecordedMigration]:
+    try:
+        return recorded_steps(events)
     except UnreadableAction as exc:
         raise _ReplayRefused(exc.seq, str(exc)) from None
 
@@ -288,11 +336,15 @@ def _columns(state: dict[str, Any]) -> dict[str, str | None]:
 
 def _lateness(recorded: Sequence[CaseEvent], opened: CaseEvent) -> list[float]:
     """recorded_at - at of every event a timer wrote, except those written with the opening (a case
-    opened with a past ``opened_at`` fires its past deadlines at once: that is not worker lateness)."""
+    opened with a past ``opened_at`` fires its past deadlines at once: that is not worker lateness)
+    or with a migration (a recompute records what the new version would have done, after the fact)."""
+    unlike_sweeps = {opened.recorded_at} | {
+        e.recorded_at for e in recorded if e.kind is EventKind.POLICY_MIGRATED
+    }
     return [
         (e.recorded_at - e.at).total_seconds()
         for e in recorded
-        if e.actor == SYSTEM_ACTOR and e.dedupe_key is not None and e.recorded_at != opened.recorded_at
+        if e.actor == SYSTEM_ACTOR and e.dedupe_key is not None and e.recorded_at not in unlike_sweeps
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,10 +20,11 @@ from sqlmodel import Session, col, select
 
 from casework.audit.replay import CaseReplay, Finding, replay_case
 from casework.audit.stats import summary
-from casework.errors import CaseNotFound, PolicyNotRegistered
+from casework.errors import CaseNotFound
 from casework.history.hashchain import verify_case_events
 from casework.registry import policy_registry
 from models.tables import Case, CaseEvent
+from sla_engine.migration import Versioned
 
 PAGE = 500
 
@@ -114,15 +115,19 @@ def _verify_case(
         report.chain_problems.append(
             Finding(case.id, problem.seq, str(problem.kind), problem.detail, _at_seq(events, problem.seq))
         )
-    try:
-        policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
-    except PolicyNotRegistered as exc:
-        report.findings.append(Finding(case.id, None, "replay_failed", f"cannot replay: {exc}"))
-        return
-    replayed: CaseReplay = replay_case(policy, calendar, case, events, now)
+    replayed: CaseReplay = replay_case(_versions(session, case.policy_id), case, events, now)
     report.findings.extend(replayed.findings)
     report.lateness.extend(replayed.lateness)
     report.overdue.extend(replayed.overdue)
+
+
+def _versions(session: Session, policy_id: str) -> Callable[[int], Versioned]:
+    """The registered versions of ``policy_id`` a replay asks for (parsed once per process)."""
+
+    def version(number: int) -> Versioned:
+        return Versioned(number, *policy_registry.get_policy(session, policy_id, number))
+
+    return version
 
 
 def _at_seq(events: Sequence[CaseEvent], seq: int) -> dict[str, Any] | None:

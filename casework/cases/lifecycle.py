@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from casework.cases import limits
-from casework.cases.assignees import resolve_me
+from casework.cases.assignees import check_arguments
 from casework.cases.ids import new_case_id
 from casework.errors import CaseNotFound, InvalidAction, StaleVersion
 from casework.history.case_changes import CaseChange, copy_state, write_case_change, write_events
@@ -129,7 +129,8 @@ def apply_action(
     versions; an empty set never matches), else StaleVersion and nothing is written.
     ForbiddenTransition if the state machine refuses the action in the case's status; InvalidAction
     for an unknown action name or arguments that cannot apply; InputRejected for attributes beyond
-    casework.cases.limits.
+    casework.cases.limits; UnknownAgent / UnknownQueue for an ``assign`` to a name the deployment
+    does not know (casework.cases.assignees).
 
     Requests without ``expected_version`` serialise: one that read ``now`` before a concurrent one
     committed a later change applies at that change's instant (never "older than the case's last
@@ -149,7 +150,7 @@ def apply_action(
         expected_version = case.version
     elif expected_version is not None and case.version != expected_version:
         raise StaleVersion(case.id, expected_version, case.version)
-    args = resolve_me(name, args, actor)
+    args = check_arguments(session, name, args, actor)
     hooks.before_action(session, case, name, args)
     policy, calendar = policy_registry.get_policy(session, case.policy_id, case.policy_version)
     state = state_from_dict(case.state)

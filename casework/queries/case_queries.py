@@ -43,7 +43,7 @@ from models.tables import Breach, Case, CaseEvent, PolicyVersion
 from sla_engine.kinds import Status
 
 #: Filters compared for equality with their column, by name.
-_EQUAL = ("incident_type", "queue", "priority", "assignee")
+_EQUAL = ("incident_type", "queue", "priority", "assignee", "policy_id")
 #: Filters that find cases by their creator or their words (casework.search), by name.
 _FOUND = ("creator", "handle", "q")
 
@@ -60,6 +60,8 @@ class CaseFilters:
     #: ``attributes.creator.id`` and ``.handle`` (casework.search).
     creator: str | None = None
     handle: str | None = None
+    #: The policy the cases pin (a policy migration's selection; not a listing parameter).
+    policy_id: str | None = None
     #: Full-text words over the summary and public messages, as ``search.search_terms`` gives them.
     q: str | None = None
 

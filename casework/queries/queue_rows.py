@@ -4,7 +4,8 @@ handle and platform, why the case has its priority, and the deadline to count do
 
 The deadline of a row is the one an agent must beat next: a clock that has breached and still runs
 (the most overdue: the case is late now), else the nearest due clock or stage escalation, with the
-instant its clock turns at-risk (``warn_due_at``) when it has one.
+instant its clock turns at-risk (``warn_due_at``) when it has one, or ``warned`` once the warning is
+recorded (the engine clears ``warn_due_at`` then).
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ class Deadline:
     due_at: datetime
     warn_at: datetime | None
     breached: bool
+    #: The clock's at-risk warning was recorded (its ``warn_due_at`` is cleared then).
+    warned: bool = False
+
+    def at_risk(self, now: datetime) -> bool:
+        """Inside the warn window at ``now``: warned (or past the warning instant), not yet due."""
+        if self.breached or self.due_at <= now:
+            return False
+        return self.warned or (self.warn_at is not None and self.warn_at <= now)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ def next_deadline(stage: Mapping[str, Any], clocks: Sequence[Mapping[str, Any]])
             _instant(c["due_at"]) or datetime.max,
             _instant(c.get("warn_due_at")),
             bool(c.get("breached_at")),
+            bool(c.get("warned")),
         )
         for c in (late or running)
     ]

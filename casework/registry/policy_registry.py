@@ -21,7 +21,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from casework.errors import AmbiguousPolicy, PolicyNotRegistered
+from casework.errors import AmbiguousPolicy, PolicyNotRegistered, PolicyRetired
 from casework.registry import policy_documents
 from casework.settings import get_settings
 from models.tables import Case, PolicyVersion
@@ -57,6 +57,8 @@ class VersionSummary:
     registered_at: datetime
     open_cases: int
     latest: bool
+    #: When the policy was retired (every version says it), else None.
+    retired_at: datetime | None = None
 
 
 def latest_version(session: Session, policy_id: str) -> PolicyVersion | None:
@@ -70,6 +72,14 @@ def latest_version(session: Session, policy_id: str) -> PolicyVersion | None:
         .limit(1)
     )
     return session.exec(query).first()
+
+
+def latest_registered(session: Session, policy_id: str) -> PolicyVersion:
+    """``latest_version``, retired or not (a simulation, a migration); PolicyNotRegistered if none."""
+    found = latest_version(session, policy_id)
+    if found is None:
+        raise PolicyNotRegistered(f"policy {policy_id!r}")
+    return found
 
 
 def register_policies(session: Session, policies: Sequence[Policy], now: datetime) -> list[Registration]:
@@ -93,6 +103,7 @@ def register_policies(session: Session, policies: Sequence[Policy], now: datetim
                 sha256=policy.sha256,
                 document=policy.canonical_json,
                 registered_at=now,
+                retired_at=None if latest is None else latest.retired_at,  # a retired policy stays retired
             )
         )
         with _lock:
@@ -129,6 +140,7 @@ def list_versions(session: Session) -> list[VersionSummary]:
             v.registered_at,
             open_counts.get((v.policy_id, v.version), 0),
             latest[v.policy_id] == v.version,
+            v.retired_at,
         )
         for v in versions
     ]
@@ -137,12 +149,10 @@ def list_versions(session: Session) -> list[VersionSummary]:
 def pin_for_new_case(
     session: Session, *, policy_id: str | None = None, incident_type: str | None = None
 ) -> PolicyVersion:
-    """The latest version of ``policy_id``, or of the one policy handling ``incident_type``."""
+    """The latest version of ``policy_id``, or of the one policy handling ``incident_type``;
+    PolicyRetired when that policy is retired."""
     if policy_id is not None:
-        found = latest_version(session, policy_id)
-        if found is None:
-            raise PolicyNotRegistered(f"policy {policy_id!r}")
-        return found
+        return _not_retired(latest_registered(session, policy_id))
     if incident_type is None:
         raise ValueError("name an incident_type or a policy_id")
     # One query: every version of the policies handling it (a few rows), latest first.
@@ -159,7 +169,13 @@ def pin_for_new_case(
         raise PolicyNotRegistered(f"a policy for incident type {incident_type!r}")
     if len(ids) > 1:
         raise AmbiguousPolicy(incident_type, ids)
-    return versions[0]
+    return _not_retired(versions[0])
+
+
+def _not_retired(version: PolicyVersion) -> PolicyVersion:
+    if version.retired_at is not None:
+        raise PolicyRetired(version.policy_id)
+    return version
 
 
 def get_policy(

@@ -69,11 +69,18 @@ class ApiWorld:
         return result
 
 
+#: Agents besides ``agent-1`` (whose key is ``keys["agent"]``): the names tests assign cases to,
+#: since ``assign`` takes only known agents; each one's key is ``keys[name]``.
+TEAM = ("ana", "bo", "zoe")
+
+
 def create_keys(engine: Engine, now: datetime) -> dict[str, str]:
     keys: dict[str, str] = {}
     with session_scope(engine) as session:
         for role in Role:
             keys[str(role)] = api_keys.create_key(session, f"{role}-1", role, now).secret
+        for name in TEAM:
+            keys[name] = api_keys.create_key(session, name, Role.AGENT, now).secret
         keys["revoked"] = api_keys.create_key(session, "gone", Role.ADMIN, now).secret
         api_keys.revoke_key(session, "gone", now)
     return keys

@@ -47,6 +47,8 @@ ROUTES = [
     ),
     Route("DELETE", "/v1/cases/{case_id}/links/{other_case_id}", frozenset({"agent"}), 404),
     Route("GET", "/v1/creators/{creator_id}/cases", ALL),
+    Route("GET", "/v1/agents", ALL),
+    Route("GET", "/v1/queues", ALL),
     Route(
         "POST",
         "/v1/cases/bulk-actions",
@@ -64,7 +66,16 @@ ROUTES = [
     Route("GET", "/v1/policies/{policy_id}", ALL),
     Route("POST", "/v1/policies/validate", frozenset({"admin"}), 422, {"id": "x"}),
     Route("POST", "/v1/policies/{policy_id}/simulate", frozenset({"admin", "agent"}), 200, SIMULATION),
+    Route(
+        "POST",
+        "/v1/policies/{policy_id}/migrations",
+        frozenset({"admin"}),
+        200,
+        {"to": 1, "mode": "rebase", "dry_run": True},
+    ),
     Route("POST", "/v1/notifications/redeliver", frozenset({"admin"}), 200, {}),
+    # Last: once retired, the policy opens no case.
+    Route("POST", "/v1/policies/{policy_id}/retire", frozenset({"admin"})),
     Route("GET", "/healthz", PUBLIC),
     Route("GET", "/metrics", PUBLIC),
 ]

@@ -152,24 +152,40 @@ def test_an_unexpected_failure_is_a_bare_500_problem(api: ApiWorld) -> None:
     assert body["type"] == "/problems/internal-error"
 
 
+NOT_AN_OBJECT = "valid dictionary or object"
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("body", "pointer", "message"),
     [
-        None,
-        "",
-        "null",
-        "[]",
-        '"text"',
-        "1e999",
-        "NaN",
-        '{"attributes": null}',
-        '{"incident_type": null}',
-        "[" * 100_000 + "]" * 100_000,
-        '{"incident_type": "account_compromised", "attributes": {"x": ' + '{"a": ' * 3000 + "1" + "}" * 3001,
+        (None, "", "Field required"),
+        ("", "", "Field required"),
+        ("null", "", "Field required"),
+        ("[]", "", NOT_AN_OBJECT),
+        ('"text"', "", NOT_AN_OBJECT),
+        ("1e999", "", "inf is not a finite number"),
+        ("NaN", "", "nan is not a finite number"),
+        ('{"attributes": null}', "/attributes", NOT_AN_OBJECT),
+        ('{"incident_type": null}', "", "name an incident_type or a policy_id"),
+        ("[" * 100_000 + "]" * 100_000, "", "nested deeper than 64 levels"),
+        (
+            '{"incident_type": "account_compromised", "attributes": {"x": '
+            + '{"a": ' * 3000
+            + "1"
+            + "}" * 3001,
+            "",
+            "nested deeper than 64 levels",
+        ),
     ],
-    ids=lambda body: repr(body)[:24],
+    ids=lambda value: repr(value)[:24],
 )
-def test_odd_json_bodies_never_500(api: ApiWorld, body: str | None) -> None:
+def test_odd_json_bodies_are_422_saying_why(
+    api: ApiWorld, body: str | None, pointer: str, message: str
+) -> None:
+    # No body, or JSON that is not a case: 422 (malformed JSON is 400 malformed-json, tested above).
     response = api.post("/v1/cases", content=body, headers={"Content-Type": "application/json"})
-    assert response.status_code in (400, 422), response.text[:500]
-    assert response.headers["content-type"] == PROBLEM
+    problem = _problem(response, 422)
+    assert problem["type"] == "/problems/validation-error"
+    assert problem["errors"][0]["pointer"] == pointer
+    assert message in problem["errors"][0]["message"]
+    assert api.get("/v1/cases").json()["items"] == []

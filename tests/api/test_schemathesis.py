@@ -39,6 +39,8 @@ ROLE_BY_PATH = [
     ("/v1/audit", "auditor"),
     ("/v1/breaches", "auditor"),
     ("/v1/cases", "agent"),
+    ("/v1/agents", "agent"),
+    ("/v1/queues", "agent"),
 ]
 
 

@@ -18,11 +18,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from casework import api_keys
 from casework.cases.escalations import apply_due_timers, claim_due_cases
 from casework.cases.lifecycle import apply_action, open_case
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.db import session_scope
+from models.kinds import Role
 from models.tables import Case
 from policies.loader import load_policy_dir
 from sla_engine.agent_actions import InvalidAction
@@ -38,6 +40,8 @@ INCIDENTS = (
     "brand_deal_at_risk",
 )
 TIERS = ("standard", "standard", "partner", "top")
+#: The desk's agents (``assign`` takes only known agents: casework.cases.assignees).
+AGENTS = ("ana", "bo", "cy")
 
 
 @dataclass
@@ -98,7 +102,9 @@ def _action(rng: random.Random, now: datetime) -> tuple[str, dict[str, Any]]:
     elif name == "note":
         args = {"text": "called the creator"}
     elif name == "assign":
-        args = rng.choice(({"assignee": "bo"}, {"assignee": None}, {"assignee": "cy", "queue": "vip-desk"}))
+        args = rng.choice(
+            ({"assignee": "bo"}, {"assignee": None}, {"assignee": "cy", "queue": "security-specialists"})
+        )
     elif name == "set_priority":
         args = {"priority": rng.choice(("P1", "P2", "P3", None))}
     elif name == "update_attributes":
@@ -132,6 +138,9 @@ def simulate_histories(engine: Engine, cases: int, seed: int = 7, steps: int | N
     ``now`` is the last instant written)."""
     world = World(engine, random.Random(seed))
     register_bundled(engine)
+    with session_scope(engine) as session:
+        for name in AGENTS:
+            api_keys.create_key(session, name, Role.AGENT, START - timedelta(days=1))
     steps = steps or max(60, cases // 3)
     per_step = max(1, cases // steps)
     for _ in range(steps):

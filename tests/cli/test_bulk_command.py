@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from casework import api_keys
 from casework.cases.lifecycle import apply_action, open_case
+from casework.queries.case_queries import get_case
 from models.db import session_scope
+from models.kinds import Role
 from tests.casework.builders import CREATOR, register
 
 #: The command acts at the real now: cases open a minute before it, so few timers fall due.
@@ -58,8 +61,14 @@ def test_bulk_acknowledges_what_the_filter_selects_and_reports_each_case(db_url:
     assert out.strip() == f"acknowledge on {len(other)} cases: {len(other)} done"
 
 
+def _agent(engine: Engine, name: str) -> None:
+    with session_scope(engine) as session:
+        api_keys.create_key(session, name, Role.AGENT, T0)
+
+
 def test_bulk_on_listed_cases_checks_their_versions(db_url: str, engine: Engine) -> None:
     register(engine, now=T0)
+    _agent(engine, "ana")
     first, second = _open(engine, 2)
 
     code, out, _ = _invoke(
@@ -72,13 +81,21 @@ def test_bulk_on_listed_cases_checks_their_versions(db_url: str, engine: Engine)
 
 def test_bad_input_exits_2_saying_what(db_url: str, engine: Engine) -> None:
     register(engine, now=T0)
+    _agent(engine, "bo")
+    _agent(engine, "ana")
+    (case_id,) = _open(engine, 1)
     for args, message in [
         (["dance", "--filter", "status=open"], "unknown action 'dance'"),
         (["acknowledge"], "either --filter"),
         (["acknowledge", "--filter", "stauts=open"], "unknown filter 'stauts'"),
         (["acknowledge", "--filter", "status=opened"], "--filter status"),
         (["acknowledge", "--case", "cs_1"], "ID:VERSION"),
+        (["assign", "--arg", "assignee=nobody", "--filter", "status=open"], "known agents: ana, bo"),
+        (["assign", "--arg", "assignee=me", "--actor", "agent:cy", "--case", f"{case_id}:1"], "'cy'"),
+        (["assign", "--arg", "queue=moon", "--case", f"{case_id}:1"], "'moon' is not a known queue"),
     ]:
         code, _, err = _invoke(db_url, *args)
         assert code == 2, args
         assert message in err, (args, err)
+    with session_scope(engine) as session:  # refused before any case: nothing changed
+        assert get_case(session, case_id).version == 1

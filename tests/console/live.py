@@ -9,7 +9,6 @@ scans pages. When Chromium is missing the tests skip with a printed reason, or f
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from models.db import make_engine, session_scope
 from models.migrate import migrate
 from tests.api.conftest import create_keys, sample_policy
 from tests.casework.builders import CREATOR, register
+from tests.serve_process import free_port
 
 CHROMIUM = Path(os.environ.get("LIFELINE_CHROMIUM", "/usr/bin/chromium"))
 #: Where the run saves the README's screenshots when set (``make screenshots`` sets docs/images).
@@ -103,13 +103,6 @@ class LiveConsole:
             return len(apply_due_timers(session, claim_due_cases(session, now), now))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def serve_console(tmp: Path) -> Iterator[LiveConsole]:
     url = f"sqlite:///{tmp / 'console.sqlite'}"
     migrate(url)
@@ -119,7 +112,7 @@ def serve_console(tmp: Path) -> Iterator[LiveConsole]:
     keys = create_keys(engine, day_before)
     clock = OffsetClock()
     app = install(create_app(engine, clock=clock))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
     thread.start()

@@ -145,3 +145,25 @@ def test_sign_in_page_is_accessible_and_refuses_a_wrong_key(live: LiveConsole, p
     page.get_by_label("API key").fill("ll_wrong")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("That key was not accepted. Check it and try again.")
+
+
+def test_assign_from_the_form_and_see_the_workload(live: LiveConsole, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    case_id = live.open_case(minutes_ago=20)  # P1: first response already breached
+    sign_in(page, live, "agent")
+    page.goto(live.url(f"/console/cases/{case_id}"))
+    page.get_by_label("Assignee").select_option("bo")
+    page.get_by_label("Queue", exact=True).select_option("security-specialists")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.locator("#action-done")).to_have_text("Done: Assign.")
+    page.get_by_role("link", name="Workload").click()
+    row = page.locator('tr[data-assignee="bo"]')
+    expect(row.locator(".count-open")).to_have_text("1")
+    expect(row.locator(".count-breached")).to_have_text("1")
+    expect(row.locator(".countdown")).to_have_class("countdown breached")
+    screenshot(page, "console-workload.png")
+    assert serious_violations(page) == []
+    row.get_by_role("link", name="bo").click()
+    expect(page.locator(f'tr[data-case="{case_id}"]')).to_be_visible()
+    expect(page.get_by_label("Assignee")).to_have_value("bo")

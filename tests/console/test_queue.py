@@ -48,6 +48,16 @@ def test_countdown_turns_at_risk_then_breached(console: ConsoleWorld) -> None:
     assert 'class="countdown breached"' in row and "2m 00s overdue" in row
 
 
+def test_a_recorded_warning_stays_at_risk(console: ConsoleWorld) -> None:
+    # Opened 50 minutes ago at P2: the warning at 45 minutes is recorded on opening (the engine
+    # then clears warn_due_at), first response still 10 minutes away.
+    case_id = console.open_case(STANDARD, minutes_ago=50)
+    console.sign_in("agent")
+    row = console.page("/console/queue").text.split(f'data-case="{case_id}"')[1].split("</tr>")[0]
+    assert 'class="countdown warn"' in row and "at risk" in row and "in 10m 00s" in row
+    assert 'data-warn="2026-03-02T09:00:00Z"' in row  # a past instant: the script keeps it at risk
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [

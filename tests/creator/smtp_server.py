@@ -4,7 +4,6 @@ and can be told to refuse the next messages with a temporary error (451)."""
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,6 +12,8 @@ from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.serve_process import free_port
 
 
 @dataclass
@@ -44,13 +45,6 @@ class _Handler:
         assert isinstance(parsed, EmailMessage)
         self.box.messages.append(parsed)
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

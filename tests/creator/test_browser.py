@@ -6,14 +6,9 @@ console. Real processes and real time: waits are bounded polls."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,61 +21,38 @@ import pytest
 from policies.loader import bundled_policies_dir
 from tests.creator.conftest import CREATOR_ATTRIBUTES
 from tests.creator.smtp_server import Mailbox, smtp_server, text_part
+from tests.serve_process import (
+    ServeProcess,
+    create_key,
+    free_port,
+    poll,
+    run_lifeline,
+    serve_environment,
+    serving,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-LIFELINE = Path(sys.executable).with_name("lifeline")
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/status/([A-Za-z0-9_-]{43})")
 
 
 @dataclass
 class Served:
-    base: str
+    serve: ServeProcess
     key: str
     mailbox: Mailbox
-    log: Path
-    process: subprocess.Popen[bytes]
+
+    @property
+    def base(self) -> str:
+        return self.serve.base
 
     def stop(self) -> str:
         """Stop serve (SIGTERM, as a service manager does) and give back everything it logged."""
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        return self.log.read_text()
+        return self.serve.stop()
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.key}"}
         return httpx.request(method, f"{self.base}{path}", headers=headers, timeout=30, **kwargs)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([str(LIFELINE), *args], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def _poll(check: Callable[[], Any], limit: float, what: str) -> Any:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {limit:.0f} s waiting for {what}")
-
-
-def _healthy(base: str, process: subprocess.Popen[bytes]) -> bool:
-    assert process.poll() is None, "lifeline serve exited"
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture
@@ -88,38 +60,16 @@ def served(tmp_path: Path) -> Iterator[Served]:
     policies = tmp_path / "policies"
     policies.mkdir()
     shutil.copy(bundled_policies_dir() / "account_compromised.json", policies)
-    port = _free_port()
+    port = free_port()
     with smtp_server() as mailbox:
-        env = {
-            **os.environ,
-            "LIFELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'lifeline.sqlite'}",
-            "LIFELINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "LIFELINE_SMTP_URL": mailbox.url,
-            "PREFECT_HOME": str(tmp_path / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("PREFECT_API_URL", None)
-        _run(["db", "upgrade"], env)
-        _run(["policies", "apply", str(policies)], env)
-        output = _run(["keys", "create", "--role", "agent", "--name", "browser"], env)
-        key = next(word for word in output.split() if word.startswith("ll_"))
-        log = tmp_path / "serve.log"
-        with log.open("w") as sink:
-            process = subprocess.Popen(
-                [str(LIFELINE), "serve", "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT
-            )
-            base = f"http://127.0.0.1:{port}"
-            try:
-                _poll(lambda: _healthy(base, process), 90, "the API to answer /healthz")
-                yield Served(base, key, mailbox, log, process)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        env = serve_environment(
+            tmp_path, LIFELINE_PUBLIC_URL=f"http://127.0.0.1:{port}", LIFELINE_SMTP_URL=mailbox.url
+        )
+        run_lifeline(["db", "upgrade"], env)
+        run_lifeline(["policies", "apply", str(policies)], env)
+        key = create_key(env, "agent", "browser")
+        with serving(env, tmp_path / "serve.log", port=port) as serve:
+            yield Served(serve, key, mailbox)
 
 
 def _rome_hour_minute(iso: str) -> str:
@@ -153,7 +103,7 @@ def test_a_creator_opens_the_emailed_link_reads_the_promise_in_italian_and_answe
     case = opened.json()
     first_due = next(c for c in case["clocks"] if c["name"] == "first_response")["due_at"]
 
-    messages = _poll(lambda: served.mailbox.messages, 120, "the worker's email to the creator")
+    messages = poll(lambda: served.mailbox.messages, 120, "the worker's email to the creator")
     assert messages[0]["Subject"] == "Abbiamo ricevuto la tua richiesta: Il tuo account è stato compromesso"
     found = LINK.search(text_part(messages[0]))
     assert found is not None

@@ -14,7 +14,7 @@ from casework.creator.emails import Email
 from casework.creator.smtp import SmtpServer, parse_smtp_url, send_now
 from casework.creator.texts import choose_language, localized
 from console.creator_pages import MaskStatusTokens
-from tests.creator.smtp_server import free_port
+from tests.serve_process import free_port
 
 TOKEN = "3q2mVb0yH6Rr0cE1p8GZ7mDq9sLw5XfYtJ4nK2aUe1I"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -108,6 +108,29 @@ def test_notifications_reach_the_webhook_signed_once_each_and_are_recorded_in_hi
     assert sorted(e.data["notification_id"] for e in delivered) == [r.id for r in rows]
     assert asyncio.run(deliver_notifications(database_url=db_url, channels_file=path)) == {"claimed": 0}
     assert_exactly_once(engine)
+
+
+def test_the_delivery_flow_records_and_signs_at_the_injected_instant(
+    engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
+) -> None:
+    # The worker passes its injected clock's reading, as it does to the sweep. Near the wall clock:
+    # the receiver checks signatures against its own (5 minutes' tolerance).
+    opened = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    url, state = receiver
+    register_ladder(engine, STEP)
+    open_cases(engine, 2, opened)
+    asyncio.run(escalation_sweep(database_url=db_url, now=opened + 3 * STEP))
+    injected = opened + timedelta(minutes=1, seconds=7)
+
+    result = asyncio.run(
+        deliver_notifications(database_url=db_url, channels_file=channels_file(tmp_path, url), now=injected)
+    )
+
+    assert result == {"claimed": 4, "delivered": 4}
+    assert {r.delivered_at for r in notifications(engine)} == {injected}
+    assert {e.at for e in history_kinds(engine, EventKind.NOTIFICATION_DELIVERED)} == {injected}
+    assert all(r.signature_ok for r in state.received) and len(state.received) == 4
+    assert {r.signed_at for r in state.received} == {int(injected.timestamp())}
 
 
 def test_a_failing_webhook_is_retried_with_backoff_then_delivered(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from models.tables import WorkerHeartbeat
 from tests.casework.builders import T0
 from tests.flows.scenarios import STEP, open_cases, register_ladder
 from tests.flows.test_crash_exactly_once import assert_every_case_escalated_exactly_as_the_engine_says
+from tests.serve_process import free_port
 
 #: The worker must sweep within 3 s of starting, whatever Prefect is doing.
 FIRST_SWEEP_LIMIT = 3.0
@@ -34,10 +34,7 @@ FIRST_SWEEP_LIMIT = 3.0
 
 def closed_port() -> int:
     """A local port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:

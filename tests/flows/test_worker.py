@@ -141,6 +141,8 @@ def test_the_worker_records_each_escalation_when_its_clock_reaches_the_deadline_
     with session_scope(engine, write=False) as session:
         rows = session.exec(select(Notification)).all()
     assert [r.status for r in rows] == [NotificationStatus.DELIVERED] * 4
+    # Delivered on the worker's clock too (a flow run or not): it only ever read these instants.
+    assert {r.delivered_at for r in rows} <= set(deadlines)
     assert sorted(state.accepted_ids()) == sorted(r.id for r in rows if r.id is not None)
     assert_exactly_once(engine)
 

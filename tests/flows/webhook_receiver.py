@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from flows.signing import SIGNATURE_HEADER, InvalidSignature, verify
+from flows.signing import SIGNATURE_HEADER, InvalidSignature, parse_signature_header, verify
 
 
 @dataclass
@@ -21,6 +21,8 @@ class Received:
     body: dict[str, Any]
     signature_ok: bool
     error: str | None
+    #: The timestamp the sender signed (None when the header is missing or unreadable).
+    signed_at: int | None = None
 
 
 @dataclass
@@ -48,12 +50,13 @@ def _handler(state: ReceiverState) -> type[BaseHTTPRequestHandler]:
                 ok = True
             except InvalidSignature as exc:
                 ok, error = False, str(exc)
+            signed_at = _signed_at(self.headers.get(SIGNATURE_HEADER))
             with state.lock:
                 failing = state.fail_next > 0
                 if failing:
                     state.fail_next -= 1
                     error = "receiver told to fail"
-                state.received.append(Received(self.path, json.loads(raw), ok, error))
+                state.received.append(Received(self.path, json.loads(raw), ok, error, signed_at))
             if state.delay:
                 time.sleep(state.delay)
             self.send_response(401 if not ok else 503 if failing else 200)
@@ -63,6 +66,13 @@ def _handler(state: ReceiverState) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _signed_at(header: str | None) -> int | None:
+    try:
+        return parse_signature_header(header)[0] if header else None
+    except InvalidSignature:
+        return None
 
 
 @contextmanager

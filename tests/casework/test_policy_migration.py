@@ -1,0 +1,75 @@
+"""The migration service on a real database: migrations chain (rebase, then recompute) and the
+audit replays across both; a case the new version cannot replay is reported, not migrated; a
+case whose pinned version was changed behind the service's back does not verify."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, text
+
+from casework.audit.verify import verify
+from casework.cases.lifecycle import apply_action
+from casework.migration.policy_migration import MigrationRequest, run_migration, select_cases
+from casework.queries.case_queries import CaseFilters
+from models.db import session_scope
+from sla_engine.migration import MigrationMode
+from tests.casework.builders import T0, at, open_one, register
+from tests.engine.builders import PARTNER_RULE, make_policy
+
+
+def _migrate(engine: Engine, to: int, mode: MigrationMode, minutes: float) -> dict:
+    request = MigrationRequest("test-policy", to, mode, "admin:root")
+    with engine.connect() as connection, connection.begin():
+        targets = select_cases(connection, "test-policy", CaseFilters())
+    return run_migration(engine, request, targets, lambda: at(minutes))
+
+
+def _clean(engine: Engine, minutes: float) -> dict:
+    with session_scope(engine, write=False) as session:
+        return verify(session, at(minutes)).to_dict()
+
+
+def test_migrations_chain_and_the_audit_replays_across_both(engine: Engine) -> None:
+    register(engine, make_policy(rules=[PARTNER_RULE]), now=T0 - timedelta(days=1))
+    case_id = open_one(engine).case.id
+    register(engine, make_policy(rules=[PARTNER_RULE], first_response={"P1": "PT10M", "P2": "PT1H"}), now=T0)
+    assert _migrate(engine, 2, MigrationMode.REBASE, 5)["counts"]["migrated"] == 1
+    with session_scope(engine) as session:
+        apply_action(session, case_id, "acknowledge", {}, "agent:ana", at(8))
+    strict = {"P1": "PT5M", "P2": "PT30M"}
+    register(engine, make_policy(rules=[PARTNER_RULE], first_response=strict), now=at(9))
+
+    answer = _migrate(engine, 3, MigrationMode.RECOMPUTE, 20)
+
+    result = answer["results"][0]
+    assert (result["result"], result["from"], result["to"]) == ("migrated", 2, 3)
+    assert result["after"]["clocks"]["first_response"] == at(5).isoformat(timespec="microseconds")
+    report = _clean(engine, 30)
+    assert report["clean"] is True, report["replay_findings"]
+    with session_scope(engine) as session:
+        session.execute(text("UPDATE cases SET policy_version = 2 WHERE id = :id"), {"id": case_id})
+    findings = _clean(engine, 30)["replay_findings"]
+    assert [f["problem"] for f in findings] == ["state_mismatch"]
+    assert "pins policy version 2; its history ends on version 3" in findings[0]["detail"]
+
+
+def test_a_case_the_new_version_cannot_replay_is_reported_and_left_as_it_was(engine: Engine) -> None:
+    register(engine, make_policy(rules=[PARTNER_RULE]), now=T0 - timedelta(days=1))
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as session:
+        apply_action(session, case_id, "set_priority", {"priority": "P3"}, "agent:ana", at(1))
+    two_priorities = {"P1": "PT15M", "P2": "PT1H"}
+    register(
+        engine,
+        make_policy(
+            rules=[PARTNER_RULE], first_response=two_priorities, resolution={"P1": "PT8H", "P2": "P1D"}
+        ),
+        now=at(2),
+    )
+
+    answer = _migrate(engine, 2, MigrationMode.RECOMPUTE, 3)
+
+    result = answer["results"][0]
+    assert result["result"] == "invalid" and "P3" in result["detail"]
+    assert _clean(engine, 4)["clean"] is True

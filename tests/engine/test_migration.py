@@ -1,0 +1,95 @@
+"""Policy migration of one case, pure (sla_engine.migration): the deadlines of
+tests/engine/migration_scenarios.json, worked out by hand, and what each mode writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sla_engine import cases
+from sla_engine.kinds import EventKind, Status
+from sla_engine.migration import MigrationMode, Opening, Versioned, deadlines, migrate
+from sla_engine.simulation import describe
+from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy
+
+DATA = json.loads((Path(__file__).parent / "migration_scenarios.json").read_text())
+P2_CASE = {"creator": {"id": "cr_9", "tier": "standard"}, "impact": {"monetized": False}}
+
+
+def _case(scenario: dict[str, Any]) -> tuple[Versioned, Versioned, Any, Opening]:
+    old = Versioned(1, make_policy(**scenario["old"]), ALWAYS_CAL)
+    new = Versioned(2, make_policy(**scenario["new"]), ALWAYS_CAL)
+    actions = [act(a["action"], at(a["at"]), **a.get("args", {})) for a in scenario["actions"]]
+    step = cases.replay(old.policy, ALWAYS_CAL, P2_CASE, T0, actions, T0, "agent:ana")
+    opening = Opening(P2_CASE, T0, "agent:ana", Status.OPEN, actions)
+    return old, new, step, opening
+
+
+@pytest.mark.parametrize("scenario", DATA["scenarios"], ids=[s["name"] for s in DATA["scenarios"]])
+def test_migrated_deadlines_are_those_worked_out_by_hand(scenario: dict[str, Any]) -> None:
+    old, new, step, opening = _case(scenario)
+    known = {e.dedupe_key for e in step.events if e.dedupe_key}
+    now = at(scenario["migrate_at"])
+
+    moved = migrate(old, new, step.state, MigrationMode(scenario["mode"]), now, "admin:root", opening, known)
+
+    after = deadlines(moved.state) if not scenario["fired"] else moved.after
+    expected = {k: None if v is None else at(v) for k, v in scenario["after"].items()}
+    assert {
+        "first_response": after["clocks"]["first_response"],
+        "resolution": after["clocks"]["resolution"],
+        "stage": after["stage"]["due_at"],
+    } == expected
+    kinds = [str(e.kind) for e in moved.events]
+    marker = kinds.index(EventKind.POLICY_MIGRATED)
+    assert kinds[:marker] == scenario["added"]
+    assert kinds[marker + 1 :] == scenario["fired"]
+    event = moved.events[marker]
+    assert event.data["from"] == 1 and event.data["to"] == 2 and event.data["mode"] == scenario["mode"]
+    assert event.data["after"] == moved.after and event.at == now
+
+
+def test_recompute_records_the_new_versions_breach_at_its_own_instant() -> None:
+    scenario = DATA["scenarios"][3]
+    old, new, step, opening = _case(scenario)
+
+    moved = migrate(old, new, step.state, MigrationMode.RECOMPUTE, at(100), "admin:root", opening, set())
+
+    breach = next(e for e in moved.events if e.kind is EventKind.BREACHED)
+    assert breach.at == at(15) and breach.data["clock"] == "first_response"
+    assert moved.state.clock("first_response").breached_at == at(15)
+
+
+def test_timers_due_under_the_old_version_fire_first_and_stay_facts() -> None:
+    old = Versioned(1, make_policy(first_response="PT15M"), ALWAYS_CAL)
+    new = Versioned(2, make_policy(first_response="PT4H"), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+
+    moved = migrate(old, new, state, MigrationMode.REBASE, at(30), "admin:root")
+
+    assert [str(e.kind) for e in moved.timed] == ["at_risk", "breached", "notified"]
+    assert moved.state.clock("first_response").breached_at == at(15)  # looser targets undo no breach
+    assert moved.before["clocks"]["first_response"] == at(15)
+
+
+def test_keep_migrates_nothing() -> None:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+    with pytest.raises(ValueError, match="keep"):
+        migrate(old, old, state, MigrationMode.KEEP, at(1), "admin:root")
+
+
+def test_the_migration_event_reads_as_a_sentence() -> None:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    new = Versioned(2, make_policy(first_response="PT30M"), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+
+    moved = migrate(old, new, state, MigrationMode.REBASE, at(1), "admin:root")
+
+    event = next(e for e in moved.events if e.kind is EventKind.POLICY_MIGRATED)
+    assert describe(event) == (
+        "policy version 1 -> 2 (rebase), next deadline 2026-03-02 09:45:00+00:00 -> 2026-03-02 09:22:30+00:00"
+    )
