@@ -127,6 +127,7 @@ def test_a_claimed_case_with_nothing_due_gets_its_true_deadline_back(
         claimed = claim_due_cases(s, at(40), limit=10)
         assert [c.id for c in claimed] == [case.id]
         assert apply_due_timers(s, claimed, at(40)) == []
+        assert claimed[0].next_deadline_at == at(45)  # the row reads as now stored
     with session_scope(engine) as s:
         assert claim_due_cases(s, at(40), limit=10) == []
         stored = s.get(Case, case.id)
