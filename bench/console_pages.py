@@ -2,10 +2,12 @@
 API routes for the same data, in the same run, through uvicorn on loopback (bench/api_server.py,
 which mounts the console as `lifeline serve` does). The load generator (bench/api_load.py) signs in
 with the agent's session cookie for the pages and the agent's key for the API. Runs on the sweep
-benchmark's database (N cases; built if missing). Figures: p95 latency and rps of each page (baseline:
-the JSON route's; target p95 < 150 ms at 1,000,000 cases).
+benchmark's database (N cases; built if missing). Each page and its JSON route are measured with one
+client (one request at a time: what a page costs) and with THREADS concurrent clients. Figures: p95
+latency and rps of each page (baseline: the JSON route's in the same run; target p95 < 150 ms at
+1,000,000 cases).
 
-    python -m bench.console_pages [--quick] [--backends sqlite]
+    python -m bench.console_pages [--quick] [--cases N] [--seconds S] [--backends sqlite]
 """
 
 from __future__ import annotations
@@ -55,25 +57,38 @@ def bench_backend(url: str, seconds: float) -> None:
                 if isinstance(api, list)
                 else {"url": server.base + api}
             )
-            common = {"method": "GET", "seconds": seconds, "threads": THREADS}
-            rendered = load({**page_spec, **common, "headers": page_headers})
-            json_route = load({**api_spec, **common, "headers": api_headers})
-            note(
-                f"{backend} {name}: p95 {rendered['p95_ms']:.1f} ms (JSON {json_route['p95_ms']:.1f} ms, "
-                f"target < {TARGET_P95_MS:.0f}), {rendered['rps']:.0f} rps, {int(rendered['errors'])} errors"
-            )
-            emit(Figure("console", f"{name}_p95_{backend}", rendered["p95_ms"], "ms", json_route["p95_ms"]))
-            emit(Figure("console", f"{name}_rps_{backend}", rendered["rps"], "req/s", json_route["rps"]))
-            emit(Figure("console", f"{name}_errors_{backend}", rendered["errors"], "requests"))
+            for clients, suffix in ((1, "_sequential"), (THREADS, "")):
+                common = {"method": "GET", "seconds": seconds, "threads": clients}
+                rendered = load({**page_spec, **common, "headers": page_headers})
+                json_route = load({**api_spec, **common, "headers": api_headers})
+                note(
+                    f"{backend} {name}, {clients} client(s): p95 {rendered['p95_ms']:.1f} ms "
+                    f"(JSON {json_route['p95_ms']:.1f} ms, target < {TARGET_P95_MS:.0f}), p50 "
+                    f"{rendered['p50_ms']:.1f} ms (JSON {json_route['p50_ms']:.1f} ms), "
+                    f"{rendered['rps']:.0f} rps, {int(rendered['errors'])} errors"
+                )
+                metric = f"{name}{suffix}"
+                emit(
+                    Figure(
+                        "console", f"{metric}_p95_{backend}", rendered["p95_ms"], "ms", json_route["p95_ms"]
+                    )
+                )
+                emit(
+                    Figure("console", f"{metric}_rps_{backend}", rendered["rps"], "req/s", json_route["rps"])
+                )
+                emit(Figure("console", f"{metric}_errors_{backend}", rendered["errors"], "requests"))
 
 
 def main() -> None:
     p = parser(__doc__ or "")
     p.set_defaults(backends="sqlite")
+    p.add_argument("--cases", type=int, help="the database's size (default 1,000,000; --quick 100,000)")
+    p.add_argument("--seconds", type=float, help="per measurement (default 10; --quick 2)")
     args = p.parse_args()
-    size = QUICK if args.quick else FULL
+    size = args.cases or (QUICK if args.quick else FULL)
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
     for backend in backends(args):
-        bench_backend(dataset(backend, size, args.postgres), 2.0 if args.quick else 10.0)
+        bench_backend(dataset(backend, size, args.postgres), seconds)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Each copy gets a new id; its events are re-chained (hashes recomputed for the ne
 `lifeline audit verify` holds), its breach, outbox, clock outcome and escalation rows follow it.
 Rows are written with the driver's executemany on SQLite and COPY on PostgreSQL, in chunks, with a
 progress bar on stderr.
-Old notifications are marked delivered (as they would be in a live system), so a worker started
-on the database has only new work.
+The compliance roll-ups are then computed from the copied rows (``lifeline reports rebuild``'s
+code), as the write path would have kept them. Old notifications are marked delivered (as they
+would be in a live system), so a worker started on the database has only new work.
 
 The mix (``Mix``): 1% of the cases due at SWEEP_NOW, N/10 breaches in all, a fifth resolved, the
 rest open and not due. A finished database records its size in ``bench_meta`` and is reused
@@ -30,6 +31,7 @@ from sqlmodel import col, select
 from bench.common import note
 from bench.templates import LOADED_AT, OPEN_AGES, RESOLVED, SWEEP_NOW, Template, open_templates
 from casework.history.hashchain import GENESIS_HASH, canonical_json, event_body
+from casework.history.rollups import rebuild
 from models.db import is_sqlite, make_engine, session_scope
 from models.migrate import current_revision, head_revision, upgrade
 from models.tables import CaseEvent
@@ -264,6 +266,9 @@ def build(
                 progress.update(bar, completed=done)
         insert_chunk(engine, chunk)
         progress.update(bar, completed=done)
+    note("computing the compliance roll-ups of the copied rows (lifeline reports rebuild)")
+    with engine.begin() as conn:
+        rebuild(conn)
     settle(engine)
     with engine.begin() as conn:
         conn.execute(

@@ -22,6 +22,7 @@ audit_app = typer.Typer(help="Verify hash chains and replays; export case histor
 notifications_app = typer.Typer(
     help="Recover notifications that could not be delivered.", no_args_is_help=True
 )
+reports_app = typer.Typer(help="Compliance reports: maintain their roll-ups.", no_args_is_help=True)
 
 app.add_typer(policies_app, name="policies")
 app.add_typer(db_app, name="db")
@@ -29,3 +30,4 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(reports_app, name="reports")

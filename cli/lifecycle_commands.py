@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ import typer
 from sqlalchemy import Engine
 
 from casework.bulk.runner import CaseResult, Target
+from casework.cases.assignees import listing_assignee
 from casework.migration import policy_migration
 from casework.migration.policy_migration import MigrationRequest
 from casework.queries.case_queries import CaseFilters
@@ -66,8 +68,9 @@ def migrate_command(
     account-compromised --to 3 --mode rebase --where queue=creator-support --dry-run."""
     if output not in ("table", "json"):
         fail(f"--format: expected table or json, got {output!r}")
-    filters = parse_filters(where or []) if where else CaseFilters()
     who = actor or f"admin:{getpass.getuser()}"
+    filters = parse_filters(where or []) if where else CaseFilters()
+    filters = replace(filters, assignee=listing_assignee(filters.assignee, who))
     with open_database(database_url) as engine, domain_errors():
         version = policy_migration.parse_target(policy_id, to)
         request = MigrationRequest(policy_id, version, mode, who, dry_run)

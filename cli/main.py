@@ -11,6 +11,7 @@ from cli import (  # noqa: F401  (registers commands)
     notification_commands,
     policy_commands,
     registry_commands,
+    report_commands,
     serve_commands,
     simulate_command,
     worker_command,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from casework import api_keys
 from casework.api_keys import KeyHolder
 from casework.failed_attempts import FailedAttempts
 from casework.settings import get_settings
-from models.db import session_scope
+from models.db import session_scope, short_read
 from models.kinds import Role
 
 SESSION_COOKIE = "lifeline_session"
@@ -220,12 +220,14 @@ def safe_next(target: str | None) -> str:
     return "/console/"
 
 
-def require(*roles: Role) -> Callable[[Request], ConsoleUser]:
-    """A (sync) dependency: the signed-in user if their role is one of ``roles``; else a redirect to
-    the sign-in page (no session) or the 403 page."""
+def require(*roles: Role) -> Callable[[Request], Awaitable[ConsoleUser]]:
+    """A dependency: the signed-in user if their role is one of ``roles``; else a redirect to the
+    sign-in page (no session) or the 403 page. Async, its key look-up through ``short_read``: a sync
+    dependency costs every page a hop to the thread pool and back, more than the look-up (a cache
+    hit, or one indexed read every ``KEY_CACHE_SECONDS``)."""
 
-    def dependency(request: Request) -> ConsoleUser:
-        user = signed_in_user(request)
+    async def dependency(request: Request) -> ConsoleUser:
+        user = await short_read(request.app.state.engine, signed_in_user, request)
         if user is None:
             raise to_login(request)
         if not user.may(roles):

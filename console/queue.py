@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from casework.cases.assignees import known_agents
 from casework.errors import InvalidCursor
 from casework.queries.case_queries import CaseFilters
 from casework.queries.pagination import PageOf
-from casework.queries.queue_rows import QueueRow, queue_choices, queue_page
+from casework.queries.queue_rows import Deadline, QueueRow, queue_choices, queue_page
 from console import auth
 from console.auth import ConsoleUser
-from console.pages import countdown_text, render
+from console.pages import countdown_text, iso_z, render, utc_text
 from console.web import templates
-from models.db import session_scope
+from models.db import short_read
 from sla_engine.kinds import ACTIVE_STATUSES, Status
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -99,20 +101,94 @@ def _bad_cursor(request: Request, user: ConsoleUser) -> Response:
     return render(request, "console/error.html", user, {"title": "Queue", "message": message}, 400)
 
 
-def _rows_context(request: Request, user: ConsoleUser, page: PageOf[QueueRow]) -> dict[str, object]:
-    now = auth.now_of(request)
-    return {"rows": page.items, "now": now, "countdown_text": countdown_text, "user": user}
+@dataclass(frozen=True)
+class Countdown:
+    """A row's deadline as its countdown shows it: every text and class computed here, once, so
+    the template only prints them (a template include and filters per row cost more than the
+    rest of the page)."""
+
+    css: str  # the class names after "countdown": "", " warn" or " breached"
+    label: str  # on time, at risk, breached: the colour is never the only signal
+    due_iso: str
+    due_utc: str
+    text: str  # what the script counts down from: "in 4m 09s", "2m 00s overdue"
+    warn_iso: str
+    breached: bool  # the clock has breached (the script keeps it red whatever the time)
+    name: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """A queue row as the table shows it (``_queue_rows.html``)."""
+
+    id: str
+    version: int
+    summary: str | None
+    handle: str
+    platform: str
+    incident_type: str
+    priority: str
+    priority_reason: str
+    stage: str
+    queue: str
+    status: str
+    assignee: str
+    due: Countdown | None
+
+
+def countdown(due: Deadline, now: datetime) -> Countdown:
+    late = due.breached or due.due_at <= now
+    warn = due.at_risk(now)
+    return Countdown(
+        css=" breached" if late else " warn" if warn else "",
+        label="breached" if late else "at risk" if warn else "on time",
+        due_iso=iso_z(due.due_at),
+        due_utc=utc_text(due.due_at),
+        text=countdown_text(due.due_at, now),
+        # A recorded warning has no warn_due_at left: any past instant tells the script it is at risk.
+        warn_iso=iso_z(due.warn_at or (now if due.warned else None)),
+        breached=due.breached,
+        name=f"escalates from {due.name}" if due.escalation else due.name,
+    )
+
+
+def lines(rows: list[QueueRow], now: datetime) -> list[Line]:
+    return [
+        Line(
+            id=row.case.id,
+            version=row.case.version,
+            summary=row.case.summary,
+            handle=row.creator_handle or "—",
+            platform=row.creator_platform or "",
+            incident_type=row.case.incident_type,
+            priority=row.case.priority,
+            priority_reason=row.case.priority_reason,
+            stage=str(row.case.stage.get("id", "")),
+            queue=row.case.queue,
+            status=row.case.status.replace("_", " "),
+            assignee=row.case.assignee or "unassigned",
+            due=None if row.deadline is None else countdown(row.deadline, now),
+        )
+        for row in rows
+    ]
 
 
 @router.get("/queue")
-def queue(request: Request, user: Viewer, query: Filters, cursor: Cursor = None) -> Response:
+async def queue(request: Request, user: Viewer, query: Filters, cursor: Cursor = None) -> Response:
+    """Inline on SQLite, in the thread pool otherwise (``short_read``): a page is a few indexed
+    reads and a render of 50 precomputed rows, cheaper than the hop to a thread and back."""
+    return await short_read(request.app.state.engine, _queue_page, request, user, query, cursor)
+
+
+def _queue_page(request: Request, user: ConsoleUser, query: QueueQuery, cursor: str | None) -> Response:
+    engine = request.app.state.engine
     try:
-        page = _read(request, query.filters(user), cursor)
+        with engine.connect() as connection, connection.begin():
+            page = queue_page(connection, query.filters(user), PAGE_SIZE, cursor)
+            session = Session(connection)
+            choices, agents = queue_choices(session), known_agents(session)
     except InvalidCursor:
         return _bad_cursor(request, user)
-    with session_scope(request.app.state.engine, write=False) as session:
-        choices = queue_choices(session)
-        agents = known_agents(session)
     context = {
         "title": "Queue",
         "query": query,
@@ -124,26 +200,31 @@ def queue(request: Request, user: Viewer, query: Filters, cursor: Cursor = None)
         else None,
         "rows_url": f"/console/queue/rows?{query.query_string(cursor=cursor or '')}",
         "poll_ms": POLL_MILLISECONDS,
-        **_rows_context(request, user, page),
+        "rows": lines(page.items, auth.now_of(request)),
     }
     return render(request, "console/queue.html", user, context)
 
 
 @router.get("/queue/rows")
-def queue_rows(request: Request, user: Viewer, query: Filters, cursor: Cursor = None) -> Response:
+async def queue_rows(request: Request, user: Viewer, query: Filters, cursor: Cursor = None) -> Response:
     """The queue's table body alone, for the live update (ETag: 304 when nothing changed)."""
+    return await short_read(request.app.state.engine, _rows, request, user, query, cursor)
+
+
+def _rows(request: Request, user: ConsoleUser, query: QueueQuery, cursor: str | None) -> Response:
     try:
         page = _read(request, query.filters(user), cursor)
     except InvalidCursor:
         return _bad_cursor(request, user)
-    html = templates.get_template("console/_queue_rows.html").render(_rows_context(request, user, page))
     # The countdown's text is the script's job between renders: leave it out of the tag so a tick of
     # the server's clock alone does not count as a change.
     digest = hashlib.sha256(_stable(page).encode()).hexdigest()[:32]
     etag = f'"{digest}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
+        return Response(status_code=304, headers=headers)  # most polls: nothing rendered
+    context = {"rows": lines(page.items, auth.now_of(request))}
+    html = templates.get_template("console/_queue_rows.html").render(context)
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
 

@@ -20,6 +20,9 @@ TEMPLATES_DIR = HERE / "templates"
 STATIC_PATH = "/console/static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+# Templates are compiled once and kept (the environment's cache); a deployed console does not
+# look for edited template files on every render (restart after changing one).
+templates.env.auto_reload = False
 
 # No inline script or style anywhere: every script and stylesheet is a file under STATIC_PATH.
 CONTENT_SECURITY_POLICY = (

@@ -12,10 +12,12 @@ PostgreSQL (scale-out) goes through psycopg 3; ``postgresql://`` URLs are read a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
@@ -23,6 +25,8 @@ from sqlmodel import Session
 BUSY_TIMEOUT_SECONDS = 30
 _WRITE_OPTION = "lifeline_write"
 _NO_BEGIN_OPTION = "lifeline_no_begin"
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -35,6 +39,19 @@ def normalize_url(url: str | URL) -> URL:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+async def short_read(engine: Engine, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run an async route's blocking ``work`` (a read of a few rows, and what it renders of them):
+    inline on SQLite, in the thread pool otherwise. Shared by the API's and the console's reads.
+
+    On SQLite (WAL: a reader never waits for the writer) an indexed read of a local file takes tens
+    of microseconds, less than the hop to the thread pool and back (a future, two thread wake-ups,
+    the GIL changing hands), which a sync route pays on every request; on PostgreSQL a query is a
+    network round trip, which must not stall the event loop."""
+    if is_sqlite(engine):
+        return work(*args, **kwargs)
+    return await anyio.to_thread.run_sync(functools.partial(work, *args, **kwargs))
 
 
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:

@@ -71,10 +71,12 @@ class Case(SQLModel, table=True):
             ["policy_versions.policy_id", "policy_versions.version"],
             name="fk_cases_policy_version",
         ),
-        sa.Index("ix_cases_status_next_deadline_at", "status", "next_deadline_at"),
-        # The listing's sort key, whole, so equal deadlines need no sort by id.
+        # The listing's sort key, whole, so equal deadlines need no sort by id; alone and after the
+        # equality filters an agent's queue uses (queue, "waiting on creator", "assigned to me").
         sa.Index("ix_cases_next_deadline_at_id", "next_deadline_at", "id"),
         sa.Index("ix_cases_queue_next_deadline_at_id", "queue", "next_deadline_at", "id"),
+        sa.Index("ix_cases_status_next_deadline_at_id", "status", "next_deadline_at", "id"),
+        sa.Index("ix_cases_assignee_next_deadline_at_id", "assignee", "next_deadline_at", "id"),
         sa.Index("ix_cases_incident_type", "incident_type"),
         # The compliance report counts a period's cases by these columns from the index alone.
         sa.Index("ix_cases_opened_at_report", "opened_at", *OUTCOME_GROUPS, "id"),
@@ -210,6 +212,56 @@ class CaseEscalation(SQLModel, table=True):
     queue: str = Field(max_length=100)
     stage: str | None = None
     manual: bool = False
+
+
+#: The key of every compliance roll-up row: the UTC day the cases opened, then the report's groups.
+ROLLUP_KEY = ("day", *OUTCOME_GROUPS)
+
+
+def _rollup_key(*more: str) -> tuple[sa.Column[Any], ...]:
+    columns: list[sa.Column[Any]] = [
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("policy_id", sa.String(100), nullable=False),
+        sa.Column("policy_version", sa.Integer, nullable=False),
+        sa.Column("incident_type", sa.String(100), nullable=False),
+        sa.Column("priority", sa.String(20), nullable=False),
+        sa.Column("queue", sa.String(100), nullable=False),
+    ]
+    return (*columns, *(sa.Column(name, sa.String(100), nullable=False) for name in more))
+
+
+#: Compliance roll-ups (casework.history.rollups keeps them in the events' transaction; migration
+#: 0011 and ``lifeline reports rebuild`` recompute them from ``cases``, ``clock_outcomes`` and
+#: ``case_escalations``). Derived data, never hashed. Plain tables (no SQLModel class): they are
+#: only read and written as rows, by key.
+ROLLUP_CASES = sa.Table(
+    "rollup_cases",
+    SQLModel.metadata,
+    *_rollup_key(),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint(*ROLLUP_KEY, name="pk_rollup_cases"),
+)
+ROLLUP_CLOCKS = sa.Table(
+    "rollup_clocks",
+    SQLModel.metadata,
+    *_rollup_key("clock"),
+    sa.Column("met", sa.Integer, nullable=False),
+    sa.Column("breached", sa.Integer, nullable=False),
+    sa.Column("cycles", sa.Integer, nullable=False),
+    sa.Column("missed_cycles", sa.Integer, nullable=False),
+    #: DDSketch bins of the stops' working and wall microseconds (casework.history.quantile_sketch).
+    sa.Column("working", sa.Text, nullable=False),
+    sa.Column("wall", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint(*ROLLUP_KEY, "clock", name="pk_rollup_clocks"),
+)
+ROLLUP_ESCALATIONS = sa.Table(
+    "rollup_escalations",
+    SQLModel.metadata,
+    *_rollup_key("stage"),
+    sa.Column("escalations", sa.Integer, nullable=False),
+    sa.Column("manual", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint(*ROLLUP_KEY, "stage", name="pk_rollup_escalations"),
+)
 
 
 class Notification(SQLModel, table=True):

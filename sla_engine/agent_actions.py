@@ -8,7 +8,6 @@ stage), naming the argument.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from sla_engine.business_time import BusinessCalendar
 from sla_engine.conditions import parse_instant
 from sla_engine.deadlines import refresh, settle_all
 from sla_engine.events import AgentAction, EngineEvent
+from sla_engine.frozen import replace
 from sla_engine.kinds import ActionName, EventKind, Status
 from sla_engine.policy_actions import Cause, change_priority, enter_stage
 from sla_engine.priority import decide_priority

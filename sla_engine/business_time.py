@@ -310,6 +310,8 @@ def _zone(calendar: Calendar) -> ZoneInfo:
 
 
 def _utc(dt: datetime, name: str) -> datetime:
+    if dt.tzinfo is UTC:  # most instants already are (stored, or converted): no conversion to make
+        return dt
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {dt.isoformat()}")
     return dt.astimezone(UTC)

@@ -8,12 +8,12 @@ business-time addition is additive, settling more often never moves a deadline.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from policies.model import ClockSpec, Policy, StageSpec
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.conditions import get_field, parse_instant
+from sla_engine.frozen import replace
 from sla_engine.kinds import ClockStatus
 from sla_engine.state import CaseState, ClockState, Meter, StageState
 

@@ -7,7 +7,6 @@ state and the events it caused, looked up in ``ACTION_HANDLERS``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from policies.model import ActionKind, Policy, PolicyAction
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import refresh, settle_all
 from sla_engine.events import EngineEvent
+from sla_engine.frozen import replace
 from sla_engine.kinds import SYSTEM_ACTOR, ClockStatus, EventKind
 from sla_engine.state import CaseState, Meter, StageState
 

@@ -10,10 +10,11 @@ still exactly what a replay gives.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sla_engine.frozen import replace
 from sla_engine.kinds import ClockStatus, Status, TimerKind
 
 

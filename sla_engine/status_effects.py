@@ -16,13 +16,14 @@ Rules (docs/policy-language.md, "How a clock runs"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from policies.model import ClockKind, ClockSpec, Policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import meter_value, refresh, settle_all, start, stop
 from sla_engine.events import EngineEvent
+from sla_engine.frozen import replace
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.state import CaseState, ClockState, Meter, StageState
 

@@ -8,13 +8,13 @@ own state, so two workers computing the same escalation produce the same key and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 from policies.model import Policy
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import not_after_cap, refresh, settle_all
 from sla_engine.events import EngineEvent
+from sla_engine.frozen import replace
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind, Status, TimerKind
 from sla_engine.policy_actions import Cause, enter_stage, run_actions
 from sla_engine.state import CaseState, ClockState, Meter

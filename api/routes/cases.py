@@ -173,7 +173,7 @@ def _open_once(
             raise validation_problem([{"pointer": pointer, "message": str(err)}], str(err)) from None
         if stored_key is not None:
             idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
-        link = links.status_url(links.issue_link(session, change.case.id, now))
+        link = links.status_url(links.first_link(session, change.case.id, now))
         view = _view(session, change.case, now, bool(change.breaches))
         return OpenedCaseView(**view, creator_link=link), False
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.checked_input import CheckedRoute, Instant
 from api.deps import PROBLEMS, AuditReader, EngineDep, NowDep, check_period
-from casework.reports.compliance_report import GroupBy, compliance_report
+from casework.reports.compliance_report import GroupBy, Source, compliance_report
 from models.db import session_scope
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=CheckedRoute)
@@ -50,6 +50,14 @@ class ComplianceReport(BaseModel):
     group_by: GroupBy
     clocks: list[str]
     groups: list[GroupCompliance]
+    source: Source = Field(
+        description="rollup: whole days from the roll-ups kept on write (partial first and last days "
+        "scanned); exact: the period's history scanned (?exact=true, or group_by=assignee)"
+    )
+    relative_accuracy: float = Field(
+        description="How far a median or p90 may be from the exact one, relative (0.01 = 1%; 0 when "
+        "exact); counts are always exact"
+    )
 
 
 @router.get(
@@ -66,12 +74,14 @@ def compliance(
     ] = None,
     to: Annotated[Instant | None, Query(description="Cases opened before (default: now)")] = None,
     group_by: Annotated[GroupBy, Query()] = GroupBy.INCIDENT_TYPE,
+    exact: Annotated[bool, Query(description="Scan the history instead of reading the roll-ups")] = False,
 ) -> ComplianceReport:
     """Per group: cases opened; per clock met, breached, pending, percent met, median and p90 time to
-    the clock's stop (working and wall); escalations per stage. See docs/auditing.md."""
+    the clock's stop (working and wall); escalations per stage. See docs/auditing.md and docs/api.md
+    (roll-ups: percentiles within 1%, counts exact; ``exact=true`` scans)."""
     end = to or now
     start = period_from or end - DEFAULT_PERIOD
     check_period(start, end)
     with session_scope(engine, write=False) as session:
-        report = compliance_report(session, start, end, group_by)
+        report = compliance_report(session, start, end, group_by, exact=exact)
     return ComplianceReport.model_validate(report)

@@ -204,4 +204,4 @@ def _open(session: Session, row: IntakeRequest, now: datetime) -> tuple[str, str
     change = lifecycle.open_case(
         session, attributes=attributes, actor=INTAKE_ACTOR, now=now, incident_type=request["incident_type"]
     )
-    return change.case.id, links.issue_link(session, change.case.id, now)
+    return change.case.id, links.first_link(session, change.case.id, now)

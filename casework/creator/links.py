@@ -19,6 +19,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -87,6 +88,20 @@ def issue_link(session: Session, case_id: str, now: datetime) -> str:
     session.add(row)
     session.flush()
     return token
+
+
+def first_link(session: Session, case_id: str, now: datetime) -> str:
+    """``issue_link`` for a case opened in this transaction (it exists and has no link yet): one
+    INSERT on the session's connection, without reading the case and its link back first and
+    without the ORM's flush (~a tenth of POST /v1/cases under the profiler)."""
+    nonce = secrets.token_hex(16)
+    token = derive_token(instance_secret(session, now), case_id, nonce)
+    values = {"case_id": case_id, "token_hash": hash_token(token), "nonce": nonce, "issued_at": now}
+    session.connection().execute(_INSERT_LINK, {**values, "rotations": 0})
+    return token
+
+
+_INSERT_LINK = insert(CreatorLink)
 
 
 def rotate_link(session: Session, case_id: str, actor: str, now: datetime) -> str:

@@ -90,7 +90,7 @@ def write_changes(session: Session, planned: Sequence[PlannedChange], now: datet
             _write_guarded(session, case_params, events)
             insert_rows(session, BREACHES, [b for c in changes for b in c.breaches])
             insert_rows(session, NOTIFICATIONS, [n for c in changes for n in c.notifications])
-            write_outcomes(session, [(c.case, c.events) for c in changes])
+            write_outcomes(session, [(c.case, c.events) for c in changes], [v for _, v in before])
     except BaseException:
         for case, values in before:
             set_committed(case, values)
@@ -117,7 +117,9 @@ def _apply(
     case = plan.case
     seen = case.version
     rows = chain_events(case, plan.events, now, plan.prev_hash)
-    values = {**state_columns(plan.state), "version": seen + 1, "last_seq": rows[-1].seq}
+    # The engine's timers never change the attributes: the state read holds the very same dict.
+    kept = case.attributes if plan.state.attributes is case.state.get("attributes") else None
+    values = {**state_columns(plan.state, kept), "version": seen + 1, "last_seq": rows[-1].seq}
     before.append((case, {name: getattr(case, name) for name in values}))
     set_committed(case, values)
     breaches, notifications = consequences(case, rows, now)

@@ -9,7 +9,7 @@ concurrent writer could race) and surfaces as ``DuplicateTimedEvent``: roll the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,15 +51,17 @@ class CaseChange:
     notifications: list[NotificationRow] = field(default_factory=list)
 
 
-def state_columns(state: CaseState) -> dict[str, Any]:
-    """The case row's values that mirror the engine's state: queryable columns and ``state`` JSON."""
+def state_columns(state: CaseState, kept: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The case row's values that mirror the engine's state: queryable columns and ``state`` JSON.
+    ``kept``: the row's ``attributes`` as stored, when the caller knows the step left the
+    attributes as they were read (normalizing them again cost a JSON round trip per swept case)."""
     return {
         "status": state.status,
         "stage": state.stage.id,
         "queue": state.queue,
         "priority": state.priority,
         "assignee": state.assignee,
-        "attributes": normalize_json(state.attributes),
+        "attributes": normalize_json(state.attributes) if kept is None else kept,
         "updated_at": state.updated_at,
         "resolved_at": state.resolved_at,
         "next_deadline_at": state.next_deadline_at,
@@ -121,7 +123,7 @@ def write_case_change(
             raise StaleVersion(case.id, expected_version if expected_version is not None else seen, current)
         set_committed(case, values)
         change = CaseChange(case)
-        write_events(session, change, rows, now)
+        write_events(session, change, rows, now, before)
     except BaseException:
         set_committed(case, before)
         raise
@@ -134,11 +136,18 @@ def set_committed(case: Case, values: dict[str, Any]) -> None:
         set_committed_value(case, name, value)
 
 
-def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow], now: datetime) -> None:
+def write_events(
+    session: Session,
+    change: CaseChange,
+    rows: Sequence[EventRow],
+    now: datetime,
+    before: Mapping[str, Any] | None = None,
+) -> None:
     """Insert the chained ``rows`` of ``change.case`` (whose row already holds the state after them
     and their ``last_seq``), their breach and outbox rows and the clocks' outcomes; record them all
     on ``change``. The events go first, so a repeated timed event is reported as what it is
-    (``DuplicateTimedEvent``), not as a duplicate breach or notification."""
+    (``DuplicateTimedEvent``), not as a duplicate breach or notification. ``before``: the case's
+    column values before the change (None for a new case), for the roll-ups (``write_outcomes``)."""
     case = change.case
     try:
         insert_rows(session, EVENTS, rows)
@@ -147,7 +156,7 @@ def write_events(session: Session, change: CaseChange, rows: Sequence[EventRow],
         if "dedupe_key" in str(exc.orig):
             raise DuplicateTimedEvent(case.id) from exc
         raise
-    write_outcomes(session, [(case, rows)])
+    write_outcomes(session, [(case, rows)], [before or {}])
     breaches, notifications = consequences(case, rows, now)
     insert_rows(session, BREACHES, breaches)
     insert_rows(session, NOTIFICATIONS, notifications)

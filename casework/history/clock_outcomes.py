@@ -17,6 +17,8 @@ Each ``escalated`` event also makes one ``case_escalations`` row (the stage ente
 ``data.to``, null when it names none; whether an agent made it), with the case's group columns, kept
 current the same way.
 
+The compliance roll-ups (casework.history.rollups) follow these rows in the same call.
+
 Derived data, never hashed: the events stay the record; migrations 0004 and 0005 rebuilt these rows
 from them for databases that had history.
 """
@@ -24,7 +26,7 @@ from them for databases that had history.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -32,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from casework.history import rollups
 from casework.history.event_rows import EventRow
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 
@@ -39,13 +42,20 @@ OUTCOMES = SQLModel.metadata.tables["clock_outcomes"]
 ESCALATIONS = SQLModel.metadata.tables["case_escalations"]
 _INSERT_ESCALATIONS = sa.insert(ESCALATIONS)
 _MICRO = timedelta(microseconds=1)
-#: The events after which the case's priority or queue may differ (the engine changes them nowhere
-#: else once a case is open; an escalation moves the case to the entered stage's queue).
-_REGROUPING = frozenset({EventKind.PRIORITY_CHANGED, EventKind.QUEUE_CHANGED, EventKind.ESCALATED})
+#: The events after which the case's priority, queue or policy version may differ (the engine changes
+#: them nowhere else once a case is open; an escalation moves the case to the entered stage's queue;
+#: a policy migration pins another version, and the case's rows are grouped under it from then on).
+_REGROUPING = frozenset(
+    {EventKind.PRIORITY_CHANGED, EventKind.QUEUE_CHANGED, EventKind.ESCALATED, EventKind.POLICY_MIGRATED}
+)
 _REGROUP = [
     sa.update(table)
     .where(table.c.case_id == sa.bindparam("_case_id"))
-    .values(priority=sa.bindparam("priority"), queue=sa.bindparam("queue"))
+    .values(
+        priority=sa.bindparam("priority"),
+        queue=sa.bindparam("queue"),
+        policy_version=sa.bindparam("policy_version"),
+    )
     for table in (OUTCOMES, ESCALATIONS)
 ]
 
@@ -139,10 +149,17 @@ def _blank(case: CaseColumns, clock: str) -> dict[str, Any]:
     }
 
 
-def write_outcomes(session: Session, changes: Sequence[tuple[CaseColumns, Sequence[EventRow]]]) -> None:
+def write_outcomes(
+    session: Session,
+    changes: Sequence[tuple[CaseColumns, Sequence[EventRow]]],
+    before: Sequence[Mapping[str, Any]],
+) -> None:
     """Fold the events of each (case, events written) into ``clock_outcomes`` and
-    ``case_escalations``, on the session's connection, in the caller's transaction (nothing flushed
-    or committed here)."""
+    ``case_escalations``, and the difference into the compliance roll-ups (casework.history.rollups),
+    on the session's connection, in the caller's transaction (nothing flushed or committed here).
+    ``before`` holds, per change, the case's column values before it (the ones it changed; empty
+    for a new case): a case whose priority, queue or policy moved is counted in its new group."""
+    rollup = rollups.Snapshot(session.connection(), changes, before)
     upserts: list[dict[str, Any]] = []
     escalations: list[dict[str, Any]] = []
     regroups: list[dict[str, Any]] = []
@@ -151,7 +168,14 @@ def write_outcomes(session: Session, changes: Sequence[tuple[CaseColumns, Sequen
         upserts += rows
         escalations += escalation_rows(case, events)
         if regroup:
-            regroups.append({"_case_id": case.id, "priority": case.priority, "queue": case.queue})
+            regroups.append(
+                {
+                    "_case_id": case.id,
+                    "priority": case.priority,
+                    "queue": case.queue,
+                    "policy_version": case.policy_version,
+                }
+            )
     connection = session.connection()
     if regroups:
         for statement in _REGROUP:
@@ -160,6 +184,7 @@ def write_outcomes(session: Session, changes: Sequence[tuple[CaseColumns, Sequen
         connection.execute(upsert_statement(connection.dialect.name), upserts)
     if escalations:
         connection.execute(_INSERT_ESCALATIONS, escalations)
+    rollup.write(connection)
 
 
 @functools.cache

@@ -8,8 +8,9 @@ the columns (``vars(row)`` is the INSERT's values) and are written with one exec
 table, on the session's connection, through the tables' column types (datetimes as ``UTCDateTime``
 stores them, kinds as their values, JSON as JSON), so the stored rows are the ORM's, value for value.
 
-An event's hash is ``casework.history.hashchain.compute_hash`` of the row: both build its body with
-``casework.history.hashchain.body_of``.
+An event's hash is ``casework.history.hashchain.compute_hash`` of the row: ``chain_events`` computes
+it with ``casework.history.hashchain.body_hash`` (the same bytes as ``body_of``'s canonical JSON,
+the data encoded once).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel
 
-from casework.history.hashchain import body_of, hash_body, normalize_json
+from casework.history.hashchain import body_hash, normalized_with_text
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Case
 from sla_engine.events import EngineEvent
@@ -94,20 +95,11 @@ def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_
     seq, prev = case.last_seq, prev_hash
     for event in events:
         seq += 1
-        data = normalize_json(event.data)  # as it reads back, so the hash covers what is stored
-        digest = hash_body(
-            body_of(
-                case.id,
-                seq,
-                str(event.kind),
-                event.at,
-                now,
-                event.actor,
-                data,
-                case.policy_version,
-                event.dedupe_key,
-                prev,
-            )
+        # As it reads back, so the hash covers what is stored; its text serves the hash.
+        data, text = normalized_with_text(event.data)
+        kind = str(event.kind)
+        digest = body_hash(
+            case.id, seq, kind, event.at, now, event.actor, text, case.policy_version, event.dedupe_key, prev
         )
         rows.append(
             EventRow(

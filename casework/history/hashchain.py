@@ -35,22 +35,33 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"event data must be JSON values, got {type(value).__name__}: {value!r}")
 
 
+#: One encoder for every canonical text (``json.dumps`` with these options built one per call).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    default=_json_default,
+).encode
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(
-        value,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_default,
-    )
+    return _CANONICAL(value)
 
 
 def normalize_json(value: Mapping[str, Any]) -> dict[str, Any]:
     """``value`` as it will read back from the database (tuples become lists, datetimes ISO text):
     store this, so the hash is computed over exactly what is stored."""
-    result: dict[str, Any] = json.loads(canonical_json(dict(value)))
-    return result
+    return normalized_with_text(value)[0]
+
+
+def normalized_with_text(value: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """``normalize_json(value)`` and its canonical JSON text (the same for both: a normalized
+    value encodes to the text it was decoded from), so the text serves the hash without encoding
+    the value a second time."""
+    text = _CANONICAL(dict(value))
+    result: dict[str, Any] = json.loads(text)
+    return result, text
 
 
 def utc_iso(value: datetime) -> str:
@@ -83,6 +94,31 @@ def body_of(
         "dedupe_key": dedupe_key,
         "prev_hash": prev_hash,
     }
+
+
+def body_hash(
+    case_id: str,
+    seq: int,
+    kind: str,
+    at: datetime,
+    recorded_at: datetime,
+    actor: str,
+    data_text: str,
+    policy_version: int,
+    dedupe_key: str | None,
+    prev_hash: str,
+) -> str:
+    """``hash_body(body_of(...))`` with ``data`` given as its canonical JSON text (for rows about
+    to be written: ``normalized_with_text`` gave it). The body's text is assembled in the canonical
+    key order (sorted) from each value's canonical text: the same bytes as ``canonical_json`` of
+    the body (tests/casework/test_hash_format.py compares them), without encoding the data twice."""
+    text = (
+        f'{{"actor":{_CANONICAL(actor)},"at":"{utc_iso(at)}","case_id":{_CANONICAL(case_id)},'
+        f'"data":{data_text},"dedupe_key":{_CANONICAL(dedupe_key)},"kind":{_CANONICAL(kind)},'
+        f'"policy_version":{_CANONICAL(policy_version)},"prev_hash":{_CANONICAL(prev_hash)},'
+        f'"recorded_at":"{utc_iso(recorded_at)}","seq":{_CANONICAL(seq)}}}'
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def event_body(event: CaseEvent, *, seq: int | None = None) -> dict[str, Any]:

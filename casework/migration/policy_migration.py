@@ -67,6 +67,8 @@ def parse_target(policy_id: str, to: int | str) -> int:
     """``to`` as a version number: ``3``, ``"3"`` or ``"POLICY:3"``. MigrationTargetInvalid (422)
     for a version of another policy or text that names no version."""
     if isinstance(to, int):
+        if to < 1:
+            raise MigrationTargetInvalid(f"{to} is not a version number: versions count from 1")
         return to
     owner, _, number = to.rpartition(":")
     if owner and owner != policy_id:
@@ -203,7 +205,8 @@ def _opening(events: Sequence[CaseEvent]) -> Opening:
 
 
 def _write(session: Session, case: Case, version: int, migration: Migration, now: datetime) -> None:
-    """The old version's due timers, then the case on ``version`` with the migration's events."""
+    """The old version's due timers, then the case on ``version`` with the migration's events (whose
+    ``policy_migrated`` regroups the case's report rows and roll-ups under ``version``)."""
     if migration.timed:
         write_case_change(session, case, migration.advanced, migration.timed, now, case.version)
     session.connection().execute(update(Case).where(col(Case.id) == case.id).values(policy_version=version))

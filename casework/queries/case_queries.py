@@ -129,8 +129,9 @@ class ListedCase(NamedTuple):
     """A listed case: the columns the listing serves (datetimes UTC), ``breached`` (the case has a
     breach), its pinned policy version's SHA-256, then the parts of its stored engine state that
     the listing shows (``stage`` and ``clocks`` as stored, ``priority_reason``) and ``summary``:
-    ``attributes.summary`` if it is a string, else None. ``case_view.case_briefs`` turns it into
-    what a reader sees."""
+    ``attributes.summary`` if it is a string, else None; ``creator``: ``attributes.creator`` when
+    the caller asked for it (the console's queue), else None. ``case_view.case_briefs`` turns it
+    into what a reader sees."""
 
     id: str
     incident_type: str
@@ -150,6 +151,7 @@ class ListedCase(NamedTuple):
     clocks: list[dict[str, Any]]
     priority_reason: str
     summary: str | None
+    creator: Any
 
 
 #: The columns of ``ListedCase`` up to ``policy_sha256``, in its order.
@@ -200,9 +202,12 @@ def _part(column: Any, key: str) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _listing(shape: tuple[Any, ...], after: bool | None, whole: bool) -> tuple[Executable, Executable]:
+def _listing(
+    shape: tuple[Any, ...], after: bool | None, whole: bool, creators: bool
+) -> tuple[Executable, Executable]:
     """The two statements of a listing (cases with a deadline; then those without) for one filter
-    shape and cursor kind (None: no cursor), with bind parameters for the values and the row count.
+    shape and cursor kind (None: no cursor), with bind parameters for the values and the row count;
+    with ``attributes -> 'creator'`` too when ``creators`` (and the state is read by parts).
     Built once per shape: building them per request cost more than running them (and, rebuilt,
     SQLAlchemy still had to compute each one's cache key to find its compiled form)."""
     parts: tuple[Any, ...] = (
@@ -213,6 +218,7 @@ def _listing(shape: tuple[Any, ...], after: bool | None, whole: bool) -> tuple[E
             _part(Case.state, "clocks"),
             _part(Case.state, "priority_reason"),
             _part(Case.attributes, "summary"),
+            *((_part(Case.attributes, "creator"),) if creators else ()),
         )
     )
     query = sa_select(*_LISTED_COLUMNS, *parts).where(*_conditions(shape))
@@ -237,40 +243,51 @@ def _summary_text(raw: str | None) -> str | None:
     return text
 
 
-def _listed(rows: Iterable[Row[Any]], whole: bool) -> list[ListedCase]:
+def _listed(rows: Iterable[Row[Any]], whole: bool, creators: bool) -> list[ListedCase]:
     listed = []
     width = len(_LISTED_COLUMNS)
     for row in rows:
         columns = tuple(row[:width])
+        creator = None
         if whole:
             state = row[width]
             summary = state["attributes"].get("summary")
+            creator = state["attributes"].get("creator") if creators else None
             parts = (state["stage"], state["clocks"], state["priority_reason"])
         else:
-            stage, clocks, reason, raw_summary = row[width:]
+            stage, clocks, reason, raw_summary = row[width : width + 4]
             # pydantic_core's parser: ~3x json.loads's speed, and a page decodes two documents a row.
             parts = (from_json(stage), from_json(clocks), _summary_text(reason))
             summary = _summary_text(raw_summary)
-        listed.append(ListedCase._make((*columns, *parts, summary if isinstance(summary, str) else None)))
+            if creators and row[width + 4] is not None:
+                creator = from_json(row[width + 4])
+        summary = summary if isinstance(summary, str) else None
+        listed.append(ListedCase._make((*columns, *parts, summary, creator)))
     return listed
 
 
 def list_cases(
-    connection: Connection, filters: CaseFilters, limit: int, cursor: str | None = None
+    connection: Connection,
+    filters: CaseFilters,
+    limit: int,
+    cursor: str | None = None,
+    *,
+    creators: bool = False,
 ) -> PageOf[ListedCase]:
-    """One page of cases matching ``filters``, nearest deadline first (none pending last), then id.
-    Two reads: run it in a transaction so that they agree.
+    """One page of cases matching ``filters``, nearest deadline first (none pending last), then id;
+    with each case's ``attributes.creator`` when ``creators``. Two reads: run it in a transaction
+    so that they agree.
 
     Rows, not ``Case`` objects: a page is read-only, and building 50 ORM objects (identity map,
     instance state) cost more than the query."""
     after, params = _after_case(cursor) if cursor else (None, {})
     whole = _reads_whole_state(connection.dialect)
-    with_deadline, pending_none = _listing(filters.shape(), after, whole)
+    with_deadline, pending_none = _listing(filters.shape(), after, whole, creators)
     params.update(filters.params())
-    rows = _listed(connection.execute(with_deadline, {**params, "rows": limit + 1}).all(), whole)
+    rows = _listed(connection.execute(with_deadline, {**params, "rows": limit + 1}).all(), whole, creators)
     if len(rows) <= limit:
         more = connection.execute(pending_none, {**params, "rows": limit + 1 - len(rows)})
-        rows += _listed(more.all(), whole)
+        rows += _listed(more.all(), whole, creators)
     if len(rows) <= limit:
         return PageOf(rows, None)
     last = rows[limit - 1]

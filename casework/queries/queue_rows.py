@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy import select as sa_select
+from sqlalchemy import Connection, and_
 from sqlmodel import Session, col, func, select
 
 from casework.queries.case_queries import CaseFilters, ListedCase, list_cases
 from casework.queries.pagination import PageOf
 from casework.registry import policy_registry
-from models.tables import Case, PolicyVersion
+from models.tables import PolicyVersion
 from sla_engine.agent_actions import known_priorities
 from sla_engine.kinds import ClockStatus
 
@@ -86,12 +85,11 @@ def _text(mapping: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _row(listed: ListedCase, attributes: Mapping[str, Any]) -> QueueRow:
-    creator = attributes.get("creator")
+def _row(listed: ListedCase) -> QueueRow:
     return QueueRow(
         case=listed,
-        creator_handle=_text(creator, "handle"),
-        creator_platform=_text(creator, "platform"),
+        creator_handle=_text(listed.creator, "handle"),
+        creator_platform=_text(listed.creator, "platform"),
         deadline=next_deadline(listed.stage, listed.clocks),
     )
 
@@ -99,14 +97,10 @@ def _row(listed: ListedCase, attributes: Mapping[str, Any]) -> QueueRow:
 def queue_page(
     connection: Connection, filters: CaseFilters, limit: int, cursor: str | None
 ) -> PageOf[QueueRow]:
-    """One page of the queue (run it in a transaction: the listing and the attributes agree)."""
-    page = list_cases(connection, filters, limit, cursor)
-    ids = [row.id for row in page.items]
-    attributes: dict[str, Mapping[str, Any]] = {}
-    if ids:
-        query = sa_select(col(Case.id), col(Case.attributes)).where(col(Case.id).in_(ids))
-        attributes = dict(connection.execute(query).tuples().all())
-    return PageOf([_row(row, attributes.get(row.id) or {}) for row in page.items], page.next_cursor)
+    """One page of the queue: the listing with each case's creator, in one read (run it in a
+    transaction: the listing's two statements agree)."""
+    page = list_cases(connection, filters, limit, cursor, creators=True)
+    return PageOf([_row(row) for row in page.items], page.next_cursor)
 
 
 @dataclass(frozen=True)
@@ -118,17 +112,45 @@ class QueueChoices:
     priorities: list[str]
 
 
+_LATEST = (
+    select(PolicyVersion.policy_id, func.max(PolicyVersion.version).label("version"))
+    .group_by(col(PolicyVersion.policy_id))
+    .subquery()
+)
+#: The latest version of each policy with its SHA-256; built once (building costs more than running).
+_LATEST_VERSIONS = select(PolicyVersion.policy_id, PolicyVersion.version, PolicyVersion.sha256).join(
+    _LATEST,
+    and_(
+        col(PolicyVersion.policy_id) == _LATEST.c.policy_id,
+        col(PolicyVersion.version) == _LATEST.c.version,
+    ),
+)
+
+
 def queue_choices(session: Session) -> QueueChoices:
-    latest = session.exec(
-        select(PolicyVersion.policy_id, func.max(PolicyVersion.version)).group_by(
-            col(PolicyVersion.policy_id)
-        )
-    ).all()
+    """The filters' values: one query (the latest version of each policy with its SHA-256), then
+    the choices made from those versions before, or from their parsed policies (the registry's
+    cache, no query each)."""
+    versions = tuple(sorted(session.exec(_LATEST_VERSIONS).all()))
+    found = _choices.get(versions)
+    if found is None:
+        found = _choices_of(session, versions)
+        if len(_choices) > 64:
+            _choices.clear()
+        _choices[versions] = found
+    return found
+
+
+#: Choices by the latest versions they were made from (immutable rows: a new version is a new key).
+_choices: dict[tuple[tuple[str, int, str], ...], QueueChoices] = {}
+
+
+def _choices_of(session: Session, versions: Sequence[tuple[str, int, str]]) -> QueueChoices:
     incident_types: set[str] = set()
     queues: set[str] = set()
     priorities: set[str] = set()
-    for policy_id, version in latest:
-        policy, _calendar = policy_registry.get_policy(session, policy_id, version)
+    for policy_id, version, sha256 in versions:
+        policy, _calendar = policy_registry.get_policy(session, policy_id, version, sha256=sha256)
         incident_types.add(policy.incident_type)
         queues.update(stage.queue for stage in policy.stages)
         priorities.update(known_priorities(policy))

@@ -149,8 +149,9 @@ def list_versions(session: Session) -> list[VersionSummary]:
 def pin_for_new_case(
     session: Session, *, policy_id: str | None = None, incident_type: str | None = None
 ) -> PolicyVersion:
-    """The latest version of ``policy_id``, or of the one policy handling ``incident_type``;
-    PolicyRetired when that policy is retired."""
+    """The latest version of ``policy_id``, or of the one policy handling ``incident_type`` (retired
+    policies left out, so a retired policy's successor takes its incident type); PolicyRetired when
+    the policy named, or every policy handling the type, is retired."""
     if policy_id is not None:
         return _not_retired(latest_registered(session, policy_id))
     if incident_type is None:
@@ -163,13 +164,15 @@ def pin_for_new_case(
         .where(col(PolicyVersion.policy_id).in_(handling))
         .order_by(col(PolicyVersion.version).desc())
     )
-    versions = list(session.exec(query))
-    ids = sorted({v.policy_id for v in versions})
-    if not ids:
+    latest: dict[str, PolicyVersion] = {}
+    for version in session.exec(query):
+        latest.setdefault(version.policy_id, version)
+    if not latest:
         raise PolicyNotRegistered(f"a policy for incident type {incident_type!r}")
-    if len(ids) > 1:
-        raise AmbiguousPolicy(incident_type, ids)
-    return _not_retired(versions[0])
+    live = sorted(pid for pid, v in latest.items() if v.retired_at is None)
+    if len(live) > 1:
+        raise AmbiguousPolicy(incident_type, live)
+    return latest[live[0]] if live else _not_retired(latest[min(latest)])
 
 
 def _not_retired(version: PolicyVersion) -> PolicyVersion:

@@ -11,7 +11,7 @@ returned as those integers (the caller divides only the few it reports).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -48,9 +48,12 @@ def clock_names(
         .scalar_subquery()
         for group in one_per_version.values()
     ]
-    query = sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.state)).where(
-        col(Case.id).in_(samples) if len(samples) == 1 else sa.or_(*(col(Case.id) == s for s in samples))
-    )
+    # One SELECT by primary key per sample, united: an OR of the samples made SQLite scan the table.
+    read = [
+        sa.select(col(Case.policy_id), col(Case.policy_version), col(Case.state)).where(col(Case.id) == s)
+        for s in samples
+    ]
+    query = read[0] if len(read) == 1 else sa.union_all(*read)
     found: dict[tuple[str, int], frozenset[str]] = {}
     for policy_id, version, state in session.connection().execute(query):
         found[policy_id, version] = frozenset(str(c["name"]) for c in (state or {}).get("clocks", []))
@@ -139,6 +142,9 @@ class ClockGroup(NamedTuple):
     wall: list[int]
     cycles: int = 0
     missed_cycles: int = 0
+    #: From the roll-ups (casework.reports.rollup_queries): the stops as sketch bins, not lists.
+    working_bins: dict[int, int] | None = None
+    wall_bins: dict[int, int] | None = None
 
 
 def clock_groups(session: Session, start: datetime, end: datetime, group_by: str) -> Iterator[ClockGroup]:
@@ -147,45 +153,48 @@ def clock_groups(session: Session, start: datetime, end: datetime, group_by: str
     the caller's percentiles: one row per group and clock, whatever the number of stops."""
     o = ClockOutcome
     groups = _group_columns(o)
-    stopped = col(o.stop_seq).is_not(None)
-    is_breached = col(o.breached).is_(True)
     query = (
-        sa.select(
-            *groups,
-            col(o.clock),
-            sa.func.count().filter(is_breached),
-            sa.func.count().filter(sa.and_(stopped, sa.not_(is_breached))),
-            _concat(session, sa.case((stopped, sa.func.coalesce(col(o.working_micros), 0)))),
-            _concat(session, sa.case((stopped, sa.func.coalesce(col(o.wall_micros), 0)))),
-            sa.func.sum(col(o.cycles)),
-            sa.func.sum(col(o.missed_cycles)),
-        )
+        sa.select(*groups, col(o.clock), *outcome_sums(session))
         .where(col(o.opened_at) >= start, col(o.opened_at) < end)
         .group_by(*groups, col(o.clock))
     )
     for row in session.connection().execute(query):
-        clock, breached, met, workings, walls, cycles, missed = row[len(groups) :]
-        yield ClockGroup(
-            _key_of(group_by, row),
-            (row[0], row[1]),
-            clock,
-            int(breached or 0),
-            int(met or 0),
-            _micros(workings),
-            _micros(walls),
-            int(cycles or 0),
-            int(missed or 0),
-        )
+        yield clock_group(_key_of(group_by, row), (row[0], row[1]), row[len(groups) :])
 
 
-def _concat(session: Session, micros: Any) -> Any:
+def outcome_sums(session: Session) -> list[Any]:
+    """What a group of ``clock_outcomes`` rows sums to: breached, met, the stops' working and wall
+    microseconds (concatenated text), cycles, missed cycles (``clock_group`` reads them)."""
+    o = ClockOutcome
+    stopped = col(o.stop_seq).is_not(None)
+    is_breached = col(o.breached).is_(True)
+    return [
+        sa.func.count().filter(is_breached),
+        sa.func.count().filter(sa.and_(stopped, sa.not_(is_breached))),
+        concat(session, sa.case((stopped, sa.func.coalesce(col(o.working_micros), 0)))),
+        concat(session, sa.case((stopped, sa.func.coalesce(col(o.wall_micros), 0)))),
+        sa.func.sum(col(o.cycles)),
+        sa.func.sum(col(o.missed_cycles)),
+    ]
+
+
+def clock_group(key: str, policy: tuple[str, int], row: Sequence[Any]) -> ClockGroup:
+    """The ClockGroup of a row's clock name then ``outcome_sums``."""
+    clock, breached, met, workings, walls, cycles, missed = row
+    return ClockGroup(
+        key, policy, clock, int(breached or 0), int(met or 0), micros_of(workings), micros_of(walls),
+        int(cycles or 0), int(missed or 0),
+    )  # fmt: skip
+
+
+def concat(session: Session, micros: Any) -> Any:
     """The non-null ``micros`` of a group as one comma-separated text (order irrelevant)."""
     if session.connection().dialect.name == "postgresql":
         return sa.func.string_agg(sa.cast(micros, sa.Text), ",")
     return sa.func.group_concat(micros, ",")
 
 
-def _micros(text: str | None) -> list[int]:
+def micros_of(text: str | None) -> list[int]:
     """The concatenated integers as a list (the JSON parser reads them ~1.5x faster than ``int``)."""
     values: list[int] = json.loads(f"[{text}]") if text else []
     return values

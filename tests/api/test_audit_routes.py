@@ -74,6 +74,38 @@ def test_compliance_report_over_http(api: ApiWorld) -> None:
     assert p1["escalations"] == {"security": 2} and p1["manual_escalations"] == {}
 
 
+def test_compliance_from_rollups_exact_scan_and_by_assignee(api: ApiWorld) -> None:
+    """A period of whole days is answered from the roll-ups (source and accuracy said);
+    ``exact=true`` scans and gives the same counts; ``group_by=assignee`` is per agent, scanned."""
+    ids = _breached_world(api)
+    api.act(ids[1], "assign", assignee="ana")
+    day = {"from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z"}
+
+    rolled = api.get("/v1/reports/compliance", who="auditor", params=day).json()
+    exact = api.get("/v1/reports/compliance", who="auditor", params={**day, "exact": "true"}).json()
+    by_assignee = api.get(
+        "/v1/reports/compliance", who="auditor", params={**day, "group_by": "assignee"}
+    ).json()
+
+    assert (rolled["source"], rolled["relative_accuracy"]) == ("rollup", 0.01)
+    assert (exact["source"], exact["relative_accuracy"]) == ("exact", 0.0)
+    first = rolled["groups"][0]["clocks"]["first_response"]
+    assert (
+        (first["met"], first["breached"])
+        == (1, 2)
+        == tuple(exact["groups"][0]["clocks"]["first_response"][k] for k in ("met", "breached"))
+    )
+    # One stop of 600 s: its bin's value, within 1 %.
+    assert abs(first["working_seconds"]["median"] - 600.0) <= 6.0
+    assert by_assignee["source"] == "exact"
+    assert [
+        (g["key"], g["cases"], g["clocks"]["first_response"]["breached"]) for g in by_assignee["groups"]
+    ] == [
+        ("(unassigned)", 2, 1),
+        ("ana", 1, 1),
+    ]
+
+
 def test_compliance_refuses_an_empty_period_and_agents(api: ApiWorld) -> None:
     params = {"from": "2026-03-02T10:00:00Z", "to": "2026-03-02T09:00:00Z"}
     response = api.get("/v1/reports/compliance", who="auditor", params=params)

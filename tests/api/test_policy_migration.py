@@ -189,6 +189,7 @@ def test_unknown_policies_and_versions_and_other_policies_versions_are_refused(a
     assert "version 7" in missing["detail"]
     other = _migrate(api, {"to": "other-policy:1", "mode": "rebase"}, 422)
     assert other["errors"][0]["pointer"] == "/to" and "other-policy" in other["detail"]
+    assert _migrate(api, {"to": 0, "mode": "rebase"}, 422)["errors"][0]["pointer"] == "/to"
     bad_mode = _migrate(api, {"to": 1, "mode": "shuffle"}, 422)
     assert bad_mode["errors"][0]["pointer"] == "/mode"
     assert api.post(URL, who="agent", json={"to": 1}).status_code == 403

@@ -3,11 +3,13 @@ and keep escalating, and the policy list says it is retired."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from casework.cases.escalations import apply_due_timers, claim_due_cases
 from models.db import session_scope
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import ApiWorld, sample_policy
+from tests.casework.builders import register
 
 
 def test_a_retired_policy_opens_no_case_while_its_open_cases_keep_escalating(api: ApiWorld) -> None:
@@ -45,3 +47,18 @@ def test_only_admins_retire_and_unknown_policies_are_404(api: ApiWorld) -> None:
     assert api.post("/v1/policies/test-policy/retire", who="agent").status_code == 403
     missing = api.post("/v1/policies/nope/retire", who="admin")
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+def test_a_retired_policys_successor_takes_its_incident_type(api: ApiWorld) -> None:
+    successor = replace(sample_policy(), id="test-policy-2026")
+    register(api.engine, successor, now=api.clock.now)
+    both = api.post("/v1/cases", json={"incident_type": "account_compromised", "attributes": {}})
+    assert both.status_code == 422 and "test-policy, test-policy-2026" in both.json()["detail"]
+
+    api.post("/v1/policies/test-policy/retire", who="admin")
+    opened = api.open_case()
+
+    assert opened["policy"]["id"] == "test-policy-2026"
+    api.post("/v1/policies/test-policy-2026/retire", who="admin")
+    refused = api.post("/v1/cases", json={"incident_type": "account_compromised", "attributes": {}})
+    assert refused.status_code == 409 and refused.json()["type"] == "/problems/policy-retired"

@@ -15,6 +15,7 @@ from casework.history.hashchain import (
     GENESIS_HASH,
     ChainProblem,
     ProblemKind,
+    body_of,
     canonical_json,
     compute_hash,
     normalize_json,
@@ -189,3 +190,31 @@ def test_a_shorter_or_longer_history_than_the_case_records_is_named() -> None:
     assert longer.detail == (
         "the case records 1 events but 3 are stored: events were appended outside Lifeline"
     )
+
+
+@pytest.mark.parametrize(
+    ("actor", "data", "dedupe_key"),
+    [
+        ("agent:zoë", {"text": "café ☕", "b": [1, 2.5, None], "a": {"z": True, "y": "x"}}, None),
+        ('sys"tem\\ \n\t\u0001', {"quote": '"', "nested": {"k": [{"b": 1, "a": -0.0}]}}, "k:1/\u2028"),
+        ("system", {}, "breached:clock:first_response"),
+        ("", {"big": 10**30, "small": 1e-300, "emoji": "🚨", "keys": {"é": 1, "e": 2, "Z": 3}}, ""),
+    ],
+)
+def test_the_writers_hash_is_the_recipes_hash(
+    actor: str, data: dict[str, Any], dedupe_key: str | None
+) -> None:
+    """chain_events hashes a body assembled from the data's canonical text (body_hash): the bytes,
+    hence the hash, must be those of the documented recipe for any actor, data and key."""
+    from casework.history.hashchain import body_hash, normalized_with_text
+
+    stored, text = normalized_with_text(data)
+    at = AT.astimezone(ROME_WINTER)
+    values = ("cs_ü", 7, "breached", at, AT, actor, stored, 12, dedupe_key, "f" * 64)
+    expected = hashlib.sha256(
+        json.dumps(body_of(*values), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8"
+        )
+    ).hexdigest()
+    assert body_hash(*values[:6], text, *values[7:]) == expected
+    assert text == canonical_json(stored)

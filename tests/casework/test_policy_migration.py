@@ -47,6 +47,9 @@ def test_migrations_chain_and_the_audit_replays_across_both(engine: Engine) -> N
     assert result["after"]["clocks"]["first_response"] == at(5).isoformat(timespec="microseconds")
     report = _clean(engine, 30)
     assert report["clean"] is True, report["replay_findings"]
+    with session_scope(engine, write=False) as session:
+        grouped = session.execute(text("SELECT DISTINCT policy_version FROM clock_outcomes")).scalars().all()
+    assert grouped == [3]  # the compliance report counts the case under the version it pins
     with session_scope(engine) as session:
         session.execute(text("UPDATE cases SET policy_version = 2 WHERE id = :id"), {"id": case_id})
     findings = _clean(engine, 30)["replay_findings"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from console import case_page
@@ -126,6 +128,24 @@ def test_the_timeline_shows_the_latest_events_unless_asked(
     assert "note 2" in page and "note 0" not in page
     every = console.page(f"/console/cases/{case_id}?timeline=all").text.split('id="h-timeline"')[1]
     assert every.count("<tr data-kind=") == 4 and "Show every event" not in every
+
+
+def test_every_event_is_one_link_away_from_a_long_timeline(console: ConsoleWorld) -> None:
+    case_id = console.open_case()
+    for n in range(case_page.TIMELINE_EVENTS + 5):
+        console.act(case_id, "note", text=f"note {n}")
+    total = case_page.TIMELINE_EVENTS + 6  # opened, then the notes
+    console.sign_in("agent")
+    page = console.page(f"/console/cases/{case_id}").text.split('id="h-timeline"')[1]
+    assert page.count("<tr data-kind=") == case_page.TIMELINE_EVENTS
+    assert f"The latest {case_page.TIMELINE_EVENTS} of {total} events." in page
+    assert 'data-kind="opened"' not in page and f"note {total - 2}" in page
+    link = re.search(r'<a href="([^"]+)">Show every event</a>', page)
+    assert link is not None
+    every = console.page(link.group(1).replace("&amp;", "&")).text.split('id="h-timeline"')[1]
+    assert every.count("<tr data-kind=") == total and 'data-kind="opened"' in every
+    seqs = [int(s) for s in re.findall(r'<tr data-kind="[^"]+">\s*<td>(\d+)</td>', every)]
+    assert seqs == list(range(1, total + 1))  # oldest first, none missing
 
 
 def test_merge_into_another_case(console: ConsoleWorld) -> None:

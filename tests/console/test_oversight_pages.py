@@ -70,6 +70,28 @@ def test_reports_table_charts_and_csv(console: ConsoleWorld) -> None:
     assert [r["bucket"] for r in lateness][0] == "< 1 s" and lateness[-1]["to_seconds"] == ""
 
 
+def test_reports_by_assignee_show_each_agents_workload(console: ConsoleWorld) -> None:
+    """Grouped by the current assignee (an exact scan, said on the page); the default grouping
+    comes from the roll-ups kept on write."""
+    ana = console.open_case(minutes_ago=20)  # P1: first response breached
+    console.act(ana, "assign", assignee="ana")
+    console.act(console.open_case(STANDARD), "acknowledge")  # unassigned, met
+    console.sign_in("auditor")
+    page = console.page("/console/reports?from=2026-03-01&to=2026-03-02&group_by=assignee")
+    assert page.status_code == 200 and '<option value="assignee" selected>' in page.text
+    assert "Exact: the period's history scanned (by current assignee)." in page.text
+    rows = {}
+    for key in ("ana", "(unassigned)"):
+        row = page.text.split(f'<th scope="row">{key}</th>')[1].split("</tr>")[0]
+        rows[key] = [cell.split("</td>")[0] for cell in row.split("<td>")[1:]][:5]
+    assert rows == {
+        "ana": ["1", "first_response", "0", "1", "0"],
+        "(unassigned)": ["1", "first_response", "1", "0", "0"],
+    }
+    default = console.page("/console/reports?from=2026-03-01&to=2026-03-02")
+    assert "From the roll-ups kept on write: counts exact, medians and p90 within 1.0 %." in default.text
+
+
 def test_audit_verifies_and_shows_findings(console: ConsoleWorld) -> None:
     case_id = console.open_case(minutes_ago=20)
     console.sign_in("auditor")

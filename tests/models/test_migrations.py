@@ -32,6 +32,9 @@ TABLES = {
     "worker_heartbeats",
     "case_links",
     "bulk_requests",
+    "rollup_cases",
+    "rollup_clocks",
+    "rollup_escalations",
 }
 
 

@@ -1,0 +1,92 @@
+"""Where an API route's time goes, in-process: the benchmark's three routes and the ceiling called
+through the ASGI app (httpx's ASGITransport in this thread's event loop, no sockets), timed per
+request (CPU time of this process, the steadier figure on a shared host; the client's share is
+the same for a route and its ceiling) and, with ``--profile ROUTE``, under cProfile.
+
+    python -m bench.api_profile [--quick] [--requests 300] [--profile list_queue] [--top 40]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import pstats
+import time
+from typing import Any
+
+import httpx
+
+from bench.api import sample_ids
+from bench.api_server import server_app
+from bench.common import backends, parser
+from bench.server import keys
+from bench.sweep import FULL, QUICK, dataset
+from bench.templates import attributes
+
+
+def requests_of(ids: list[str]) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
+    from datetime import UTC, datetime
+
+    body = {"incident_type": "account_compromised", "attributes": attributes("standard", datetime.now(UTC))}
+    return {
+        "get_case": ("GET", f"/v1/cases/{ids[0]}", None),
+        "list_queue": ("GET", "/v1/cases?queue=creator-support", None),
+        "post_case": ("POST", "/v1/cases", body),
+    }
+
+
+async def measure(
+    url: str, agent: str, ids: list[str], requests: int, profile: str, top: int, rounds: int = 10
+) -> dict[str, float]:
+    app = server_app(url)
+    headers = {"Authorization": f"Bearer {agent}"}
+    result: dict[str, float] = {}
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+    ):
+        for name, (method, path, body) in requests_of(ids).items():
+            size = len((await client.request(method, path, json=body, headers=headers)).content)
+            targets = {name: (path, headers), f"{name}_ceiling": (f"/bench/ceiling?bytes={size}", {})}
+            for label, (target, extra) in targets.items():
+                for _ in range(20):  # warm
+                    await client.request(method, target, json=body, headers=extra)
+                profiler = cProfile.Profile(time.process_time) if label == profile else None
+                if profiler is not None:
+                    profiler.enable()
+                    for _ in range(requests):
+                        await client.request(method, target, json=body, headers=extra)
+                    profiler.disable()
+                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+            # Rounds of each in turn; the least CPU per request of any round is the figure (on a
+            # shared host, the rounds a neighbour disturbed are slower, never faster).
+            for _ in range(rounds):
+                for label, (target, extra) in targets.items():
+                    cpu = time.process_time()
+                    for _ in range(requests // rounds):
+                        response = await client.request(method, target, json=body, headers=extra)
+                        assert response.status_code < 300, response.text
+                    spent = (time.process_time() - cpu) / (requests // rounds) * 1000
+                    result[f"{label}_cpu_ms"] = round(min(result.get(f"{label}_cpu_ms", spent), spent), 3)
+            result[f"{name}_ratio"] = round(result[f"{name}_ceiling_cpu_ms"] / result[f"{name}_cpu_ms"], 3)
+    return result
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.set_defaults(backends="sqlite")
+    p.add_argument("--requests", type=int, default=300)
+    p.add_argument("--profile", default="")
+    p.add_argument("--top", type=int, default=40)
+    args = p.parse_args()
+    url = dataset(backends(args)[0], QUICK if args.quick else FULL, args.postgres)
+    agent, _auditor = keys(url)
+    ids = sample_ids(url, 50)
+    result = asyncio.run(measure(url, agent, ids, args.requests, args.profile, args.top))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
