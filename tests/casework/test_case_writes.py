@@ -90,6 +90,12 @@ def test_a_case_opened_weeks_ago_is_stored_as_the_engine_decided(
         assert note.channel == event.data["channel"] and note.payload["event"] == event.data
         assert note.payload["at"] == event.at.isoformat(timespec="microseconds")
         assert note.payload["case"]["stage"] == stored.stage
+        # The queued reminder counts the earlier ones of its channel and stage it stands for.
+        key = (event.data["channel"], event.data.get("stage"))
+        left_unsent = sum(1 for e in reminders if (e.data["channel"], e.data["stage"]) == key) - 1
+        assert note.payload.get("superseded") == (
+            left_unsent if "repeat" in event.data and left_unsent else None
+        )
         assert (note.status, note.attempts, note.next_attempt_at, note.created_at) == (
             NotificationStatus.PENDING,
             0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
@@ -101,3 +101,126 @@ def test_workers_on_postgres_skip_cases_another_worker_holds(engine: Engine) -> 
     with session_scope(engine) as a, session_scope(engine) as b:
         assert [c.id for c in claim_due_cases(a, at(60), limit=1)] == [first.id]
         assert [c.id for c in claim_due_cases(b, at(60), limit=10)] == [second.id]
+
+
+def test_claim_orders_by_deadline_then_id_not_by_opening(engine: Engine) -> None:
+    register(engine)
+    opened_first = open_one(engine, now=at(0)).case.id  # at risk at 45 min
+    twins = sorted(open_one(engine, now=at(10)).case.id for _ in range(2))  # at risk at 55 min
+    with session_scope(engine) as s:
+        [change] = apply_due_timers(s, [opened_first], at(50))
+        assert change.case.next_deadline_at == at(60)  # now due after the twins
+    with session_scope(engine) as s:
+        assert [c.id for c in claim_due_cases(s, at(55), limit=10)] == twins  # due at ``now`` itself
+        assert [c.id for c in claim_due_cases(s, at(70), limit=10)] == [*twins, opened_first]
+        assert [c.id for c in claim_due_cases(s, at(70), limit=1)] == twins[:1]
+
+
+def test_a_claimed_case_with_nothing_due_gets_its_true_deadline_back(
+    engine: Engine, session: Session
+) -> None:
+    register(engine)
+    case = open_one(engine).case
+    with session_scope(engine) as s:  # the index is out of date: it says due at 30 min (truly 45)
+        s.exec(update(Case).where(col(Case.id) == case.id).values(next_deadline_at=at(30)))
+    with session_scope(engine) as s:
+        claimed = claim_due_cases(s, at(40), limit=10)
+        assert [c.id for c in claimed] == [case.id]
+        assert apply_due_timers(s, claimed, at(40)) == []
+        assert claimed[0].next_deadline_at == at(45)  # the row reads as now stored
+    with session_scope(engine) as s:
+        assert claim_due_cases(s, at(40), limit=10) == []
+        stored = s.get(Case, case.id)
+        assert stored is not None
+        assert (stored.next_deadline_at, stored.version, stored.last_seq) == (
+            at(45),
+            case.version,
+            case.last_seq,
+        )
+
+
+def test_a_batch_may_mix_claimed_rows_and_case_ids(engine: Engine) -> None:
+    register(engine)
+    first, second = (open_one(engine).case.id for _ in range(2))
+    with session_scope(engine) as s:
+        claimed = s.get(Case, first)
+        assert claimed is not None
+        changes = apply_due_timers(s, [claimed, second, first], at(50))
+    assert [(c.case.id, c.case.version, [e.kind for e in c.events]) for c in changes] == [
+        (first, 2, [EventKind.AT_RISK]),
+        (second, 2, [EventKind.AT_RISK]),
+    ]
+
+
+def test_breach_rows_and_webhook_bodies_say_where_the_case_stood(engine: Engine, session: Session) -> None:
+    register(engine)
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as s:
+        apply_due_timers(s, [case_id], at(130))
+    breaches = session.exec(select(Breach).order_by(col(Breach.due_at))).all()
+    common = {"case_id": case_id, "detected_at": at(130), "policy_version": 1, "priority": "P2"}
+    assert [b.model_dump(exclude={"id"}) for b in breaches] == [
+        {
+            **common,
+            "event_seq": 3,
+            "target_type": BreachTarget.CLOCK,
+            "target": "first_response",
+            "due_at": at(60),
+            "incident_type": "account_compromised",
+            "queue": "creator-support",  # the queue it breached in, not the one it escalated to
+        },
+        {
+            **common,
+            "event_seq": 5,
+            "target_type": BreachTarget.STAGE,
+            "target": "frontline",
+            "due_at": at(120),
+            "incident_type": "account_compromised",
+            "queue": "creator-support",
+        },
+    ]
+    where = {
+        "assignee": None,
+        "next_deadline_at": "2026-03-02T15:00:00.000000+00:00",
+        "priority": "P2",
+        "queue": "security-specialists",
+        "stage": "security",
+        "status": "open",
+    }
+    about = {
+        "case": where,
+        "case_id": case_id,
+        "incident_type": "account_compromised",
+        "policy_id": "test-policy",
+    }
+    notes = session.exec(select(Notification).order_by(col(Notification.event_seq))).all()
+    assert [n.payload for n in notes] == [
+        {
+            **about,
+            "at": "2026-03-02T10:00:00.000000+00:00",
+            "channel": "support-leads",
+            "event": {
+                "channel": "support-leads",
+                "clock": "first_response",
+                "priority": "P2",
+                "reason": "first_response breached",
+            },
+            "event_seq": 4,
+            "policy_version": 1,
+            "reason": "first_response breached",
+        },
+        {
+            **about,
+            "at": "2026-03-02T11:00:00.000000+00:00",
+            "channel": "security-oncall",
+            "event": {
+                "channel": "security-oncall",
+                "priority": "P2",
+                "reason": "entered security",
+                "stage": "security",
+            },
+            "event_seq": 7,
+            "policy_version": 1,
+            "reason": "entered security",
+        },
+    ]

@@ -1,65 +1,39 @@
-"""The outbox's exactly-once paths, on both databases: a claim leases its rows, an expired lease is
-claimed again, a row no longer pending is left alone, and two workers racing one notification record
-one delivery (issue 19: each of these bugs once survived the whole suite)."""
+"""The outbox's exactly-once paths, on both databases: a claim leases its rows (earliest due first), an
+expired lease is claimed again, a row no longer pending is left alone, two workers racing one
+notification record one delivery (issue 19: each of these bugs once survived the whole suite), and a
+stopping worker gives its leases back."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from casework.cases.escalations import apply_due_timers
 from casework.history.hashchain import verify_chain
 from casework.history.outbox import (
     claim_due_notifications,
+    earliest_pending_attempt,
     pending_items,
     record_delivered,
     record_delivered_many,
     record_failed_attempt,
     record_undeliverable,
+    release_leases,
 )
 from models.db import session_scope
 from models.kinds import NotificationStatus
-from models.tables import CaseEvent, Notification
 from sla_engine.kinds import EventKind
-from tests.casework.builders import at, open_one, register
+from tests.casework.outbox_rows import (
+    LEASE,
+    NOW,
+    claim,
+    dead_letter_all,
+    delivery_events,
+    row,
+)
 from tests.casework.test_concurrency import run_together
-
-NOW = at(130)
-LEASE = timedelta(seconds=60)
-
-
-@pytest.fixture
-def notification_ids(engine: Engine) -> list[int]:
-    """Two cases whose due timers queued two notifications each (every row pending, due at once)."""
-    register(engine)
-    case_ids = [open_one(engine).case.id for _ in range(2)]
-    with session_scope(engine) as s:
-        apply_due_timers(s, case_ids, NOW)
-        ids = [n for n in s.exec(select(Notification.id).order_by(col(Notification.id))) if n is not None]
-    assert len(ids) == 4
-    return ids
-
-
-def claim(engine: Engine, now: datetime, limit: int = 10) -> list[int]:
-    with session_scope(engine) as s:
-        return [item.id for item in claim_due_notifications(s, now, limit, LEASE)]
-
-
-def row(session: Session, notification_id: int) -> Notification:
-    """The row as stored now (a new transaction: the last one's snapshot may be out of date)."""
-    session.rollback()
-    found = session.get(Notification, notification_id)
-    assert found is not None
-    return found
-
-
-def delivery_events(session: Session, kind: EventKind = EventKind.NOTIFICATION_DELIVERED) -> list[CaseEvent]:
-    session.rollback()
-    return list(session.exec(select(CaseEvent).where(CaseEvent.kind == kind)))
 
 
 def test_a_claim_leases_its_rows_so_no_other_claim_takes_them(
@@ -210,3 +184,70 @@ def test_a_batch_leaves_rows_no_longer_pending_alone(
     assert sorted(e.data["notification_id"] for e in delivery_events(session)) == [first, second]
     assert [row(session, i).attempts for i in (first, second)] == [1, 1]
     assert verify_chain(session) == []
+
+
+def test_pending_items_are_the_asked_rows_still_pending_as_claimed_in_id_order(
+    engine: Engine, notification_ids: list[int]
+) -> None:
+    first, *others = notification_ids
+    with session_scope(engine) as s:
+        claimed = claim_due_notifications(s, NOW, 10, LEASE)
+        assert record_delivered(s, first, NOW, 200) is True
+    asked = list(reversed(notification_ids[:3]))  # a later row is not asked for
+    with session_scope(engine) as s:
+        assert pending_items(s, asked) == [item for item in claimed if item.id in others[:2]]
+
+
+def test_released_leases_make_only_the_given_pending_rows_due_again(
+    engine: Engine, session: Session, notification_ids: list[int]
+) -> None:
+    first, *mine, theirs = notification_ids  # the last row is leased to another worker
+    claim(engine, NOW)
+    with session_scope(engine) as s:
+        record_delivered(s, first, NOW, 200)
+    stopping = NOW + timedelta(seconds=5)
+    with session_scope(engine) as s:
+        assert release_leases(s, [first, *mine], stopping) == len(mine)
+    assert row(session, first).next_attempt_at is None
+    assert [row(session, i).next_attempt_at for i in mine] == [stopping] * len(mine)
+    assert row(session, theirs).next_attempt_at == NOW + LEASE
+    assert claim(engine, stopping) == mine
+
+
+def test_earliest_pending_attempt_is_the_next_due_row_or_none(
+    engine: Engine, session: Session, notification_ids: list[int]
+) -> None:
+    with session_scope(engine) as s:
+        assert earliest_pending_attempt(s) == NOW
+    claim(engine, NOW, limit=2)
+    with session_scope(engine) as s:
+        assert earliest_pending_attempt(s) == NOW  # two rows not claimed yet
+    claim(engine, NOW)
+    with session_scope(engine) as s:
+        assert earliest_pending_attempt(s) == NOW + LEASE
+    dead_letter_all(engine, notification_ids)
+    with session_scope(engine) as s:
+        assert earliest_pending_attempt(s) is None
+
+
+def test_the_webhook_body_is_the_payload_with_the_notification_id_and_kind(
+    engine: Engine, notification_ids: list[int]
+) -> None:
+    with session_scope(engine) as s:
+        [item] = claim_due_notifications(s, NOW, 1, LEASE)
+    body = item.webhook_body()
+    assert body == {**item.payload, "notification_id": notification_ids[0], "kind": "notified"}
+    assert body["case_id"] == item.case_id and body["event_seq"] == item.event_seq
+
+
+def test_a_claim_takes_the_earliest_due_rows_first_then_by_id(
+    engine: Engine, notification_ids: list[int]
+) -> None:
+    first, second, third, fourth = notification_ids
+    claim(engine, NOW)
+    with session_scope(engine) as s:  # retries due after the other rows' leases run out, first last
+        record_failed_attempt(s, first, NOW, "HTTP 503", 5, NOW + LEASE + timedelta(seconds=10))
+        record_failed_attempt(s, second, NOW, "HTTP 503", 5, NOW + LEASE + timedelta(seconds=5))
+    later = NOW + LEASE + timedelta(seconds=20)
+    assert claim(engine, later, limit=3) == [third, fourth, second]
+    assert claim(engine, later) == [first]
