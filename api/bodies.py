@@ -343,3 +343,12 @@ class SimulateRequest(BaseModel):
     policy: dict[str, Any] | None = Field(
         None, description="A draft policy document to simulate instead (validated; nothing is registered)"
     )
+
+
+class BulkCase(BaseModel):
+    """A case and the version the client saw (bulk actions, policy migrations): stale if it moved on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    version: Annotated[int, Field(ge=1, description="The version you saw: stale if the case moved on")]

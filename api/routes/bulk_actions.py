@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.bodies import CaseAction
+from api.bodies import BulkCase, CaseAction
 from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, CaseWriter, EngineDep, NowDep
 from api.listing import BulkFilter, case_filters
@@ -19,13 +19,6 @@ from casework.bulk.runner import MAX_CASES, Target, run_bulk, select_targets, su
 from casework.errors import UnknownName
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=CheckedRoute)
-
-
-class BulkCase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
-    version: Annotated[int, Field(ge=1, description="The version you saw: stale if the case moved on")]
 
 
 class BulkActionRequest(BaseModel):

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
+from api.bodies import BulkCase
 from api.checked_input import CheckedRoute
 from api.deps import PROBLEMS, EngineDep, NowDep, PolicyAuthor, PolicyId
 from api.listing import BulkFilter, case_filters
@@ -50,13 +51,6 @@ def retire(policy_id: PolicyId, holder: PolicyAuthor, engine: EngineDep, now: No
     )
 
 
-class MigrationCase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: Annotated[StrictStr, Field(min_length=1, max_length=40)]
-    version: Annotated[int, Field(ge=1, description="The version you saw: stale if the case moved on")]
-
-
 class MigrationBody(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -71,7 +65,7 @@ class MigrationBody(BaseModel):
     to: StrictInt | StrictStr = Field(description="The version to move to: 3, or 'policy-id:3'")
     mode: MigrationMode = MigrationMode.KEEP
     where: BulkFilter | None = Field(None, description="As GET /v1/cases filters; only open cases migrate")
-    cases: Annotated[list[MigrationCase], Field(min_length=1, max_length=MAX_CASES)] | None = None
+    cases: Annotated[list[BulkCase], Field(min_length=1, max_length=MAX_CASES)] | None = None
     dry_run: bool = False
 
     @model_validator(mode="after")
