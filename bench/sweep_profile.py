@@ -70,7 +70,7 @@ def sweep_plain(
     """Sweep every due case with plain batches inside ``run``; returns (seconds, CPU seconds of
     this process, cases). On a shared host the CPU time is the steadier figure."""
     engine = make_engine(url)
-    preload_policies(engine)
+    preload_policies(engine, freeze_heap=True)
     counts = {"cases": 0}
 
     def loop() -> None:

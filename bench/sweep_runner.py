@@ -24,7 +24,7 @@ async def sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
     from flows.sweep_batches import preload_policies
 
     use_database(url)
-    preload_policies(engine_for(url))  # as `lifeline worker` does before its first sweep
+    preload_policies(engine_for(url), freeze_heap=True)  # as `lifeline worker` does before its first sweep
     await escalation_sweep(batch_size=batch_size, max_batches=1, now=datetime(2000, 1, 1, tzinfo=now.tzinfo))
     totals: dict[str, float] = {}
     runs = 0

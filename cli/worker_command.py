@@ -62,7 +62,11 @@ def worker(
     from models.migrate import SchemaError
 
     _log_to_stderr()
-    overrides: dict[str, Any] = {"batch_size": batch_size, "worker_id": worker_id or default_worker_id()}
+    overrides: dict[str, Any] = {
+        "batch_size": batch_size,
+        "worker_id": worker_id or default_worker_id(),
+        "freeze_heap": True,
+    }
     if database_url:
         overrides["database_url"] = database_url
     if channels_file:

@@ -81,18 +81,22 @@ def earliest_deadline(engine: Engine) -> datetime | None:
         return next_deadline(session)
 
 
-def preload_policies(engine: Engine) -> list[str]:
+def preload_policies(engine: Engine, freeze_heap: bool = False) -> list[str]:
     """Parse every registered policy version before the first sweep (``policy_registry.preload``);
     returns the versions that could not be parsed, for the caller to log.
 
-    Then every object alive (modules, Prefect's and SQLAlchemy's machinery, the parsed policies)
-    is moved out of the garbage collector's sight (``gc.freeze``): they live as long as the
-    process, and each full collection during a sweep traversed them all again (~20% of a
-    batch's CPU, bench/README.md)."""
+    With ``freeze_heap`` (a process that is only a worker: ``lifeline worker``, the benchmarks)
+    every object alive (modules, Prefect's and SQLAlchemy's machinery, the parsed policies) is
+    then moved out of the garbage collector's sight (``gc.freeze``): they live as long as the
+    process, and each full collection during a sweep traversed them all again (~20% of a batch's
+    CPU, bench/README.md). Not for a process that hosts other work (``lifeline serve``, a test
+    run): the full ``gc.collect()`` before the freeze walks that process's whole heap (seconds
+    in a test session, delaying the first sweep), and what it freezes is never collected."""
     with session_scope(engine, write=False) as session:
         problems = policy_registry.preload(session)
-    gc.collect()
-    gc.freeze()
+    if freeze_heap:
+        gc.collect()
+        gc.freeze()
     return problems
 
 

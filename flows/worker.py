@@ -89,7 +89,7 @@ class Worker:
 
     async def run(self) -> None:
         await asyncio.to_thread(ensure_schema_current, self.engine)
-        for problem in await asyncio.to_thread(preload_policies, self.engine):
+        for problem in await asyncio.to_thread(preload_policies, self.engine, self.config.freeze_heap):
             log.warning("cannot parse %s", problem)
         for line in await asyncio.to_thread(self._undefined_channels):
             log.warning("%s is not in the channels file: its notifications will be dead letters", line)

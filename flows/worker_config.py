@@ -49,6 +49,9 @@ class WorkerConfig:
     flow_run_patience: timedelta = FLOW_RUN_PATIENCE
     #: Serve both flows as Prefect deployments; None: only when PREFECT_API_URL names a server.
     serve_deployments: bool | None = None
+    #: Freeze the heap after the policies load (``sweep_batches.preload_policies``): only when the
+    #: process is nothing but this worker (``lifeline worker`` sets it).
+    freeze_heap: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WorkerConfig:
