@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import ARRAY, Connection, Integer, String, bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -139,7 +139,7 @@ def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: 
     savepoint = session.begin_nested()
     connection = session.connection()  # emits the SAVEPOINT (begin_nested alone does not)
     try:
-        updated = connection.execute(UPDATE_CASE, case_params).rowcount
+        updated = _update_cases(connection, case_params)
         if updated != len(case_params):
             savepoint.rollback()
             _raise_stale(session, case_params)
@@ -151,6 +151,39 @@ def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: 
             raise DuplicateTimedEvent(_duplicated_case(session, events)) from exc
         raise
     savepoint.commit()
+
+
+#: The columns of a delivery's record (no new state): the version and the last event's seq.
+_RECORD_ONLY = frozenset({"_id", "_seen", "version", "last_seq"})
+
+
+def _update_cases(connection: Connection, case_params: list[dict[str, Any]]) -> int:
+    """The compare-and-set UPDATE of the case rows; how many matched. On PostgreSQL, records that
+    leave the cases' state as it is (deliveries) are one UPDATE joined to arrays of the values
+    (``unnest``): an executemany there is a statement per case for the server to run."""
+    if connection.dialect.name != "postgresql" or any(p.keys() != _RECORD_ONLY for p in case_params):
+        return int(connection.execute(UPDATE_CASE, case_params).rowcount)
+    arrays = (
+        bindparam(f"_{name}s", [p[key] for p in case_params], type_=ARRAY(type_))
+        for name, key, type_ in _RECORD_COLUMNS
+    )
+    names = (name for name, _, _ in _RECORD_COLUMNS)
+    values = func.unnest(*arrays).table_valued(*names).render_derived("recorded")
+    statement = (
+        update(CASES)
+        .where(CASES.c.id == values.c.id, CASES.c.version == values.c.seen)
+        .values(version=values.c.version, last_seq=values.c.last_seq)
+    )
+    return int(connection.execute(statement).rowcount)
+
+
+#: The arrays' names, their parameters' keys, their element types.
+_RECORD_COLUMNS = (
+    ("id", "_id", String()),
+    ("seen", "_seen", Integer()),
+    ("version", "version", Integer()),
+    ("last_seq", "last_seq", Integer()),
+)
 
 
 def _raise_stale(session: Session, params: list[dict[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import ARRAY, DateTime, Integer, bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -76,24 +76,26 @@ def earliest_pending_attempt(session: Session) -> datetime | None:
 def claim_due_notifications(
     session: Session, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE
 ) -> list[OutboxItem]:
-    """Lease up to ``limit`` pending rows due at ``now`` (oldest first) to the caller."""
+    """Lease up to ``limit`` pending rows due at ``now`` (oldest first) to the caller: one SELECT
+    of the columns an item needs (locked, skipping rows another claim holds, on PostgreSQL) and
+    one UPDATE of them all. Through the ORM it was the objects and an UPDATE per row (a statement
+    each for PostgreSQL to parse and run, a round trip each without pipelining)."""
+    columns = ("id", "case_id", "event_seq", "channel", "payload", "attempts")
     query = (
-        select(Notification)
+        sa_select(*(col(getattr(Notification, name)) for name in columns))
         .where(Notification.status == NotificationStatus.PENDING, col(Notification.next_attempt_at) <= now)
         .order_by(col(Notification.next_attempt_at), col(Notification.id))
         .limit(limit)
     )
     if _is_postgres(session):
         query = query.with_for_update(skip_locked=True)
-    items: list[OutboxItem] = []
-    for row in session.exec(query).all():
-        row.next_attempt_at = now + lease
-        session.add(row)
-        assert row.id is not None
-        item = OutboxItem(row.id, row.case_id, row.event_seq, row.channel, dict(row.payload), row.attempts)
-        items.append(item)
-    session.flush()
-    return items
+    rows = list(session.connection().execute(query))
+    if not rows:
+        return []
+    lease_until = now + lease
+    leased = update(Notification).where(col(Notification.id).in_([row.id for row in rows]))
+    session.connection().execute(leased.values(next_attempt_at=lease_until))
+    return [OutboxItem(r.id, r.case_id, r.event_seq, r.channel, dict(r.payload), r.attempts) for r in rows]
 
 
 def _locked_row(session: Session, notification_id: int) -> Notification | None:
@@ -181,13 +183,42 @@ def record_delivered_many(session: Session, answers: Sequence[Answer], now: date
         events[row.case_id].append(
             EngineEvent(EventKind.NOTIFICATION_DELIVERED, at, DELIVERY_ACTOR, data, key)
         )
-    marks = [{"_id": row.id, "_at": by_id[row.id][0]} for row in rows]
-    session.connection().execute(_MARK_DELIVERED, marks)
+    _mark_delivered(session, [(row.id, by_id[row.id][0]) for row in rows])
     hashes = last_hashes(session, cases)
     write_changes(
         session, [PlannedChange(c, None, events[c.id], hashes.get(c.id, GENESIS_HASH)) for c in cases], now
     )
     return {row.id for row in rows}
+
+
+def _mark_delivered(session: Session, marks: list[tuple[int, datetime]]) -> None:
+    """Mark the (locked, pending) rows delivered, each at its own instant. On PostgreSQL one UPDATE
+    joined to the arrays of ids and instants (``unnest``): an executemany there is still a statement
+    per row for the server to run, the most expensive part of recording a batch (~1.5 ms a row on
+    the 2-core test machine, with the cases' UPDATE). SQLite runs the executemany in-process."""
+    if not _is_postgres(session):
+        session.connection().execute(_MARK_DELIVERED, [{"_id": nid, "_at": at} for nid, at in marks])
+        return
+    answered = (
+        func.unnest(
+            bindparam("ids", [nid for nid, _ in marks], type_=ARRAY(Integer)),
+            bindparam("ats", [at for _, at in marks], type_=ARRAY(DateTime(timezone=True))),
+        )
+        .table_valued("id", "at")
+        .render_derived(name="answered")
+    )
+    statement = (
+        update(Notification)
+        .where(col(Notification.id) == answered.c.id)
+        .values(
+            status=NotificationStatus.DELIVERED,
+            attempts=col(Notification.attempts) + 1,
+            delivered_at=answered.c.at,
+            next_attempt_at=None,
+            last_error=None,
+        )
+    )
+    session.connection().execute(statement)
 
 
 def _pending_rows(session: Session, ids: list[int]) -> list[Any]:
