@@ -35,6 +35,7 @@ from flows.outbox_delivery import (
     claim_batch,
     deliver_by_channel,
     deliver_group,
+    shared_limits,
     still_pending,
     summary,
 )
@@ -94,7 +95,7 @@ async def deliver_due(
         items = await asyncio.to_thread(still_pending, engine, notification_ids)
     if not items:
         return {"claimed": 0}
-    channel_limits = limits or ChannelLimits()
+    channel_limits = limits or shared_limits()
     client = shared_clients(policy.timeout_seconds)
 
     async def run_group(channel: str, group: list[OutboxItem]) -> Counter[str]:

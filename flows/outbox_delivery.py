@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -47,7 +48,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class ChannelLimits:
     """A semaphore per channel: deliveries run concurrently but never more than ``per_channel`` to
-    one receiver at once. One per worker (its event loop), shared by its delivery runs."""
+    one receiver at once. One per worker (its event loop), shared by its delivery runs: see
+    :func:`shared_limits`."""
 
     def __init__(self, per_channel: int = DEFAULT_PER_CHANNEL) -> None:
         self.per_channel = per_channel
@@ -58,6 +60,22 @@ class ChannelLimits:
         if limit is None:
             limit = self._limits[channel] = asyncio.Semaphore(self.per_channel)
         return limit
+
+
+_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ChannelLimits] = weakref.WeakKeyDictionary()
+
+
+def shared_limits() -> ChannelLimits:
+    """The running event loop's limits, shared by every delivery run of a worker, with or without
+    Prefect (its flow runs run on the worker's loop). Each `deliver-notifications` flow run had
+    limits of its own, so four runs at once could put four times ``per_channel`` requests on a
+    channel's clients (flows/http_clients.py), which hold ``per_channel`` connections: the rest
+    waited inside httpx's pools rather than on the channel's semaphore."""
+    loop = asyncio.get_running_loop()
+    limits = _LIMITS.get(loop)
+    if limits is None:
+        limits = _LIMITS[loop] = ChannelLimits()
+    return limits
 
 
 def backoff_seconds(policy: DeliveryPolicy, failures: int, rng: random.Random | None = None) -> float:

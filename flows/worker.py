@@ -43,10 +43,10 @@ from flows.flow_runs import FlowRuns, serve_deployments
 from flows.http_clients import close_shared_clients, shared_clients
 from flows.orchestrator import Orchestrator
 from flows.outbox_delivery import (
-    ChannelLimits,
     claim_batch,
     deliver_by_channel,
     plain_group_runner,
+    shared_limits,
     still_pending,
     summary,
 )
@@ -82,7 +82,6 @@ class Worker:
         self.deliveries: dict[asyncio.Task[Any], list[int]] = {}
         #: Flow runs awaited unless Prefect goes away, and those given up on.
         self.flow_runs = FlowRuns(self.orchestrator)
-        self.limits = ChannelLimits()
         self.sweeps = 0
         self.sweeps_in_flow = 0
         self._serving: asyncio.Future[None] | None = None
@@ -248,7 +247,7 @@ class Worker:
         policy = self.config.delivery
         targets = load_targets(self.config.channels_file)
         client = shared_clients(policy.timeout_seconds)
-        runner = plain_group_runner(self.engine, client, targets, policy, self.limits, self.clock)
+        runner = plain_group_runner(self.engine, client, targets, policy, shared_limits(), self.clock)
         counts = await deliver_by_channel(items, runner)
         if counts.get("dead"):
             log.error("deliver-notifications (without Prefect): %s", summary(counts))

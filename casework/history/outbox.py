@@ -83,7 +83,9 @@ def claim_due_notifications(
     columns = ("id", "case_id", "event_seq", "channel", "payload", "attempts")
     query = (
         sa_select(*(col(getattr(Notification, name)) for name in columns))
-        .where(Notification.status == NotificationStatus.PENDING, col(Notification.next_attempt_at) <= now)
+        .where(
+            col(Notification.status) == NotificationStatus.PENDING, col(Notification.next_attempt_at) <= now
+        )
         .order_by(col(Notification.next_attempt_at), col(Notification.id))
         .limit(limit)
     )

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from flows.delivery import DeliveriesFailed, deliver_notifications
+from flows.outbox_delivery import shared_limits
 from flows.sweep import escalation_sweep
 from models.db import session_scope
 from models.kinds import NotificationStatus
@@ -108,6 +109,39 @@ def test_notifications_reach_the_webhook_signed_once_each_and_are_recorded_in_hi
     assert sorted(e.data["notification_id"] for e in delivered) == [r.id for r in rows]
     assert asyncio.run(deliver_notifications(database_url=db_url, channels_file=path)) == {"claimed": 0}
     assert_exactly_once(engine)
+
+
+def test_a_delivery_flow_run_waits_on_the_workers_bound_per_channel(
+    engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
+) -> None:
+    # Flow runs run on the worker's event loop and share its semaphores (one per channel): with
+    # every permit held elsewhere on the loop, a flow run sends nothing until they are given back.
+    url, state = receiver
+    register_ladder(engine, STEP)
+    open_cases(engine, 2, T0)
+    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 3 * STEP))
+    path = channels_file(tmp_path, url)
+
+    async def held_then_released() -> tuple[int, dict[str, Any]]:
+        limits = shared_limits()
+        permits = [limits[name] for name in CHANNELS for _ in range(limits.per_channel)]
+        for permit in permits:
+            await permit.acquire()
+        run = asyncio.ensure_future(deliver_notifications(database_url=db_url, channels_file=path))
+        for _ in range(60):  # 3 s: time enough for a flow run to start and send, were it free to
+            await asyncio.sleep(0.05)
+            if state.received or run.done():
+                break
+        sent_meanwhile = len(state.received)
+        for permit in permits:
+            permit.release()
+        return sent_meanwhile, await run
+
+    sent_meanwhile, result = asyncio.run(held_then_released())
+
+    assert sent_meanwhile == 0
+    assert result == {"claimed": 4, "delivered": 4}
+    assert len(state.accepted_ids()) == 4
 
 
 def test_the_delivery_flow_records_and_signs_at_the_injected_instant(
