@@ -98,7 +98,7 @@ def open_case(
     case.last_seq = len(rows)
     session.add(case)
     session.flush()  # the case row, with its final state and last_seq, before its events
-    change = CaseChange(case)
+    change = CaseChange(case, policy_sha256=pinned.sha256)
     write_events(session, change, rows, now)
     return change
 

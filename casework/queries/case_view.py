@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol, cast
 
 from pydantic import Field, TypeAdapter
+from sqlalchemy import Connection
 from sqlmodel import Session
 from typing_extensions import TypedDict
 
@@ -279,10 +280,17 @@ def _summary(attributes: Mapping[str, Any]) -> str | None:
 
 
 def case_view(
-    session: Session, case: CaseRecord, now: datetime, breached: bool, policy_sha256: str | None = None
+    session: Session | Connection,
+    case: CaseRecord,
+    now: datetime,
+    breached: bool,
+    policy_sha256: str | None = None,
+    links: CaseLinks | None = None,
 ) -> CaseView:
     """The case at ``now``. ``policy_sha256``, when the caller read it with the case
-    (``case_queries.read_case``), saves a query for the pinned version."""
+    (``case_queries.read_case``) or pinned it (opening), saves a query for the pinned version;
+    ``links``, when the caller knows them (a case opened in this transaction has none), one for
+    the linked cases."""
     policy, calendar = policy_registry.get_policy(
         session, case.policy_id, case.policy_version, sha256=policy_sha256
     )
@@ -309,16 +317,16 @@ def case_view(
         "escalations": state.escalations,
         "breached": breached,
         "version": case.version,
-        "links": linked_cases(session, case.id),
+        "links": linked_cases(session, case.id) if links is None else links,
     }
 
 
 Pinned = tuple[str, int, str | None]
 
 
-def case_briefs(session: Session, rows: Sequence[ListedCase], now: datetime) -> list[CaseBrief]:
-    """The listed cases at ``now``. The session is used only for a policy version not parsed yet
-    in this process."""
+def case_briefs(session: Session | Connection, rows: Sequence[ListedCase], now: datetime) -> list[CaseBrief]:
+    """The listed cases at ``now``. The session (or connection) is used only for a policy version
+    not parsed yet in this process."""
     policies: dict[Pinned, tuple[Policy, BusinessCalendar]] = {}
     items: list[CaseBrief] = []
     for row in rows:
