@@ -233,12 +233,11 @@ async def list_cases(
     summary="A case with every clock",
     responses={**PROBLEMS, 404: {"description": "No such case"}},
 )
-async def get_case(case_id: CaseId, holder: Reader, request: Request) -> Response:
+async def get_case(case_id: CaseId, holder: Reader, request: Request, now: NowDep) -> Response:
     """The case now: each clock's target, deadline (UTC and local), remaining working time, state and
     breach; the stage and when it escalates; the priority and why. ``ETag`` is the case version:
     send it back as ``If-Match`` on actions."""
     engine: Engine = request.app.state.engine  # as EngineDep, without a dependency to solve
-    now: datetime = request.app.state.clock()  # as NowDep, likewise
     return await short_read(engine, _case_response, engine, case_id, now)
 
 
