@@ -10,8 +10,9 @@ and then reads its path and query parameters and calls its dependencies directly
 calls FastAPI makes (each field's own ``validate``, its default copied as FastAPI copies it).
 
 A route is planned only when that is all it needs: path and query parameters (no single-model
-parameter), async dependencies that take nothing but the request, no body, headers, cookies,
-background tasks, sub-response or security scopes. Any request whose parameters do not all validate,
+parameter), headers and a body (these read by FastAPI's own functions: a route has one or two),
+async dependencies that take nothing but the request; no cookies, background tasks, sub-response
+or security scopes. Any request whose parameters do not all validate,
 and any app with ``dependency_overrides``, goes through FastAPI's own solving, so every error (its
 422 body, its order after authentication) is FastAPI's. The parameters are validated before the
 dependencies run, so a fallback never runs a dependency twice; a dependency's exception (401, 403,
@@ -58,6 +59,8 @@ class _Plan:
     query: tuple[_Param, ...]
     dependencies: tuple[tuple[str, Callable[[Request], Any]], ...]
     request_name: str | None
+    headers: tuple[Any, ...]  # read by FastAPI's own function (one or two a route)
+    body: tuple[Any, ...]  # likewise
 
 
 _plans: dict[int, tuple[Dependant, _Plan | None]] = {}
@@ -97,7 +100,7 @@ def _takes_only_the_request(sub: Dependant) -> bool:
 
 def plan(dependant: Dependant) -> _Plan | None:
     """How to solve ``dependant`` directly, or None when FastAPI must (see the module docstring)."""
-    if dependant.header_params or dependant.cookie_params or dependant.body_params:
+    if dependant.cookie_params:
         return None
     if dependant.background_tasks_param_name or dependant.response_param_name:
         return None
@@ -117,6 +120,8 @@ def plan(dependant: Dependant) -> _Plan | None:
         tuple(_param(f, "query") for f in dependant.query_params),
         tuple((str(sub.name), sub.call) for sub in dependant.dependencies),  # type: ignore[misc]
         dependant.request_param_name,
+        tuple(dependant.header_params),
+        tuple(dependant.body_params),
     )
 
 
@@ -150,6 +155,28 @@ def _read(params: tuple[_Param, ...], received: Any, values: dict[str, Any]) -> 
     return True
 
 
+async def _fastapi_read(
+    planned: _Plan, request: Request, values: dict[str, Any], kwargs: dict[str, Any]
+) -> bool:
+    """The headers and the body, read and validated by FastAPI's own functions (exactly its values
+    for these, with their sources' subtleties); False on any error."""
+    if planned.headers:
+        found, errors = _fastapi_utils.request_params_to_args(list(planned.headers), request.headers)
+        if errors:
+            return False
+        values.update(found)
+    if planned.body:
+        found, errors = await _fastapi_utils.request_body_to_args(
+            body_fields=list(planned.body),
+            received_body=kwargs.get("body"),
+            embed_body_fields=kwargs["embed_body_fields"],
+        )
+        if errors:
+            return False
+        values.update(found)
+    return True
+
+
 async def solve_dependencies(*, request: Any, dependant: Dependant, **kwargs: Any) -> Any:
     """FastAPI's ``solve_dependencies``, directly where the route's plan allows."""
     provider = kwargs.get("dependency_overrides_provider")
@@ -168,6 +195,7 @@ async def solve_dependencies(*, request: Any, dependant: Dependant, **kwargs: An
     if not (
         _read(planned.path, request.path_params, values)
         and _read(planned.query, request.query_params, values)
+        and await _fastapi_read(planned, request, values, kwargs)
     ):
         return await _standard(request=request, dependant=dependant, **kwargs)
     for name, call in planned.dependencies:
