@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
@@ -104,8 +104,9 @@ def open_case(
     return change
 
 
-_CASE_COLUMNS = tuple(column.key for column in Case.__table__.columns)  # type: ignore[attr-defined]
-_INSERT_CASE = insert(Case.__table__)  # type: ignore[arg-type]
+_CASE_TABLE: Table = Case.__table__  # type: ignore[attr-defined]
+_CASE_COLUMNS = tuple(column.key for column in _CASE_TABLE.columns)
+_INSERT_CASE = insert(_CASE_TABLE)
 
 
 def _insert_new(session: Session, case: Case) -> None:

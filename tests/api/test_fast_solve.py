@@ -13,7 +13,8 @@ from fastapi.routing import APIRoute
 
 from api import fast_solve
 from api.rate_limit import FailedAuthLimiter
-from tests.api.conftest import CREATOR, ApiWorld
+from tests.api.conftest import ApiWorld
+from tests.casework.builders import CREATOR
 
 REQUESTS = [
     "/v1/cases",
@@ -54,15 +55,15 @@ def test_every_answer_is_the_same_bytes_as_fastapis_solving(
     urls = [*REQUESTS, f"/v1/cases/{first['id']}"]
     assert fastapi.routing.solve_dependencies is fast_solve.solve_dependencies  # type: ignore[attr-defined]
     fallbacks: list[str] = []
-    standard = fast_solve._standard
+    fastapis = fast_solve._standard
 
     async def counted(**kwargs: Any) -> Any:
         fallbacks.append(str(kwargs["request"].url))
-        return await standard(**kwargs)
+        return await fastapis(**kwargs)
 
     monkeypatch.setattr(fast_solve, "_standard", counted)
     fast = {who: _answers(api, urls, who) for who in ("agent", "auditor", None, "revoked")}
-    monkeypatch.setattr(fast_solve, "_standard", standard)
+    monkeypatch.setattr(fast_solve, "_standard", fastapis)
     # Only the six requests with an invalid parameter went to FastAPI's solving, for each caller.
     assert len(fallbacks) == 6 * 4, fallbacks
     request.getfixturevalue("standard_solving")
@@ -101,9 +102,11 @@ def _posted(api: ApiWorld, case_id: str, round: str) -> list[tuple[int, Any]]:
     for url, headers, body in BODIES:
         sent = {name: value.format(round=round) for name, value in headers.items()}
         response = api.post(url.format(id=case_id), json=body, headers=sent)
-        error = json.loads(response.text.replace(case_id, "{id}"))  # each round acts on its own case
-        shown = error if response.status_code >= 400 else sorted(response.json())
-        shown = {**shown, "detail": None} if response.status_code == 412 else shown  # versions
+        shown: Any = json.loads(response.text.replace(case_id, "{id}"))  # each round: its own case
+        if response.status_code < 400:
+            shown = sorted(shown)  # a new case or version: its fields
+        elif response.status_code == 412:
+            shown = {**shown, "detail": None}  # names the versions
         answers.append((response.status_code, shown))
     return answers
 
@@ -126,7 +129,7 @@ def _routes(app: Any) -> dict[tuple[str, str], APIRoute]:
         pairs = [(c.path, c.original_route) for c in contexts()] if contexts else [(route.path, route)]
         for path, original in pairs:
             if isinstance(original, APIRoute):
-                found.update({(path, method): original for method in original.methods})
+                found.update({(path, method): original for method in original.methods or ()})
     return found
 
 
