@@ -245,8 +245,9 @@ def _case_response(engine: Engine, case_id: str, now: datetime) -> Response:
     with single_read(engine) as connection:
         read = case_queries.read_case(connection, case_id)
         # A second statement only if the policy version is not parsed yet (immutable rows), and
-        # the linked cases' (see models.db.single_read): on the connection, no ORM session.
-        view = case_view(connection, read.case, now, read.breached, read.policy_sha256)
+        # the linked cases' if it has any (see models.db.single_read): on the connection.
+        links = None if read.linked else empty_links()
+        view = case_view(connection, read.case, now, read.breached, read.policy_sha256, links)
     return _view_json(view, headers={"ETag": f'"{read.case.version}"'})
 
 
