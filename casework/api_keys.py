@@ -155,6 +155,11 @@ class KeyCache:
                 self._entries.clear()
             self._entries[(database, hash_key(secret))] = (self.clock() + self.ttl, holder)
 
+    def forget(self, database: str, secret: str) -> None:
+        """Drop one entry (a console session that signed out)."""
+        with self._lock:
+            self._entries.pop((database, hash_key(secret)), None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

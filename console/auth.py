@@ -18,7 +18,6 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -27,6 +26,7 @@ from sqlalchemy import Engine
 
 from casework import api_keys
 from casework.api_keys import KeyHolder
+from casework.console_sessions import console_session_ended, end_console_session
 from casework.failed_attempts import FailedAttempts
 from casework.settings import get_settings
 from models.db import session_scope, short_read
@@ -56,11 +56,23 @@ class PageAnswer(Exception):  # noqa: N818 - an answer, not an error
 
 
 @dataclass(frozen=True)
+class SessionCookie:
+    """What a valid session cookie says: whose key, the CSRF token, the session's nonce (what
+    sign-out records) and when it expires."""
+
+    key_id: int
+    csrf: str
+    nonce: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class ConsoleUser:
-    """Who is signed in: the key's holder and the session's CSRF token."""
+    """Who is signed in: the key's holder, the session's CSRF token and its cookie."""
 
     holder: KeyHolder
     csrf: str
+    session: SessionCookie | None = None
 
     @property
     def role(self) -> Role:
@@ -93,14 +105,17 @@ class Sessions:
         self.failures = FailedLogins()
 
     def session_value(self, key_id: int) -> str:
-        return self._sessions.dumps({"k": key_id, "c": secrets.token_urlsafe(24), "n": secrets.token_hex(8)})
+        return self._sessions.dumps({"k": key_id, "c": secrets.token_urlsafe(24), "n": secrets.token_hex(16)})
 
-    def read_session(self, value: str) -> dict[str, Any] | None:
+    def read_session(self, value: str) -> SessionCookie | None:
         try:
-            data = self._sessions.loads(value, max_age=SESSION_SECONDS)
+            data, signed_at = self._sessions.loads(value, max_age=SESSION_SECONDS, return_timestamp=True)
         except BadSignature:
             return None
-        return data if isinstance(data, dict) and isinstance(data.get("k"), int) else None
+        if not isinstance(data, dict) or not isinstance(data.get("k"), int):
+            return None
+        expires_at = signed_at + timedelta(seconds=SESSION_SECONDS)
+        return SessionCookie(data["k"], str(data.get("c", "")), str(data.get("n", "")), expires_at)
 
     def login_link_token(self, key_id: int) -> str:
         return self._links.dumps({"k": key_id, "n": secrets.token_hex(16)})
@@ -178,13 +193,20 @@ def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
 
 
-def _holder(engine: Engine, key_id: int) -> KeyHolder | None:
-    """The key's holder, from the shared key cache when fresh (``revoke_key`` clears it)."""
-    database, cache_key = str(engine.url), f"console-session-key:{key_id}"
+def _cache_key(cookie: SessionCookie) -> str:
+    return f"console-session:{cookie.key_id}:{cookie.nonce}"
+
+
+def _holder(engine: Engine, cookie: SessionCookie) -> KeyHolder | None:
+    """The session's key holder unless the key is revoked or the session signed out, from the
+    shared key cache when fresh (``revoke_key`` and sign-out clear it)."""
+    database, cache_key = str(engine.url), _cache_key(cookie)
     holder = api_keys.KEY_CACHE.get(database, cache_key)
     if holder is None:
         with session_scope(engine, write=False) as session:
-            holder = api_keys.holder_by_id(session, key_id)
+            if console_session_ended(session, cookie.nonce):
+                return None
+            holder = api_keys.holder_by_id(session, cookie.key_id)
         if holder is not None:
             api_keys.KEY_CACHE.put(database, cache_key, holder)
     return holder
@@ -192,11 +214,23 @@ def _holder(engine: Engine, key_id: int) -> KeyHolder | None:
 
 def signed_in_user(request: Request) -> ConsoleUser | None:
     value = request.cookies.get(SESSION_COOKIE)
-    data = sessions_of(request).read_session(value) if value else None
-    if data is None:
+    cookie = sessions_of(request).read_session(value) if value else None
+    if cookie is None:
         return None
-    holder = _holder(request.app.state.engine, data["k"])
-    return None if holder is None else ConsoleUser(holder, str(data["c"]))
+    holder = _holder(request.app.state.engine, cookie)
+    return None if holder is None else ConsoleUser(holder, cookie.csrf, cookie)
+
+
+def sign_out(request: Request, user: ConsoleUser) -> None:
+    """End ``user``'s session on the server: its cookie, or any copy of it, no longer signs in
+    (in another process within ``api_keys.KEY_CACHE_SECONDS``)."""
+    cookie = user.session
+    if cookie is None:
+        return
+    engine: Engine = request.app.state.engine
+    with session_scope(engine) as session:
+        end_console_session(session, cookie.nonce, cookie.key_id, now_of(request), cookie.expires_at)
+    api_keys.KEY_CACHE.forget(str(engine.url), _cache_key(cookie))
 
 
 def to_login(request: Request) -> PageAnswer:

@@ -111,6 +111,7 @@ def logout(
     csrf: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     auth.check_csrf(request, user, csrf)
+    auth.sign_out(request, user)
     response = RedirectResponse("/console/login", status_code=303)
     auth.end_session(response)
     return response

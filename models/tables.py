@@ -386,6 +386,7 @@ UNMODELLED_INDEXES = frozenset(
 # The creator channel's tables live in their own module; importing it here registers them with the
 # same metadata wherever the tables are imported.
 from models.creator_tables import CreatorLink, InstanceSecret, IntakeRequest  # noqa: E402
+from models.session_tables import ConsoleSessionEnd  # noqa: E402
 
 __all__ = [
     "ApiKey",
@@ -397,6 +398,7 @@ __all__ = [
     "CaseLink",
     "ChainDigest",
     "ClockOutcome",
+    "ConsoleSessionEnd",
     "CreatorLink",
     "IdempotencyKey",
     "InstanceSecret",

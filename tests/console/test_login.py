@@ -3,6 +3,8 @@ and what each role may open or post."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 
 from casework import api_keys
@@ -116,6 +118,40 @@ def test_sign_out_needs_the_csrf_token_and_ends_the_session(console: ConsoleWorl
     out = console.client.post("/console/logout", data={"csrf": token}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/console/login"
     assert console.page("/console/queue").status_code == 303
+
+
+def test_sign_out_ends_the_session_on_the_server_not_only_in_this_browser(console: ConsoleWorld) -> None:
+    console.sign_in("agent")
+    copied = console.client.cookies["lifeline_session"]
+    other_browser = TestClient(console.client.app)
+    console.sign_in("agent", other_browser)
+    token = csrf_of(console.client.get("/console/queue").text)
+    assert console.client.post("/console/logout", data={"csrf": token}).status_code == 200
+    replayed = TestClient(console.client.app)
+    replayed.cookies.set("lifeline_session", copied)
+    assert replayed.get("/console/queue", follow_redirects=False).status_code == 303
+    # another process has no cache entry to forget: it reads the ended session from the database
+    api_keys.KEY_CACHE.clear()
+    assert replayed.get("/console/queue", follow_redirects=False).status_code == 303
+    # the same key's other session is untouched
+    assert other_browser.get("/console/queue", follow_redirects=False).status_code == 200
+
+
+def test_a_session_ended_twice_or_long_after_leaves_one_row_and_drops_expired_ones(
+    console: ConsoleWorld,
+) -> None:
+    from sqlmodel import select
+
+    from casework.console_sessions import end_console_session
+    from models.session_tables import ConsoleSessionEnd
+
+    now = console.clock.now
+    with session_scope(console.engine) as session:
+        end_console_session(session, "old", 1, now - timedelta(hours=9), now - timedelta(hours=1))
+        end_console_session(session, "a", 1, now, now + timedelta(hours=8))
+        end_console_session(session, "a", 1, now, now + timedelta(hours=8))
+    with session_scope(console.engine, write=False) as session:
+        assert [row.nonce for row in session.exec(select(ConsoleSessionEnd))] == ["a"]
 
 
 def test_a_login_link_works_once(console: ConsoleWorld) -> None:
