@@ -6,12 +6,14 @@ import pytest
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
+from casework import api_keys
 from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
+from casework.cases.lifecycle import apply_action
 from casework.errors import DuplicateTimedEvent
 from casework.history.case_changes import write_case_change
 from casework.history.hashchain import verify_chain
 from models.db import session_scope
-from models.kinds import BreachTarget, NotificationStatus
+from models.kinds import BreachTarget, NotificationStatus, Role
 from models.tables import Breach, Case, CaseEvent, Notification
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
@@ -224,3 +226,17 @@ def test_breach_rows_and_webhook_bodies_say_where_the_case_stood(engine: Engine,
             "reason": "entered security",
         },
     ]
+
+
+def test_a_webhook_body_names_the_agent_the_case_is_assigned_to(engine: Engine, session: Session) -> None:
+    """Who to call about a breach: the body carries the case's assignee as it stands."""
+    register(engine)
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as s:
+        api_keys.create_key(s, "ana", Role.AGENT, T0)
+        apply_action(s, case_id, "assign", {"assignee": "ana"}, "agent:ana", at(1))
+        apply_due_timers(s, [case_id], at(130))
+
+    notes = session.exec(select(Notification).order_by(col(Notification.event_seq))).all()
+    assert [n.channel for n in notes] == ["support-leads", "security-oncall"]
+    assert [n.payload["case"]["assignee"] for n in notes] == ["ana", "ana"]
