@@ -86,10 +86,11 @@ def test_a_duplicate_dedupe_key_is_never_written(engine: Engine, session: Sessio
     again = EngineEvent(
         EventKind.BREACHED, at(60), SYSTEM_ACTOR, {"clock": "first_response"}, "breached:clock:first_response"
     )
-    with pytest.raises(DuplicateTimedEvent), session_scope(engine) as s:
+    with pytest.raises(DuplicateTimedEvent) as err, session_scope(engine) as s:
         stored = s.get(Case, case.id)
         assert stored is not None
         write_case_change(s, stored, None, [again], at(62))
+    assert err.value.case_id == case.id  # the worker's log says which case was already escalated
     assert _count(session, Breach) == 1
     assert session.exec(select(func.count()).where(CaseEvent.dedupe_key == again.dedupe_key)).one() == 1
 
