@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from sla_engine.kinds import Status
 from sla_engine.simulation import SimulationInputError, parse_actions, parse_case, simulate, timeline_entry
 from tests.engine.builders import ALWAYS_CAL, T0, at, make_policy
 
@@ -82,6 +85,7 @@ def test_bad_actions_input_names_the_pointer(raw, pointer, message):
     with pytest.raises(SimulationInputError) as err:
         parse_actions(raw)
     assert err.value.pointer == pointer and message in err.value.message
+    assert str(err.value) == f"{pointer or '/'}: {err.value.message}"  # what the CLI prints
 
 
 def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
@@ -90,3 +94,31 @@ def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
     with pytest.raises(SimulationInputError) as err:
         simulate(policy, ALWAYS_CAL, T0, {}, actions)
     assert err.value.pointer == "/0/action" and "open" in err.value.message and "closed" in err.value.message
+
+
+def test_an_invalid_action_in_a_simulation_names_the_argument_it_lacks():
+    actions = parse_actions([{"at": at(5).isoformat(), "action": "assign"}])
+    with pytest.raises(SimulationInputError) as err:
+        simulate(make_policy(), ALWAYS_CAL, T0, {}, actions)
+    assert err.value.pointer == "/0/assignee"
+    assert str(err.value).startswith("/0/assignee: assign needs an 'assignee'")
+
+
+def test_a_case_opened_waiting_on_the_creator_says_so_in_its_timeline():
+    waiting = simulate(make_policy(), ALWAYS_CAL, T0, {}, [], until=at(1), status=Status.WAITING_ON_CREATOR)
+    opened = simulate(make_policy(), ALWAYS_CAL, T0, {}, [], until=at(1))
+    assert [timeline_entry(run.events[0])["detail"] for run in (waiting, opened)] == [
+        "opened as P2 (policy default) in frontline, queue creator-support, waiting_on_creator",
+        "opened as P2 (policy default) in frontline, queue creator-support",
+    ]
+
+
+def test_timeline_instants_are_utc_whatever_the_hosts_time_zone(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        run = simulate(make_policy(), ALWAYS_CAL, T0, {}, [], until=at(1))
+        assert timeline_entry(run.events[0])["at"] == "2026-03-02T09:00:00+00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
