@@ -96,12 +96,32 @@ def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
     assert err.value.pointer == "/0/action" and "open" in err.value.message and "closed" in err.value.message
 
 
-def test_an_invalid_action_in_a_simulation_names_the_argument_it_lacks():
-    actions = parse_actions([{"at": at(5).isoformat(), "action": "assign"}])
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ({"action": "assign"}, "/0/assignee: assign needs an 'assignee' (or null to unassign) or a 'queue'"),
+        ({"action": "note", "text": ""}, "/0/text: note needs a non-empty 'text'"),
+        (
+            {"action": "escalate", "to_stage": "nowhere"},
+            "/0/to_stage: unknown stage 'nowhere'; stages: frontline, security, lead",
+        ),
+        (
+            {"action": "update_attributes"},
+            "/0/attributes: update_attributes needs a non-empty 'attributes' object",
+        ),
+    ],
+)
+def test_an_invalid_action_in_a_simulation_names_the_argument_at_fault(action, message):
+    actions = parse_actions([{"at": at(5).isoformat(), **action}])
     with pytest.raises(SimulationInputError) as err:
         simulate(make_policy(), ALWAYS_CAL, T0, {}, actions)
-    assert err.value.pointer == "/0/assignee"
-    assert str(err.value).startswith("/0/assignee: assign needs an 'assignee'")
+    assert str(err.value) == message
+
+
+def test_a_merged_case_is_closed_at_the_merge():
+    actions = parse_actions([{"at": at(5).isoformat(), "action": "merge_into", "case_id": "cs_other"}])
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions)
+    assert (run.state.status, run.state.closed_at) == (Status.MERGED, at(5))
 
 
 def test_a_case_opened_waiting_on_the_creator_says_so_in_its_timeline():
