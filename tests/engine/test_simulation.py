@@ -100,7 +100,12 @@ def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
     ("action", "message"),
     [
         ({"action": "assign"}, "/0/assignee: assign needs an 'assignee' (or null to unassign) or a 'queue'"),
+        ({"action": "assign", "assignee": 5}, "/0/assignee: assignee must be a string or null"),
         ({"action": "note", "text": ""}, "/0/text: note needs a non-empty 'text'"),
+        (
+            {"action": "set_priority"},
+            "/0/priority: set_priority needs 'priority' (a priority such as P1, or null to clear)",
+        ),
         (
             {"action": "escalate", "to_stage": "nowhere"},
             "/0/to_stage: unknown stage 'nowhere'; stages: frontline, security, lead",
@@ -116,6 +121,12 @@ def test_an_invalid_action_in_a_simulation_names_the_argument_at_fault(action, m
     with pytest.raises(SimulationInputError) as err:
         simulate(make_policy(), ALWAYS_CAL, T0, {}, actions)
     assert str(err.value) == message
+
+
+def test_setting_the_priority_a_case_already_has_leaves_a_trace():
+    actions = parse_actions([{"at": at(5).isoformat(), "action": "set_priority", "priority": "P2"}])
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(6))
+    assert [timeline_entry(e)["detail"] for e in run.events[1:]] == ["P2 -> P2 (set by agent:simulated)"]
 
 
 def test_a_merged_case_is_closed_at_the_merge():
