@@ -241,3 +241,38 @@ def test_a_webhook_body_names_the_agent_the_case_is_assigned_to(engine: Engine, 
     notes = session.exec(select(Notification).order_by(col(Notification.event_seq))).all()
     assert [n.channel for n in notes] == ["support-leads", "security-oncall"]
     assert [n.payload["case"]["assignee"] for n in notes] == ["ana", "ana"]
+
+
+def test_a_session_that_read_a_case_earlier_claims_it_as_stored_now(engine: Engine) -> None:
+    """A long-lived session keeps the rows it read; the claim must not hand back that old copy
+    (the sweep would then advance a state another transaction already moved on)."""
+    register(engine)
+    case_id = open_one(engine).case.id
+    with Session(engine, expire_on_commit=False) as worker:
+        earlier = worker.get(Case, case_id)
+        worker.commit()
+        with session_scope(engine) as other:
+            apply_action(other, case_id, "note", {"text": "meanwhile"}, "agent:ana", at(1))
+
+        claimed = claim_due_cases(worker, at(130))
+
+        assert claimed == [earlier] and (earlier.version, earlier.last_seq) == (2, 2)
+        worker.rollback()
+
+
+def test_a_session_that_read_a_case_earlier_applies_its_timers_to_it_as_stored_now(
+    engine: Engine, session: Session
+) -> None:
+    register(engine)
+    case_id = open_one(engine).case.id
+    with Session(engine, expire_on_commit=False) as worker:
+        earlier = worker.get(Case, case_id)  # held: the session's identity map keeps it
+        worker.commit()
+        with session_scope(engine) as other:
+            apply_action(other, case_id, "note", {"text": "meanwhile"}, "agent:ana", at(1))
+
+        changes = apply_due_timers(worker, [case_id], at(130))
+        worker.commit()
+
+    assert [(c.case, c.case.version, c.events[0].seq) for c in changes] == [(earlier, 3, 3)]
+    assert verify_chain(session) == []
