@@ -354,3 +354,14 @@ def test_a_breach_of_the_last_stage_is_the_cases_latest_change():
     assert step.state.updated_at == at(150)
     with pytest.raises(InvalidAction, match="time order"):
         apply_action(policy, ALWAYS_CAL, step.state, act("note", at(149), text="late"))
+
+
+def test_a_recorded_warning_leaves_no_warning_instant_behind():
+    """The queue view tells "at risk" from "will be at risk at ..." by ``warn_due_at`` being cleared
+    once the warning is recorded (casework.queries.queue_rows)."""
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+
+    clock = advance(policy, ALWAYS_CAL, state, at(50)).state.clock("first_response")
+
+    assert (clock.warned, clock.warn_due_at, clock.due_at) == (True, None, at(60))
