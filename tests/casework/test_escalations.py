@@ -250,6 +250,7 @@ def test_a_session_that_read_a_case_earlier_claims_it_as_stored_now(engine: Engi
     case_id = open_one(engine).case.id
     with Session(engine, expire_on_commit=False) as worker:
         earlier = worker.get(Case, case_id)
+        assert earlier is not None
         worker.commit()
         with session_scope(engine) as other:
             apply_action(other, case_id, "note", {"text": "meanwhile"}, "agent:ana", at(1))
