@@ -103,6 +103,10 @@ def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
         ({"action": "assign", "assignee": 5}, "/0/assignee: assignee must be a string or null"),
         ({"action": "note", "text": ""}, "/0/text: note needs a non-empty 'text'"),
         (
+            {"action": "request_info", "until": "tomorrow"},
+            "/0/until: until must be an ISO 8601 date-time with an offset (...T09:00:00Z)",
+        ),
+        (
             {"action": "set_priority"},
             "/0/priority: set_priority needs 'priority' (a priority such as P1, or null to clear)",
         ),
@@ -127,6 +131,29 @@ def test_setting_the_priority_a_case_already_has_leaves_a_trace():
     actions = parse_actions([{"at": at(5).isoformat(), "action": "set_priority", "priority": "P2"}])
     run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(6))
     assert [timeline_entry(e)["detail"] for e in run.events[1:]] == ["P2 -> P2 (set by agent:simulated)"]
+
+
+def test_waiting_on_the_creator_until_an_instant_records_it_on_the_status_change():
+    actions = parse_actions(
+        [{"at": at(5).isoformat(), "action": "request_info", "until": at(60).isoformat()}]
+    )
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(10))
+    change = run.events[1]
+    assert (str(change.kind), change.data["until"]) == ("status_changed", at(60).isoformat())
+    assert timeline_entry(change)["detail"] == "open -> waiting_on_creator (request_info)"
+    assert run.state.pause_until == at(60)
+
+
+def test_a_reopened_case_is_no_longer_resolved():
+    actions = parse_actions(
+        [
+            {"at": at(5).isoformat(), "action": "resolve"},
+            {"at": at(6).isoformat(), "action": "reopen"},
+        ]
+    )
+    resolved = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions[:1], until=at(7))
+    reopened = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(7))
+    assert (resolved.state.resolved_at, reopened.state.resolved_at) == (at(5), None)
 
 
 def test_a_merged_case_is_closed_at_the_merge():
