@@ -13,7 +13,18 @@ from sla_engine.deadlines import remaining
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.state import state_from_dict, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
-from tests.engine.builders import ALWAYS_CAL, PARTNER_RULE, T0, act, at, make_policy, set_priority, target
+from tests.engine.builders import (
+    ALWAYS_CAL,
+    PARTNER_RULE,
+    T0,
+    act,
+    at,
+    duration,
+    make_policy,
+    notify,
+    set_priority,
+    target,
+)
 
 STANDARD = {"creator": {"tier": "standard"}}
 
@@ -365,3 +376,27 @@ def test_a_recorded_warning_leaves_no_warning_instant_behind():
     clock = advance(policy, ALWAYS_CAL, state, at(50)).state.clock("first_response")
 
     assert (clock.warned, clock.warn_due_at, clock.due_at) == (True, None, at(60))
+
+
+def test_the_first_stage_pages_on_opening_and_repeats_when_it_is_the_only_one():
+    """A one-stage policy: its stage is the first (on_enter runs at opening) and the last (it
+    repeats its notifications from the opening on)."""
+    only = StageSpec(
+        "frontline",
+        "creator-support",
+        None,
+        on_enter=(notify("tns-leads"),),
+        repeat_notify_every=duration("PT2H"),
+    )
+    policy = make_policy(stages=(only,))
+    step = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a")
+
+    assert [(str(e.kind), e.data) for e in step.events if e.kind == EventKind.NOTIFIED] == [
+        (
+            "notified",
+            {"channel": "tns-leads", "reason": "entered frontline", "priority": "P2", "stage": "frontline"},
+        )
+    ]
+    later = advance(policy, ALWAYS_CAL, step.state, at(hours=5))
+    reminders = [(e.at, e.data["repeat"]) for e in later.events if e.data.get("repeat")]
+    assert reminders == [(at(hours=2), 1), (at(hours=4), 2)]
