@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api import docs, openapi, param_cache, problems
+from api import docs, fast_solve, openapi, param_cache, problems
 from api.headers import ResponseHeaders
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.middleware import BodyLimitMiddleware, CatchAllMiddleware
@@ -77,6 +77,7 @@ def _preload_policies(engine: Engine) -> list[str]:
 
 def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     param_cache.install()
+    fast_solve.install()
     owns_engine = engine is None
     bound = engine if engine is not None else make_engine(get_settings().database_url)
 

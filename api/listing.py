@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, TypeAdapter
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from api.headers import public_url
 from api.problems import validation_problem
@@ -39,10 +38,10 @@ def query_words(q: str | None) -> str | None:
 def list_response(
     engine: Engine, request: Request, filters: CaseFilters, limit: int, cursor: str | None, now: datetime
 ) -> Response:
-    with engine.connect() as connection, connection.begin(), Session(connection) as session:
+    with engine.connect() as connection, connection.begin():
         page = case_queries.list_cases(connection, filters, limit, cursor)
-        # The session is used only if a policy version is not parsed yet (immutable rows).
-        items = case_briefs(session, page.items, now)
+        # The connection reads a policy version only if it is not parsed yet (immutable rows).
+        items = case_briefs(connection, page.items, now)
     link = public_url(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None
     body = b'{"items":' + CASE_BRIEFS.dump_json(items) + b',"next":' + PAGE_LINK.dump_json(link) + b"}"
     return Response(body, media_type="application/json")

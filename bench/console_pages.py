@@ -13,6 +13,7 @@ latency and rps of each page (baseline: the JSON route's in the same run; target
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -43,20 +44,17 @@ def bench_backend(url: str, seconds: float) -> None:
     with running_server(url) as server:
         page_headers = {"Cookie": session_cookie(server)}
         api_headers = {"Authorization": f"Bearer {server.agent_key}"}
-        pairs = {
+        specs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "queue_page": (
-                f"{server.base}/console/queue?queue=creator-support",
-                "/v1/cases?queue=creator-support",
+                {"url": f"{server.base}/console/queue?queue=creator-support"},
+                {"url": f"{server.base}/v1/cases?queue=creator-support"},
             ),
-            "case_page": ([f"{server.base}/console/cases/{i}" for i in ids], [f"/v1/cases/{i}" for i in ids]),
+            "case_page": (
+                {"urls": [f"{server.base}/console/cases/{i}" for i in ids]},
+                {"urls": [f"{server.base}/v1/cases/{i}" for i in ids]},
+            ),
         }
-        for name, (page, api) in pairs.items():
-            page_spec = {"urls": page} if isinstance(page, list) else {"url": page}
-            api_spec = (
-                {"urls": [server.base + u for u in api]}
-                if isinstance(api, list)
-                else {"url": server.base + api}
-            )
+        for name, (page_spec, api_spec) in specs.items():
             for clients, suffix in ((1, "_sequential"), (THREADS, "")):
                 common = {"method": "GET", "seconds": seconds, "threads": clients}
                 rendered = load({**page_spec, **common, "headers": page_headers})

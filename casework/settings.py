@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -59,7 +61,7 @@ class Settings(BaseSettings):
 
 
 _ENV_PREFIX = "LIFELINE_"
-_parsed: dict[tuple[str | None, ...], Settings] = {}
+_parsed: dict[tuple[Any, ...], Settings] = {}
 _lock = threading.Lock()
 
 
@@ -68,15 +70,23 @@ def _variables() -> tuple[str, ...]:
 
 
 _VARIABLES = _variables()
+# The environment as the process holds it: ``os.environ``'s own dict of encoded names and values
+# (kept in step by ``os.environ[...] = ...``, ``del`` and ``monkeypatch.setenv``), read directly
+# because ``os.environ.get`` encodes the name and decodes the value on every call: the thirteen
+# look-ups cost ~20 us, paid several times per API request (bench/README.md). ``os.environ``
+# itself where that dict is not there.
+_ENVIRON: Mapping[Any, Any] = getattr(os.environ, "_data", os.environ)
+_encode: Callable[[str], Any] = getattr(os.environ, "encodekey", str) if _ENVIRON is not os.environ else str
+_KEYS = tuple(_encode(name) for name in _VARIABLES)
 
 
 def get_settings() -> Settings:
     """The settings as the environment says now (tests and commands may change it between calls).
 
     Parsing is cached by the values of the ``LIFELINE_*`` variables (upper-case spelling), so a
-    changed variable is seen at the next call while a hot path (every API request) pays three
-    look-ups, not a parse. Treat the result as read-only: it is shared."""
-    key = tuple(os.environ.get(name) for name in _VARIABLES)
+    changed variable is seen at the next call while a hot path (every API request) pays thirteen
+    dictionary look-ups, not a parse. Treat the result as read-only: it is shared."""
+    key = tuple(map(_ENVIRON.get, _KEYS))
     found = _parsed.get(key)
     if found is None:
         found = Settings()

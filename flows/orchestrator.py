@@ -123,6 +123,8 @@ class Orchestrator:
         probe_every: timedelta = PROBE_EVERY,
     ) -> None:
         self.mode = Mode.DEGRADED
+        #: How many times the mode turned to ``prefect`` (the worker sweeps once in a flow run on each).
+        self.came_up = 0
         self.api_url: str | None = None
         self._prepare = prepare
         self._probe = probe
@@ -167,6 +169,8 @@ class Orchestrator:
                 return
 
     def _set(self, mode: Mode, reason: str) -> None:
+        if mode is Mode.PREFECT and self.mode is not Mode.PREFECT:
+            self.came_up += 1
         self.mode = mode
         if mode is Mode.PREFECT:
             self._went_down.clear()

@@ -85,6 +85,7 @@ class Worker:
         self.limits = ChannelLimits()
         self.sweeps = 0
         self.sweeps_in_flow = 0
+        self._swept_on_came_up = 0
         self._serving: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
@@ -136,13 +137,22 @@ class Worker:
             log.warning("the first sweep failed (%s); the loop will retry", one_line(exc))
         await drive_by_deadlines(
             name="escalation-sweep",
-            next_due=lambda: asyncio.to_thread(earliest_deadline, self.engine),
+            next_due=self._next_sweep_due,
             run_due=self.sweep,
             clock=self.clock,
             sleep=self.stop.sleep,
             should_stop=self.stop.is_set,
             max_idle=self.config.max_idle,
         )
+
+    async def _next_sweep_due(self) -> datetime | None:
+        """The earliest deadline; or now, once each time Prefect comes (back) up: that sweep, a flow
+        run, catches up whatever fell due during the switch and pays this process's first flow run
+        (Prefect's client and task engine loading, ~1 s) before a deadline has to."""
+        if self.orchestrator.available and self._swept_on_came_up != self.orchestrator.came_up:
+            self._swept_on_came_up = self.orchestrator.came_up
+            return self.clock()
+        return await asyncio.to_thread(earliest_deadline, self.engine)
 
     async def sweep(self, now: datetime) -> int:
         """One sweep: an `escalation-sweep` flow run while Prefect answers, else the same sweep

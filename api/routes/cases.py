@@ -32,6 +32,8 @@ from casework.cases import lifecycle as cases
 from casework.cases.assignees import listing_assignee
 from casework.creator import links
 from casework.errors import IdempotencyRace, PolicyNotRegistered
+from casework.history.case_changes import CaseChange
+from casework.links.listing import empty_links
 from casework.queries import case_queries
 from casework.queries.case_queries import CaseFilters
 from casework.queries.case_view import (
@@ -58,11 +60,16 @@ _IF_MATCH_PATTERN = rf"^(?:\s*\*\s*|{_IF_MATCH_LIST.pattern})$"
 
 
 def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:
-    """The case's view; ``breached`` when the caller knows it (a new case is breached iff its
-    opening wrote a breach), else it is queried."""
+    """The case's view; ``breached`` when the caller knows it, else it is queried."""
     if breached is None:
         breached = bool(case_queries.breached_case_ids(session, [case.id]))
     return case_view(session, case, now, breached)
+
+
+def _opened_view(session: Session, change: CaseChange, now: Any) -> CaseView:
+    """The view of a case opened in this transaction: breached iff its opening wrote a breach, its
+    pinned version's hash known, and no linked cases yet (nothing links to an id just made)."""
+    return case_view(session, change.case, now, bool(change.breaches), change.policy_sha256, empty_links())
 
 
 def _json(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -174,7 +181,7 @@ def _open_once(
         if stored_key is not None:
             idempotency.remember(session, stored_key, fingerprint, change.case.id, now)
         link = links.status_url(links.first_link(session, change.case.id, now))
-        view = _view(session, change.case, now, bool(change.breaches))
+        view = _opened_view(session, change, now)
         return OpenedCaseView(**view, creator_link=link), False
 
 
@@ -235,10 +242,12 @@ async def get_case(case_id: CaseId, holder: Reader, request: Request, now: NowDe
 
 
 def _case_response(engine: Engine, case_id: str, now: datetime) -> Response:
-    with single_read(engine) as connection, Session(connection) as session:
+    with single_read(engine) as connection:
         read = case_queries.read_case(connection, case_id)
-        # The session is used only if the policy version is not parsed yet (immutable rows).
-        view = case_view(session, read.case, now, read.breached, read.policy_sha256)
+        # A second statement only if the policy version is not parsed yet (immutable rows), and
+        # the linked cases' if it has any (see models.db.single_read): on the connection.
+        links = None if read.linked else empty_links()
+        view = case_view(connection, read.case, now, read.breached, read.policy_sha256, links)
     return _view_json(view, headers={"ETag": f'"{read.case.version}"'})
 
 

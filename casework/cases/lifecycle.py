@@ -16,6 +16,8 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
 from casework.cases import limits
@@ -96,11 +98,26 @@ def open_case(
     copy_state(case, state)
     rows = chain_events(case, events, now, GENESIS_HASH)
     case.last_seq = len(rows)
-    session.add(case)
-    session.flush()  # the case row, with its final state and last_seq, before its events
-    change = CaseChange(case)
+    _insert_new(session, case)  # the case row, with its final state and last_seq, before its events
+    change = CaseChange(case, policy_sha256=pinned.sha256)
     write_events(session, change, rows, now)
     return change
+
+
+_CASE_TABLE: Table = Case.__table__  # type: ignore[attr-defined]
+_CASE_COLUMNS = tuple(column.key for column in _CASE_TABLE.columns)
+_INSERT_CASE = insert(_CASE_TABLE)
+
+
+def _insert_new(session: Session, case: Case) -> None:
+    """Write the new ``case``'s row with one Core INSERT of every column (what the ORM's flush
+    would write), then attach it to the session as a loaded row: later changes to it flush as
+    UPDATEs, as before. The ORM's flush of one new object (its unit of work, mapper bookkeeping)
+    was ~13% of POST /v1/cases under the profiler. Pending changes are flushed first, in order."""
+    session.flush()
+    session.connection().execute(_INSERT_CASE, {name: getattr(case, name) for name in _CASE_COLUMNS})
+    make_transient_to_detached(case)
+    session.add(case)
 
 
 def get_case_for_update(session: Session, case_id: str) -> Case:

@@ -17,10 +17,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import weakref
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import Pool
 from sqlmodel import Session, select
 
 from casework.cases.lifecycle import get_case_for_update
@@ -42,12 +44,22 @@ _SECRET_NAME = "creator-links"
 
 def instance_secret(session: Session, now: datetime) -> bytes:
     """The key links derive from: LIFELINE_LINK_SECRET, else this database's own random secret
-    (made on first use; a concurrent first use keeps whichever was stored first)."""
+    (made on first use; a concurrent first use keeps whichever was stored first).
+
+    The stored secret never changes once committed, so it is remembered per engine (its pool:
+    every ``execution_options`` copy of an engine shares it, a new engine has its own) after a
+    session reads it; its ORM read was ~7% of POST /v1/cases. A secret this session inserted is
+    not remembered until another session reads it back committed (a rollback would discard it)."""
     configured = get_settings().link_secret
     if configured:
         return configured.encode()
+    pool = session.get_bind().engine.pool
+    known = _stored_secrets.get(pool)
+    if known is not None:
+        return known
     stored = session.get(InstanceSecret, _SECRET_NAME)
     if stored is None:
+        session.info[_INSERTED_SECRET] = True
         try:
             with session.begin_nested():
                 session.add(InstanceSecret(name=_SECRET_NAME, value=secrets.token_hex(32), created_at=now))
@@ -55,7 +67,15 @@ def instance_secret(session: Session, now: datetime) -> bytes:
             pass
         stored = session.get(InstanceSecret, _SECRET_NAME)
         assert stored is not None
-    return stored.value.encode()
+    value = stored.value.encode()
+    if not session.info.get(_INSERTED_SECRET, False):
+        _stored_secrets[pool] = value
+    return value
+
+
+#: The stored secret by engine pool (see ``instance_secret``); weak, so a disposed engine's goes.
+_stored_secrets: weakref.WeakKeyDictionary[Pool, bytes] = weakref.WeakKeyDictionary()
+_INSERTED_SECRET = "lifeline_inserted_instance_secret"
 
 
 def derive_token(secret: bytes, case_id: str, nonce: str) -> str:

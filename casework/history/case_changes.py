@@ -49,6 +49,9 @@ class CaseChange:
     events: list[EventRow] = field(default_factory=list)
     breaches: list[BreachRow] = field(default_factory=list)
     notifications: list[NotificationRow] = field(default_factory=list)
+    #: The SHA-256 of the pinned policy version, when the service read it (opening a case): the
+    #: caller's view of the case then needs no query for it.
+    policy_sha256: str | None = None
 
 
 def state_columns(state: CaseState, kept: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol, cast
 
 from pydantic import Field, TypeAdapter
+from sqlalchemy import Connection
 from sqlmodel import Session
 from typing_extensions import TypedDict
 
@@ -190,44 +191,59 @@ def _instant(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _clock_brief(
-    stored: Mapping[str, Any] | None,
-    clock: ClockState | None,
-    calendar: BusinessCalendar,
-    now: datetime,
-) -> ClockBrief:
-    """A clock's brief from its state, or from its stored form (``sla_engine.state``'s JSON: a
-    running, stopped or breached clock is read from its instants without building its state,
-    since a listing shows hundreds). Exactly one of ``stored`` and ``clock`` is given."""
-    if clock is not None:
-        name, status, due_at = clock.name, str(clock.status), clock.due_at
-        breached_at, stopped_at = clock.breached_at, clock.stopped_at
-    else:
-        assert stored is not None
-        name, status, due_at = stored["name"], stored["status"], _instant(stored["due_at"])
-        breached_at, stopped_at = _instant(stored["breached_at"]), _instant(stored["stopped_at"])
+def _clock_brief(clock: ClockState, calendar: BusinessCalendar, now: datetime) -> ClockBrief:
+    """A clock's brief from its state (a stored clock's: ``_stored_clock_brief``)."""
     left: float | None
-    if breached_at is not None:
-        left = -calendar.elapsed(breached_at, stopped_at or now).total_seconds()
-    elif status in (ClockStatus.STOPPED, ClockStatus.PENDING):
+    if clock.breached_at is not None:
+        left = -calendar.elapsed(clock.breached_at, clock.stopped_at or now).total_seconds()
+    elif clock.status in (ClockStatus.STOPPED, ClockStatus.PENDING):
+        left = None
+    elif clock.status == ClockStatus.PAUSED or clock.due_at is None:
+        left = remaining(clock, now, calendar).total_seconds()
+    else:
+        left = _until(calendar, now, clock.due_at)
+    return {
+        "name": clock.name,
+        "state": cast(TimerState, str(clock.status)),
+        "due_at": clock.due_at,
+        "remaining_seconds": left,
+        "breached": clock.breached_at is not None,
+    }
+
+
+def _stored_clock_brief(stored: Mapping[str, Any], calendar: BusinessCalendar, now: datetime) -> ClockBrief:
+    """``_clock_brief`` of a stored clock (``sla_engine.state``'s JSON), read from its instants
+    without building its state (only a paused clock's is built), since a listing shows a hundred
+    a page; the instants are parsed inline, only those it needs."""
+    status = stored["status"]
+    due = stored["due_at"]
+    due_at = None if due is None else datetime.fromisoformat(due)
+    breached = stored["breached_at"]
+    left: float | None
+    if breached is not None:
+        stopped = stored["stopped_at"]
+        until = now if stopped is None else datetime.fromisoformat(stopped)
+        left = -calendar.elapsed(datetime.fromisoformat(breached), until).total_seconds()
+    elif status == ClockStatus.STOPPED or status == ClockStatus.PENDING:
         left = None
     elif status == ClockStatus.PAUSED or due_at is None:
-        paused = clock if clock is not None else clock_from_dict(stored or {})
-        left = remaining(paused, now, calendar).total_seconds()
+        left = remaining(clock_from_dict(stored), now, calendar).total_seconds()
+    elif due_at >= now:
+        left = calendar.elapsed(now, due_at).total_seconds()
     else:
-        left = _until(calendar, now, due_at)
+        left = -calendar.elapsed(due_at, now).total_seconds()
     return {
-        "name": name,
-        "state": cast(TimerState, status),
+        "name": stored["name"],
+        "state": status,
         "due_at": due_at,
         "remaining_seconds": left,
-        "breached": breached_at is not None,
+        "breached": breached is not None,
     }
 
 
 def clock_view(clock: ClockState, title: str | None, calendar: BusinessCalendar, now: datetime) -> ClockView:
     """A clock's whole view (the simulation shows its final clocks with it too)."""
-    brief = _clock_brief(None, clock, calendar, now)
+    brief = _clock_brief(clock, calendar, now)
     left = brief["remaining_seconds"]
     return {
         **brief,
@@ -279,10 +295,17 @@ def _summary(attributes: Mapping[str, Any]) -> str | None:
 
 
 def case_view(
-    session: Session, case: CaseRecord, now: datetime, breached: bool, policy_sha256: str | None = None
+    session: Session | Connection,
+    case: CaseRecord,
+    now: datetime,
+    breached: bool,
+    policy_sha256: str | None = None,
+    links: CaseLinks | None = None,
 ) -> CaseView:
     """The case at ``now``. ``policy_sha256``, when the caller read it with the case
-    (``case_queries.read_case``), saves a query for the pinned version."""
+    (``case_queries.read_case``) or pinned it (opening), saves a query for the pinned version;
+    ``links``, when the caller knows them (a case opened in this transaction has none), one for
+    the linked cases."""
     policy, calendar = policy_registry.get_policy(
         session, case.policy_id, case.policy_version, sha256=policy_sha256
     )
@@ -309,16 +332,16 @@ def case_view(
         "escalations": state.escalations,
         "breached": breached,
         "version": case.version,
-        "links": linked_cases(session, case.id),
+        "links": linked_cases(session, case.id) if links is None else links,
     }
 
 
 Pinned = tuple[str, int, str | None]
 
 
-def case_briefs(session: Session, rows: Sequence[ListedCase], now: datetime) -> list[CaseBrief]:
-    """The listed cases at ``now``. The session is used only for a policy version not parsed yet
-    in this process."""
+def case_briefs(session: Session | Connection, rows: Sequence[ListedCase], now: datetime) -> list[CaseBrief]:
+    """The listed cases at ``now``. The session (or connection) is used only for a policy version
+    not parsed yet in this process."""
     policies: dict[Pinned, tuple[Policy, BusinessCalendar]] = {}
     items: list[CaseBrief] = []
     for row in rows:
@@ -338,7 +361,7 @@ def case_briefs(session: Session, rows: Sequence[ListedCase], now: datetime) -> 
                 "priority": row.priority,
                 "priority_reason": row.priority_reason,
                 "summary": row.summary,
-                "clocks": [_clock_brief(c, None, calendar, now) for c in row.clocks],
+                "clocks": [_stored_clock_brief(c, calendar, now) for c in row.clocks],
                 "next_deadline_at": row.next_deadline_at,
                 "breached": row.breached,
                 "opened_at": row.opened_at,

@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import Connection, bindparam, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
@@ -146,27 +148,57 @@ def list_versions(session: Session) -> list[VersionSummary]:
     ]
 
 
+class PinnedVersion(NamedTuple):
+    """What opening a case reads of the version it pins (a row, not a ``PolicyVersion``)."""
+
+    policy_id: str
+    version: int
+    sha256: str
+    retired_at: datetime | None
+
+
+_VERSIONS = PolicyVersion.__table__.c  # type: ignore[attr-defined]
+_PIN_COLUMNS = (_VERSIONS.policy_id, _VERSIONS.version, _VERSIONS.sha256, _VERSIONS.retired_at)
+#: Built once, run as Core rows: the ORM's statement building and entity loading of the same query
+#: was ~17% of POST /v1/cases under the profiler (bench/README.md).
+_PIN_BY_ID = (
+    sa_select(*_PIN_COLUMNS)
+    .where(_VERSIONS.policy_id == bindparam("policy_id"))
+    .order_by(_VERSIONS.version.desc())
+    .limit(1)
+)
+#: Every version of the policies handling an incident type (a few rows), latest first.
+_PIN_BY_TYPE = (
+    sa_select(*_PIN_COLUMNS)
+    .where(
+        _VERSIONS.policy_id.in_(
+            sa_select(_VERSIONS.policy_id).where(_VERSIONS.incident_type == bindparam("incident_type"))
+        )
+    )
+    .order_by(_VERSIONS.version.desc())
+)
+
+
 def pin_for_new_case(
     session: Session, *, policy_id: str | None = None, incident_type: str | None = None
-) -> PolicyVersion:
+) -> PinnedVersion:
     """The latest version of ``policy_id``, or of the one policy handling ``incident_type`` (retired
     policies left out, so a retired policy's successor takes its incident type); PolicyRetired when
-    the policy named, or every policy handling the type, is retired."""
+    the policy named, or every policy handling the type, is retired. Run on the session's connection
+    after a flush (what the session's autoflush would do), so that versions added in this session
+    are seen, without the session's execution machinery (~as much again as the query)."""
+    session.flush()
+    connection = session.connection()
     if policy_id is not None:
-        return _not_retired(latest_registered(session, policy_id))
+        row = connection.execute(_PIN_BY_ID, {"policy_id": policy_id}).first()
+        if row is None:
+            raise PolicyNotRegistered(f"policy {policy_id!r}")
+        return _not_retired(PinnedVersion._make(row))
     if incident_type is None:
         raise ValueError("name an incident_type or a policy_id")
-    # One query: every version of the policies handling it (a few rows), latest first.
-    handling = select(PolicyVersion.policy_id).where(PolicyVersion.incident_type == incident_type)
-    query = (
-        select(PolicyVersion)
-        .options(defer(PolicyVersion.document))  # type: ignore[arg-type]
-        .where(col(PolicyVersion.policy_id).in_(handling))
-        .order_by(col(PolicyVersion.version).desc())
-    )
-    latest: dict[str, PolicyVersion] = {}
-    for version in session.exec(query):
-        latest.setdefault(version.policy_id, version)
+    latest: dict[str, PinnedVersion] = {}
+    for row in connection.execute(_PIN_BY_TYPE, {"incident_type": incident_type}):
+        latest.setdefault(row.policy_id, PinnedVersion._make(row))
     if not latest:
         raise PolicyNotRegistered(f"a policy for incident type {incident_type!r}")
     live = sorted(pid for pid, v in latest.items() if v.retired_at is None)
@@ -175,14 +207,14 @@ def pin_for_new_case(
     return latest[live[0]] if live else _not_retired(latest[min(latest)])
 
 
-def _not_retired(version: PolicyVersion) -> PolicyVersion:
+def _not_retired(version: PinnedVersion) -> PinnedVersion:
     if version.retired_at is not None:
         raise PolicyRetired(version.policy_id)
     return version
 
 
 def get_policy(
-    session: Session,
+    session: Session | Connection,
     policy_id: str,
     version: int,
     policies_dir: Path | None = None,
@@ -193,14 +225,15 @@ def get_policy(
 
     Calendars come from ``policies_dir`` (default LIFELINE_POLICIES_DIR): its ``calendars/`` folder,
     else the bundled calendars. Raises PolicyNotRegistered for an unknown version. A caller that
-    read the version's ``sha256`` in its own query passes it, saving the query for it here."""
+    read the version's ``sha256`` in its own query passes it, saving the query for it here. A read
+    passes its connection (no ORM session to make for a query that a parsed version never runs)."""
     base = policies_dir if policies_dir is not None else get_settings().policies_dir
     sha = sha256
     if sha is None:
         query = select(PolicyVersion.sha256).where(
             PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
         )
-        sha = session.exec(query).first()
+        sha = session.execute(query).scalar()
     if sha is None:
         raise PolicyNotRegistered(f"policy {policy_id!r} version {version}")
     known = _calendars(base)
@@ -208,11 +241,11 @@ def get_policy(
     with _lock:
         policy = _policies.get(key)
     if policy is None:
-        document = session.exec(
+        document = session.execute(
             select(PolicyVersion.document).where(
                 PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
             )
-        ).one()
+        ).scalar_one()
         policy = policy_documents.parse_stored(document, f"{policy_id} v{version}", known)
         with _lock:
             _policies[key] = policy

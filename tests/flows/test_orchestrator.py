@@ -187,3 +187,43 @@ def test_sweeps_are_flow_runs_while_prefect_answers_and_plain_while_it_does_not(
         assert worker.sweeps_in_flow <= in_flow + 1  # at most the one in flight when it went away
     messages = [m for m in log.messages if m.startswith("orchestrator:")]
     assert [m.split(" ", 2)[1] for m in messages] == ["degraded", "prefect", "degraded"], messages
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_harness")
+def test_each_time_prefect_comes_up_the_worker_sweeps_once_in_a_flow_run_even_with_nothing_due(
+    engine: Engine, db_url: str
+) -> None:
+    """That sweep catches up what fell due during the switch and pays the process's first flow run
+    before a deadline has to (bench/README.md: lateness)."""
+    from prefect.settings import PREFECT_API_URL
+
+    register_ladder(engine, STEP)
+    open_cases(engine, 1, datetime.now(UTC) + timedelta(days=1))  # nothing due for a day
+    answering = threading.Event()
+
+    async def probe(_url: str) -> bool:
+        return answering.is_set()
+
+    config = WorkerConfig(
+        database_url=db_url,
+        heartbeat_every=timedelta(seconds=0.2),
+        serve_deployments=False,
+        flow_run_patience=timedelta(seconds=60),
+    )
+    orchestrator = Orchestrator(
+        prepare=lambda: str(PREFECT_API_URL.value()), probe=probe, probe_every=timedelta(seconds=0.1)
+    )
+    worker = Worker(config, StopSignal(threading.Event()), orchestrator=orchestrator)
+    with running(worker):
+        assert wait_until(lambda: heartbeat_mode(engine) == "degraded", timeout=10)
+        time.sleep(1.5)  # idle and degraded: no flow run
+        assert worker.sweeps_in_flow == 0
+        answering.set()
+        assert wait_until(lambda: worker.sweeps_in_flow == 1, timeout=30), "no sweep when Prefect came up"
+        time.sleep(1.5)  # still nothing due: no more
+        assert worker.sweeps_in_flow == 1
+        answering.clear()
+        assert wait_until(lambda: heartbeat_mode(engine) == "degraded", timeout=5)
+        answering.set()
+        assert wait_until(lambda: worker.sweeps_in_flow == 2, timeout=30), "no sweep when Prefect came back"
