@@ -24,9 +24,10 @@ def replace(obj: T, /, **changes: Any) -> T:
     cls = type(obj)
     names = _NAMES.get(cls)
     if names is None:
-        names = _NAMES[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+        # Checked before the names are cached, so that every call on such a class is refused.
         if hasattr(cls, "__post_init__") or hasattr(cls, "__slots__"):
             raise TypeError(f"{cls.__name__} needs dataclasses.replace")
+        names = _NAMES[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
     if not names.issuperset(changes):
         unknown = ", ".join(sorted(set(changes) - names))
         raise TypeError(f"{cls.__name__} has no field {unknown}")

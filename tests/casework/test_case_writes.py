@@ -18,11 +18,12 @@ from cli.main import app
 from models.db import session_scope
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Breach, Case, CaseEvent, Notification
+from policies.model import Policy, StageSpec
 from sla_engine import cases as engine_cases
 from sla_engine.kinds import EventKind
 from sla_engine.state import state_to_dict
 from tests.casework.builders import CREATOR, T0, register
-from tests.engine.builders import PARTNER_RULE, make_policy
+from tests.engine.builders import PARTNER_RULE, duration, make_policy, notify, target
 
 OPENED = T0 - timedelta(days=21)
 ACTOR = "agent:ana"
@@ -119,3 +120,62 @@ def test_a_case_opened_weeks_ago_is_stored_as_the_engine_decided(
     assert verify_chain(session) == []
     code, out = _audit_verify(db_url, case_id)
     assert code == 0, out
+
+
+def _opened_weeks_ago(engine: Engine, policy: Policy) -> str:
+    register(engine, policy, now=OPENED - timedelta(days=1))
+    with session_scope(engine) as s:
+        change = open_case(
+            s, incident_type="account_compromised", attributes=CREATOR, actor=ACTOR, now=T0, opened_at=OPENED
+        )
+    return change.case.id
+
+
+def test_overdue_reminders_on_two_channels_each_queue_their_latest(engine: Engine, session: Session) -> None:
+    """The last stage pages two channels; weeks of reminders caught up in one write leave one
+    reminder per channel (not one for both), each counting its own channel's earlier ones."""
+    stages = (
+        StageSpec("frontline", "creator-support", target("PT30M")),
+        StageSpec(
+            "lead",
+            "tns-leads",
+            None,
+            on_enter=(notify("tns-leads"), notify("duty-manager")),
+            repeat_notify_every=duration("PT2H"),
+        ),
+    )
+    case_id = _opened_weeks_ago(engine, make_policy(stages=stages))
+
+    events = {e.seq: e for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id))}
+    notes = list(session.exec(select(Notification).order_by(col(Notification.id))))
+    reminders = [n for n in notes if "repeat" in events[n.event_seq].data]
+    repeats = {
+        c: [e for e in events.values() if e.data.get("repeat") and e.data["channel"] == c]
+        for c in ("tns-leads", "duty-manager")
+    }
+    assert len(repeats["tns-leads"]) == len(repeats["duty-manager"]) > 200
+    assert [(n.channel, n.event_seq, n.payload["superseded"]) for n in reminders] == [
+        (c, max(e.seq for e in repeats[c]), len(repeats[c]) - 1) for c in ("tns-leads", "duty-manager")
+    ]
+
+
+def test_a_breach_row_keeps_the_priority_and_queue_the_case_had_when_it_breached(
+    engine: Engine, session: Session
+) -> None:
+    """A P2 case left for weeks breaches at P2 in the frontline queue, then its last stage raises it
+    to P1 in another queue: the breach rows report what the case was when each deadline passed
+    (the compliance report counts them so), not what it is now."""
+    case_id = _opened_weeks_ago(engine, make_policy())
+
+    stored = session.get(Case, case_id)
+    assert stored is not None and (stored.priority, stored.queue) == ("P1", "tns-leads")
+    breached = {
+        e.seq: e
+        for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id))
+        if e.kind is EventKind.BREACHED
+    }
+    breaches = list(session.exec(select(Breach).order_by(col(Breach.event_seq))))
+    assert [(b.event_seq, b.priority, b.queue) for b in breaches] == [
+        (seq, e.data["priority"], e.data["queue"]) for seq, e in sorted(breached.items())
+    ]
+    assert ("P2", "creator-support") in {(b.priority, b.queue) for b in breaches}

@@ -6,12 +6,14 @@ import pytest
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
+from casework import api_keys
 from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
+from casework.cases.lifecycle import apply_action
 from casework.errors import DuplicateTimedEvent
 from casework.history.case_changes import write_case_change
 from casework.history.hashchain import verify_chain
 from models.db import session_scope
-from models.kinds import BreachTarget, NotificationStatus
+from models.kinds import BreachTarget, NotificationStatus, Role
 from models.tables import Breach, Case, CaseEvent, Notification
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
@@ -84,10 +86,11 @@ def test_a_duplicate_dedupe_key_is_never_written(engine: Engine, session: Sessio
     again = EngineEvent(
         EventKind.BREACHED, at(60), SYSTEM_ACTOR, {"clock": "first_response"}, "breached:clock:first_response"
     )
-    with pytest.raises(DuplicateTimedEvent), session_scope(engine) as s:
+    with pytest.raises(DuplicateTimedEvent) as err, session_scope(engine) as s:
         stored = s.get(Case, case.id)
         assert stored is not None
         write_case_change(s, stored, None, [again], at(62))
+    assert err.value.case_id == case.id  # the worker's log says which case was already escalated
     assert _count(session, Breach) == 1
     assert session.exec(select(func.count()).where(CaseEvent.dedupe_key == again.dedupe_key)).one() == 1
 
@@ -224,3 +227,53 @@ def test_breach_rows_and_webhook_bodies_say_where_the_case_stood(engine: Engine,
             "reason": "entered security",
         },
     ]
+
+
+def test_a_webhook_body_names_the_agent_the_case_is_assigned_to(engine: Engine, session: Session) -> None:
+    """Who to call about a breach: the body carries the case's assignee as it stands."""
+    register(engine)
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as s:
+        api_keys.create_key(s, "ana", Role.AGENT, T0)
+        apply_action(s, case_id, "assign", {"assignee": "ana"}, "agent:ana", at(1))
+        apply_due_timers(s, [case_id], at(130))
+
+    notes = session.exec(select(Notification).order_by(col(Notification.event_seq))).all()
+    assert [n.channel for n in notes] == ["support-leads", "security-oncall"]
+    assert [n.payload["case"]["assignee"] for n in notes] == ["ana", "ana"]
+
+
+def test_a_session_that_read_a_case_earlier_claims_it_as_stored_now(engine: Engine) -> None:
+    """A long-lived session keeps the rows it read; the claim must not hand back that old copy
+    (the sweep would then advance a state another transaction already moved on)."""
+    register(engine)
+    case_id = open_one(engine).case.id
+    with Session(engine, expire_on_commit=False) as worker:
+        earlier = worker.get(Case, case_id)
+        assert earlier is not None
+        worker.commit()
+        with session_scope(engine) as other:
+            apply_action(other, case_id, "note", {"text": "meanwhile"}, "agent:ana", at(1))
+
+        claimed = claim_due_cases(worker, at(130))
+
+        assert claimed == [earlier] and (earlier.version, earlier.last_seq) == (2, 2)
+        worker.rollback()
+
+
+def test_a_session_that_read_a_case_earlier_applies_its_timers_to_it_as_stored_now(
+    engine: Engine, session: Session
+) -> None:
+    register(engine)
+    case_id = open_one(engine).case.id
+    with Session(engine, expire_on_commit=False) as worker:
+        earlier = worker.get(Case, case_id)  # held: the session's identity map keeps it
+        worker.commit()
+        with session_scope(engine) as other:
+            apply_action(other, case_id, "note", {"text": "meanwhile"}, "agent:ana", at(1))
+
+        changes = apply_due_timers(worker, [case_id], at(130))
+        worker.commit()
+
+    assert [(c.case, c.case.version, c.events[0].seq) for c in changes] == [(earlier, 3, 3)]
+    assert verify_chain(session) == []

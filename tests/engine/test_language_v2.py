@@ -15,6 +15,7 @@ from sla_engine.agent_actions import InvalidAction
 from sla_engine.cases import advance, apply_action, open_case, replay
 from sla_engine.events import AgentAction, EngineEvent
 from sla_engine.kinds import SYSTEM_ACTOR, ActionName, ClockStatus, EventKind, Status
+from sla_engine.simulation import timeline_entry
 from sla_engine.state import state_from_dict, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
 from tests.engine.builders import ALWAYS_CAL, T0, act, at
@@ -89,6 +90,8 @@ def test_a_clock_with_starts_on_waits_pending_until_its_action() -> None:
     assert step.state.clock("resolution").due_at == at(150)
     started = [e for e in step.events if e.kind is EventKind.CLOCK_STARTED]
     assert [(e.at, e.data) for e in started] == [(at(30), {"clock": "resolution", "on": "acknowledge"})]
+    # a start that is not a cycle's says no cycle in the timeline (simulations, the console)
+    assert timeline_entry(started[0])["detail"] == "resolution started on acknowledge"
 
 
 def test_a_pending_clock_never_breaches_and_stays_pending_after_resolve() -> None:

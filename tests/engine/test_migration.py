@@ -4,16 +4,18 @@ tests/engine/migration_scenarios.json, worked out by hand, and what each mode wr
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from policies.model import ClockSpec
 from sla_engine import cases
-from sla_engine.kinds import EventKind, Status
+from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.migration import MigrationMode, Opening, Versioned, deadlines, migrate
 from sla_engine.simulation import describe
-from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy
+from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy, target
 
 DATA = json.loads((Path(__file__).parent / "migration_scenarios.json").read_text())
 P2_CASE = {"creator": {"id": "cr_9", "tier": "standard"}, "impact": {"monetized": False}}
@@ -93,3 +95,17 @@ def test_the_migration_event_reads_as_a_sentence() -> None:
     assert describe(event) == (
         "policy version 1 -> 2 (rebase), next deadline 2026-03-02 09:45:00+00:00 -> 2026-03-02 09:22:30+00:00"
     )
+
+
+def test_a_clock_new_to_the_policy_starts_at_the_migration() -> None:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    base = make_policy()
+    triage = ClockSpec("triage", target("PT2H"))
+    new = Versioned(2, replace(base, clocks=(*base.clocks, triage)), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+
+    moved = migrate(old, new, state, MigrationMode.REBASE, at(30), "admin:root")
+
+    clock = moved.state.clock("triage")
+    assert (clock.status, clock.due_at) == (ClockStatus.RUNNING, at(150))
+    assert moved.after["clocks"]["triage"] == at(150)

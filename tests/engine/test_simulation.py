@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from sla_engine.kinds import Status
 from sla_engine.simulation import SimulationInputError, parse_actions, parse_case, simulate, timeline_entry
 from tests.engine.builders import ALWAYS_CAL, T0, at, make_policy
 
@@ -82,6 +85,7 @@ def test_bad_actions_input_names_the_pointer(raw, pointer, message):
     with pytest.raises(SimulationInputError) as err:
         parse_actions(raw)
     assert err.value.pointer == pointer and message in err.value.message
+    assert str(err.value) == f"{pointer or '/'}: {err.value.message}"  # what the CLI prints
 
 
 def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
@@ -90,3 +94,89 @@ def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
     with pytest.raises(SimulationInputError) as err:
         simulate(policy, ALWAYS_CAL, T0, {}, actions)
     assert err.value.pointer == "/0/action" and "open" in err.value.message and "closed" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ({"action": "assign"}, "/0/assignee: assign needs an 'assignee' (or null to unassign) or a 'queue'"),
+        ({"action": "assign", "assignee": 5}, "/0/assignee: assignee must be a string or null"),
+        ({"action": "note", "text": ""}, "/0/text: note needs a non-empty 'text'"),
+        (
+            {"action": "request_info", "until": "tomorrow"},
+            "/0/until: until must be an ISO 8601 date-time with an offset (...T09:00:00Z)",
+        ),
+        (
+            {"action": "set_priority"},
+            "/0/priority: set_priority needs 'priority' (a priority such as P1, or null to clear)",
+        ),
+        (
+            {"action": "escalate", "to_stage": "nowhere"},
+            "/0/to_stage: unknown stage 'nowhere'; stages: frontline, security, lead",
+        ),
+        (
+            {"action": "update_attributes"},
+            "/0/attributes: update_attributes needs a non-empty 'attributes' object",
+        ),
+    ],
+)
+def test_an_invalid_action_in_a_simulation_names_the_argument_at_fault(action, message):
+    actions = parse_actions([{"at": at(5).isoformat(), **action}])
+    with pytest.raises(SimulationInputError) as err:
+        simulate(make_policy(), ALWAYS_CAL, T0, {}, actions)
+    assert str(err.value) == message
+
+
+def test_setting_the_priority_a_case_already_has_leaves_a_trace():
+    actions = parse_actions([{"at": at(5).isoformat(), "action": "set_priority", "priority": "P2"}])
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(6))
+    assert [timeline_entry(e)["detail"] for e in run.events[1:]] == ["P2 -> P2 (set by agent:simulated)"]
+
+
+def test_waiting_on_the_creator_until_an_instant_records_it_on_the_status_change():
+    actions = parse_actions(
+        [{"at": at(5).isoformat(), "action": "request_info", "until": at(60).isoformat()}]
+    )
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(10))
+    change = run.events[1]
+    assert (str(change.kind), change.data["until"]) == ("status_changed", at(60).isoformat())
+    assert timeline_entry(change)["detail"] == "open -> waiting_on_creator (request_info)"
+    assert run.state.pause_until == at(60)
+
+
+def test_a_reopened_case_is_no_longer_resolved():
+    actions = parse_actions(
+        [
+            {"at": at(5).isoformat(), "action": "resolve"},
+            {"at": at(6).isoformat(), "action": "reopen"},
+        ]
+    )
+    resolved = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions[:1], until=at(7))
+    reopened = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(7))
+    assert (resolved.state.resolved_at, reopened.state.resolved_at) == (at(5), None)
+
+
+def test_a_merged_case_is_closed_at_the_merge():
+    actions = parse_actions([{"at": at(5).isoformat(), "action": "merge_into", "case_id": "cs_other"}])
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions)
+    assert (run.state.status, run.state.closed_at) == (Status.MERGED, at(5))
+
+
+def test_a_case_opened_waiting_on_the_creator_says_so_in_its_timeline():
+    waiting = simulate(make_policy(), ALWAYS_CAL, T0, {}, [], until=at(1), status=Status.WAITING_ON_CREATOR)
+    opened = simulate(make_policy(), ALWAYS_CAL, T0, {}, [], until=at(1))
+    assert [timeline_entry(run.events[0])["detail"] for run in (waiting, opened)] == [
+        "opened as P2 (policy default) in frontline, queue creator-support, waiting_on_creator",
+        "opened as P2 (policy default) in frontline, queue creator-support",
+    ]
+
+
+def test_timeline_instants_are_utc_whatever_the_hosts_time_zone(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        run = simulate(make_policy(), ALWAYS_CAL, T0, {}, [], until=at(1))
+        assert timeline_entry(run.events[0])["at"] == "2026-03-02T09:00:00+00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -6,14 +6,25 @@ from datetime import timedelta
 
 import pytest
 
-from policies.model import NotAfter
+from policies.model import NotAfter, StageSpec
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.cases import advance, apply_action, open_case, replay
 from sla_engine.deadlines import remaining
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.state import state_from_dict, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
-from tests.engine.builders import ALWAYS_CAL, PARTNER_RULE, T0, act, at, make_policy
+from tests.engine.builders import (
+    ALWAYS_CAL,
+    PARTNER_RULE,
+    T0,
+    act,
+    at,
+    duration,
+    make_policy,
+    notify,
+    set_priority,
+    target,
+)
 
 STANDARD = {"creator": {"tier": "standard"}}
 
@@ -303,3 +314,89 @@ def test_conditions_compare_lists_and_objects_by_value():
     assert holds(first, {"creator": {"platforms": ["youtube", "tiktok"]}}, T0)
     assert not holds(first, {"creator": {"platforms": ["tiktok", "youtube"]}}, T0)
     assert holds(second, {"impact": {"monetized": True}}, T0)
+
+
+def test_an_action_without_a_time_zone_is_refused():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    with pytest.raises(InvalidAction, match="the action's instant must be timezone-aware") as err:
+        apply_action(policy, ALWAYS_CAL, state, act("acknowledge", at(1).replace(tzinfo=None)))
+    assert err.value.field == "at"
+
+
+def _breaching_stages(*on_breach):
+    """Two stages; the first breaches after 30 minutes, the last (a dead end) after 2 hours."""
+    return make_policy(
+        stages=(
+            StageSpec("frontline", "creator-support", target("PT30M"), on_breach=on_breach),
+            StageSpec("lead", "tns-leads", target("PT2H")),
+        )
+    )
+
+
+def test_a_stage_breach_that_changes_the_priority_moves_the_deadlines_at_once():
+    policy = _breaching_stages(set_priority("P1"))
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+
+    step = advance(policy, ALWAYS_CAL, state, at(31))
+
+    assert [(str(e.kind), e.at) for e in step.events[:3]] == [
+        ("breached", at(30)),
+        ("priority_changed", at(30)),
+        ("escalated", at(30)),
+    ]
+    # P1's 15 minutes have passed already: the clock breaches at the change, not later.
+    assert step.state.priority == "P1" and step.state.clock("first_response").breached_at == at(30)
+
+
+def test_a_breach_of_the_last_stage_is_the_cases_latest_change():
+    """No stage to move to, no action: the breach itself moves the case on, so an agent action
+    dated before it is out of order."""
+    policy = _breaching_stages()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    state = advance(policy, ALWAYS_CAL, state, at(31)).state
+
+    step = advance(policy, ALWAYS_CAL, state, at(200))
+
+    stage_breaches = [
+        (e.at, e.data["stage"]) for e in step.events if e.kind == EventKind.BREACHED and "clock" not in e.data
+    ]
+    assert stage_breaches == [(at(150), "lead")]
+    assert step.state.updated_at == at(150)
+    with pytest.raises(InvalidAction, match="time order"):
+        apply_action(policy, ALWAYS_CAL, step.state, act("note", at(149), text="late"))
+
+
+def test_a_recorded_warning_leaves_no_warning_instant_behind():
+    """The queue view tells "at risk" from "will be at risk at ..." by ``warn_due_at`` being cleared
+    once the warning is recorded (casework.queries.queue_rows)."""
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+
+    clock = advance(policy, ALWAYS_CAL, state, at(50)).state.clock("first_response")
+
+    assert (clock.warned, clock.warn_due_at, clock.due_at) == (True, None, at(60))
+
+
+def test_the_first_stage_pages_on_opening_and_repeats_when_it_is_the_only_one():
+    """A one-stage policy: its stage is the first (on_enter runs at opening) and the last (it
+    repeats its notifications from the opening on)."""
+    only = StageSpec(
+        "frontline",
+        "creator-support",
+        None,
+        on_enter=(notify("tns-leads"),),
+        repeat_notify_every=duration("PT2H"),
+    )
+    policy = make_policy(stages=(only,))
+    step = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a")
+
+    assert [(str(e.kind), e.data) for e in step.events if e.kind == EventKind.NOTIFIED] == [
+        (
+            "notified",
+            {"channel": "tns-leads", "reason": "entered frontline", "priority": "P2", "stage": "frontline"},
+        )
+    ]
+    later = advance(policy, ALWAYS_CAL, step.state, at(hours=5))
+    reminders = [(e.at, e.data["repeat"]) for e in later.events if e.data.get("repeat")]
+    assert reminders == [(at(hours=2), 1), (at(hours=4), 2)]
