@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -90,6 +91,19 @@ def test_datetimes_enter_as_utc_with_microseconds_whatever_their_offset() -> Non
     assert utc_iso(local) == "2026-03-02T09:00:00.000000+00:00"
     assert event(at=local).hash == event(at=local.astimezone(UTC)).hash
     assert event(at=local).hash != event(at=local + timedelta(microseconds=1)).hash
+
+
+def test_hashed_instants_are_utc_whatever_the_hosts_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker on a host set to Tokyo time must seal the same bytes as one on UTC: the chain is
+    verified later, elsewhere."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert utc_iso(datetime(2026, 3, 2, 10, 0, tzinfo=ROME_WINTER)) == "2026-03-02T09:00:00.000000+00:00"
+        assert event().hash == "9b9be11ccb9b563df93af942c7b7c8f3655cd82e0d0966e2dcd8994300ec6207"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_canonical_json_is_sorted_compact_utf8_and_refuses_what_json_cannot_hold() -> None:
