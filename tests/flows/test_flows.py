@@ -65,6 +65,14 @@ def history_kinds(engine: Engine, kind: EventKind) -> list[CaseEvent]:
         return list(session.exec(select(CaseEvent).where(CaseEvent.kind == kind)))
 
 
+def swept_ladder(engine: Engine, db_url: str, cases: int, opened: datetime, steps: int) -> None:
+    """The scenario of the delivery tests: ``cases`` ladder cases opened at ``opened`` and swept
+    ``steps`` steps later by a real flow run, their notifications queued."""
+    register_ladder(engine, STEP)
+    open_cases(engine, cases, opened)
+    asyncio.run(escalation_sweep(database_url=db_url, now=opened + steps * STEP))
+
+
 def test_one_sweep_flow_run_escalates_hundreds_of_cases_in_batch_tasks(engine: Engine, db_url: str) -> None:
     register_ladder(engine, STEP)
     open_cases(engine, 450, T0)
@@ -90,9 +98,7 @@ def test_notifications_reach_the_webhook_signed_once_each_and_are_recorded_in_hi
     engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
 ) -> None:
     url, state = receiver
-    register_ladder(engine, STEP)
-    open_cases(engine, 5, T0)
-    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 3 * STEP))
+    swept_ladder(engine, db_url, 5, T0, 3)
 
     path = channels_file(tmp_path, url)
     result = asyncio.run(deliver_notifications(database_url=db_url, channels_file=path))
@@ -117,9 +123,7 @@ def test_a_delivery_flow_run_waits_on_the_workers_bound_per_channel(
     # Flow runs run on the worker's event loop and share its semaphores (one per channel): with
     # every permit held elsewhere on the loop, a flow run sends nothing until they are given back.
     url, state = receiver
-    register_ladder(engine, STEP)
-    open_cases(engine, 2, T0)
-    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 3 * STEP))
+    swept_ladder(engine, db_url, 2, T0, 3)
     path = channels_file(tmp_path, url)
 
     async def held_then_released() -> tuple[int, dict[str, Any]]:
@@ -151,9 +155,7 @@ def test_the_delivery_flow_records_and_signs_at_the_injected_instant(
     # the receiver checks signatures against its own (5 minutes' tolerance).
     opened = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     url, state = receiver
-    register_ladder(engine, STEP)
-    open_cases(engine, 2, opened)
-    asyncio.run(escalation_sweep(database_url=db_url, now=opened + 3 * STEP))
+    swept_ladder(engine, db_url, 2, opened, 3)
     injected = opened + timedelta(minutes=1, seconds=7)
 
     result = asyncio.run(
@@ -171,9 +173,7 @@ def test_a_failing_webhook_is_retried_with_backoff_then_delivered(
     engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
 ) -> None:
     url, state = receiver
-    register_ladder(engine, STEP)
-    open_cases(engine, 1, T0)
-    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 2 * STEP))  # one notification
+    swept_ladder(engine, db_url, 1, T0, 2)  # one notification
     state.fail_next = 2
     path = channels_file(tmp_path, url)
 
@@ -191,9 +191,7 @@ def test_after_its_last_attempt_a_notification_is_a_dead_letter_recorded_in_hist
     engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
 ) -> None:
     url, state = receiver
-    register_ladder(engine, STEP)
-    open_cases(engine, 1, T0)
-    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 2 * STEP))
+    swept_ladder(engine, db_url, 1, T0, 2)
     state.fail_next = 100
     path = channels_file(tmp_path, url)
 
@@ -221,9 +219,7 @@ def test_a_channel_without_a_webhook_is_dead_lettered_at_once_with_the_reason(
     engine: Engine, db_url: str, tmp_path: Path, receiver: tuple[str, ReceiverState]
 ) -> None:
     url, state = receiver
-    register_ladder(engine, STEP)
-    open_cases(engine, 1, T0)
-    asyncio.run(escalation_sweep(database_url=db_url, now=T0 + 2 * STEP))
+    swept_ladder(engine, db_url, 1, T0, 2)
 
     path = channels_file(tmp_path, url, names=("tns-leads",))
     with pytest.raises(DeliveriesFailed) as failed:

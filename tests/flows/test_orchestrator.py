@@ -148,16 +148,10 @@ def test_the_probe_says_no_to_a_closed_port_quickly() -> None:
     assert time.monotonic() - started < 2.0
 
 
-@pytest.mark.prefect
-@pytest.mark.usefixtures("prefect_harness")
-def test_sweeps_are_flow_runs_while_prefect_answers_and_plain_while_it_does_not(
-    engine: Engine, db_url: str
-) -> None:
+def switchable_worker(db_url: str, answering: threading.Event) -> Worker:
+    """A worker on the test harness's Prefect whose health probe says what ``answering`` says: the
+    test turns Prefect "down" and "up" without stopping the server."""
     from prefect.settings import PREFECT_API_URL
-
-    register_ladder(engine, timedelta(seconds=1))  # each case's timers fall due over ~5 s
-    open_cases(engine, 1, datetime.now(UTC))
-    answering = threading.Event()
 
     async def probe(_url: str) -> bool:
         return answering.is_set()
@@ -171,7 +165,18 @@ def test_sweeps_are_flow_runs_while_prefect_answers_and_plain_while_it_does_not(
     orchestrator = Orchestrator(
         prepare=lambda: str(PREFECT_API_URL.value()), probe=probe, probe_every=timedelta(seconds=0.1)
     )
-    worker = Worker(config, StopSignal(threading.Event()), orchestrator=orchestrator)
+    return Worker(config, StopSignal(threading.Event()), orchestrator=orchestrator)
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_harness")
+def test_sweeps_are_flow_runs_while_prefect_answers_and_plain_while_it_does_not(
+    engine: Engine, db_url: str
+) -> None:
+    register_ladder(engine, timedelta(seconds=1))  # each case's timers fall due over ~5 s
+    open_cases(engine, 1, datetime.now(UTC))
+    answering = threading.Event()
+    worker = switchable_worker(db_url, answering)
     with worker_log() as log, running(worker):
         assert wait_until(lambda: worker.sweeps >= 1 and heartbeat_mode(engine) == "degraded", timeout=10)
         answering.set()
@@ -196,25 +201,10 @@ def test_each_time_prefect_comes_up_the_worker_sweeps_once_in_a_flow_run_even_wi
 ) -> None:
     """That sweep catches up what fell due during the switch and pays the process's first flow run
     before a deadline has to (bench/README.md: lateness)."""
-    from prefect.settings import PREFECT_API_URL
-
     register_ladder(engine, STEP)
     open_cases(engine, 1, datetime.now(UTC) + timedelta(days=1))  # nothing due for a day
     answering = threading.Event()
-
-    async def probe(_url: str) -> bool:
-        return answering.is_set()
-
-    config = WorkerConfig(
-        database_url=db_url,
-        heartbeat_every=timedelta(seconds=0.2),
-        serve_deployments=False,
-        flow_run_patience=timedelta(seconds=60),
-    )
-    orchestrator = Orchestrator(
-        prepare=lambda: str(PREFECT_API_URL.value()), probe=probe, probe_every=timedelta(seconds=0.1)
-    )
-    worker = Worker(config, StopSignal(threading.Event()), orchestrator=orchestrator)
+    worker = switchable_worker(db_url, answering)
     with running(worker):
         assert wait_until(lambda: heartbeat_mode(engine) == "degraded", timeout=10)
         time.sleep(1.5)  # idle and degraded: no flow run
