@@ -400,3 +400,26 @@ def test_the_first_stage_pages_on_opening_and_repeats_when_it_is_the_only_one():
     later = advance(policy, ALWAYS_CAL, step.state, at(hours=5))
     reminders = [(e.at, e.data["repeat"]) for e in later.events if e.data.get("repeat")]
     assert reminders == [(at(hours=2), 1), (at(hours=4), 2)]
+
+
+def test_a_merge_records_the_surviving_case_the_actor_and_the_action_on_its_status_change():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    step = apply_action(
+        policy, ALWAYS_CAL, state, act("merge_into", at(5), actor="agent:ana", case_id="cs_b")
+    )
+    change = step.events[0]
+    assert (change.kind, change.at, change.actor) == (EventKind.STATUS_CHANGED, at(5), "agent:ana")
+    assert (change.data["to"], change.data["action"], change.data["into"]) == ("merged", "merge_into", "cs_b")
+    assert all("into" not in e.data for e in step.events[1:])
+    assert (step.state.status, step.state.closed_at) == (Status.MERGED, at(5))
+
+
+@pytest.mark.parametrize("survivor", [None, "", 42])
+def test_a_merge_without_a_surviving_case_id_is_refused_with_the_field(survivor):
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    args = {} if survivor is None else {"case_id": survivor}
+    with pytest.raises(InvalidAction) as err:
+        apply_action(policy, ALWAYS_CAL, state, act("merge_into", at(5), **args))
+    assert (str(err.value), err.value.field) == ("merge_into needs the surviving case's 'case_id'", "case_id")
