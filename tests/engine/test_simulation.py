@@ -6,8 +6,15 @@ import time
 
 import pytest
 
-from sla_engine.kinds import Status
-from sla_engine.simulation import SimulationInputError, parse_actions, parse_case, simulate, timeline_entry
+from sla_engine.kinds import ActionName, Status
+from sla_engine.simulation import (
+    SimulationInputError,
+    opening_status,
+    parse_actions,
+    parse_case,
+    simulate,
+    timeline_entry,
+)
 from tests.engine.builders import ALWAYS_CAL, T0, at, make_policy
 
 
@@ -86,6 +93,50 @@ def test_bad_actions_input_names_the_pointer(raw, pointer, message):
         parse_actions(raw)
     assert err.value.pointer == pointer and message in err.value.message
     assert str(err.value) == f"{pointer or '/'}: {err.value.message}"  # what the CLI prints
+
+
+OPENED = "2026-03-02T09:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        ([], "/: a case is an object with opened_at and attributes"),
+        ({"opened_at": OPENED, "color": 1}, "/color: unknown field (expected opened_at, attributes, status)"),
+        ({"attributes": {}}, "/opened_at: required"),
+        ({"opened_at": 1772442000}, "/opened_at: expected an ISO 8601 date-time string"),
+        ({"opened_at": OPENED, "attributes": []}, "/attributes: expected an object"),
+        (
+            {"opened_at": OPENED, "status": "closed"},
+            "/status: a case opens as one of open, waiting_on_creator, not 'closed'",
+        ),
+    ],
+)
+def test_every_bad_case_input_says_exactly_what_and_where(raw, where):
+    """What `lifeline policies simulate` and the console's simulate form print, word for word."""
+    with pytest.raises(SimulationInputError) as err:
+        parse_case(raw)
+    assert str(err.value) == where
+
+
+def test_a_case_may_open_waiting_on_the_creator_and_opens_open_by_default():
+    assert opening_status({"opened_at": OPENED, "status": "waiting_on_creator"}) is Status.WAITING_ON_CREATOR
+    assert opening_status({"opened_at": OPENED}) is Status.OPEN
+    assert parse_case({"opened_at": OPENED, "status": "waiting_on_creator"})[0] == T0
+
+
+def test_every_bad_action_input_says_exactly_what_and_where():
+    names = ", ".join(a.value for a in ActionName)
+    cases = [
+        ({"actions": []}, "/: actions are a JSON array"),
+        (["start"], "/0: an action is an object with at and action"),
+        ([{"at": OPENED, "action": "fly"}], f"/0/action: unknown action 'fly'; one of {names}"),
+        ([{"at": 5, "action": "start"}], "/0/at: expected an ISO 8601 date-time string"),
+    ]
+    for raw, where in cases:
+        with pytest.raises(SimulationInputError) as err:
+            parse_actions(raw)
+        assert str(err.value) == where
 
 
 def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
