@@ -231,3 +231,71 @@ def test_timeline_instants_are_utc_whatever_the_hosts_time_zone(monkeypatch: pyt
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+WORKED = [
+    {"at": at(5).isoformat(), "action": "acknowledge"},
+    {"at": at(10).isoformat(), "action": "assign", "assignee": "ana"},
+    {"at": at(12).isoformat(), "action": "reply", "message": "we are on it"},
+    {"at": at(15).isoformat(), "action": "request_info", "until": at(45).isoformat()},
+    {"at": at(60).isoformat(), "action": "request_info"},
+    {"at": at(70).isoformat(), "action": "creator_replied", "message": "here"},
+    {"at": at(80).isoformat(), "action": "assign", "assignee": None},
+    {"at": at(90).isoformat(), "action": "escalate"},
+]
+WORKED_TIMELINE = [
+    ("opened", "opened as P2 (policy default) in frontline, queue creator-support"),
+    ("status_changed", "open -> acknowledged (acknowledge)"),
+    ("clock_stopped", "first_response stopped on acknowledged after 5m (met)"),
+    ("assigned", "assigned to ana (was nobody)"),
+    ("replied", "public reply: we are on it"),
+    ("status_changed", "acknowledged -> waiting_on_creator (request_info)"),
+    ("paused", "resolution paused (waiting_on_creator)"),
+    ("paused", "frontline paused (waiting_on_creator)"),
+    ("pause_expired", "waiting on the creator ran out at 2026-03-02T09:45:00+00:00"),
+    ("status_changed", "waiting_on_creator -> in_progress (pause_expired)"),
+    ("resumed", "resolution running again after 30m paused"),
+    ("resumed", "frontline running again"),
+    ("status_changed", "in_progress -> waiting_on_creator (request_info)"),
+    ("paused", "resolution paused (waiting_on_creator)"),
+    ("paused", "frontline paused (waiting_on_creator)"),
+    ("status_changed", "waiting_on_creator -> in_progress (creator_replied)"),
+    ("resumed", "resolution running again after 10m paused"),
+    ("resumed", "frontline running again"),
+    ("assigned", "assigned to nobody (was ana)"),
+    ("escalated", "frontline -> security (escalated by hand), queue security-specialists"),
+    ("notified", "notify security-oncall: entered security"),
+]
+LATE = [
+    {"at": at(5).isoformat(), "action": "request_info"},
+    {"at": at(10).isoformat(), "action": "creator_replied", "actor": "creator"},
+    {"at": at(15).isoformat(), "action": "acknowledge"},
+    {"at": at(20).isoformat(), "action": "creator_replied", "actor": "creator"},
+]
+LATE_TIMELINE = [
+    ("opened", "opened as P2 (policy default) in frontline, queue creator-support"),
+    ("status_changed", "open -> waiting_on_creator (request_info)"),
+    ("paused", "resolution paused (waiting_on_creator)"),
+    ("paused", "frontline paused (waiting_on_creator)"),
+    ("status_changed", "waiting_on_creator -> in_progress (creator_replied)"),
+    ("resumed", "resolution running again after 5m paused"),
+    ("resumed", "frontline running again"),
+    ("acknowledged", "acknowledged while in_progress"),
+    ("creator_replied", "creator wrote while in_progress"),
+    ("at_risk", "first_response at risk, due 2026-03-02T10:00:00+00:00"),
+    ("breached", "first_response breached at its deadline (target 1h00m), priority P2"),
+    ("notified", "notify support-leads: first_response breached"),
+    ("breached", "frontline breached at its deadline (target 2h00m), priority P2"),
+    ("escalated", "frontline -> security (timer), queue security-specialists"),
+    ("notified", "notify security-oncall: entered security"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(WORKED, WORKED_TIMELINE), (LATE, LATE_TIMELINE)])
+def test_the_timeline_says_each_event_in_words(raw, expected):
+    """The text people read in `lifeline policies simulate` and the console's simulation, pinned
+    for every kind these two histories hold (an acknowledge that is only a marker; a reply; a pause
+    that runs out; a breach with its target; escalations by hand and by timer)."""
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, parse_actions(raw), until=at(hours=3))
+    assert [(entry["kind"], entry["detail"]) for entry in map(timeline_entry, run.events)] == expected
+    assert {e.actor for e in run.events if str(e.kind) == "opened"} == {"agent:simulated"}
