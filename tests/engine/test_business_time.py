@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from policies.model import ALWAYS, Calendar
+from policies.model import ALWAYS, Calendar, DayRule
 from sla_engine.business_time import BusinessCalendar
 from tests.engine.calendars_fixtures import (
     NEW_YORK,
@@ -255,3 +255,59 @@ def test_naive_datetimes_and_negative_durations_are_refused() -> None:
         OFFICE.elapsed(utc(2026, 3, 9), datetime(2026, 3, 10))
     with pytest.raises(ValueError, match="negative"):
         OFFICE.add(utc(2026, 3, 9), -H)
+
+
+# --- the calendar's own rules and its edges (mutation survivors of business_time) -------------------
+
+
+def _with_christmas_eve(*rules: DayRule) -> BusinessCalendar:
+    return BusinessCalendar(
+        Calendar(name="eve", timezone="UTC", weekly=week(hours("09:00", "18:00")), day_rules=rules)
+    )
+
+
+HALF_DAY_EVERY_YEAR = DayRule(12, 24, hours=(hours("09:00", "13:00"),))
+CLOSED_IN_2026 = DayRule(12, 24, year=2026)
+
+
+@pytest.mark.parametrize(
+    "order", [(HALF_DAY_EVERY_YEAR, CLOSED_IN_2026), (CLOSED_IN_2026, HALF_DAY_EVERY_YEAR)]
+)
+def test_a_rule_for_one_years_date_wins_over_the_yearly_rule_in_any_order(order: tuple[DayRule, ...]) -> None:
+    cal = _with_christmas_eve(*order)
+    assert cal.day_rule(date(2026, 12, 24)) == CLOSED_IN_2026 and cal.is_holiday(date(2026, 12, 24))
+    assert cal.day_rule(date(2025, 12, 24)) == HALF_DAY_EVERY_YEAR
+    assert cal.is_working(datetime(2025, 12, 24, 12, 59, tzinfo=UTC))
+    assert not cal.is_working(datetime(2025, 12, 24, 13, 0, tzinfo=UTC))
+    assert not cal.is_working(datetime(2026, 12, 24, 10, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("method", ["local", "is_working", "next_working_instant"])
+def test_naive_instants_are_refused_naming_the_argument(method: str) -> None:
+    with pytest.raises(ValueError, match="^dt must be timezone-aware, got naive 2026-03-02T09:00:00$"):
+        getattr(OFFICE, method)(datetime(2026, 3, 2, 9, 0))
+
+
+def test_an_always_calendar_is_working_at_any_instant() -> None:
+    always = BusinessCalendar(ALWAYS)
+    assert always.is_working(datetime(2026, 12, 25, 3, 0, tzinfo=UTC))
+
+
+def test_weekly_hours_need_seven_days_or_none() -> None:
+    with pytest.raises(ValueError, match=r"weekly needs 7 entries \(Monday first\), got 1"):
+        BusinessCalendar(Calendar(name="one-day", weekly=(((hours("09:00", "17:00")),),)))
+    BusinessCalendar(Calendar(name="rules-only", weekly=()))  # its day rules alone say when it works
+
+
+def test_closing_time_is_not_working_time_and_the_next_opening_follows() -> None:
+    friday_close = in_zone(ROME, 2026, 3, 6, 18)
+    assert not OFFICE.is_working(friday_close)
+    assert OFFICE.next_working_instant(friday_close) == in_zone(ROME, 2026, 3, 9, 9)
+
+
+def test_back_to_back_intervals_are_one_segment() -> None:
+    cal = BusinessCalendar(
+        Calendar(name="split", weekly=week(hours("09:00", "12:00"), hours("12:00", "17:00")))
+    )
+    monday = date(2026, 3, 2)
+    assert cal.segments(monday) == ((utc(2026, 3, 2, 9), utc(2026, 3, 2, 17)),)
