@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from policies.model import ClockSpec
+from policies.model import ClockKind, ClockSpec, StageSpec
 from sla_engine import cases
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.migration import MigrationMode, Opening, Versioned, deadlines, migrate
@@ -109,3 +109,64 @@ def test_a_clock_new_to_the_policy_starts_at_the_migration() -> None:
     clock = moved.state.clock("triage")
     assert (clock.status, clock.due_at) == (ClockStatus.RUNNING, at(150))
     assert moved.after["clocks"]["triage"] == at(150)
+
+
+def _rebased_with(extra: ClockSpec, status_actions: list[Any] | None = None) -> Any:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    base = make_policy()
+    new = Versioned(2, replace(base, clocks=(*base.clocks, extra)), ALWAYS_CAL)
+    step = cases.replay(old.policy, ALWAYS_CAL, P2_CASE, T0, status_actions or [], at(20), "agent:ana")
+    return migrate(old, new, step.state, MigrationMode.REBASE, at(30), "admin:root").state.clock(extra.name)
+
+
+def test_a_new_cycle_clock_starts_its_first_cycle_and_a_new_starts_on_clock_waits() -> None:
+    replies = _rebased_with(ClockSpec("next_reply", target("PT1H"), kind=ClockKind.NEXT_REPLY))
+    assert (replies.name, replies.status, replies.cycle, replies.due_at) == (
+        "next_reply",
+        ClockStatus.RUNNING,
+        1,
+        at(90),
+    )
+    waiting = _rebased_with(ClockSpec("handling", target("PT1H"), starts_on=frozenset({"start"})))
+    assert (waiting.name, waiting.status, waiting.cycle, waiting.due_at) == (
+        "handling",
+        ClockStatus.PENDING,
+        0,
+        None,
+    )
+
+
+def test_a_new_clock_does_not_start_on_a_case_no_longer_worked() -> None:
+    resolved = _rebased_with(ClockSpec("triage", target("PT2H")), [act("resolve", at(10))])
+    assert (resolved.name, resolved.status, resolved.due_at) == ("triage", ClockStatus.PENDING, None)
+
+
+STAGES = {
+    "frontline": StageSpec("frontline", "creator-support", target("PT2H")),
+    "triage": StageSpec("triage", "triage-desk", target("PT1H")),
+    "security": StageSpec("security", "security-specialists", target("PT4H")),
+    "lead": StageSpec("lead", "tns-leads", None),
+}
+
+
+@pytest.mark.parametrize(
+    ("ladder", "expected"),
+    [
+        (("triage", "frontline", "security"), (2, "security")),  # the same id, wherever it is now
+        (("frontline", "lead"), (1, "lead")),  # gone: the same place on the new ladder
+        (("frontline",), (0, "frontline")),  # gone, and the ladder shorter: its last stage
+    ],
+)
+def test_a_rebased_case_keeps_its_stage_by_id_else_by_place(
+    ladder: tuple[str, ...], expected: tuple[int, str]
+) -> None:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    new = Versioned(2, make_policy(stages=[STAGES[s] for s in ladder]), ALWAYS_CAL)
+    state = cases.replay(
+        old.policy, ALWAYS_CAL, P2_CASE, T0, [act("escalate", at(5))], at(20), "agent:ana"
+    ).state
+    assert (state.stage.index, state.stage.id) == (1, "security")
+
+    moved = migrate(old, new, state, MigrationMode.REBASE, at(30), "admin:root").state
+
+    assert (moved.stage.index, moved.stage.id) == expected
