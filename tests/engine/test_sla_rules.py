@@ -423,3 +423,47 @@ def test_a_merge_without_a_surviving_case_id_is_refused_with_the_field(survivor)
     with pytest.raises(InvalidAction) as err:
         apply_action(policy, ALWAYS_CAL, state, act("merge_into", at(5), **args))
     assert (str(err.value), err.value.field) == ("merge_into needs the surviving case's 'case_id'", "case_id")
+
+
+def test_attribute_patches_merge_as_rfc_7386_and_null_removes_a_key_even_an_absent_one():
+    from sla_engine.agent_actions import merge
+
+    base = {"impact": {"note": "x", "views": 3}, "tier": "standard"}
+    assert merge(base, {"impact": {"note": None}, "gone": None}) == {
+        "impact": {"views": 3},
+        "tier": "standard",
+    }
+    assert base == {"impact": {"note": "x", "views": 3}, "tier": "standard"}  # the input is untouched
+
+
+@pytest.mark.parametrize("patch", [{}, None, ["tier"]])
+def test_an_empty_or_missing_attribute_patch_is_refused_with_the_field(patch):
+    state = open_case(make_policy(), ALWAYS_CAL, STANDARD, T0, "a").state
+    with pytest.raises(InvalidAction) as err:
+        apply_action(make_policy(), ALWAYS_CAL, state, act("update_attributes", at(1), attributes=patch))
+    assert (str(err.value), err.value.field) == (
+        "update_attributes needs a non-empty 'attributes' object",
+        "attributes",
+    )
+
+
+def test_replies_and_attribute_changes_move_the_cases_updated_at():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    replied = apply_action(policy, ALWAYS_CAL, state, act("reply", at(12), message="on it")).state
+    assert replied.updated_at == at(12)
+    patched = apply_action(
+        policy, ALWAYS_CAL, replied, act("update_attributes", at(20), attributes={"note": "vip"})
+    ).state
+    assert patched.updated_at == at(20) and patched.attributes["note"] == "vip"
+
+
+def test_a_priority_that_attributes_change_is_set_by_the_agent_who_changed_them():
+    policy = make_policy(rules=[PARTNER_RULE])
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    partner = {"creator": {"tier": "partner"}}
+    step = apply_action(
+        policy, ALWAYS_CAL, state, act("update_attributes", at(2), actor="agent:bo", attributes=partner)
+    )
+    changed = [e for e in step.events if e.kind == EventKind.PRIORITY_CHANGED]
+    assert [(e.actor, e.at, e.data["to"]) for e in changed] == [("agent:bo", at(2), "P1")]
