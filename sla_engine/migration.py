@@ -6,8 +6,9 @@ it is pinned to (every timer due by then fires, as before any change), then move
 - ``rebase`` keeps the working time every clock and the stage timer have counted and applies the new
   version's targets: clocks are matched by name (a clock the new version adds starts at ``now``, one
   it drops is gone), the stage by id (else the stage at the same place on the ladder, or the last);
-  the priority stays unless the new version has no target for it (then its rules decide). Facts stay
-  facts: a clock that breached or was met stays so. A deadline the new targets put in the past is
+  the priority stays unless the new version has no target for it (then its rules decide, and a
+  priority set by hand is dropped with it). Facts stay facts: a clock that breached or was met
+  stays so. A deadline the new targets put in the past is
   due at ``now`` and fires at once, under the new version, in the same write.
 - ``recompute`` replays the case's recorded agent actions from its opening under the new version up
   to ``now``: the state is what the new version would have made of the same history. The timed
@@ -131,15 +132,18 @@ def rebase(old: Versioned, new: Versioned, state: CaseState, now: datetime) -> C
     state = settle_all(state, now, old.calendar)
     by_name = {c.name: c for c in state.clocks}
     clocks = tuple(_carried(spec, by_name.get(spec.name), state, now) for spec in new.policy.clocks)
-    priority, reason = state.priority, state.priority_reason
+    priority, reason, override = state.priority, state.priority_reason, state.priority_override
     if not new.policy.supports_priority(priority):
-        priority, reason = decide_priority(new.policy, state.attributes, now, state.priority_override)
+        # An override the new version has no targets for cannot hold either: its rules decide.
+        priority, reason = decide_priority(new.policy, state.attributes, now)
+        override = None
     moved = replace(
         state,
         clocks=clocks,
         stage=_stage_in(new.policy, state.stage),
         priority=priority,
         priority_reason=reason,
+        priority_override=override,
         updated_at=now,
     )
     return refresh(new.policy, moved, new.calendar)

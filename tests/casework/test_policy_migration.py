@@ -4,6 +4,7 @@ case whose pinned version was changed behind the service's back does not verify.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import Engine, text
@@ -75,4 +76,32 @@ def test_a_case_the_new_version_cannot_replay_is_reported_and_left_as_it_was(eng
 
     result = answer["results"][0]
     assert result["result"] == "invalid" and "P3" in result["detail"]
+    assert _clean(engine, 4)["clean"] is True
+
+
+def test_a_rebase_to_a_version_without_the_priority_set_by_hand_hands_it_to_the_rules(engine: Engine) -> None:
+    """It used to fail with a KeyError (a 500 through the API): the hand-set priority was kept as
+    the override and had no target in the new version."""
+    register(engine, make_policy(rules=[PARTNER_RULE]), now=T0 - timedelta(days=1))
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as session:
+        apply_action(session, case_id, "set_priority", {"priority": "P3"}, "agent:ana", at(1))
+    two_priorities = {"P1": "PT15M", "P2": "PT1H"}
+    register(
+        engine,
+        make_policy(
+            rules=[PARTNER_RULE], first_response=two_priorities, resolution={"P1": "PT8H", "P2": "P1D"}
+        ),
+        now=at(2),
+    )
+
+    result = _migrate(engine, 2, MigrationMode.REBASE, 3)["results"][0]
+
+    assert (result["result"], result["from"], result["to"]) == ("migrated", 1, 2)
+    with session_scope(engine, write=False) as session:
+        state = session.execute(
+            text("SELECT priority, state FROM cases WHERE id = :id"), {"id": case_id}
+        ).one()
+    stored = state[1] if isinstance(state[1], dict) else json.loads(state[1])
+    assert (state[0], stored.get("priority_override")) == ("P1", None)  # the partner rule decides again
     assert _clean(engine, 4)["clean"] is True

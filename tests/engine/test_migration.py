@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from policies.model import ClockKind, ClockSpec, StageSpec
+from policies.model import ClockKind, ClockSpec, Compare, Op, PriorityPolicy, PriorityRule, StageSpec
 from sla_engine import cases
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.migration import MigrationMode, Opening, Versioned, deadlines, migrate
 from sla_engine.simulation import describe
-from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy, target
+from tests.engine.builders import ALWAYS_CAL, PARTNER_RULE, T0, act, at, make_policy, target
 
 DATA = json.loads((Path(__file__).parent / "migration_scenarios.json").read_text())
 P2_CASE = {"creator": {"id": "cr_9", "tier": "standard"}, "impact": {"monetized": False}}
@@ -170,3 +170,66 @@ def test_a_rebased_case_keeps_its_stage_by_id_else_by_place(
     moved = migrate(old, new, state, MigrationMode.REBASE, at(30), "admin:root").state
 
     assert (moved.stage.index, moved.stage.id) == expected
+
+
+PARTNER = {"creator": {"id": "cr_1", "tier": "partner"}}
+NEW_TERMS = PriorityRule(Compare("creator.tier", Op.IN, ("partner",)), "P2", 0, "partners, new terms")
+
+
+def _without_p1(rules: tuple[PriorityRule, ...] = (NEW_TERMS,), default: str = "P3") -> Versioned:
+    """A version with no targets for P1 (its own rules never produce it)."""
+    policy = make_policy(
+        first_response={"P2": "PT1H", "P3": "PT4H"},
+        resolution={"P2": "P1D", "P3": "P3D"},
+        stages=[StageSpec("frontline", "creator-support", target({"P2": "PT2H", "P3": "PT8H"}))],
+    )
+    return Versioned(2, replace(policy, priority=PriorityPolicy(default, rules)), ALWAYS_CAL)
+
+
+def _partner_case(actions: list[Any]) -> Any:
+    old = Versioned(1, make_policy(rules=[PARTNER_RULE]), ALWAYS_CAL)
+    return old, cases.replay(old.policy, ALWAYS_CAL, PARTNER, T0, actions, at(5), "agent:ana").state
+
+
+@pytest.mark.parametrize(
+    ("rules", "default", "expected"),
+    [
+        ((NEW_TERMS,), "P3", ("P2", "rule 1: partners, new terms", at(days=1))),
+        ((), "P3", ("P3", "policy default", at(days=3))),
+    ],
+)
+def test_a_priority_the_new_version_cannot_hold_is_decided_again_by_its_rules(
+    rules: tuple[PriorityRule, ...], default: str, expected: tuple[str, str, Any]
+) -> None:
+    old, state = _partner_case([])
+    assert (state.priority, state.priority_reason) == ("P1", "rule 1: partner or top creator")
+
+    moved = migrate(old, _without_p1(rules, default), state, MigrationMode.REBASE, at(10), "admin:root").state
+
+    assert (moved.priority, moved.priority_reason, moved.clock("resolution").due_at) == expected
+
+
+def test_a_priority_set_by_hand_the_new_version_cannot_hold_gives_way_to_its_rules() -> None:
+    old, state = _partner_case([act("set_priority", at(2), priority="P1")])
+    assert (state.priority, state.priority_override) == ("P1", "P1")
+
+    moved = migrate(old, _without_p1(), state, MigrationMode.REBASE, at(10), "admin:root").state
+
+    assert (moved.priority, moved.priority_reason, moved.priority_override) == (
+        "P2",
+        "rule 1: partners, new terms",
+        None,
+    )
+
+
+def test_a_priority_the_new_version_holds_stays_with_its_reason_whatever_the_new_rules_say() -> None:
+    old, state = _partner_case([act("set_priority", at(2), priority="P2")])
+    new = Versioned(2, replace(make_policy(), priority=PriorityPolicy("P3", (NEW_TERMS,))), ALWAYS_CAL)
+
+    moved = migrate(old, new, state, MigrationMode.REBASE, at(10), "admin:root").state
+
+    assert (moved.priority, moved.priority_reason, moved.priority_override) == (
+        "P2",
+        "set by agent:ana",
+        "P2",
+    )

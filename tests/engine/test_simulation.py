@@ -299,3 +299,57 @@ def test_the_timeline_says_each_event_in_words(raw, expected):
     run = simulate(make_policy(), ALWAYS_CAL, T0, {}, parse_actions(raw), until=at(hours=3))
     assert [(entry["kind"], entry["detail"]) for entry in map(timeline_entry, run.events)] == expected
     assert {e.actor for e in run.events if str(e.kind) == "opened"} == {"agent:simulated"}
+
+
+def test_actions_keep_their_actor_and_arguments_and_may_share_an_instant():
+    raw = [
+        {"at": OPENED, "action": "assign", "assignee": "agent:bo", "actor": "agent:lead"},
+        {"at": OPENED, "action": "note", "text": "same minute"},
+    ]
+    first, second = parse_actions(raw)
+    assert (first.name, first.at, first.actor, dict(first.args)) == (
+        ActionName.ASSIGN,
+        T0,
+        "agent:lead",
+        {"assignee": "agent:bo"},
+    )
+    assert (second.at, second.actor, dict(second.args)) == (T0, "agent:simulated", {"text": "same minute"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        ([{"at": OPENED}], "/0/action: required"),
+        ([{"action": "start"}], "/0/at: required"),
+        (
+            [{"at": "2026-03-02T10:00:00Z", "action": "start"}, {"at": OPENED, "action": "resolve"}],
+            "/1/at: actions must be in time order",
+        ),
+    ],
+)
+def test_missing_and_unordered_action_fields_are_said_word_for_word(raw, where):
+    with pytest.raises(SimulationInputError) as err:
+        parse_actions(raw)
+    assert str(err.value) == where
+
+
+def test_actions_after_the_end_are_ignored_and_the_timers_still_run_to_the_end():
+    actions = parse_actions(
+        [
+            {"at": at(30).isoformat(), "action": "note", "text": "in"},
+            {"at": at(hours=3).isoformat(), "action": "resolve"},
+        ]
+    )
+    run = simulate(make_policy(), ALWAYS_CAL, T0, {}, actions, until=at(hours=2))
+    kinds = [str(e.kind) for e in run.events]
+    assert run.until == at(hours=2) and run.state.status is Status.OPEN
+    assert "note_added" in kinds and "breached" in kinds and "status_changed" not in kinds
+    assert all(e.at <= at(hours=2) for e in run.events)
+
+
+def test_a_deadline_exactly_at_the_horizon_still_fires():
+    """The open-ended run fires every deadline up to and including ``opened_at + 90 days``."""
+    policy = make_policy()
+    run = simulate(policy, ALWAYS_CAL, T0, {}, [])
+    last = max(e.at for e in run.events)
+    assert last == at(days=90) == run.until
