@@ -311,3 +311,45 @@ def test_back_to_back_intervals_are_one_segment() -> None:
     )
     monday = date(2026, 3, 2)
     assert cal.segments(monday) == ((utc(2026, 3, 2, 9), utc(2026, 3, 2, 17)),)
+
+
+def _closed_for(days: int) -> BusinessCalendar:
+    """Open 09:00-17:00 every day, except ``days`` holidays in a row from 2026-01-01."""
+    closed = frozenset(date(2026, 1, 1) + timedelta(days=i) for i in range(days))
+    return BusinessCalendar(
+        Calendar("sabbatical", "UTC", weekly=week(hours("09:00", "17:00")), extra_holidays=closed)
+    )
+
+
+def test_a_calendar_closed_just_under_three_years_still_reaches_its_first_working_day() -> None:
+    """The guard against endless search gives up after 3 x 366 closed days, not before."""
+    cal = _closed_for(3 * 366 - 1)
+    reopened = date(2026, 1, 1) + timedelta(days=3 * 366 - 1)
+    assert cal.add(utc(2026, 1, 1), H) == datetime.combine(reopened, datetime.min.time(), UTC) + 10 * H
+    assert (
+        cal.next_working_instant(utc(2026, 1, 1, 12))
+        == datetime.combine(reopened, datetime.min.time(), UTC) + 9 * H
+    )
+
+
+def test_a_calendar_closed_for_three_years_says_so_instead_of_searching_on() -> None:
+    with pytest.raises(ValueError) as err:
+        _closed_for(3 * 366).add(utc(2026, 1, 1), H)
+    assert str(err.value) == (
+        "calendar 'sabbatical' has no working time in 1098 days from 2026-01-01T00:00:00+00:00: "
+        "check its weekly hours and holidays"
+    )
+
+
+def test_working_days_between_closed_spells_reset_the_count() -> None:
+    """Two closed spells of two years each, one working day apart, are not four closed years."""
+    first = [date(2026, 1, 1) + timedelta(days=i) for i in range(2 * 366)]
+    gap = first[-1] + timedelta(days=1)
+    second = [gap + timedelta(days=1 + i) for i in range(2 * 366)]
+    cal = BusinessCalendar(
+        Calendar(
+            "spells", "UTC", weekly=week(hours("09:00", "17:00")), extra_holidays=frozenset(first + second)
+        )
+    )
+    after = datetime.combine(second[-1] + timedelta(days=1), datetime.min.time(), UTC) + 9 * H
+    assert cal.add(utc(2026, 1, 1), 9 * H) == after + H
