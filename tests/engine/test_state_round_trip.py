@@ -1,0 +1,91 @@
+"""A case's state survives being stored: every field, set to a value of its own, comes back equal
+through ``state_to_dict`` -> JSON text -> ``state_from_dict`` (what the cases table holds), and the
+listing's ``clock_from_dict`` reads one stored clock alone. States written before a field existed
+(no ``cycle``, ``missed``, ``escalations`` or ``pause_until``) read with the field's default."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sla_engine.kinds import ClockStatus, Status
+from sla_engine.state import (
+    CaseState,
+    ClockState,
+    Meter,
+    StageState,
+    clock_from_dict,
+    state_from_dict,
+    state_to_dict,
+)
+from tests.engine.builders import T0, at
+
+EVERY_FIELD = CaseState(
+    status=Status.WAITING_ON_CREATOR,
+    priority="P1",
+    priority_reason="set by agent:ana",
+    priority_override="P1",
+    queue="security-specialists",
+    assignee="agent:bo",
+    attributes={"creator": {"id": "cr_1", "tier": "partner"}, "followers": 120_000},
+    opened_at=T0,
+    updated_at=at(95),
+    stage=StageState(
+        index=2,
+        id="lead",
+        entered_at=at(30),
+        status=ClockStatus.PAUSED,
+        meter=Meter(timedelta(minutes=41), at(71)),
+        target=timedelta(hours=4),
+        due_at=at(hours=4, minutes=30),
+        breached_at=at(hours=4, minutes=31),
+        repeat_meter=Meter(timedelta(minutes=7), at(88)),
+        repeat_due_at=at(hours=2, minutes=30),
+        repeats=3,
+    ),
+    clocks=(
+        ClockState(
+            "first_response",
+            ClockStatus.STOPPED,
+            Meter(timedelta(minutes=12), None),
+            paused=Meter(timedelta(minutes=3), at(2)),
+            target=timedelta(minutes=15),
+            due_at=at(15),
+            warn_due_at=at(11),
+            warned=True,
+            breached_at=at(16),
+            stopped_at=at(12),
+            stopped_by="acknowledge",
+        ),
+        ClockState("next_reply", ClockStatus.RUNNING, Meter(since=at(60)), cycle=4, missed=2),
+    ),
+    resolved_at=at(80),
+    closed_at=at(90),
+    escalations=5,
+    pause_until=at(days=2),
+)
+
+
+def _stored(state: CaseState) -> dict:
+    return json.loads(json.dumps(state_to_dict(state)))
+
+
+def test_every_field_of_a_state_comes_back_as_it_was_stored() -> None:
+    assert state_from_dict(_stored(EVERY_FIELD)) == EVERY_FIELD
+
+
+def test_one_stored_clock_reads_alone_as_the_state_holds_it() -> None:
+    stored = _stored(EVERY_FIELD)["clocks"]
+    assert [clock_from_dict(c) for c in stored] == list(EVERY_FIELD.clocks)
+
+
+def test_a_state_stored_before_cycles_escalation_counts_and_pauses_reads_with_their_defaults() -> None:
+    stored = _stored(EVERY_FIELD)
+    for clock in stored["clocks"]:
+        clock.pop("cycle", None)
+        clock.pop("missed", None)
+    del stored["escalations"], stored["pause_until"]
+    state = state_from_dict(stored)
+    assert (state.escalations, state.pause_until) == (0, None)
+    assert [(c.cycle, c.missed) for c in state.clocks] == [(0, 0), (0, 0)]
+    assert state.clocks[1].status is ClockStatus.RUNNING and state.stage.repeats == 3
