@@ -15,6 +15,7 @@ from sla_engine import cases
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.migration import MigrationMode, Opening, Versioned, deadlines, migrate
 from sla_engine.simulation import describe
+from sla_engine.state import Meter
 from tests.engine.builders import ALWAYS_CAL, PARTNER_RULE, T0, act, at, make_policy, target
 
 DATA = json.loads((Path(__file__).parent / "migration_scenarios.json").read_text())
@@ -233,3 +234,71 @@ def test_a_priority_the_new_version_holds_stays_with_its_reason_whatever_the_new
         "set by agent:ana",
         "P2",
     )
+
+
+def test_a_migration_that_cannot_run_says_why() -> None:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+    with pytest.raises(ValueError) as kept:
+        migrate(old, old, state, MigrationMode.KEEP, at(1), "admin:root")
+    assert str(kept.value) == "mode keep leaves the case pinned: nothing to migrate"
+    with pytest.raises(ValueError) as blind:
+        migrate(old, old, state, MigrationMode.RECOMPUTE, at(1), "admin:root")
+    assert str(blind.value) == "recompute needs the case's opening and recorded actions"
+
+
+def test_the_migration_is_the_actors_and_reports_the_case_before_and_after() -> None:
+    old = Versioned(1, make_policy(first_response="PT15M"), ALWAYS_CAL)
+    new = Versioned(2, make_policy(first_response="PT4H", resolution="P2D"), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+
+    moved = migrate(old, new, state, MigrationMode.REBASE, at(30), "admin:root")
+
+    event = next(e for e in moved.events if e.kind is EventKind.POLICY_MIGRATED)
+    assert (event.actor, event.at) == ("admin:root", at(30))
+    assert moved.advanced.clock("first_response").breached_at == at(15)  # brought up to now, old rules
+    assert moved.advanced.priority == "P2" and moved.advanced.updated_at == at(15)
+    assert moved.before == {
+        "clocks": {"first_response": at(15), "resolution": at(days=1)},
+        "stage": {"id": "frontline", "due_at": at(120)},
+        "next_deadline_at": at(120),
+    }
+    assert moved.after == {
+        "clocks": {"first_response": at(15), "resolution": at(days=2)},
+        "stage": {"id": "frontline", "due_at": at(120)},
+        "next_deadline_at": at(120),
+    }
+
+
+def test_a_recompute_does_not_add_again_what_the_migration_just_fired_under_the_old_version() -> None:
+    """The breach fired while the case was brought up to now is history already, even when the
+    caller's known keys were read before it."""
+    old = Versioned(1, make_policy(first_response="PT15M"), ALWAYS_CAL)
+    new = Versioned(2, make_policy(first_response="PT15M", resolution="P2D"), ALWAYS_CAL)
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana").state
+    opening = Opening(P2_CASE, T0, "agent:ana", Status.OPEN, [])
+
+    moved = migrate(old, new, state, MigrationMode.RECOMPUTE, at(30), "admin:root", opening, set())
+
+    assert [str(e.kind) for e in moved.timed] == ["at_risk", "breached", "notified"]
+    assert [str(e.kind) for e in moved.events] == ["policy_migrated"]
+    assert moved.state.updated_at == at(30)
+
+
+def test_a_recompute_keeps_the_status_the_case_opened_in() -> None:
+    old = Versioned(1, make_policy(), ALWAYS_CAL)
+    new = Versioned(2, make_policy(resolution="P2D"), ALWAYS_CAL)
+    waiting = Status.WAITING_ON_CREATOR
+    state = cases.open_case(old.policy, ALWAYS_CAL, P2_CASE, T0, "agent:ana", waiting).state
+    opening = Opening(P2_CASE, T0, "agent:ana", waiting, [])
+
+    moved = migrate(old, new, state, MigrationMode.RECOMPUTE, at(10), "admin:root", opening, set())
+
+    assert moved.state.status is waiting and moved.state.updated_at == at(10)
+
+
+def test_a_new_clock_is_not_a_cycle_clock_unless_it_cycles_and_a_waiting_one_has_counted_nothing() -> None:
+    plain = _rebased_with(ClockSpec("triage", target("PT2H")))
+    assert (plain.cycle, plain.meter.since) == (0, at(30))
+    waiting = _rebased_with(ClockSpec("handling", target("PT1H"), starts_on=frozenset({"start"})))
+    assert (waiting.meter, waiting.paused) == (Meter(), Meter())
