@@ -89,7 +89,9 @@ def test_a_clock_with_starts_on_waits_pending_until_its_action() -> None:
     step = apply_action(policy, ALWAYS_CAL, opened, act("acknowledge", at(30)))
     assert step.state.clock("resolution").due_at == at(150)
     started = [e for e in step.events if e.kind is EventKind.CLOCK_STARTED]
-    assert [(e.at, e.data) for e in started] == [(at(30), {"clock": "resolution", "on": "acknowledge"})]
+    assert [(e.at, e.actor, e.data) for e in started] == [
+        (at(30), "agent:ana", {"clock": "resolution", "on": "acknowledge"})
+    ]
     # a start that is not a cycle's says no cycle in the timeline (simulations, the console)
     assert timeline_entry(started[0])["detail"] == "resolution started on acknowledge"
 

@@ -353,3 +353,10 @@ def test_a_deadline_exactly_at_the_horizon_still_fires():
     run = simulate(policy, ALWAYS_CAL, T0, {}, [])
     last = max(e.at for e in run.events)
     assert last == at(days=90) == run.until
+
+
+def test_input_that_is_not_an_object_is_wrong_at_the_root():
+    for parse, raw in ((parse_case, []), (parse_actions, {})):
+        with pytest.raises(SimulationInputError) as err:
+            parse(raw)
+        assert err.value.pointer == ""  # the JSON pointer of the whole document (printed as "/")
