@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck contracts pytest mutation bench bench-quick clean screenshots
+.PHONY: install run test test-fast lint typecheck contracts pytest mutation mutation-recheck bench bench-quick clean screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ test-fast: $(STAMP)
 mutation: $(STAMP)
 	$(BIN)/mutmut run $(MUTMUT_ARGS)
 	$(BIN)/mutmut results
+
+mutation-recheck: $(STAMP)
+	$(BIN)/python -m tests.mutation_recheck $(RECHECK_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
