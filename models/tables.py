@@ -377,12 +377,6 @@ class BulkRequest(SQLModel, table=True):
     response: dict[str, Any] = _json()
 
 
-#: Search and creator indexes the migrations create per database (SQLite FTS5 table and its
-#: shadow tables, expression indexes): not modelled, so schema comparison leaves them out.
-UNMODELLED_PREFIX = "case_search"
-UNMODELLED_INDEXES = frozenset(
-    {"ix_cases_creator_id", "ix_cases_creator_handle", "ix_cases_search", "ix_case_events_search"}
-)
 # The creator channel's tables live in their own module; importing it here registers them with the
 # same metadata wherever the tables are imported.
 from models.creator_tables import CreatorLink, InstanceSecret, IntakeRequest  # noqa: E402

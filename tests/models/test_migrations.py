@@ -12,6 +12,8 @@ from sqlmodel import SQLModel
 
 from models.db import make_engine
 from models.migrate import (
+    UNMODELLED_INDEXES,
+    UNMODELLED_PREFIX,
     SchemaAhead,
     SchemaBehind,
     current_revision,
@@ -19,7 +21,6 @@ from models.migrate import (
     head_revision,
     migrate,
 )
-from models.tables import UNMODELLED_INDEXES, UNMODELLED_PREFIX
 
 TABLES = {
     "policy_versions",
