@@ -166,6 +166,15 @@ def test_a_forbidden_action_in_a_simulation_names_the_action_and_states():
             "/0/to_stage: unknown stage 'nowhere'; stages: frontline, security, lead",
         ),
         (
+            {"action": "escalate", "to_stage": "frontline"},
+            "/0/to_stage: stage 'frontline' is not after the current stage 'frontline'",
+        ),
+        ({"action": "assign", "queue": ""}, "/0/queue: queue must be a non-empty string"),
+        (
+            {"action": "assign", "assignee": "agent:bo", "queue": 7},
+            "/0/queue: queue must be a non-empty string",
+        ),
+        (
             {"action": "update_attributes"},
             "/0/attributes: update_attributes needs a non-empty 'attributes' object",
         ),
@@ -360,3 +369,15 @@ def test_input_that_is_not_an_object_is_wrong_at_the_root():
         with pytest.raises(SimulationInputError) as err:
             parse(raw)
         assert err.value.pointer == ""  # the JSON pointer of the whole document (printed as "/")
+
+
+def test_escalating_past_the_last_stage_is_refused_by_name():
+    actions = parse_actions(
+        [
+            {"at": at(5).isoformat(), "action": "escalate", "to_stage": "lead"},
+            {"at": at(6).isoformat(), "action": "escalate"},
+        ]
+    )
+    with pytest.raises(SimulationInputError) as err:
+        simulate(make_policy(), ALWAYS_CAL, T0, {}, actions)
+    assert str(err.value) == "/1/to_stage: the case is already at the last stage (lead)"
