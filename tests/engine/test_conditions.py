@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from policies.model import Compare, Op
+from policies.model import AllOf, AnyOf, Compare, Not, Op
 from sla_engine.conditions import holds
 from tests.engine.builders import T0, at
 
@@ -87,3 +87,48 @@ def test_instant_values_may_be_datetimes_but_naive_ones_are_not_instants() -> No
     assert (
         holds(Compare("due", Op.LT, aware.replace(tzinfo=None)), {"due": "2026-03-02T07:59:00Z"}, T0) is False
     )
+
+
+SOON = {"post": {"scheduled_at": at(hours=5).isoformat()}}
+LATER = {"post": {"scheduled_at": at(hours=30).isoformat()}}
+
+
+@pytest.mark.parametrize(
+    ("condition", "attributes", "expected"),
+    [
+        (AnyOf((Compare("x", Op.EQ, 1), WITHIN_A_DAY)), SOON, True),
+        (AnyOf((Compare("x", Op.EQ, 1), WITHIN_A_DAY)), LATER, False),
+        (Not(WITHIN_A_DAY), LATER, True),
+        (Not(WITHIN_A_DAY), SOON, False),
+        (AllOf((Not(Compare("x", Op.EQ, 1)), WITHIN_A_DAY)), SOON, True),
+    ],
+)
+def test_within_inside_any_all_and_not_is_judged_at_the_same_now(condition, attributes, expected) -> None:
+    assert holds(condition, attributes, T0) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "attributes", "expected"),
+    [
+        (None, {"x": 0}, True),  # exists (no value): present, even falsy
+        (True, {}, False),
+        (False, {}, True),  # exists: false holds when the field is absent
+        (False, {"x": None}, True),  # or null
+        (False, {"x": "set"}, False),
+        (0, {}, True),  # a falsy value reads as false
+    ],
+)
+def test_exists_with_true_or_false(value, attributes, expected) -> None:
+    assert holds(Compare("x", Op.EXISTS, value), attributes, T0) is expected
+
+
+@pytest.mark.parametrize("op", [Op.NE, Op.NOT_IN, Op.EQ, Op.LT, Op.GT])
+def test_a_missing_field_satisfies_no_comparison_not_even_a_negative_one(op: Op) -> None:
+    value = ("a",) if op is Op.NOT_IN else "a"
+    assert holds(Compare("creator.tier", op, value), {"creator": {}}, T0) is False
+
+
+def test_a_naive_datetime_attribute_is_not_an_instant() -> None:
+    naive = {"post": {"scheduled_at": at(hours=5).replace(tzinfo=None)}}
+    aware = {"post": {"scheduled_at": at(hours=5)}}
+    assert (holds(WITHIN_A_DAY, naive, T0), holds(WITHIN_A_DAY, aware, T0)) == (False, True)
