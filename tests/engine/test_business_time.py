@@ -353,3 +353,8 @@ def test_working_days_between_closed_spells_reset_the_count() -> None:
     )
     after = datetime.combine(second[-1] + timedelta(days=1), datetime.min.time(), UTC) + 9 * H
     assert cal.add(utc(2026, 1, 1), 9 * H) == after + H
+
+
+def test_an_extra_holiday_is_a_holiday_even_on_a_working_weekday() -> None:
+    cal = _closed_for(1)  # 2026-01-01, a Thursday with hours
+    assert (cal.is_holiday(date(2026, 1, 1)), cal.is_holiday(date(2026, 1, 2))) == (True, False)
