@@ -65,7 +65,7 @@ def note(message: str) -> None:
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--quick", action="store_true", help="sizes ten times smaller")
+    p.add_argument("--quick", action="store_true", help="smaller sizes and shorter windows (bench/README.md)")
     p.add_argument(
         "--backends",
         default="sqlite,postgresql",

@@ -80,11 +80,11 @@ def bench_backend(url: str, seconds: float) -> None:
 def main() -> None:
     p = parser(__doc__ or "")
     p.set_defaults(backends="sqlite")
-    p.add_argument("--cases", type=int, help="the database's size (default 1,000,000; --quick 100,000)")
-    p.add_argument("--seconds", type=float, help="per measurement (default 10; --quick 2)")
+    p.add_argument("--cases", type=int, help="the database's size (default 1,000,000; --quick 20,000)")
+    p.add_argument("--seconds", type=float, help="per measurement (default 10; --quick 1)")
     args = p.parse_args()
     size = args.cases or (QUICK if args.quick else FULL)
-    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    seconds = args.seconds or (1.0 if args.quick else 10.0)
     for backend in backends(args):
         bench_backend(dataset(backend, size, args.postgres), seconds)
 

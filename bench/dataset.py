@@ -8,10 +8,10 @@ The compliance roll-ups are then computed from the copied rows (``lifeline repor
 code), as the write path would have kept them. Old notifications are marked delivered (as they
 would be in a live system), so a worker started on the database has only new work.
 
-The mix (``Mix``): 1% of the cases due at SWEEP_NOW, N/10 breaches in all, a fifth resolved, the
-rest open and not due. A finished database records its size in ``bench_meta`` and is reused
-(``reusable``: upgraded first when its schema is behind, e.g. migration 0004 backfills the clock
-outcomes of a database built before, 0005 its escalation rows).
+The mix (``Mix``): 1% of the cases due at SWEEP_NOW (at least 1,000), N/10 breaches in all, a
+fifth resolved, the rest open and not due. A finished database records its size in ``bench_meta``
+and is reused (``reusable``: upgraded first when its schema is behind, e.g. migration 0004
+backfills the clock outcomes of a database built before, 0005 its escalation rows).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ _ID = "CASEIDSENTINEL00000000000000000"
 _PREV = "P" * 64
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CHUNK = 5000
+#: The fewest due cases of a sweep database (``Mix.sweep``): 1% of 100,000.
+MIN_DUE = 1000
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,10 @@ class Mix:
 
     @classmethod
     def sweep(cls, total: int) -> Mix:
-        return cls(total=total, due=total // 100, breaches=total // 10, resolved=total // 5)
+        """1% due, but at least ``MIN_DUE`` (the quick size, 20,000 cases, would have only 200 due:
+        a sweep of one batch, mostly the flow's fixed cost, would say little against its floor)."""
+        due = max(total // 100, min(total, MIN_DUE))
+        return cls(total=total, due=due, breaches=total // 10, resolved=total // 5)
 
 
 def _base32(value: int, length: int) -> str:

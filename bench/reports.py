@@ -59,7 +59,7 @@ def main() -> None:
     args = parser(__doc__ or "").parse_args()
     size = QUICK if args.quick else FULL
     for backend in backends(args):
-        bench_backend(dataset(backend, size, args.postgres), 2.0 if args.quick else 10.0)
+        bench_backend(dataset(backend, size, args.postgres), 1.0 if args.quick else 10.0)
 
 
 if __name__ == "__main__":

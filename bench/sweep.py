@@ -1,5 +1,5 @@
-"""Benchmark 1, `sweep`: escalate the 1% due cases of N open cases with the real `escalation-sweep`
-flow, against the floor: the same writes in raw SQL.
+"""Benchmark 1, `sweep`: escalate the due cases (1%, at least 1,000) of N open cases with the real
+`escalation-sweep` flow, against the floor: the same writes in raw SQL.
 
 Per backend: load (or reuse) the database; snapshot the due cases; run the flow in a child process
 (bench/sweep_runner.py: Prefect warmed first, flow runs until nothing is due at SWEEP_NOW);
@@ -43,7 +43,7 @@ from bench.templates import SWEEP_NOW
 from flows.sweep_batches import DEFAULT_BATCH_SIZE
 from models.db import make_engine
 
-FULL, QUICK = 1_000_000, 100_000
+FULL, QUICK = 1_000_000, 20_000
 TABLES = ("case_events", "breaches", "notifications")
 #: The rows kept per case from its events (casework.history.clock_outcomes), by their keys.
 DERIVED = {"clock_outcomes": ("case_id", "clock"), "case_escalations": ("case_id", "seq")}
