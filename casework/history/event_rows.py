@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel
 
+from casework.history.case_rows import CaseRecord
 from casework.history.hashchain import body_hash, normalized_with_text
 from models.kinds import BreachTarget, NotificationStatus
-from models.tables import Case
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import EventKind
 
@@ -89,7 +89,9 @@ class NotificationRow:
     created_at: datetime
 
 
-def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_hash: str) -> list[EventRow]:
+def chain_events(
+    case: CaseRecord, events: Sequence[EngineEvent], now: datetime, prev_hash: str
+) -> list[EventRow]:
     """``events`` as rows seq ``case.last_seq + 1``..., each sealed onto the one before."""
     rows = []
     seq, prev = case.last_seq, prev_hash
