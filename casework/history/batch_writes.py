@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic
 
-from sqlalchemy import ARRAY, Connection, Integer, String, bindparam, func, insert, update
+from sqlalchemy import ARRAY, Connection, Integer, String, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -43,6 +43,7 @@ from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.case_changes import C, Change, consequences, state_columns
 from casework.history.case_rows import CaseRecord, set_values
 from casework.history.clock_outcomes import write_outcomes
+from casework.history.driver_binds import executemany
 from casework.history.event_rows import (
     BREACHES,
     CASES,
@@ -51,6 +52,7 @@ from casework.history.event_rows import (
     UPDATE_CASE,
     EventRow,
     chain_events,
+    insert_of,
     insert_rows,
 )
 from models.tables import Case, CaseEvent
@@ -107,7 +109,7 @@ def move_deadlines(session: Session, moved: Sequence[tuple[CaseRecord, datetime 
     if not moved:
         return
     params = [{"_id": case.id, "next_deadline_at": deadline} for case, deadline in moved]
-    session.connection().execute(_MOVE_DEADLINE, params)
+    executemany(session.connection(), _MOVE_DEADLINE, params)
     for case, deadline in moved:
         set_values(case, {"next_deadline_at": deadline})
 
@@ -144,7 +146,7 @@ def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: 
         if updated != len(case_params):
             savepoint.rollback()
             _raise_stale(session, case_params)
-        connection.execute(insert(EVENTS), [vars(r) for r in events])
+        executemany(connection, insert_of(EVENTS), [vars(r) for r in events])
     except IntegrityError as exc:
         savepoint.rollback()
         # PostgreSQL names the constraint (uq_case_events_case_id_dedupe_key), SQLite the columns.
@@ -163,7 +165,7 @@ def _update_cases(connection: Connection, case_params: list[dict[str, Any]]) -> 
     leave the cases' state as it is (deliveries) are one UPDATE joined to arrays of the values
     (``unnest``): an executemany there is a statement per case for the server to run."""
     if connection.dialect.name != "postgresql" or any(p.keys() != _RECORD_ONLY for p in case_params):
-        return int(connection.execute(UPDATE_CASE, case_params).rowcount)
+        return executemany(connection, UPDATE_CASE, case_params)
     arrays = (
         bindparam(f"_{name}s", [p[key] for p in case_params], type_=ARRAY(type_))
         for name, key, type_ in _RECORD_COLUMNS

@@ -15,15 +15,17 @@ the data encoded once).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Insert, Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel
 
 from casework.history.case_rows import CaseRecord
+from casework.history.driver_binds import executemany
 from casework.history.hashchain import body_hash, normalized_with_text
 from models.kinds import BreachTarget, NotificationStatus
 from sla_engine.events import EngineEvent
@@ -125,4 +127,10 @@ def chain_events(
 def insert_rows(session: Session, table: Table, rows: Sequence[object]) -> None:
     """One executemany INSERT of dataclass ``rows`` (nothing when there are none)."""
     if rows:
-        session.connection().execute(insert(table), [vars(row) for row in rows])
+        executemany(session.connection(), insert_of(table), [vars(row) for row in rows])
+
+
+@functools.cache
+def insert_of(table: Table) -> Insert:
+    """The table's INSERT, built once (so its compiled form is reused: casework.history.driver_binds)."""
+    return insert(table)
