@@ -11,9 +11,10 @@ so the JSON serializer and ``UTCDateTime``'s storage format are the very same), 
 through ``exec_driver_sql``: the stored bytes are SQLAlchemy's (a test writes rows both ways and
 compares them).
 
-SQLite only: on PostgreSQL, SQLAlchemy's psycopg executemany of an INSERT batches the rows into
-multi-row VALUES statements, which a plain driver executemany would give up; there the statement
-runs as before. Errors surface as with ``Connection.execute`` (``IntegrityError`` and so on).
+SQLite only (a positional paramstyle): on PostgreSQL the statement runs through SQLAlchemy as
+before; psycopg takes named parameters with type casts, and its own adaptation of the values is the
+larger part there (not measured to pay). Errors surface as with ``Connection.execute``
+(``IntegrityError`` and so on).
 """
 
 from __future__ import annotations
