@@ -29,7 +29,7 @@ from models.db import make_engine
 #: The parts of a batch: (label, module path suffix, function name) whose cumulative time counts.
 #: Nested parts are subtracted from their parent where they nest (see ``breakdown``).
 PARTS: dict[str, tuple[str, str]] = {
-    "claim (SELECT ... FOR UPDATE, ORM rows)": ("casework/cases/escalations.py", "claim_due_cases"),
+    "claim (SELECT ... FOR UPDATE, Core rows)": ("casework/cases/escalations.py", "claim_due_rows"),
     "last hashes (one SELECT)": ("casework/history/case_changes.py", "last_hashes"),
     "state JSON -> CaseState": ("sla_engine/state.py", "state_from_dict"),
     "engine (sla_engine.cases.advance)": ("sla_engine/cases.py", "advance"),

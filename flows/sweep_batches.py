@@ -16,8 +16,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
-from casework.history.case_changes import CaseChange
+from casework.cases.escalations import apply_due_timers, claim_due_rows, next_deadline
+from casework.history.case_changes import C, Change
 from casework.registry import policy_registry
 from flows.wake_loop import utc_now
 from models.db import session_scope
@@ -42,7 +42,7 @@ class SweepCounts:
     total_lateness_seconds: float = 0.0
 
     @classmethod
-    def of_batch(cls, claimed: int, changes: Sequence[CaseChange]) -> SweepCounts:
+    def of_batch(cls, claimed: int, changes: Sequence[Change[C]]) -> SweepCounts:
         counts = cls(batches=1, cases=claimed, changed_cases=len(changes))
         for change in changes:
             counts.events += len(change.events)
@@ -68,9 +68,10 @@ class SweepCounts:
 
 def sweep_batch(engine: Engine, now: datetime, limit: int = DEFAULT_BATCH_SIZE) -> SweepCounts:
     """Escalate up to ``limit`` due cases in one transaction (BEGIN IMMEDIATE on SQLite, SKIP
-    LOCKED on PostgreSQL). A ``DuplicateTimedEvent`` rolls the whole batch back: retry it."""
+    LOCKED on PostgreSQL), claimed as plain rows (no ORM objects to keep: casework.history.case_rows).
+    A ``DuplicateTimedEvent`` rolls the whole batch back: retry it."""
     with session_scope(engine) as session:
-        cases = claim_due_cases(session, now, limit)
+        cases = claim_due_rows(session, now, limit)
         changes = apply_due_timers(session, cases, now) if cases else []
         return SweepCounts.of_batch(len(cases), changes)
 

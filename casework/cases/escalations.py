@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import func
+from sqlalchemy.sql.selectable import Select
 from sqlmodel import Session, col, select
 
 from casework.errors import CaseNotFound
 from casework.history.batch_writes import PlannedChange, move_deadlines, write_changes
-from casework.history.case_changes import CaseChange, last_hash, last_hashes
+from casework.history.case_changes import Change, last_hash, last_hashes
+from casework.history.case_rows import COLUMNS, CaseRecord, CaseRow
 from casework.history.hashchain import GENESIS_HASH
 from casework.links.child_breach import escalate_parents
 from casework.registry import policy_registry
@@ -31,20 +35,35 @@ from sla_engine import cases as engine
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.state import state_from_dict
 
+#: A SELECT of the ORM's ``Case`` objects or of the columns.
+Q = TypeVar("Q", bound=Select[Any])
+
 
 def claim_due_cases(session: Session, now: datetime, limit: int = 200) -> list[Case]:
     """Up to ``limit`` cases with ``next_deadline_at <= now``, earliest first, locked for this
     transaction. PostgreSQL skips rows another worker holds; on SQLite the caller's write scope
     (BEGIN IMMEDIATE) is the lock."""
+    query = _due(session, select(Case), now, limit)
+    return list(session.exec(query.execution_options(populate_existing=True)))
+
+
+def claim_due_rows(session: Session, now: datetime, limit: int = 200) -> list[CaseRow]:
+    """``claim_due_cases`` as plain ``CaseRow`` records, read with a Core SELECT: the sweep's
+    claim (flows.sweep_batches), which never needs the ORM's objects (see casework.history.case_rows)."""
+    query = _due(session, sa.select(*COLUMNS), now, limit)
+    return [CaseRow(*row) for row in session.connection().execute(query)]
+
+
+def _due(session: Session, query: Q, now: datetime, limit: int) -> Q:
+    """``query`` limited to the due cases, earliest first, locked (skipping locked rows on PostgreSQL)."""
     query = (
-        select(Case)
-        .where(col(Case.next_deadline_at) <= now)
+        query.where(col(Case.next_deadline_at) <= now)
         .order_by(col(Case.next_deadline_at), col(Case.id))
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(session.exec(query.execution_options(populate_existing=True)))
+    return query
 
 
 def next_deadline(session: Session) -> datetime | None:
@@ -52,19 +71,22 @@ def next_deadline(session: Session) -> datetime | None:
     return session.exec(select(func.min(Case.next_deadline_at))).one()
 
 
-def apply_due_timers(session: Session, cases: Sequence[Case | str], now: datetime) -> list[CaseChange]:
+def apply_due_timers(
+    session: Session, cases: Sequence[Case | CaseRow | str], now: datetime
+) -> list[Change[Case | CaseRow]]:
     """Fire every timer due by ``now`` on each case, in deadline order, and write the events, one
     breach row per ``breached`` event, one outbox row per ``notified`` event, the new state and
     ``next_deadline_at``; ``version`` goes up by one per changed case. Case ids are locked here;
-    Case rows must come from ``claim_due_cases`` in this transaction. Returns the changed cases.
+    rows must come from ``claim_due_cases`` or ``claim_due_rows`` in this transaction, and are
+    updated in place to what is written. Returns the changed cases.
 
     The whole batch is written with a few statements (casework.history.batch_writes), not per case; a case
     listed twice is advanced once. StaleVersion / DuplicateTimedEvent: roll the transaction back."""
     rows = _distinct(_locked_rows(session, cases))
     hashes = last_hashes(session, rows)  # one query for the batch, not one per case
     policies: dict[tuple[str, int], tuple[Policy, BusinessCalendar]] = {}
-    planned: list[PlannedChange] = []
-    moved: list[tuple[Case, datetime | None]] = []
+    planned: list[PlannedChange[Case | CaseRow]] = []
+    moved: list[tuple[CaseRecord, datetime | None]] = []
     for case in rows:
         key = (case.policy_id, case.policy_version)
         if key not in policies:  # one registry look-up per policy version per batch, not per case
@@ -82,12 +104,12 @@ def apply_due_timers(session: Session, cases: Sequence[Case | str], now: datetim
     return changes
 
 
-def _locked_rows(session: Session, cases: Sequence[Case | str]) -> list[Case]:
+def _locked_rows(session: Session, cases: Sequence[Case | CaseRow | str]) -> list[Case | CaseRow]:
     """``cases`` as rows, in order; ids are read and locked with one query (CaseNotFound names the
     first id that does not exist)."""
     ids = [item for item in cases if isinstance(item, str)]
     if not ids:
-        return [item for item in cases if isinstance(item, Case)]
+        return [item for item in cases if not isinstance(item, str)]
     query = select(Case).where(col(Case.id).in_(set(ids))).order_by(col(Case.id)).with_for_update()
     found = {c.id: c for c in session.exec(query.execution_options(populate_existing=True))}
     missing = next((i for i in ids if i not in found), None)
@@ -96,9 +118,9 @@ def _locked_rows(session: Session, cases: Sequence[Case | str]) -> list[Case]:
     return [found[item] if isinstance(item, str) else item for item in cases]
 
 
-def _distinct(rows: list[Case]) -> list[Case]:
+def _distinct(rows: list[Case | CaseRow]) -> list[Case | CaseRow]:
     """Each case once, at its first place."""
-    unique: dict[str, Case] = {}
+    unique: dict[str, Case | CaseRow] = {}
     for case in rows:
         unique.setdefault(case.id, case)
     return list(unique.values())

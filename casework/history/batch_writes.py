@@ -23,8 +23,9 @@ unique (case_id, dedupe_key) constraint refuses an event (the database decides, 
 SELECT). The savepoint only lets the writer name the case after a refusal (the rows read back as
 they were before the batch).
 
-The ``Case`` objects passed in are updated in place as *committed* values (``set_committed_value``),
-so they read as the database now holds them and the session never writes them a second time.
+The cases passed in are updated in place to the values written (``case_rows.set_values``): a
+``CaseRow`` (the sweep's claim) by assignment, a ``Case`` as *committed* values, so it reads as the
+database now holds it and the session never writes it a second time.
 """
 
 from __future__ import annotations
@@ -32,16 +33,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
 
-from sqlalchemy import ARRAY, Connection, Integer, String, bindparam, func, insert, update
+from sqlalchemy import ARRAY, Connection, Integer, String, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from casework.errors import DuplicateTimedEvent, StaleVersion
-from casework.history.case_changes import CaseChange, consequences, set_committed, state_columns
+from casework.history.case_changes import C, Change, consequences, state_columns
+from casework.history.case_rows import CaseRecord, set_values
 from casework.history.clock_outcomes import write_outcomes
+from casework.history.driver_binds import executemany
 from casework.history.event_rows import (
     BREACHES,
     CASES,
@@ -50,6 +52,7 @@ from casework.history.event_rows import (
     UPDATE_CASE,
     EventRow,
     chain_events,
+    insert_of,
     insert_rows,
 )
 from models.tables import Case, CaseEvent
@@ -60,28 +63,28 @@ _MOVE_DEADLINE = update(CASES).where(CASES.c.id == bindparam("_id"))
 
 
 @dataclass(frozen=True)
-class PlannedChange:
+class PlannedChange(Generic[C]):
     """What the engine decided for one case: its new state and the events that led there.
     ``prev_hash`` is the hash of the case's event ``last_seq`` (``history.last_hashes``). A state of
     None: events that leave the case as it is (deliveries' records); in one batch either every
     change has a state or none has (one executemany UPDATE sets the same columns on every row)."""
 
-    case: Case
+    case: C
     state: CaseState | None
     events: Sequence[EngineEvent]
     prev_hash: str
 
 
-def write_changes(session: Session, planned: Sequence[PlannedChange], now: datetime) -> list[CaseChange]:
+def write_changes(session: Session, planned: Sequence[PlannedChange[C]], now: datetime) -> list[Change[C]]:
     """Write every planned change (cases distinct, each with at least one event) in one go: version
     ``+1`` and the new state on each case row, the events chained, breach and outbox rows.
-    ``now`` is ``recorded_at``. Returns one CaseChange per planned change, in order. If anything
-    fails, the Case objects are given back the values they had (as when the per-case path refused
+    ``now`` is ``recorded_at``. Returns one Change per planned change, in order. If anything
+    fails, the cases are given back the values they had (as when the per-case path refused
     a stale version before touching the case)."""
-    changes: list[CaseChange] = []
+    changes: list[Change[C]] = []
     case_params: list[dict[str, Any]] = []
     events: list[EventRow] = []
-    before: list[tuple[Case, dict[str, Any]]] = []
+    before: list[tuple[C, dict[str, Any]]] = []
     try:
         for plan in planned:
             change, params, rows = _apply(plan, now, before)
@@ -95,25 +98,25 @@ def write_changes(session: Session, planned: Sequence[PlannedChange], now: datet
             write_outcomes(session, [(c.case, c.events) for c in changes], [v for _, v in before])
     except BaseException:
         for case, values in before:
-            set_committed(case, values)
+            set_values(case, values)
         raise
     return changes
 
 
-def move_deadlines(session: Session, moved: Sequence[tuple[Case, datetime | None]]) -> None:
+def move_deadlines(session: Session, moved: Sequence[tuple[CaseRecord, datetime | None]]) -> None:
     """Set ``next_deadline_at`` of cases that had nothing due after all (no version change: the
     case's history and state did not change; only the index is kept honest)."""
     if not moved:
         return
     params = [{"_id": case.id, "next_deadline_at": deadline} for case, deadline in moved]
-    session.connection().execute(_MOVE_DEADLINE, params)
+    executemany(session.connection(), _MOVE_DEADLINE, params)
     for case, deadline in moved:
-        set_committed_value(case, "next_deadline_at", deadline)
+        set_values(case, {"next_deadline_at": deadline})
 
 
 def _apply(
-    plan: PlannedChange, now: datetime, before: list[tuple[Case, dict[str, Any]]]
-) -> tuple[CaseChange, dict[str, Any], list[EventRow]]:
+    plan: PlannedChange[C], now: datetime, before: list[tuple[C, dict[str, Any]]]
+) -> tuple[Change[C], dict[str, Any], list[EventRow]]:
     """The change (with its breach and outbox rows), the case row's UPDATE values, the events; the
     case object is moved to its new committed values (its old ones appended to ``before``)."""
     case = plan.case
@@ -126,9 +129,9 @@ def _apply(
         state = state_columns(plan.state, kept)
     values = {**state, "version": seen + 1, "last_seq": rows[-1].seq}
     before.append((case, {name: getattr(case, name) for name in values}))
-    set_committed(case, values)
+    set_values(case, values)
     breaches, notifications = consequences(case, rows, now)
-    change = CaseChange(case, list(rows), list(breaches), list(notifications))
+    change = Change(case, list(rows), list(breaches), list(notifications))
     return change, {"_id": case.id, "_seen": seen, **values}, rows
 
 
@@ -143,7 +146,7 @@ def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: 
         if updated != len(case_params):
             savepoint.rollback()
             _raise_stale(session, case_params)
-        connection.execute(insert(EVENTS), [vars(r) for r in events])
+        executemany(connection, insert_of(EVENTS), [vars(r) for r in events])
     except IntegrityError as exc:
         savepoint.rollback()
         # PostgreSQL names the constraint (uq_case_events_case_id_dedupe_key), SQLite the columns.
@@ -162,7 +165,7 @@ def _update_cases(connection: Connection, case_params: list[dict[str, Any]]) -> 
     leave the cases' state as it is (deliveries) are one UPDATE joined to arrays of the values
     (``unnest``): an executemany there is a statement per case for the server to run."""
     if connection.dialect.name != "postgresql" or any(p.keys() != _RECORD_ONLY for p in case_params):
-        return int(connection.execute(UPDATE_CASE, case_params).rowcount)
+        return executemany(connection, UPDATE_CASE, case_params)
     arrays = (
         bindparam(f"_{name}s", [p[key] for p in case_params], type_=ARRAY(type_))
         for name, key, type_ in _RECORD_COLUMNS

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from casework.errors import DuplicateTimedEvent, StaleVersion
+from casework.history.case_rows import CaseRecord
 from casework.history.clock_outcomes import write_outcomes
 from casework.history.creator_messages import creator_notifications
 from casework.history.event_rows import (
@@ -39,19 +40,26 @@ from sla_engine.events import EngineEvent
 from sla_engine.kinds import EventKind
 from sla_engine.state import CaseState, state_to_dict
 
+#: The case a change holds: a ``Case`` (the API's actions) or a ``CaseRow`` (the sweep's batches).
+C = TypeVar("C", bound=CaseRecord)
+
 
 @dataclass
-class CaseChange:
+class Change(Generic[C]):
     """What one service call wrote for one case, as the rows written (in the caller's transaction,
     not committed)."""
 
-    case: Case
+    case: C
     events: list[EventRow] = field(default_factory=list)
     breaches: list[BreachRow] = field(default_factory=list)
     notifications: list[NotificationRow] = field(default_factory=list)
     #: The SHA-256 of the pinned policy version, when the service read it (opening a case): the
     #: caller's view of the case then needs no query for it.
     policy_sha256: str | None = None
+
+
+#: The change of a ``Case`` ORM object: every service call but the sweep's batches.
+CaseChange = Change[Case]
 
 
 def state_columns(state: CaseState, kept: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -78,14 +86,14 @@ def copy_state(case: Case, state: CaseState) -> None:
         setattr(case, name, value)
 
 
-def last_hash(session: Session, case: Case) -> str:
+def last_hash(session: Session, case: CaseRecord) -> str:
     if case.last_seq == 0:
         return GENESIS_HASH
     query = select(CaseEvent.hash).where(CaseEvent.case_id == case.id, CaseEvent.seq == case.last_seq)
     return session.exec(query).one()
 
 
-def last_hashes(session: Session, cases: Sequence[Case]) -> dict[str, str]:
+def last_hashes(session: Session, cases: Sequence[CaseRecord]) -> dict[str, str]:
     """``last_hash`` of many cases in one query (cases without events are left out)."""
     wanted = {c.id: c.last_seq for c in cases if c.last_seq > 0}
     if not wanted:
@@ -169,7 +177,7 @@ def write_events(
 
 
 def consequences(
-    case: Case, rows: Sequence[EventRow], now: datetime
+    case: CaseRecord, rows: Sequence[EventRow], now: datetime
 ) -> tuple[list[BreachRow], list[NotificationRow]]:
     """The breach and outbox rows ``rows`` imply (``case`` holds the state after them), the
     creator's emails included (casework.history.creator_messages).
@@ -219,7 +227,7 @@ def makes_notification(row: EventRow) -> bool:
     return row.kind is EventKind.NOTIFIED and bool(row.data.get("channel"))
 
 
-def breach_values(case: Case, row: EventRow, now: datetime) -> dict[str, Any]:
+def breach_values(case: CaseRecord, row: EventRow, now: datetime) -> dict[str, Any]:
     """The breach row of a ``breached`` event (``case`` already holds the state after the event)."""
     data = row.data
     target_type = BreachTarget.CLOCK if "clock" in data else BreachTarget.STAGE
@@ -237,7 +245,7 @@ def breach_values(case: Case, row: EventRow, now: datetime) -> dict[str, Any]:
     }
 
 
-def notification_values(case: Case, row: EventRow, now: datetime) -> dict[str, Any]:
+def notification_values(case: CaseRecord, row: EventRow, now: datetime) -> dict[str, Any]:
     """The outbox row of a ``notified`` event, pending and due at once."""
     return {
         "case_id": case.id,
@@ -251,7 +259,7 @@ def notification_values(case: Case, row: EventRow, now: datetime) -> dict[str, A
     }
 
 
-def notification_payload(case: Case, row: EventRow) -> dict[str, Any]:
+def notification_payload(case: CaseRecord, row: EventRow) -> dict[str, Any]:
     """The webhook body: which case, why (the notified event), and where the case stands.
 
     ``row.data`` must be as stored (``chain_events`` normalized it). The body is built as

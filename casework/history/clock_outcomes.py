@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from casework.history import rollups
+from casework.history.driver_binds import executemany
 from casework.history.event_rows import EventRow
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind
 
@@ -181,9 +182,9 @@ def write_outcomes(
         for statement in _REGROUP:
             connection.execute(statement, regroups)
     if upserts:
-        connection.execute(upsert_statement(connection.dialect.name), upserts)
+        executemany(connection, upsert_statement(connection.dialect.name), upserts)
     if escalations:
-        connection.execute(_INSERT_ESCALATIONS, escalations)
+        executemany(connection, _INSERT_ESCALATIONS, escalations)
     rollup.write(connection)
 
 

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from casework.history.case_rows import CaseRecord
 from casework.history.event_rows import EventRow, NotificationRow
 from casework.history.hashchain import utc_iso
 from models.kinds import NotificationStatus
-from models.tables import Case
 from sla_engine.kinds import EventKind, Status
 
 #: The channel of the creator's emails.
@@ -42,7 +42,7 @@ def contact_email(attributes: dict[str, Any]) -> str | None:
     return email if isinstance(email, str) and "@" in email else None
 
 
-def creator_notifications(case: Case, rows: Sequence[EventRow], now: datetime) -> list[NotificationRow]:
+def creator_notifications(case: CaseRecord, rows: Sequence[EventRow], now: datetime) -> list[NotificationRow]:
     """The outbox rows of the creator's emails that ``rows`` call for (none without a contact email)."""
     if contact_email(case.attributes) is None:
         return []

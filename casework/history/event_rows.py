@@ -15,17 +15,19 @@ the data encoded once).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Insert, Table, bindparam, insert, update
 from sqlmodel import Session, SQLModel
 
+from casework.history.case_rows import CaseRecord
+from casework.history.driver_binds import executemany
 from casework.history.hashchain import body_hash, normalized_with_text
 from models.kinds import BreachTarget, NotificationStatus
-from models.tables import Case
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import EventKind
 
@@ -89,7 +91,9 @@ class NotificationRow:
     created_at: datetime
 
 
-def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_hash: str) -> list[EventRow]:
+def chain_events(
+    case: CaseRecord, events: Sequence[EngineEvent], now: datetime, prev_hash: str
+) -> list[EventRow]:
     """``events`` as rows seq ``case.last_seq + 1``..., each sealed onto the one before."""
     rows = []
     seq, prev = case.last_seq, prev_hash
@@ -123,4 +127,10 @@ def chain_events(case: Case, events: Sequence[EngineEvent], now: datetime, prev_
 def insert_rows(session: Session, table: Table, rows: Sequence[object]) -> None:
     """One executemany INSERT of dataclass ``rows`` (nothing when there are none)."""
     if rows:
-        session.connection().execute(insert(table), [vars(row) for row in rows])
+        executemany(session.connection(), insert_of(table), [vars(row) for row in rows])
+
+
+@functools.cache
+def insert_of(table: Table) -> Insert:
+    """The table's INSERT, built once (so its compiled form is reused: casework.history.driver_binds)."""
+    return insert(table)

@@ -113,12 +113,26 @@ def body_hash(
     key order (sorted) from each value's canonical text: the same bytes as ``canonical_json`` of
     the body (tests/casework/test_hash_format.py compares them), without encoding the data twice."""
     text = (
-        f'{{"actor":{_CANONICAL(actor)},"at":"{utc_iso(at)}","case_id":{_CANONICAL(case_id)},'
-        f'"data":{data_text},"dedupe_key":{_CANONICAL(dedupe_key)},"kind":{_CANONICAL(kind)},'
-        f'"policy_version":{_CANONICAL(policy_version)},"prev_hash":{_CANONICAL(prev_hash)},'
-        f'"recorded_at":"{utc_iso(recorded_at)}","seq":{_CANONICAL(seq)}}}'
+        f'{{"actor":{_scalar(actor)},"at":"{utc_iso(at)}","case_id":{_scalar(case_id)},'
+        f'"data":{data_text},"dedupe_key":{_scalar(dedupe_key)},"kind":{_scalar(kind)},'
+        f'"policy_version":{_scalar(policy_version)},"prev_hash":{_scalar(prev_hash)},'
+        f'"recorded_at":"{utc_iso(recorded_at)}","seq":{_scalar(seq)}}}'
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: What the canonical encoder does with a str (``ensure_ascii=False``): the same function, called
+#: directly (a sweep hashes ~2,700 events of seven scalars each; the encoder's entry cost ~3 us each).
+_encode_str = json.encoder.encode_basestring
+
+
+def _scalar(value: str | int | None) -> str:
+    """``canonical_json(value)`` of a plain str, int or None, without the encoder's dispatch."""
+    if type(value) is str:
+        return _encode_str(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    return "null" if value is None else _CANONICAL(value)
 
 
 def event_body(event: CaseEvent, *, seq: int | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from casework.errors import ForbiddenTransition, InvalidAction
-from casework.history.case_changes import CaseChange
+from casework.history.case_changes import C, Change
 from casework.registry import policy_registry
 from models.kinds import LinkKind
 from models.tables import Case, CaseLink
@@ -27,7 +27,7 @@ from models.tables import Case, CaseLink
 CHILD_BREACH_ACTOR = "system:child-breach"
 
 
-def escalate_parents(session: Session, changes: Sequence[CaseChange], now: datetime) -> None:
+def escalate_parents(session: Session, changes: Sequence[Change[C]], now: datetime) -> None:
     """Escalate the parents whose policy says so, for every change that wrote a breach."""
     missed = {c.case.id: c.breaches[0] for c in changes if c.breaches}
     if not missed:

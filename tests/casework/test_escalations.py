@@ -7,7 +7,7 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from casework import api_keys
-from casework.cases.escalations import apply_due_timers, claim_due_cases, next_deadline
+from casework.cases.escalations import apply_due_timers, claim_due_cases, claim_due_rows, next_deadline
 from casework.cases.lifecycle import apply_action
 from casework.errors import DuplicateTimedEvent
 from casework.history.case_changes import write_case_change
@@ -140,6 +140,32 @@ def test_a_claimed_case_with_nothing_due_gets_its_true_deadline_back(
             case.version,
             case.last_seq,
         )
+
+
+def test_the_sweeps_plain_rows_claim_what_the_orm_claims_and_read_as_stored_after(engine: Engine) -> None:
+    """The sweep claims plain rows (no ORM objects): the same cases, the same column values, and
+    after the batch each row holds what was written, with nothing left for a session to flush."""
+    register(engine)
+    later, earlier = open_one(engine, now=at(10)).case.id, open_one(engine, now=at(0)).case.id
+    with session_scope(engine, write=False) as s:
+        orm = [(c.id, *(getattr(c, n) for n in Case.model_fields)) for c in claim_due_cases(s, at(130))]
+    with session_scope(engine) as s:
+        rows = claim_due_rows(s, at(130))
+        assert [(r.id, *(getattr(r, n) for n in Case.model_fields)) for r in rows] == orm
+        assert [r.id for r in rows] == [earlier, later]
+        changes = apply_due_timers(s, rows, at(130))
+        assert [c.case for c in changes] == rows and not s.dirty and not s.new
+    for row in rows:
+        stored = _read_case(engine, row.id)
+        assert [getattr(row, n) for n in Case.model_fields] == [getattr(stored, n) for n in Case.model_fields]
+        assert (row.version, row.stage) == (2, "security")
+
+
+def _read_case(engine: Engine, case_id: str) -> Case:
+    with session_scope(engine, write=False) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return case
 
 
 def test_a_batch_may_mix_claimed_rows_and_case_ids(engine: Engine) -> None:

@@ -1,0 +1,91 @@
+"""Executemany with pre-bound values (casework.history.driver_binds): the stored bytes are
+SQLAlchemy's own, and a value the column types refuse is refused as SQLAlchemy refuses it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.exc import StatementError
+
+from casework.history.driver_binds import executemany
+from casework.history.event_rows import EVENTS, UPDATE_CASE, insert_of
+from models.types import NaiveDatetimeError
+from sla_engine.kinds import EventKind, Status
+from tests.casework.builders import T0, open_one, register
+
+PARIS = timezone(timedelta(hours=1))
+
+
+def _events(case_id: str, first_seq: int, policy_version: int) -> list[dict[str, Any]]:
+    """Rows sharing instants (as a sweep's do), in another zone, with text to escape and nulls."""
+    shared = datetime(2026, 3, 2, 10, 30, 0, 123456, tzinfo=PARIS)
+    return [
+        {
+            "case_id": case_id,
+            "seq": first_seq + i,
+            "kind": kind,
+            "at": shared if i % 2 else T0 + timedelta(microseconds=i),
+            "recorded_at": shared,
+            "actor": 'agent:zoë "q" \'',
+            "data": {"b": [1, 2.5, None], "a": "é\n", "n": None, "i": i},
+            "policy_version": policy_version,
+            "dedupe_key": None if i % 2 else f"{first_seq}k{i}",
+            "prev_hash": "p",
+            "hash": "h",
+        }
+        for i, kind in enumerate(
+            [EventKind.NOTE_ADDED, "note_added", EventKind.AT_RISK, EventKind.NOTE_ADDED]
+        )
+    ]
+
+
+def _stored(engine: Engine, case_id: str, seqs: range) -> list[tuple[Any, ...]]:
+    query = text(
+        "SELECT kind, at, recorded_at, actor, data, policy_version, replace(dedupe_key, :prefix, ''), "
+        "prev_hash, hash, seq - :first FROM case_events "
+        "WHERE case_id = :case AND seq >= :first AND seq < :stop ORDER BY seq"
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(
+            query, {"case": case_id, "first": seqs.start, "stop": seqs.stop, "prefix": str(seqs.start)}
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_rows_bound_for_the_driver_are_stored_byte_for_byte_as_sqlalchemy_stores_them(engine: Engine) -> None:
+    register(engine)
+    case = open_one(engine).case
+    with engine.begin() as connection:
+        executemany(connection, insert_of(EVENTS), _events(case.id, 100, case.policy_version))
+        connection.execute(insert(EVENTS), _events(case.id, 200, case.policy_version))
+    ours, theirs = _stored(engine, case.id, range(100, 104)), _stored(engine, case.id, range(200, 204))
+    assert len(ours) == 4 and ours == theirs
+    assert [row[6] for row in ours] == ["k0", None, "k2", None]
+
+
+def test_a_compare_and_set_update_counts_the_rows_it_matched(engine: Engine) -> None:
+    register(engine)
+    case = open_one(engine).case
+    params = [
+        {"_id": case.id, "_seen": case.version, "status": Status.ACKNOWLEDGED, "version": case.version + 1},
+        {"_id": case.id, "_seen": 99, "status": Status.ACKNOWLEDGED, "version": 100},
+    ]
+    with engine.begin() as connection:
+        assert executemany(connection, UPDATE_CASE, params) == 1
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT status, version FROM cases WHERE id = :id"), {"id": case.id})
+        assert tuple(stored.one()) == ("acknowledged", case.version + 1)
+
+
+def test_a_naive_datetime_is_refused_as_sqlalchemy_refuses_it(engine: Engine) -> None:
+    register(engine)
+    case = open_one(engine).case
+    rows = _events(case.id, 300, case.policy_version)
+    rows[2]["recorded_at"] = datetime(2026, 3, 2, 10, 0)
+    with engine.begin() as connection, pytest.raises(StatementError) as info:
+        executemany(connection, insert_of(EVENTS), rows)
+    assert isinstance(info.value.orig, NaiveDatetimeError)
+    assert _stored(engine, case.id, range(300, 304)) == []
