@@ -58,7 +58,8 @@ def test_migrations_chain_and_the_audit_replays_across_both(engine: Engine) -> N
     assert "pins policy version 2; its history ends on version 3" in findings[0]["detail"]
 
 
-def test_a_case_the_new_version_cannot_replay_is_reported_and_left_as_it_was(engine: Engine) -> None:
+def _hand_set_p3_then_a_version_without_p3(engine: Engine) -> str:
+    """A case whose agent set P3 by hand, then version 2 of its policy knowing only P1 and P2."""
     register(engine, make_policy(rules=[PARTNER_RULE]), now=T0 - timedelta(days=1))
     case_id = open_one(engine).case.id
     with session_scope(engine) as session:
@@ -71,6 +72,11 @@ def test_a_case_the_new_version_cannot_replay_is_reported_and_left_as_it_was(eng
         ),
         now=at(2),
     )
+    return case_id
+
+
+def test_a_case_the_new_version_cannot_replay_is_reported_and_left_as_it_was(engine: Engine) -> None:
+    _hand_set_p3_then_a_version_without_p3(engine)
 
     answer = _migrate(engine, 2, MigrationMode.RECOMPUTE, 3)
 
@@ -82,18 +88,7 @@ def test_a_case_the_new_version_cannot_replay_is_reported_and_left_as_it_was(eng
 def test_a_rebase_to_a_version_without_the_priority_set_by_hand_hands_it_to_the_rules(engine: Engine) -> None:
     """It used to fail with a KeyError (a 500 through the API): the hand-set priority was kept as
     the override and had no target in the new version."""
-    register(engine, make_policy(rules=[PARTNER_RULE]), now=T0 - timedelta(days=1))
-    case_id = open_one(engine).case.id
-    with session_scope(engine) as session:
-        apply_action(session, case_id, "set_priority", {"priority": "P3"}, "agent:ana", at(1))
-    two_priorities = {"P1": "PT15M", "P2": "PT1H"}
-    register(
-        engine,
-        make_policy(
-            rules=[PARTNER_RULE], first_response=two_priorities, resolution={"P1": "PT8H", "P2": "P1D"}
-        ),
-        now=at(2),
-    )
+    case_id = _hand_set_p3_then_a_version_without_p3(engine)
 
     result = _migrate(engine, 2, MigrationMode.REBASE, 3)["results"][0]
 
