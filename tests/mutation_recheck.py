@@ -7,9 +7,9 @@ import time (``sla_engine.conditions._ordered`` returns the comparison a table h
 runs in the tests, the function only at import, so no test is mapped to it). This script copies the
 current ``tests/`` into ``mutants/``, then runs the configured test selection against each survivor
 (``MUTANT_UNDER_TEST``; ``-x``, so a killed mutant stops at its first failing test), two at a time,
-and prints one line per mutant and the totals. Nothing in mutmut's own results changes.
+and prints one line per mutant as its run ends, then the totals. Nothing in mutmut's own results changes.
 
-    python -m tests.mutation_recheck [--tests tests/engine] [--jobs 2] [GLOB ...]
+    python -m tests.mutation_recheck [--tests tests/engine] [--jobs 2] [--timeout 900] [GLOB ...]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,14 +48,17 @@ def pytest_args(tests: list[str] | None) -> list[str]:
     return ["-x", "-q", *config.get("pytest_add_cli_args", []), *selection]
 
 
-def killed(name: str, args: list[str]) -> bool:
-    """Whether a test fails with ``name`` applied (a run past 15 minutes counts, as mutmut's timeouts do)."""
+def killed(name: str, args: list[str], timeout: float) -> bool:
+    """Whether a test fails with ``name`` applied. A run past ``timeout`` seconds counts as killed,
+    as mutmut's timeouts do (a mutated loop bound that never ends); set it above the selection's
+    own duration on this host, or a slow survivor is miscounted."""
     env = {**os.environ, "MUTANT_UNDER_TEST": name}
     command = [sys.executable, "-m", "pytest", *args]
     try:
-        return subprocess.run(command, cwd=MUTANTS, env=env, capture_output=True, timeout=900).returncode != 0
+        run = subprocess.run(command, cwd=MUTANTS, env=env, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return True
+    return run.returncode != 0
 
 
 def main() -> int:
@@ -63,16 +66,19 @@ def main() -> int:
     parser.add_argument("patterns", nargs="*", help="mutant name globs, e.g. 'sla_engine.migration*'")
     parser.add_argument("--tests", action="append", help="test paths instead of the configured selection")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run counts as killed")
     options = parser.parse_args()
     if not MUTANTS.is_dir():
         print("no mutants/ here: run `make mutation` first", file=sys.stderr)
         return 2
     shutil.copytree(ROOT / "tests", MUTANTS / "tests", dirs_exist_ok=True)
     names, args = survivors(options.patterns), pytest_args(options.tests)
+    outcomes: list[bool] = []
     with ThreadPoolExecutor(options.jobs) as pool:
-        outcomes = list(pool.map(lambda n: killed(n, args), names))
-    for name, dead in zip(names, outcomes, strict=True):
-        print(f"{name}: {'killed' if dead else 'survived'}")
+        futures = {pool.submit(killed, name, args, options.timeout): name for name in names}
+        for future in as_completed(futures):  # a verdict a line as it comes: long runs can be followed
+            outcomes.append(future.result())
+            print(f"{futures[future]}: {'killed' if outcomes[-1] else 'survived'}", flush=True)
     print(
         f"{sum(outcomes)} of {len(names)} survivors killed by today's tests; {outcomes.count(False)} survive"
     )

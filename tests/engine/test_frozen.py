@@ -37,6 +37,10 @@ def test_replace_copies_with_the_changes_and_leaves_the_original() -> None:
 def test_replace_refuses_an_unknown_field() -> None:
     with pytest.raises(TypeError, match="ClockState has no field colour"):
         replace(ClockState("x", ClockStatus.PENDING, Meter()), colour="red")
+    with pytest.raises(TypeError, match="^ClockState has no field colour, size$"):  # sorted, all named
+        replace(
+            ClockState("x", ClockStatus.PENDING, Meter()), size=1, colour="red", status=ClockStatus.RUNNING
+        )
 
 
 @pytest.mark.parametrize("obj", [Slotted(1), Checked(1)], ids=["slots", "post_init"])

@@ -4,7 +4,7 @@ periodic-update cycles, on_warn, pauses that run out, cases opened waiting on th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -296,6 +296,20 @@ def test_request_info_refuses_a_bad_until(until: object) -> None:
     with pytest.raises(InvalidAction) as err:
         apply_action(policy, ALWAYS_CAL, state, act("request_info", at(60), until=until))
     assert err.value.field == "until"
+
+
+def test_request_info_until_may_be_a_year_and_a_day_ahead_but_not_the_request_itself() -> None:
+    """The window is (request, request + 366 days]: both edges, so neither comparison can slip."""
+    policy = policy_with({"resolution": {"target": "PT4H"}})
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "agent:ana").state
+    latest = at(60) + timedelta(days=366)
+    step = apply_action(policy, ALWAYS_CAL, state, act("request_info", at(60), until=latest.isoformat()))
+    assert step.state.pause_until == latest and step.events[0].data["until"] == latest.isoformat()
+    text = "until must be after the request (2026-03-02T10:00:00+00:00) and within 366 days"
+    for until in (at(60), latest + timedelta(seconds=1)):
+        with pytest.raises(InvalidAction) as err:
+            apply_action(policy, ALWAYS_CAL, state, act("request_info", at(60), until=until.isoformat()))
+        assert (str(err.value), err.value.field) == (text, "until")
 
 
 def test_a_case_opened_waiting_pauses_its_pausing_clocks_and_stage_from_the_start() -> None:

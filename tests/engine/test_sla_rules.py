@@ -237,13 +237,19 @@ def test_an_unknown_priority_is_refused_with_the_field():
     with pytest.raises(InvalidAction) as err:
         apply_action(policy, ALWAYS_CAL, state, act("set_priority", at(1), priority="P9"))
     assert err.value.field == "priority"
+    assert str(err.value) == "unknown priority 'P9'; this policy knows P1, P2, P3"
 
 
 def test_actions_must_come_in_time_order():
     policy = make_policy()
     state = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("acknowledge", at(10))], at(10)).state
-    with pytest.raises(InvalidAction, match="time order"):
+    with pytest.raises(InvalidAction) as err:
         apply_action(policy, ALWAYS_CAL, state, act("start", at(5)))
+    assert err.value.field == "at"
+    assert str(err.value) == (
+        "action at 2026-03-02T09:05:00+00:00 is older than the case's last change "
+        "(2026-03-02T09:10:00+00:00); actions apply in time order"
+    )
 
 
 def test_stepwise_advancing_gives_the_same_history_as_one_replay():
@@ -319,7 +325,7 @@ def test_conditions_compare_lists_and_objects_by_value():
 def test_an_action_without_a_time_zone_is_refused():
     policy = make_policy()
     state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
-    with pytest.raises(InvalidAction, match="the action's instant must be timezone-aware") as err:
+    with pytest.raises(InvalidAction, match="^the action's instant must be timezone-aware$") as err:
         apply_action(policy, ALWAYS_CAL, state, act("acknowledge", at(1).replace(tzinfo=None)))
     assert err.value.field == "at"
 
@@ -467,3 +473,80 @@ def test_a_priority_that_attributes_change_is_set_by_the_agent_who_changed_them(
     )
     changed = [e for e in step.events if e.kind == EventKind.PRIORITY_CHANGED]
     assert [(e.actor, e.at, e.data["to"]) for e in changed] == [("agent:bo", at(2), "P1")]
+
+
+@pytest.mark.parametrize(
+    ("when", "status", "text", "field"),
+    [
+        (T0.replace(tzinfo=None), Status.OPEN, "opened_at must be timezone-aware", "opened_at"),
+        (T0, Status.RESOLVED, "a case opens as open or waiting_on_creator, not resolved", "status"),
+        (T0, Status.IN_PROGRESS, "a case opens as open or waiting_on_creator, not in_progress", "status"),
+    ],
+)
+def test_a_case_that_cannot_open_so_is_refused_with_the_field(when, status, text, field):
+    with pytest.raises(InvalidAction) as err:
+        open_case(make_policy(), ALWAYS_CAL, STANDARD, when, "a", status)
+    assert (str(err.value), err.value.field) == (text, field)
+
+
+def test_a_status_changes_reason_is_recorded_on_its_first_event_and_nowhere_else():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    step = apply_action(policy, ALWAYS_CAL, state, act("resolve", at(5), reason="duplicate of #12"))
+    first, *rest = step.events
+    assert (first.kind, first.data["reason"]) == (EventKind.STATUS_CHANGED, "duplicate of #12")
+    assert all("reason" not in e.data for e in rest if e.kind != EventKind.STATUS_CHANGED)
+    assert step.state.resolved_at == at(5) and step.state.updated_at == at(5)
+    plain = apply_action(policy, ALWAYS_CAL, state, act("resolve", at(5)))
+    assert "reason" not in plain.events[0].data
+
+
+def test_a_message_is_read_only_from_the_creators_reply():
+    """An agent's status action carrying a ``message`` argument does not put words in the creator's
+    mouth: only creator_replied records them, on the event that resumes the case."""
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    waiting = apply_action(policy, ALWAYS_CAL, state, act("request_info", at(1))).state
+    agent = apply_action(policy, ALWAYS_CAL, waiting, act("resolve", at(2), message="not theirs"))
+    assert all("message" not in e.data for e in agent.events)
+    reply = apply_action(
+        policy, ALWAYS_CAL, waiting, act("creator_replied", at(2), "creator", message="here")
+    )
+    assert reply.events[0].data["message"] == "here" and reply.events[0].kind == EventKind.STATUS_CHANGED
+    in_place = apply_action(policy, ALWAYS_CAL, state, act("creator_replied", at(2), "creator", message="hi"))
+    assert (in_place.events[0].kind, in_place.events[0].data["message"]) == (EventKind.CREATOR_REPLIED, "hi")
+    assert in_place.state.updated_at == at(2)
+    with pytest.raises(InvalidAction) as err:
+        apply_action(policy, ALWAYS_CAL, waiting, act("creator_replied", at(2), "creator", message=""))
+    assert err.value.field == "message"
+
+
+def test_a_replayed_case_is_opened_by_the_system_unless_someone_is_named():
+    policy = make_policy()
+    assert replay(policy, ALWAYS_CAL, STANDARD, T0, [], T0).events[0].actor == "system"
+    assert (
+        replay(policy, ALWAYS_CAL, STANDARD, T0, [], T0, opened_by="agent:bo").events[0].actor == "agent:bo"
+    )
+
+
+def test_pinning_or_unpinning_the_priority_it_already_has_still_leaves_a_trace():
+    def request(priority):
+        return {"request": {"action": "set_priority", "args": {"priority": priority}}}
+
+    policy = make_policy()
+    opened = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a")
+    default = opened.state.priority
+    pinned = apply_action(policy, ALWAYS_CAL, opened.state, act("set_priority", at(1), priority=default))
+    unpinned = apply_action(
+        policy, ALWAYS_CAL, pinned.state, act("set_priority", at(2), "agent:bo", priority=None)
+    )
+    changes = [(e.at, e.actor, e.data) for e in [*pinned.events, *unpinned.events]]
+    assert changes == [
+        (
+            at(1),
+            "agent:ana",
+            {"from": default, "to": default, "reason": "set by agent:ana", **request(default)},
+        ),
+        (at(2), "agent:bo", {"from": default, "to": default, "reason": "policy default", **request(None)}),
+    ]
+    assert (pinned.state.priority_override, unpinned.state.priority_override) == (default, None)
