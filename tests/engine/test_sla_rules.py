@@ -11,6 +11,7 @@ from sla_engine.agent_actions import InvalidAction
 from sla_engine.cases import advance, apply_action, open_case, replay
 from sla_engine.deadlines import remaining
 from sla_engine.kinds import ClockStatus, EventKind, Status
+from sla_engine.priority import decide_priority
 from sla_engine.state import state_from_dict, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
 from tests.engine.builders import (
@@ -550,3 +551,47 @@ def test_pinning_or_unpinning_the_priority_it_already_has_still_leaves_a_trace()
         (at(2), "agent:bo", {"from": default, "to": default, "reason": "policy default", **request(None)}),
     ]
     assert (pinned.state.priority_override, unpinned.state.priority_override) == (default, None)
+
+
+def test_a_message_may_be_five_thousand_characters_and_no_more():
+    policy = make_policy()
+    waiting = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("request_info", at(1))], at(1)).state
+    longest = apply_action(
+        policy, ALWAYS_CAL, waiting, act("creator_replied", at(2), "creator", message="m" * 5000)
+    )
+    assert longest.events[0].data["message"] == "m" * 5000
+    with pytest.raises(InvalidAction) as err:
+        apply_action(
+            policy, ALWAYS_CAL, waiting, act("creator_replied", at(2), "creator", message="m" * 5001)
+        )
+    assert (str(err.value), err.value.field) == (
+        "creator_replied needs a 'message' of 1 to 5000 characters",
+        "message",
+    )
+
+
+def test_assigning_a_queue_moves_the_case_into_it():
+    policy = make_policy()
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    step = apply_action(policy, ALWAYS_CAL, state, act("assign", at(1), queue="overflow", assignee="ana"))
+    assert (step.state.queue, step.state.assignee) == ("overflow", "ana")
+    assert [(e.kind, e.data) for e in step.events[:2]] == [
+        (EventKind.ASSIGNED, {"from": None, "to": "ana", "request": step.events[0].data["request"]}),
+        (EventKind.QUEUE_CHANGED, {"from": "creator-support", "to": "overflow"}),
+    ]
+
+
+def test_a_reopened_clock_forgets_when_and_why_it_stopped():
+    policy = make_policy()
+    resolved = replay(policy, ALWAYS_CAL, STANDARD, T0, [act("resolve", at(30))], at(30)).state
+    stopped = resolved.clock("resolution")
+    assert (stopped.status, stopped.stopped_at) == (ClockStatus.STOPPED, at(30)) and stopped.stopped_by
+    clock = apply_action(policy, ALWAYS_CAL, resolved, act("reopen", at(40))).state.clock("resolution")
+    assert (clock.status, clock.stopped_at, clock.stopped_by) == (ClockStatus.RUNNING, None, None)
+
+
+def test_a_hand_set_priority_says_so_and_an_unknown_clock_is_named():
+    assert decide_priority(make_policy(), STANDARD, T0, "P1") == ("P1", "set by hand")
+    state = open_case(make_policy(), ALWAYS_CAL, STANDARD, T0, "a").state
+    with pytest.raises(KeyError, match="'no_such_clock'"):
+        state.clock("no_such_clock")
