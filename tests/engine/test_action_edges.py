@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from policies.model import StageSpec
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.cases import apply_action, open_case, replay
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.priority import decide_priority
-from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy
+from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy, notify, set_priority
 
 STANDARD = {"creator": {"tier": "standard"}}
 
@@ -135,3 +136,17 @@ def test_a_hand_set_priority_says_so_and_an_unknown_clock_is_named():
     state = open_case(make_policy(), ALWAYS_CAL, STANDARD, T0, "a").state
     with pytest.raises(KeyError, match="'no_such_clock'"):
         state.clock("no_such_clock")
+
+
+def test_the_first_stages_actions_run_at_the_opening_with_keys_that_name_it():
+    """What the first stage does on entering happens at the opening instant, by the system, under
+    dedupe keys of the opening (a retried open cannot page twice), and a priority it sets moves
+    the deadlines at once."""
+    only = StageSpec("frontline", "creator-support", None, on_enter=(notify("tns-leads"), set_priority("P1")))
+    step = open_case(make_policy(stages=(only,)), ALWAYS_CAL, STANDARD, T0, "agent:ana")
+    assert [(str(e.kind), e.at, e.actor, e.dedupe_key) for e in step.events[-2:]] == [
+        ("notified", T0, "system:escalation", "opened/0:notify:tns-leads"),
+        ("priority_changed", T0, "system:escalation", "opened/1:set_priority"),
+    ]
+    assert step.state.priority == "P1"
+    assert step.state.clock("resolution").due_at == at(hours=8)  # P1's target, not P2's day
