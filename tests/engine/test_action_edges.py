@@ -12,7 +12,17 @@ from sla_engine.agent_actions import InvalidAction
 from sla_engine.cases import apply_action, open_case, replay
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.priority import decide_priority
-from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy, notify, set_priority
+from tests.engine.builders import (
+    ALWAYS_CAL,
+    PARTNER_RULE,
+    T0,
+    act,
+    at,
+    make_policy,
+    notify,
+    set_priority,
+    target,
+)
 
 STANDARD = {"creator": {"tier": "standard"}}
 
@@ -150,3 +160,15 @@ def test_the_first_stages_actions_run_at_the_opening_with_keys_that_name_it():
     ]
     assert step.state.priority == "P1"
     assert step.state.clock("resolution").due_at == at(hours=8)  # P1's target, not P2's day
+
+
+def test_a_policy_of_single_targets_knows_its_default_and_its_rules_priorities():
+    stage = StageSpec("frontline", "creator-support", target("PT2H"))
+    policy = make_policy(first_response="PT1H", resolution="P1D", stages=(stage,), rules=[PARTNER_RULE])
+    state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
+    raised = apply_action(policy, ALWAYS_CAL, state, act("set_priority", at(1), priority=PARTNER_RULE.then))
+    assert raised.state.priority == PARTNER_RULE.then
+    with pytest.raises(InvalidAction) as err:
+        apply_action(policy, ALWAYS_CAL, state, act("set_priority", at(1), priority="P9"))
+    known = ", ".join(sorted({policy.priority.default, PARTNER_RULE.then}))
+    assert str(err.value) == f"unknown priority 'P9'; this policy knows {known}"
