@@ -28,6 +28,9 @@ from sla_engine.kinds import ActionName
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
+#: A standard-tier creator: no priority rule of `make_policy` matches, so the default applies.
+STANDARD = {"creator": {"tier": "standard"}}
+
 
 def at(minutes: float = 0, hours: float = 0, days: float = 0, base: datetime = T0) -> datetime:
     return base + timedelta(minutes=minutes, hours=hours, days=days)

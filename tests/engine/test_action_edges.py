@@ -15,6 +15,7 @@ from sla_engine.priority import decide_priority
 from tests.engine.builders import (
     ALWAYS_CAL,
     PARTNER_RULE,
+    STANDARD,
     T0,
     act,
     at,
@@ -23,8 +24,6 @@ from tests.engine.builders import (
     set_priority,
     target,
 )
-
-STANDARD = {"creator": {"tier": "standard"}}
 
 
 @pytest.mark.parametrize(
@@ -35,7 +34,7 @@ STANDARD = {"creator": {"tier": "standard"}}
         (T0, Status.IN_PROGRESS, "a case opens as open or waiting_on_creator, not in_progress", "status"),
     ],
 )
-def test_a_case_that_cannot_open_so_is_refused_with_the_field(when, status, text, field):
+def test_a_case_that_cannot_open_is_refused_with_the_message_and_the_field(when, status, text, field):
     with pytest.raises(InvalidAction) as err:
         open_case(make_policy(), ALWAYS_CAL, STANDARD, when, "a", status)
     assert (str(err.value), err.value.field) == (text, field)

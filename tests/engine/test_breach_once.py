@@ -12,10 +12,9 @@ from sla_engine.cases import advance, apply_action, open_case, replay
 from sla_engine.deadlines import remaining
 from sla_engine.events import AgentAction, EngineEvent
 from sla_engine.kinds import EventKind
-from tests.engine.builders import ALWAYS_CAL, T0, act, at, make_policy
+from tests.engine.builders import ALWAYS_CAL, STANDARD, T0, act, at, make_policy
 
 POLICY = make_policy()
-STANDARD = {"creator": {"tier": "standard"}}
 END = at(days=5)
 
 

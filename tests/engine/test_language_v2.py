@@ -18,9 +18,7 @@ from sla_engine.kinds import SYSTEM_ACTOR, ActionName, ClockStatus, EventKind, S
 from sla_engine.simulation import timeline_entry
 from sla_engine.state import state_from_dict, state_to_dict
 from sla_engine.transitions import ForbiddenTransition
-from tests.engine.builders import ALWAYS_CAL, T0, act, at
-
-STANDARD = {"creator": {"tier": "standard"}}
+from tests.engine.builders import ALWAYS_CAL, STANDARD, T0, act, at
 
 
 def policy_with(clocks: Mapping[str, Any], stage: Mapping[str, Any] | None = None) -> Policy:

@@ -16,6 +16,7 @@ from sla_engine.transitions import ForbiddenTransition
 from tests.engine.builders import (
     ALWAYS_CAL,
     PARTNER_RULE,
+    STANDARD,
     T0,
     act,
     at,
@@ -25,8 +26,6 @@ from tests.engine.builders import (
     set_priority,
     target,
 )
-
-STANDARD = {"creator": {"tier": "standard"}}
 
 
 def kinds_of(events, kind, key="clock"):
