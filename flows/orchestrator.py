@@ -150,6 +150,9 @@ class Orchestrator:
         self._probe_every = probe_every
         self._went_down = asyncio.Event()
         self._went_down.set()
+        #: Set on each change of ``mode``; the worker's heartbeat waits on it, so the stored mode
+        #: (/healthz, `lifeline workers`) follows a change at once, not a beat later.
+        self.changed = asyncio.Event()
         self._logged: Mode | None = None
 
     @property
@@ -190,6 +193,8 @@ class Orchestrator:
     def _set(self, mode: Mode, reason: str) -> None:
         if mode is Mode.PREFECT and self.mode is not Mode.PREFECT:
             self.came_up += 1
+        if mode is not self.mode:
+            self.changed.set()
         self.mode = mode
         if mode is Mode.PREFECT:
             self._went_down.clear()

@@ -281,13 +281,31 @@ class Worker:
     # -- heartbeat and Prefect ---------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
+        """Beat every ``heartbeat_every``, and at once when the orchestrator's mode changes: an
+        operator (or a script waiting for ``prefect``) reads the new mode within a write, not up to
+        a whole interval later."""
+        changed = self.orchestrator.changed
         while True:
+            changed.clear()
             try:
                 await asyncio.to_thread(self._beat)
             except Exception as exc:
                 log.warning("heartbeat failed: %s", one_line(exc))
-            if await self.stop.sleep(self.config.heartbeat_every.total_seconds()):
+            if await self._sleep_or_change(changed, self.config.heartbeat_every.total_seconds()):
                 return
+
+    async def _sleep_or_change(self, changed: asyncio.Event, seconds: float) -> bool:
+        """Wait up to ``seconds``, less if ``changed`` is set meanwhile; True once stopped."""
+        if changed.is_set():
+            return self.stop.is_set()
+        change = asyncio.ensure_future(changed.wait())
+        stopped = asyncio.ensure_future(self.stop.sleep(seconds))
+        try:
+            await asyncio.wait({change, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            change.cancel()
+            stopped.cancel()
+        return self.stop.is_set()
 
     async def _digest_loop(self, key_file: Path) -> None:
         """Sign a digest of every case's chain head now and every ``digest_every``

@@ -148,7 +148,9 @@ def test_the_probe_says_no_to_a_closed_port_quickly() -> None:
     assert time.monotonic() - started < 2.0
 
 
-def switchable_worker(db_url: str, answering: threading.Event) -> Worker:
+def switchable_worker(
+    db_url: str, answering: threading.Event, heartbeat_every: timedelta = timedelta(seconds=0.2)
+) -> Worker:
     """A worker on the test harness's Prefect whose health probe says what ``answering`` says: the
     test turns Prefect "down" and "up" without stopping the server."""
     from prefect.settings import PREFECT_API_URL
@@ -158,7 +160,7 @@ def switchable_worker(db_url: str, answering: threading.Event) -> Worker:
 
     config = WorkerConfig(
         database_url=db_url,
-        heartbeat_every=timedelta(seconds=0.2),
+        heartbeat_every=heartbeat_every,
         serve_deployments=False,
         flow_run_patience=timedelta(seconds=60),  # a loaded test machine's flow runs are slow
     )
@@ -192,6 +194,21 @@ def test_sweeps_are_flow_runs_while_prefect_answers_and_plain_while_it_does_not(
         assert worker.sweeps_in_flow <= in_flow + 1  # at most the one in flight when it went away
     messages = [m for m in log.messages if m.startswith("orchestrator:")]
     assert [m.split(" ", 2)[1] for m in messages] == ["degraded", "prefect", "degraded"], messages
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_heartbeat_tells_a_change_of_mode_at_once_not_a_beat_later(engine: Engine, db_url: str) -> None:
+    """Beats are a minute apart here: the stored mode still follows Prefect within seconds, both
+    ways (a script waiting for ``prefect`` before it starts work does not wait out an interval)."""
+    answering = threading.Event()
+    worker = switchable_worker(db_url, answering, heartbeat_every=timedelta(minutes=1))
+    with running(worker):
+        assert wait_until(lambda: heartbeat_mode(engine) == "degraded", timeout=10)
+        answering.set()
+        assert wait_until(lambda: heartbeat_mode(engine) == "prefect", timeout=5)
+        answering.clear()
+        assert wait_until(lambda: heartbeat_mode(engine) == "degraded", timeout=5)
 
 
 @pytest.mark.prefect
