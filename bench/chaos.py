@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -36,9 +35,9 @@ from bench.common import (
     percentile,
 )
 from bench.dataset import Mix, build
-from bench.lateness import YOUNG, open_targets
+from bench.deadlines import YOUNG, escalated, open_targets, timed_events
 from bench.prefect_server import shared_prefect
-from bench.workers import heartbeat_mode, spawn_worker, stop_worker, wait_for, worker_environment
+from bench.workers import Worker, heartbeat_mode, spawn_worker, stop_worker, wait_for, worker_environment
 from models.db import make_engine
 
 FULL = {"cases": 20_000, "deadlines": 1_000, "window": 60.0}
@@ -47,67 +46,43 @@ QUICK = {"cases": 5_000, "deadlines": 200, "window": 12.0}
 WORKERS = 4
 KILL_EVERY = 5.0
 P99_TARGET = 5.0
-#: The window starts this long after the cases begin to open (plus per case): opening them took
-#: ~70 ms each on the loaded shared machine on 2026-12-02 morning, 15-35 ms each (with the four
-#: workers sweeping beside it) at load 7 that evening; a deadline passed before its case is
-#: committed is measured from the commit (``late_after``), so a short lead never counts the opening
-#: as lateness, but it shifts that deadline's measure.
-OPEN_LEAD, OPEN_EACH = 3.0, 0.04
 
 
 class Crew:
-    """The four workers, each restarted under a new id after it is killed."""
+    """The four workers, each restarted under a new id after it is killed; started here, or
+    adopted already warm from the lateness benchmark (``workers``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: list[Worker] | None = None) -> None:
         self.url = url
         self.log = RESULTS / "chaos-workers.log"
         self.log.write_bytes(b"")
-        self.names = [f"chaos-{i}" for i in range(WORKERS)]
-        self.procs = [self._spawn(i) for i in range(WORKERS)]
         self.kills = 0
+        self.workers = (
+            workers if workers is not None else [self._spawn(i, f"chaos-{i}") for i in range(WORKERS)]
+        )
 
-    def _spawn(self, i: int) -> subprocess.Popen[bytes]:
+    def _spawn(self, i: int, name: str) -> Worker:
         env = worker_environment(f"chaos-{i}", os.environ.get("PREFECT_API_URL"))
-        return spawn_worker(self.url, self.names[i], self.log, env)
+        return Worker(spawn_worker(self.url, name, self.log, env), name, self.log)
 
     def kill_one(self, rng: random.Random) -> None:
-        i = rng.randrange(WORKERS)
-        self.procs[i].send_signal(signal.SIGKILL)
-        self.procs[i].wait(timeout=10)
+        i = rng.randrange(len(self.workers))
+        self.workers[i].proc.send_signal(signal.SIGKILL)
+        self.workers[i].proc.wait(timeout=10)
         self.kills += 1
-        self.names[i] = f"chaos-{i}-{self.kills}"
-        self.procs[i] = self._spawn(i)
+        self.workers[i] = self._spawn(i, f"chaos-{i}-{self.kills}")
 
     def stop(self) -> None:
-        for proc in self.procs:
-            stop_worker(proc)
-
-
-def recorded_cases(url: str, ids: list[str], end: datetime) -> set[str]:
-    """The cases with their deadline's escalation recorded."""
-    query = text(
-        "SELECT DISTINCT case_id FROM case_events "
-        "WHERE dedupe_key IS NOT NULL AND at <= :end AND case_id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        found = {str(cid) for (cid,) in conn.execute(query, {"end": end, "ids": ids})}
-    engine.dispose()
-    return found
+        for worker in self.workers:
+            stop_worker(worker.proc)
 
 
 def late_after(url: str, ids: list[str], end: datetime, committed: datetime) -> list[float]:
     """``recorded_at - at`` of each escalation in the window; for a deadline that passed before its
     case was committed (opening them is slow on a loaded machine), ``recorded_at - committed``."""
-    query = text(
-        "SELECT at, recorded_at FROM case_events "
-        "WHERE dedupe_key IS NOT NULL AND at <= :end AND case_id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(query, {"end": end, "ids": ids}).all()
-    engine.dispose()
-    return [(recorded - max(at, committed)).total_seconds() for at, recorded in rows]
+    return [
+        (recorded - max(at, committed)).total_seconds() for _, at, recorded in timed_events(url, ids, end)
+    ]
 
 
 def duplicates(url: str, ids: list[str]) -> int:
@@ -124,45 +99,63 @@ def duplicates(url: str, ids: list[str]) -> int:
 
 
 def run(url: str, sizes: dict[str, float]) -> None:
+    """Alone: its own database of M open cases and four workers started for it."""
     loaded = datetime.now(UTC)
     quiet = loaded + timedelta(minutes=10)
     note(f"chaos: loading {int(sizes['cases']):,} open cases")
     mix = Mix(total=int(sizes["cases"]), due=0, breaches=0, resolved=0, due_at=loaded, not_before=quiet)
-    engine = build(url, mix, loaded, ages=YOUNG, resolved=())
+    build(url, mix, loaded, ages=YOUNG, resolved=()).dispose()
     crew = Crew(url)
+    try:
+        measure(crew, sizes)
+    finally:
+        crew.stop()
+
+
+def measure(crew: Crew, sizes: dict[str, float]) -> None:
+    """The deadlines, the kills and the figures, with ``crew``'s workers on its database."""
+    url = crew.url
+    engine = make_engine(url)
     rng = random.Random(20261202)
     try:
-        up = lambda: all(heartbeat_mode(engine, name) is not None for name in crew.names)  # noqa: E731
+        up = lambda: all(heartbeat_mode(engine, w.worker_id) is not None for w in crew.workers)  # noqa: E731
         wait_for(up, 180, "four workers up")
-        k = int(sizes["deadlines"])
-        ids, start, end = open_targets(url, k, sizes["window"], lead_seconds=OPEN_LEAD + k * OPEN_EACH)
+        # The window starts once the cases can be open (bench/deadlines.py measures the opening here
+        # and now, with the four workers beside it: 15-70 ms a case on a loaded machine, a few ms on
+        # a quiet one); a deadline passed before its case is committed is measured from the commit
+        # (``late_after``), so a short lead never counts the opening as lateness.
+        ids, start, end = open_targets(url, int(sizes["deadlines"]), sizes["window"])
         committed = datetime.now(UTC)
         note(f"chaos: {len(ids)} deadlines {start:%H:%M:%S}-{end:%H:%M:%S}, a kill every {KILL_EVERY:.0f} s")
         time.sleep(max((start - datetime.now(UTC)).total_seconds(), 0))
         while datetime.now(UTC) + timedelta(seconds=KILL_EVERY) < end:
             time.sleep(KILL_EVERY)
             crew.kill_one(rng)
-        wait_for(lambda: len(recorded_cases(url, ids, end)) >= len(ids), 120, "every escalation")
+        wait_for(lambda: len(escalated(url, ids, end)) >= len(ids), 120, "every escalation")
         caught_up = (datetime.now(UTC) - end).total_seconds()
     finally:
-        crew.stop()
         engine.dispose()
     values = late_after(url, ids, end, committed)
     emit(Figure("chaos", "lateness_p50_postgresql_4w_kills", percentile(values, 0.5), "s"))
     emit(Figure("chaos", "lateness_p99_postgresql_4w_kills", percentile(values, 0.99), "s", P99_TARGET))
     emit(Figure("chaos", "lateness_max_postgresql_4w_kills", max(values), "s"))
-    emit(
-        Figure(
-            "chaos",
-            "cases_escalated_postgresql_4w_kills",
-            len(recorded_cases(url, ids, end)),
-            "cases",
-            len(ids),
-        )
-    )
+    escalated_cases = len(escalated(url, ids, end))
+    emit(Figure("chaos", "cases_escalated_postgresql_4w_kills", escalated_cases, "cases", len(ids)))
     emit(Figure("chaos", "duplicate_escalations_postgresql_4w_kills", duplicates(url, ids), "events"))
     emit(Figure("chaos", "kills", crew.kills, "kills"))
     emit(Figure("chaos", "caught_up_after_window_seconds", caught_up, "s"))
+
+
+def after_lateness(url: str, sizes: dict[str, float], workers: list[Worker]) -> list[Worker]:
+    """Chaos on the lateness benchmark's PostgreSQL database with its four workers, warm: one
+    database load and one start-up of four workers less in `make bench`; the workers running at
+    the end (the caller stops them)."""
+    crew = Crew(url, workers)
+    try:
+        measure(crew, sizes)
+    finally:
+        workers = crew.workers
+    return workers
 
 
 def main() -> None:

@@ -12,8 +12,10 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,3 +170,42 @@ def stopwatch() -> Iterator[list[float]]:
         yield box
     finally:
         box.append(time.perf_counter() - start)
+
+
+def in_child(body: Callable[[], int]) -> int:
+    """Run ``body`` in a child forked from this process; its exit code (``body``'s answer, 1 when it
+    raised: the traceback is printed). The child leaves through ``os._exit``: nothing it inherited
+    (pooled connections, atexit handlers) is closed or run twice."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child leaves through os._exit
+        code = 1
+        try:
+            code = body()
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def forked(function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``function()``'s result (JSON-able), computed in a child forked from this process: a process of
+    its own (its own interpreter lock and peak memory) without starting Python and importing again
+    what this one has imported already. RuntimeError when the child fails."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as answer:  # a pipe could fill and block
+
+        def child() -> int:
+            Path(answer.name).write_text(json.dumps(function()))
+            return 0
+
+        code = in_child(child)
+        text = answer.read()
+    if code != 0 or not text:
+        raise RuntimeError(f"the forked child running {getattr(function, '__name__', function)} failed")
+    result: dict[str, Any] = json.loads(text)
+    return result

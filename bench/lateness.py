@@ -14,18 +14,15 @@ for each of those deadlines: lateness = recorded_at - at of its event. Figures: 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlmodel import col, select
-
+from bench.chaos import FULL as CHAOS_FULL
+from bench.chaos import QUICK as CHAOS_QUICK
+from bench.chaos import after_lateness
 from bench.common import (
     RESULTS,
-    ROOT,
     Figure,
     backends,
     database_url,
@@ -35,129 +32,53 @@ from bench.common import (
     parser,
     peak_rss_mb,
     percentile,
-    prefect_environment,
 )
 from bench.dataset import Mix, build
+from bench.deadlines import YOUNG, lateness, open_targets, wait_recorded
 from bench.prefect_server import shared_prefect
-from bench.templates import OPEN_AGES, attributes
-from casework.cases.lifecycle import open_case
-from models.db import make_engine, session_scope
-from models.tables import CaseEvent
+from bench.workers import Worker, spawn_worker, wait_for, worker_environment
 
 FULL = {"cases": 100_000, "deadlines": 2_000, "window": 60.0}
 QUICK = {"cases": 10_000, "deadlines": 200, "window": 6.0}
-POLICY = "account-compromised"
-#: Template ages (minutes): open cases without breaches, as the mix wants (older ones would breach).
-YOUNG = tuple(age for age in OPEN_AGES if age <= 240)
 WORKERS = {"sqlite": 1, "postgresql": 4}
+#: After the window, how long a deadline not recorded yet is waited for (then it counts as missing).
+TAIL = 3.0
 
 
-def start_workers(url: str, count: int) -> list[tuple[subprocess.Popen[bytes], Path]]:
+def start_workers(url: str, count: int) -> list[Worker]:
+    """``count`` workers on ``url``, each with its own Prefect home and log."""
     procs = []
     for i in range(count):
-        env = prefect_environment(RESULTS / f"prefect-home-{i}")
-        env["PREFECT_LOGGING_LEVEL"] = "INFO"
         log = RESULTS / f"lateness-worker-{i}.log"
-        cmd = [
-            str(ROOT / ".venv" / "bin" / "lifeline"),
-            "worker",
-            "--database-url",
-            url,
-            "--no-serve",
-            "--worker-id",
-            f"bench-{i}",
-        ]
-        with log.open("wb") as out:
-            procs.append(
-                (subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT), log)
-            )
+        log.write_bytes(b"")
+        procs.append(
+            Worker(spawn_worker(url, f"bench-{i}", log, worker_environment(str(i))), f"bench-{i}", log)
+        )
     return procs
 
 
-def wait_warm(procs: list[tuple[subprocess.Popen[bytes], Path]], timeout: float = 180) -> None:
+def wait_warm(procs: list[Worker], timeout: float = 180) -> None:
     """Until every worker's first flow run finished (its log says so)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all("Finished in state" in log.read_text(errors="replace") for _, log in procs):
-            return
-        for proc, log in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"a worker exited early; see {log}")
-        time.sleep(0.5)
-    raise RuntimeError("workers did not finish a first sweep in time")
+    warm = lambda: all("Finished in state" in w.log.read_text(errors="replace") for w in procs)  # noqa: E731
+    for worker in procs:
+        wait_for(warm, timeout, "every worker's first sweep", worker.proc)
 
 
-def open_targets(
-    url: str, k: int, window: float, lead_seconds: float | None = None
-) -> tuple[list[str], datetime, datetime]:
-    """Open ``k`` cases whose first deadline falls in the window, which starts ``lead_seconds`` from
-    now (default: time to open them on a quiet machine); returns ids and the window."""
-    engine = make_engine(url)
-    probe_at = datetime.now(UTC)
-    with session_scope(engine) as session:
-        probe = open_case(
-            session,
-            policy_id=POLICY,
-            attributes=attributes("partner", probe_at),
-            actor="agent:bench",
-            now=probe_at,
-        ).case
-        assert probe.next_deadline_at is not None
-        lead = probe.next_deadline_at - probe.opened_at
-        session.rollback()
-    start = datetime.now(UTC) + timedelta(seconds=2 + k * 0.006 if lead_seconds is None else lead_seconds)
-    rng = random.Random(8)
-    deadlines = sorted(start + timedelta(seconds=rng.uniform(0, window)) for _ in range(k))
-    ids = []
-    now = datetime.now(UTC)
-    with session_scope(engine) as session:
-        for due in deadlines:
-            opened = due - lead
-            change = open_case(
-                session,
-                policy_id=POLICY,
-                attributes=attributes("partner", opened),
-                actor="agent:bench",
-                now=now,
-                opened_at=opened,
-            )
-            ids.append(change.case.id)
-    engine.dispose()
-    if datetime.now(UTC) > start:
-        note("warning: opening the cases took longer than planned; the first deadlines were already past")
-    return ids, start, start + timedelta(seconds=window)
-
-
-def lateness(url: str, ids: list[str], end: datetime) -> list[float]:
-    engine = make_engine(url)
-    found = []
-    with session_scope(engine, write=False) as session:
-        for part in range(0, len(ids), 500):
-            rows = session.exec(
-                select(CaseEvent.at, CaseEvent.recorded_at).where(
-                    col(CaseEvent.case_id).in_(ids[part : part + 500]),
-                    col(CaseEvent.dedupe_key).is_not(None),
-                    col(CaseEvent.at) <= end,
-                )
-            )
-            found += [(rec - at).total_seconds() for at, rec in rows]
-    engine.dispose()
-    return found
-
-
-def stop(procs: list[tuple[subprocess.Popen[bytes], Path]]) -> list[float]:
-    peaks = [peak_rss_mb(proc.pid) for proc, _ in procs]
-    for proc, _ in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc, _ in procs:
+def stop(procs: list[Worker]) -> None:
+    for worker in procs:
+        worker.proc.send_signal(signal.SIGTERM)
+    for worker in procs:
         try:
-            proc.wait(timeout=30)
+            worker.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-    return peaks
+            worker.proc.kill()
 
 
-def bench_backend(backend: str, sizes: dict[str, float], admin_url: str) -> None:
+def bench_backend(
+    backend: str, sizes: dict[str, float], admin_url: str, chaos: dict[str, float] | None
+) -> None:
+    """Lateness on ``backend``; then, with ``chaos`` sizes on PostgreSQL, the chaos benchmark on the
+    same database with the same four workers, already warm (bench/chaos.py)."""
     url = database_url(backend, f"lateness_{int(sizes['cases'])}", admin_url)
     drop_database(url, admin_url)
     loaded = datetime.now(UTC)
@@ -177,25 +98,36 @@ def bench_backend(backend: str, sizes: dict[str, float], admin_url: str) -> None
         wait_warm(procs)
         ids, start, end = open_targets(url, int(sizes["deadlines"]), sizes["window"])
         note(f"{backend}: {len(ids)} deadlines from {start:%H:%M:%S} to {end:%H:%M:%S}")
-        time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()) + 3)
+        wait_recorded(url, ids, end, TAIL)
+        peaks = [peak_rss_mb(worker.proc.pid) for worker in procs]
+        emit_lateness(backend, workers, lateness(url, ids, end), len(ids), peaks)
+        if chaos is not None and backend == "postgresql":
+            procs = after_lateness(url, chaos, procs)
     finally:
-        peaks = stop(procs)
-    values = lateness(url, ids, end)
+        stop(procs)
+
+
+def emit_lateness(
+    backend: str, workers: int, values: list[float], deadlines: int, peaks: list[float]
+) -> None:
     tag = f"{backend}_{workers}w"
     for name, q in (("p50", 0.5), ("p99", 0.99)):
         emit(Figure("lateness", f"{name}_{tag}", percentile(values, q), "s", 1.0 if name == "p99" else None))
     emit(Figure("lateness", f"max_{tag}", max(values) if values else float("nan"), "s"))
-    emit(Figure("lateness", f"recorded_{tag}", len(values), "escalations", len(ids)))
+    emit(Figure("lateness", f"recorded_{tag}", len(values), "escalations", deadlines))
     emit(Figure("memory", f"worker_peak_rss_{tag}", max(peaks), "MiB", 300))
 
 
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    p = parser(__doc__ or "")
+    p.add_argument("--chaos", action="store_true", help="then the chaos benchmark on PostgreSQL's workers")
+    args = p.parse_args()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     sizes = QUICK if args.quick else FULL
+    chaos = (CHAOS_QUICK if args.quick else CHAOS_FULL) if args.chaos else None
     with shared_prefect(args.postgres):
         for backend in backends(args):
-            bench_backend(backend, sizes, args.postgres)
+            bench_backend(backend, sizes, args.postgres, chaos)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,21 @@ python -m bench.run_all [--quick] [--backends sqlite,postgresql]
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import subprocess
 import sys
 import time
-import traceback
 
-from bench.common import LATEST, ROOT, backends, note, parser
+from bench.common import LATEST, ROOT, backends, in_child, note, parser
 from bench.prefect_server import PrefectServer, ephemeral
 
-BENCHES = ("sweep", "lateness", "worker_start", "chaos", "deliveries", "api", "console_pages", "reports")
+#: Chaos runs inside lateness (``--chaos``): on its PostgreSQL database with its four workers, warm.
+BENCHES = ("sweep", "lateness", "worker_start", "deliveries", "api", "console_pages", "reports")
+OWN_ARGS = {"lateness": ["--chaos"]}
+#: These share one API server on the SQLite sweep database (bench/server.py), started before the first.
+SERVED = ("api", "console_pages", "reports")
 
 
 def prepare(args: list[str], wanted: list[str]) -> list[str]:
@@ -40,26 +44,26 @@ def run_forked(name: str, args: list[str]) -> int:
     Forking after the imports skips each benchmark's ~2 s import; the child is still a process of
     its own, as `python -m bench.<name>` would be (same argv, same working directory)."""
     module = importlib.import_module(f"bench.{name}")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child leaves through os._exit
-        code = 0
+
+    def child() -> int:
+        os.chdir(ROOT)
+        sys.argv = [f"bench.{name}", *args]
         try:
-            os.chdir(ROOT)
-            sys.argv = [f"bench.{name}", *args]
             module.main()
         except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+            return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        return 0
+
+    return in_child(child)
+
+
+def served(quick: bool, admin_url: str) -> contextlib.AbstractContextManager[object]:
+    """The API server the SERVED benchmarks share, on the SQLite sweep database."""
+    # Imported here, like the benchmarks, once PREFECT_API_URL names the shared Prefect server.
+    from bench.server import shared_server
+    from bench.sweep import FULL, QUICK, dataset
+
+    return shared_server(dataset("sqlite", QUICK if quick else FULL, admin_url))
 
 
 def main() -> None:
@@ -77,12 +81,15 @@ def main() -> None:
         # Imported after PREFECT_API_URL is set, so Prefect's settings see the shared server.
         for name in BENCHES:
             importlib.import_module(f"bench.{name}")
-        for name in BENCHES:
-            note(f"== {name}")
-            began = time.monotonic()
-            if run_forked(name, extra):
-                failed.append(name)
-            note(f"== {name}: {time.monotonic() - began:.0f} s")
+        with contextlib.ExitStack() as stack:
+            for name in BENCHES:
+                note(f"== {name}")
+                began = time.monotonic()
+                if name == SERVED[0] and "sqlite" in wanted:
+                    stack.enter_context(served(options.quick, options.postgres))
+                if run_forked(name, [*extra, *OWN_ARGS.get(name, [])]):
+                    failed.append(name)
+                note(f"== {name}: {time.monotonic() - began:.0f} s")
     finally:
         if server is not None:
             server.stop()

@@ -1,7 +1,12 @@
-"""Start bench/api_server.py in its own process on a free loopback port, with keys to call it."""
+"""Start bench/api_server.py in its own process on a free loopback port, with keys to call it.
+
+`run_all` starts one for the api, console_pages and reports benchmarks on the SQLite sweep database
+(``shared_server``): each of them, run in a child of its own, finds it in the environment
+(``LIFELINE_BENCH_API_SERVER``) instead of starting its own (~2 s each)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -49,8 +54,30 @@ def keys(url: str) -> tuple[str, str]:
     return agent, auditor
 
 
+#: The environment variable naming the server `run_all` shares: JSON of ``Server`` and its ``url``.
+SHARED = "LIFELINE_BENCH_API_SERVER"
+
+
+@contextmanager
+def shared_server(url: str) -> Iterator[Server]:
+    """A server on ``url`` that ``running_server(url)`` hands out, in this process and its children,
+    instead of starting one."""
+    with running_server(url) as server:
+        os.environ[SHARED] = json.dumps({"url": url, **asdict(server)})
+        try:
+            yield server
+        finally:
+            os.environ.pop(SHARED, None)
+
+
 @contextmanager
 def running_server(url: str) -> Iterator[Server]:
+    """A server on ``url``: the shared one when there is one for ``url`` (left running), otherwise
+    one started here and stopped on leaving."""
+    shared = json.loads(os.environ.get(SHARED) or "{}")
+    if shared.pop("url", None) == url:
+        yield Server(**shared)
+        return
     agent, auditor = keys(url)
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -2,7 +2,7 @@
 `escalation-sweep` flow, against the floor: the same writes in raw SQL.
 
 Per backend: load (or reuse) the database; snapshot the due cases; run the flow in a child process
-(bench/sweep_runner.py: Prefect warmed first, flow runs until nothing is due at SWEEP_NOW);
+(bench/sweep_runner.py, forked: Prefect warmed first, flow runs until nothing is due at SWEEP_NOW);
 capture what it wrote; restore the snapshot; replay exactly those writes with driver-level SQL,
 batch by batch (claim the same ids with the same query, update the same case rows, insert the same
 event, breach and outbox rows, upsert the same clock outcome and escalation rows, one transaction
@@ -15,23 +15,21 @@ escalations per second, the sweep process's peak memory.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
 from bench.common import (
-    ROOT,
     Figure,
     backend_of,
     backends,
     database_url,
     drop_database,
     emit,
+    forked,
     note,
     parser,
     prefect_environment,
@@ -129,16 +127,23 @@ def floor(engine: Engine, writes: dict[str, list[Row]], batch_size: int) -> tupl
 
 
 def run_flow(url: str, batch_size: int) -> dict[str, float]:
-    cmd = [sys.executable, "-m", "bench.sweep_runner", url, SWEEP_NOW.isoformat(), str(batch_size)]
-    env = prefect_environment()
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        sys.stderr.write(out.stderr)
-        raise RuntimeError("the sweep runner printed no result")
-    result: dict[str, float] = json.loads(lines[-1])
-    return result
+    """The flow over every due case (bench/sweep_runner.py) in a child forked from this process,
+    which imported Prefect and the flows once (``prefect_ready``): the child's time and memory are
+    the sweep's, without a Python start and those imports per backend (~1.7 s each)."""
+    from bench.sweep_runner import run
+
+    prefect_ready()
+    return forked(functools.partial(run, url, SWEEP_NOW, batch_size))
+
+
+def prefect_ready() -> None:
+    """Prefect's benchmark environment (bench/common.py) in this process, then Prefect and the
+    flows imported (Prefect reads its settings when first imported)."""
+    for name, value in prefect_environment().items():
+        os.environ.setdefault(name, value)
+    # Importing `flows` made INFO the default (flows/prefect_settings.py): a line per task run here.
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    import flows.sweep  # noqa: F401
 
 
 def dataset(backend: str, size: int, admin_url: str) -> str:

@@ -1,5 +1,6 @@
 """Child process of the sweep benchmark: escalate every case due at an instant with the real
-`escalation-sweep` flow (Prefect, async, one task per batch), as the worker calls it.
+`escalation-sweep` flow (Prefect, async, one task per batch), as the worker calls it. bench/sweep.py
+forks it (``run``); alone it is a command.
 
 Policies are parsed and Prefect is warmed first (a sweep at an instant when nothing is due),
 then flow runs follow one another until one claims nothing. Prints one JSON object on stdout:
@@ -40,13 +41,18 @@ async def sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
     return {"seconds": seconds, "flow_runs": runs, **totals}
 
 
-def main() -> None:
+def run(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
+    """``sweep_all`` and this process's peak memory: what bench/sweep.py reads of a run."""
     from bench.common import peak_rss_mb
 
-    url, instant, batch = sys.argv[1], datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
-    result = asyncio.run(sweep_all(url, instant, batch))
+    result = asyncio.run(sweep_all(url, now, batch_size))
     result["peak_rss_mb"] = peak_rss_mb()
-    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> None:
+    url, instant, batch = sys.argv[1], datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(run(url, instant, batch)), flush=True)
 
 
 if __name__ == "__main__":

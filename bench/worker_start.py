@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, bindparam, text
 
 from bench.common import RESULTS, ROOT, Figure, database_url, drop_database, emit, note, parser
-from bench.lateness import open_targets
+from bench.deadlines import open_targets
 from bench.prefect_server import shared_prefect
 from bench.templates import register_bundled
 from bench.workers import spawn_worker, stop_worker, unreachable_prefect_url, wait_for, worker_environment

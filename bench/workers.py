@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -15,6 +16,15 @@ from sqlalchemy import Engine, text
 from bench.common import RESULTS, ROOT, prefect_environment
 
 LIFELINE = ROOT / ".venv" / "bin" / "lifeline"
+
+
+@dataclass
+class Worker:
+    """A running `lifeline worker`: its process, its ``--worker-id`` and the log it writes."""
+
+    proc: subprocess.Popen[bytes]
+    worker_id: str
+    log: Path
 
 
 def unreachable_prefect_url() -> str:
