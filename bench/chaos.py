@@ -10,6 +10,10 @@ committed, when opening the cases on a loaded machine outlasted the deadline). F
 (0: the dedupe key is unique per case); the kills; how long after the window the last one was
 recorded.
 
+Alone it loads its own database and starts its four workers; `make bench` runs it after the
+lateness benchmark instead (``bench.lateness --chaos``: ``after_lateness``), on that database with
+its four workers, already warm.
+
     python -m bench.chaos [--quick]
 """
 

@@ -172,10 +172,10 @@ def stopwatch() -> Iterator[list[float]]:
         box.append(time.perf_counter() - start)
 
 
-def in_child(body: Callable[[], int]) -> int:
-    """Run ``body`` in a child forked from this process; its exit code (``body``'s answer, 1 when it
-    raised: the traceback is printed). The child leaves through ``os._exit``: nothing it inherited
-    (pooled connections, atexit handlers) is closed or run twice."""
+def start_child(body: Callable[[], int]) -> int:
+    """Fork a child that runs ``body`` and exits with its answer (1 when it raised: the traceback is
+    printed); its pid. The child leaves through ``os._exit``: nothing it inherited (pooled
+    connections, atexit handlers) is closed or run twice."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -189,23 +189,58 @@ def in_child(body: Callable[[], int]) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+    return pid
+
+
+def wait_child(pid: int) -> int:
+    """The exit code of the child ``pid``, once it has exited."""
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def in_child(body: Callable[[], int]) -> int:
+    """Run ``body`` in a forked child (``start_child``); its exit code."""
+    return wait_child(start_child(body))
+
+
+def prefork(function: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """Fork a child now that waits, and return what runs ``function`` in it: calling that tells the
+    child to go and returns ``function()``'s result (JSON-able); RuntimeError when the child fails.
+    Forked before the caller builds up memory of its own, the child's peak memory (VmHWM: what it
+    inherits counts) is what it had at the fork plus what ``function`` takes. A child never told to
+    go exits when this process does (its end of the pipe closes)."""
+    go_read, go_write = os.pipe()
+    handle, name = tempfile.mkstemp(suffix=".json")  # a file: a pipe could fill and block the child
+    os.close(handle)
+    answer = Path(name)
+
+    def child() -> int:
+        os.close(go_write)
+        with os.fdopen(go_read, "rb") as go:
+            if go.read(1) != b"1":
+                return 0
+        answer.write_text(json.dumps(function()))
+        return 0
+
+    pid = start_child(child)
+    os.close(go_read)
+
+    def run() -> dict[str, Any]:
+        os.write(go_write, b"1")
+        os.close(go_write)
+        code = wait_child(pid)
+        text = answer.read_text()
+        answer.unlink()
+        if code != 0 or not text:
+            raise RuntimeError(f"the forked child running {getattr(function, '__name__', function)} failed")
+        result: dict[str, Any] = json.loads(text)
+        return result
+
+    return run
 
 
 def forked(function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``function()``'s result (JSON-able), computed in a child forked from this process: a process of
     its own (its own interpreter lock and peak memory) without starting Python and importing again
     what this one has imported already. RuntimeError when the child fails."""
-    with tempfile.NamedTemporaryFile("r", suffix=".json") as answer:  # a pipe could fill and block
-
-        def child() -> int:
-            Path(answer.name).write_text(json.dumps(function()))
-            return 0
-
-        code = in_child(child)
-        text = answer.read()
-    if code != 0 or not text:
-        raise RuntimeError(f"the forked child running {getattr(function, '__name__', function)} failed")
-    result: dict[str, Any] = json.loads(text)
-    return result
+    return prefork(function)()

@@ -6,9 +6,10 @@ open cases none of which is due during the run. Once every worker has finished i
 (Prefect warm), K cases are opened whose first deadline (the first-response warning of
 account-compromised, a 24/7 policy) falls at random instants spread over the window. Afterwards,
 for each of those deadlines: lateness = recorded_at - at of its event. Figures: p50, p99, max
-(target: p99 <= 1 s), how many were recorded, the workers' peak memory.
+(target: p99 <= 1 s), how many were recorded, the workers' peak memory. With ``--chaos`` (as
+`run_all` calls it), the chaos benchmark follows on PostgreSQL with the same four workers.
 
-    python -m bench.lateness [--quick] [--backends sqlite,postgresql]
+    python -m bench.lateness [--quick] [--backends sqlite,postgresql] [--chaos]
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bench import server
-from bench.common import forked
+from bench.common import forked, peak_rss_mb, prefork
 
 STATE = {"touched": False}
 
@@ -26,6 +26,15 @@ def test_the_result_comes_back_from_another_process() -> None:
     assert result["sum"] == 45
     assert result["pid"] != os.getpid()
     assert STATE["touched"] is False  # the child's memory is its own
+
+
+def test_a_child_forked_before_the_parent_grows_does_not_count_its_growth() -> None:
+    """The sweep benchmark forks its flow's child before it takes its snapshots: the child's peak
+    memory (a figure with a 300 MiB target) is its own, not the snapshots'."""
+    run = prefork(lambda: {"peak": peak_rss_mb()})
+    ballast = b"x" * (200 * 2**20)  # written, so resident in this process only
+    assert peak_rss_mb() - run()["peak"] > 150
+    assert len(ballast) == 200 * 2**20
 
 
 def test_a_failing_child_is_an_error_that_names_its_function() -> None:
