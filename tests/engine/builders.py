@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from policies.model import (
     StageSpec,
     Target,
 )
+from sla_engine.agent_actions import InvalidAction
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.events import AgentAction
 from sla_engine.kinds import ActionName
@@ -121,3 +122,13 @@ def business(calendar: Calendar) -> BusinessCalendar:
 
 def act(name: str, when: datetime, actor: str = "agent:ana", **args: Any) -> AgentAction:
     return AgentAction(ActionName(name), when, actor, args)
+
+
+def refusal(call: Callable[[], object]) -> tuple[str, str | None]:
+    """The message and the field of the ``InvalidAction`` that ``call`` raises; AssertionError when
+    it is not refused."""
+    try:
+        call()
+    except InvalidAction as err:
+        return str(err), err.field
+    raise AssertionError("the call was not refused")

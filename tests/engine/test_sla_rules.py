@@ -23,6 +23,7 @@ from tests.engine.builders import (
     duration,
     make_policy,
     notify,
+    refusal,
     set_priority,
     target,
 )
@@ -233,10 +234,11 @@ def test_an_agents_priority_wins_over_the_rules_until_cleared():
 def test_an_unknown_priority_is_refused_with_the_field():
     policy = make_policy()
     state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
-    with pytest.raises(InvalidAction) as err:
-        apply_action(policy, ALWAYS_CAL, state, act("set_priority", at(1), priority="P9"))
-    assert err.value.field == "priority"
-    assert str(err.value) == "unknown priority 'P9'; this policy knows P1, P2, P3"
+    unknown = act("set_priority", at(1), priority="P9")
+    assert refusal(lambda: apply_action(policy, ALWAYS_CAL, state, unknown)) == (
+        "unknown priority 'P9'; this policy knows P1, P2, P3",
+        "priority",
+    )
 
 
 def test_actions_must_come_in_time_order():
@@ -425,9 +427,11 @@ def test_a_merge_without_a_surviving_case_id_is_refused_with_the_field(survivor)
     policy = make_policy()
     state = open_case(policy, ALWAYS_CAL, STANDARD, T0, "a").state
     args = {} if survivor is None else {"case_id": survivor}
-    with pytest.raises(InvalidAction) as err:
-        apply_action(policy, ALWAYS_CAL, state, act("merge_into", at(5), **args))
-    assert (str(err.value), err.value.field) == ("merge_into needs the surviving case's 'case_id'", "case_id")
+    merge = act("merge_into", at(5), **args)
+    assert refusal(lambda: apply_action(policy, ALWAYS_CAL, state, merge)) == (
+        "merge_into needs the surviving case's 'case_id'",
+        "case_id",
+    )
 
 
 def test_attribute_patches_merge_as_rfc_7386_and_null_removes_a_key_even_an_absent_one():
@@ -444,9 +448,8 @@ def test_attribute_patches_merge_as_rfc_7386_and_null_removes_a_key_even_an_abse
 @pytest.mark.parametrize("patch", [{}, None, ["tier"]])
 def test_an_empty_or_missing_attribute_patch_is_refused_with_the_field(patch):
     state = open_case(make_policy(), ALWAYS_CAL, STANDARD, T0, "a").state
-    with pytest.raises(InvalidAction) as err:
-        apply_action(make_policy(), ALWAYS_CAL, state, act("update_attributes", at(1), attributes=patch))
-    assert (str(err.value), err.value.field) == (
+    update = act("update_attributes", at(1), attributes=patch)
+    assert refusal(lambda: apply_action(make_policy(), ALWAYS_CAL, state, update)) == (
         "update_attributes needs a non-empty 'attributes' object",
         "attributes",
     )
