@@ -68,11 +68,15 @@ class SessionCookie:
 
 @dataclass(frozen=True)
 class ConsoleUser:
-    """Who is signed in: the key's holder, the session's CSRF token and its cookie."""
+    """Who is signed in: the key's holder and the session cookie they signed in with."""
 
     holder: KeyHolder
-    csrf: str
-    session: SessionCookie | None = None
+    session: SessionCookie
+
+    @property
+    def csrf(self) -> str:
+        """The session's CSRF token: every form of the console posts it back."""
+        return self.session.csrf
 
     @property
     def role(self) -> Role:
@@ -218,15 +222,13 @@ def signed_in_user(request: Request) -> ConsoleUser | None:
     if cookie is None:
         return None
     holder = _holder(request.app.state.engine, cookie)
-    return None if holder is None else ConsoleUser(holder, cookie.csrf, cookie)
+    return None if holder is None else ConsoleUser(holder, cookie)
 
 
 def sign_out(request: Request, user: ConsoleUser) -> None:
     """End ``user``'s session on the server: its cookie, or any copy of it, no longer signs in
     (in another process within ``api_keys.KEY_CACHE_SECONDS``)."""
     cookie = user.session
-    if cookie is None:
-        return
     engine: Engine = request.app.state.engine
     with session_scope(engine) as session:
         end_console_session(session, cookie.nonce, cookie.key_id, now_of(request), cookie.expires_at)

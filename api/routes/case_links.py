@@ -19,7 +19,7 @@ from api.problems import validation_problem
 from casework.errors import PolicyNotRegistered
 from casework.links import linking
 from casework.queries import case_queries
-from casework.queries.case_view import CASE_VIEW, CaseRecord, CaseView, case_view
+from casework.queries.case_view import CASE_VIEW, CaseView, ViewedCase, case_view
 from models.db import session_scope
 from models.kinds import LinkKind
 
@@ -44,7 +44,7 @@ class LinkCreate(BaseModel):
 
 
 def _answer(
-    session: Session, case: CaseRecord, now: NowDep, status_code: int = 200, **headers: str
+    session: Session, case: ViewedCase, now: NowDep, status_code: int = 200, **headers: str
 ) -> Response:
     """The case's view, as every write answers it, with its version as ETag."""
     breached = bool(case_queries.breached_case_ids(session, [case.id]))

@@ -39,8 +39,8 @@ from casework.queries.case_queries import CaseFilters
 from casework.queries.case_view import (
     CASE_VIEW,
     CaseBrief,
-    CaseRecord,
     CaseView,
+    ViewedCase,
     case_view,
 )
 from casework.queries.pagination import MAX_PAGE
@@ -59,7 +59,7 @@ _VERSION = re.compile(r"[1-9]\d{0,17}")
 _IF_MATCH_PATTERN = rf"^(?:\s*\*\s*|{_IF_MATCH_LIST.pattern})$"
 
 
-def _view(session: Session, case: CaseRecord, now: Any, breached: bool | None = None) -> CaseView:
+def _view(session: Session, case: ViewedCase, now: Any, breached: bool | None = None) -> CaseView:
     """The case's view; ``breached`` when the caller knows it, else it is queried."""
     if breached is None:
         breached = bool(case_queries.breached_case_ids(session, [case.id]))

@@ -302,7 +302,7 @@ def breached_case_ids(session: Session, case_ids: Sequence[str]) -> set[str]:
     return set(session.exec(query))
 
 
-#: The columns a case's view reads (``case_view.CaseRecord``): everything but the listing-only ones.
+#: The columns a case's view reads (``case_view.ViewedCase``): everything but the listing-only ones.
 _VIEW_COLUMNS = (
     Case.id,
     Case.incident_type,

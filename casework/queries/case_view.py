@@ -135,7 +135,7 @@ CASE_VIEW = TypeAdapter(CaseView)
 CASE_BRIEFS = TypeAdapter(list[CaseBrief])
 
 
-class CaseRecord(Protocol):
+class ViewedCase(Protocol):
     """What the view reads of a case: a ``Case``, or a row of these columns
     (``case_queries.read_case``)."""
 
@@ -296,7 +296,7 @@ def _summary(attributes: Mapping[str, Any]) -> str | None:
 
 def case_view(
     session: Session | Connection,
-    case: CaseRecord,
+    case: ViewedCase,
     now: datetime,
     breached: bool,
     policy_sha256: str | None = None,
