@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import signal
 import socket
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,7 +22,10 @@ from casework.settings import get_settings
 from cli.apps import app
 from cli.common import fail, prepare_database
 from cli.http_protocol import ProblemH11Protocol
-from models.db import normalize_url
+from models.db import make_engine, normalize_url, session_scope
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("lifeline.serve")
 
@@ -72,6 +76,28 @@ def _start_worker(database_url: str, stop: threading.Event) -> threading.Thread:
     return thread
 
 
+def _demo_webhooks(web_app: FastAPI, database_url: str, base_url: str) -> None:
+    """Without a channels file of one's own, send every channel the policies notify to the demo's
+    receiver on this server (cli.demo_receiver), so the demo's notifications are delivered, not dead.
+    Call it before the embedded worker starts: the worker reads LIFELINE_CHANNELS_FILE then."""
+    if get_settings().channels_file is not None:
+        return
+    from casework.registry.channel_names import notified_channels
+    from cli.demo_receiver import HOOKS_PATH, channels_file_beside, router, write_channels_file
+
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine, write=False) as session:
+            channels = notified_channels(session)
+    finally:
+        engine.dispose()
+    path = channels_file_beside(database_url)
+    web_app.include_router(router(write_channels_file(path, base_url, channels)))
+    os.environ["LIFELINE_CHANNELS_FILE"] = str(path)  # the embedded worker reads it at start
+    typer.echo(f"  Webhooks:   {len(channels)} channels -> {base_url}{HOOKS_PATH}/<channel> ({path})")
+    typer.echo(f"              received: curl -H 'Authorization: Bearer <key>' {base_url}{HOOKS_PATH}")
+
+
 def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     """SIGTERM ends ``serve`` as Ctrl-C does: by an exception, so the worker is stopped and joined and
     the exit handlers run (they stop Prefect's temporary server, a process of its own). uvicorn
@@ -114,6 +140,8 @@ def serve(
         result = run_demo(url)
         print_demo(result, base_url)
         typer.echo(f"  Console:    {base_url}/console/  (sign in with the agent key)")
+        if worker:  # without one nothing here delivers: a worker elsewhere has its own channels file
+            _demo_webhooks(web_app, url, base_url)
         key_id = result.key.id if result.key is not None else result.existing_key_id
         if key_id is not None:
             link = base_url + login_link_path(web_app.state, key_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from casework.registry.channel_names import undefined_channels
+from casework.registry.channel_names import notified_channels, undefined_channels
 from cli.main import app
 from models.db import session_scope
 
@@ -32,3 +32,27 @@ def test_each_notify_of_an_undefined_channel_is_named_with_its_policy_and_pointe
 
     assert missing and all(line.startswith("account-compromised v1 /") for line in missing)
     assert all(line.endswith("/notify: channel 'tns-leads'") for line in missing)
+
+
+def test_the_notified_channels_are_those_of_every_policys_latest_version_each_once(
+    engine: Engine, db_url: str
+) -> None:
+    result = CliRunner().invoke(app, ["policies", "apply", str(ROOT / "policies"), "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+
+    with session_scope(engine, write=False) as session:
+        channels = notified_channels(session)
+        assert undefined_channels(session, channels) == []  # nothing notified is left out
+
+    # The nine of the example channels file (channels.example.json), sorted, none twice.
+    assert channels == [
+        "account-recovery-leads",
+        "brand-partnerships",
+        "content-review-leads",
+        "legal-team",
+        "partner-managers",
+        "payouts-leads",
+        "security-oncall",
+        "support-leads",
+        "tns-leads",
+    ]
