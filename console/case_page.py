@@ -40,7 +40,7 @@ from models.db import session_scope, short_read
 from sla_engine.agent_actions import known_priorities
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import EventKind, Status
-from sla_engine.simulation import describe
+from sla_engine.sentences import sentence
 from sla_engine.transitions import TRANSITIONS
 
 router = APIRouter(prefix="/console/cases", include_in_schema=False)
@@ -134,7 +134,7 @@ class TimelineLine:
     lateness: str
     actor: str
     cause: str
-    said: str | None  # a sentence for events whose data alone reads poorly (``_summary``)
+    said: str | None  # the event in words (``_summary``)
     data: str  # compact JSON, "" when the event has no data
 
 
@@ -207,12 +207,12 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
 
 
 def _summary(event: TimelineEvent) -> str | None:
-    """A sentence for events whose data alone reads poorly (a policy migration's deadlines)."""
-    if event.kind != EventKind.POLICY_MIGRATED:
-        return None
+    """The event in words (``sla_engine.simulation.sentence``: "first_response breached at its
+    deadline (target 15m), priority P1"), its data beside it for the exact record; None for a kind
+    without a sentence, or stored data that lacks what the sentence needs (the data still shows)."""
     try:
-        return describe(EngineEvent(EventKind.POLICY_MIGRATED, event.at, event.actor, event.data))
-    except (KeyError, TypeError):
+        return sentence(EngineEvent(EventKind(event.kind), event.at, event.actor, event.data))
+    except (KeyError, TypeError, ValueError):
         return None
 
 

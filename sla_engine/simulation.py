@@ -17,7 +17,8 @@ from sla_engine.agent_actions import InvalidAction
 from sla_engine.business_time import BusinessCalendar
 from sla_engine.cases import OPENING_STATUSES, advance, apply_action, open_case
 from sla_engine.events import AgentAction, EngineEvent
-from sla_engine.kinds import ActionName, EventKind, Status
+from sla_engine.kinds import ActionName, Status
+from sla_engine.sentences import describe
 from sla_engine.state import CaseState
 from sla_engine.transitions import ForbiddenTransition
 
@@ -149,75 +150,6 @@ def _run_until_quiet(
         step = advance(policy, calendar, state, cap)
         state, events, end = step.state, events + list(step.events), cap
     return Simulation(events, state, end)
-
-
-def _hours(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
-
-
-def describe(event: EngineEvent) -> str:
-    """One line for people: what happened, in the words an agent would use."""
-    d = event.data
-    subject = d.get("clock") or d.get("stage") or ""
-    match event.kind:
-        case EventKind.OPENED:
-            waiting = f", {d['status']}" if d.get("status") else ""
-            return (
-                f"opened as {d['priority']} ({d['priority_reason']}) in {d['stage']}, queue {d['queue']}"
-                + waiting
-            )
-        case EventKind.STATUS_CHANGED:
-            return f"{d['from']} -> {d['to']} ({d['action']})"
-        case EventKind.AT_RISK:
-            cycle = f" (cycle {d['cycle']})" if d.get("cycle") else ""
-            return f"{subject} at risk{cycle}, due {d.get('due_at')}"
-        case EventKind.BREACHED:
-            target = f" (target {_hours(d['target'])})" if d.get("target") else ""
-            if d.get("capped_by"):
-                target = f" (capped by {d['capped_by']})"
-            return f"{subject} breached at its deadline{target}, priority {d['priority']}"
-        case EventKind.ESCALATED:
-            return f"{d['from']} -> {d['to']} ({d['reason']}), queue {d['queue']}"
-        case EventKind.NOTIFIED:
-            return f"notify {d['channel']}: {d['reason']}"
-        case EventKind.PRIORITY_CHANGED:
-            return f"{d['from']} -> {d['to']} ({d['reason']})"
-        case EventKind.PAUSED:
-            return f"{subject} paused ({d.get('action') or d.get('status')})"
-        case EventKind.CLOCK_STARTED:
-            cycle = f" (cycle {d['cycle']})" if d.get("cycle") else ""
-            return f"{subject} started on {d['on']}{cycle}"
-        case EventKind.REPLIED:
-            return f"public reply: {d['message']}"
-        case EventKind.ACKNOWLEDGED:
-            return f"acknowledged while {d['status']}"
-        case EventKind.CREATOR_REPLIED:
-            return f"creator wrote while {d['status']}"
-        case EventKind.PAUSE_EXPIRED:
-            return f"waiting on the creator ran out at {d['until']}"
-        case EventKind.RESUMED:
-            paused = f" after {_hours(d['paused_for'])} paused" if d.get("paused_for") else ""
-            return f"{subject} running again{paused}"
-        case EventKind.CLOCK_STOPPED:
-            if "elapsed" not in d:
-                return f"stage {subject} timer stopped on {d['status']}"
-            met = "met" if d.get("met") else "missed"
-            cycle = f" cycle {d['cycle']}" if d.get("cycle") else ""
-            on = d.get("action") or d["status"]
-            return f"{subject}{cycle} stopped on {on} after {_hours(d['elapsed'])} ({met})"
-        case EventKind.ASSIGNED:
-            return f"assigned to {d['to'] or 'nobody'} (was {d['from'] or 'nobody'})"
-        case EventKind.NOTE_ADDED:
-            return f"note: {d['text']}"
-        case EventKind.QUEUE_CHANGED:
-            return f"queue {d['from']} -> {d['to']}"
-        case EventKind.POLICY_MIGRATED:
-            before, after = d["before"]["next_deadline_at"], d["after"]["next_deadline_at"]
-            return f"policy version {d['from']} -> {d['to']} ({d['mode']}), next deadline {before} -> {after}"
-        case _:
-            return ", ".join(f"{k}={v}" for k, v in d.items() if k != "request")
 
 
 def timeline_entry(event: EngineEvent) -> dict[str, Any]:

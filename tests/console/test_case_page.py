@@ -30,6 +30,24 @@ def test_the_page_shows_clocks_ladder_and_timeline(console: ConsoleWorld) -> Non
     assert 'id="form-acknowledge"' in html and 'id="form-reopen"' not in html
 
 
+def test_the_timeline_says_each_event_in_words_with_its_data_one_click_away(console: ConsoleWorld) -> None:
+    case_id = console.open_case(minutes_ago=20)  # first response breached 5 minutes ago
+    console.sign_in("agent")
+    console.act(case_id, "note", text="Recovery phone is not theirs")
+    timeline = console.page(f"/console/cases/{case_id}").text.split('id="h-timeline"')[1]
+
+    def row(kind: str) -> str:
+        return timeline.split(f'<tr data-kind="{kind}">')[1].split("</tr>")[0]
+
+    breached, opened = row("breached"), row("opened")
+    assert '<p class="said">first_response breached at its deadline (target 15m), priority ' in breached
+    assert '<p class="said">opened as ' in opened and "in frontline, queue creator-support" in opened
+    assert '<p class="said">note: Recovery phone is not theirs</p>' in row("note_added")
+    # The exact record stays on the page, folded: the event's data as stored.
+    assert '<details class="data"><summary>Data</summary><code class="data">{' in row("breached")
+    assert "&#34;clock&#34;: &#34;first_response&#34;" in row("breached")
+
+
 def test_acknowledge_through_the_form(console: ConsoleWorld) -> None:
     case_id = console.open_case()
     console.sign_in("agent")

@@ -14,7 +14,7 @@ from policies.model import ClockKind, ClockSpec, Compare, Op, PriorityPolicy, Pr
 from sla_engine import cases
 from sla_engine.kinds import ClockStatus, EventKind, Status
 from sla_engine.migration import MigrationMode, Opening, Versioned, deadlines, migrate
-from sla_engine.simulation import describe
+from sla_engine.sentences import describe
 from sla_engine.state import Meter
 from tests.engine.builders import ALWAYS_CAL, PARTNER_RULE, T0, act, at, make_policy, target
 

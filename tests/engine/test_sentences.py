@@ -1,4 +1,4 @@
-"""Every kind of event a timeline can hold, said in words (``sla_engine.simulation.describe``).
+"""Every kind of event a timeline can hold, said in words (``sla_engine.sentences``).
 
 The console's case page, ``lifeline policies simulate`` and ``POST /v1/policies/{id}/simulate`` show
 these lines to agents and admins; each optional part (a cycle, a target, a cap, a pause's length) is
@@ -13,7 +13,9 @@ import pytest
 
 from sla_engine.events import EngineEvent
 from sla_engine.kinds import EventKind
-from sla_engine.simulation import describe, timeline_entry
+from sla_engine.sentences import SENTENCES as TABLE
+from sla_engine.sentences import describe, sentence
+from sla_engine.simulation import timeline_entry
 from tests.engine.builders import T0
 
 K = EventKind
@@ -117,7 +119,36 @@ SENTENCES: list[tuple[EventKind, dict[str, Any], str]] = [
         },
         "policy version 1 -> 2 (rebase), next deadline A -> B",
     ),
-    (K.LINKED, {"link": "parent", "other": "c-2", "request": {"x": 1}}, "link=parent, other=c-2"),
+    (
+        K.ATTRIBUTES_CHANGED,
+        {"changed": {"tier": "partner", "followers": 9}},
+        'attributes changed: followers=9, tier="partner"',
+    ),
+    (
+        K.NOTIFICATION_DELIVERED,
+        {"notification_id": 7, "channel": "tns-leads", "event_seq": 4, "attempts": 1, "status_code": 204},
+        "delivered to tns-leads (event 4, attempt 1, HTTP 204)",
+    ),
+    (
+        K.NOTIFICATION_DELIVERED,
+        {"notification_id": 7, "channel": "creator", "event_seq": 4, "attempts": 2, "status_code": None},
+        "delivered to creator (event 4, attempt 2)",
+    ),
+    (
+        K.NOTIFICATION_FAILED,
+        {"notification_id": 7, "channel": "tns-leads", "event_seq": 4, "attempts": 8, "error": "HTTP 500"},
+        "not delivered to tns-leads (event 4, attempt 8): HTTP 500",
+    ),
+    (
+        K.NOTIFICATION_REDELIVERED,
+        {"channel": "tns-leads", "event_seq": 4, "previous_error": "x", "requested_by": "agent:ana"},
+        "delivery to tns-leads of event 4 retried, asked by agent:ana",
+    ),
+    (K.LINKED, {"kind": "parent_of", "case_id": "c-2"}, "linked (parent_of) c-2"),
+    (K.UNLINKED, {"kind": "related", "case_id": "c-3"}, "unlinked (related) c-3"),
+    (K.MERGED, {"into": "c-1"}, "merged into c-1"),
+    (K.MERGED, {"from": "c-9"}, "c-9 merged into this case"),
+    (K.CREATOR_LINK_ROTATED, {"rotations": 2}, "the creator's status link was replaced (rotation 2)"),
 ]
 
 
@@ -141,3 +172,24 @@ def test_a_timeline_entry_names_the_clock_before_the_stage_and_neither_when_abse
     }
     bare = timeline_entry(EngineEvent(K.NOTE_ADDED, T0, "agent:ana", {"text": "hi"}))
     assert bare == {"at": T0.isoformat(), "kind": "note_added", "detail": "note: hi", "actor": "agent:ana"}
+
+
+def test_every_kind_of_event_has_a_sentence_and_a_case_above() -> None:
+    assert set(TABLE) == set(EventKind)
+    assert {kind for kind, _, _ in SENTENCES} == set(EventKind)
+
+
+def test_a_kind_without_a_sentence_reads_as_its_data_without_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(TABLE, K.LINKED)  # as a kind added before its sentence is
+    event = EngineEvent(
+        K.LINKED, T0, "agent:ana", {"kind": "parent_of", "case_id": "c-2", "request": {"x": 1}}
+    )
+    assert sentence(event) is None
+    assert describe(event) == "kind=parent_of, case_id=c-2"
+
+
+def test_stored_data_that_lacks_a_part_raises_key_error_for_the_reader_to_handle() -> None:
+    with pytest.raises(KeyError):
+        sentence(EngineEvent(K.NOTIFICATION_FAILED, T0, "system:delivery", {"channel": "x"}))
