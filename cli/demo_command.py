@@ -9,7 +9,7 @@ attributes the policies care about (top-tier creators for P1 targets, sponsored 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from casework import api_keys
 from casework.api_keys import CreatedKey
 from casework.cases.lifecycle import open_case
+from casework.creator.links import first_link
 from casework.errors import ApiKeyNameTaken
 from casework.queries.openers import cases_opened_by
 from casework.registry import policy_registry
@@ -162,6 +163,8 @@ class DemoResult:
     already_loaded: int = 0
     #: The id of the demo's agent key when it was created by an earlier run (None: revoked or new).
     existing_key_id: int | None = None
+    #: Each new case's creator link token (its status page), as ``POST /v1/cases`` gives it: once.
+    creator_tokens: list[str] = field(default_factory=list)
 
 
 def _agent_key(database_url: str, now: datetime) -> CreatedKey:
@@ -197,13 +200,15 @@ def run_demo(database_url: str, now: datetime | None = None) -> DemoResult:
             keys = [k.id for k in api_keys.list_keys(session) if k.name == DEMO_KEY and k.revoked_at is None]
         if loaded:
             return DemoResult(registered, [], None, loaded, keys[0] if keys else None)
-        case_ids = [_open_demo_case(engine, case, now) for case in CASES]
+        opened = [_open_demo_case(engine, case, now) for case in CASES]
     finally:
         engine.dispose()
-    return DemoResult(registered, case_ids, _agent_key(database_url, now))
+    case_ids, tokens = [case_id for case_id, _ in opened], [token for _, token in opened]
+    return DemoResult(registered, case_ids, _agent_key(database_url, now), creator_tokens=tokens)
 
 
-def _open_demo_case(engine: Engine, case: DemoCase, now: datetime) -> str:
+def _open_demo_case(engine: Engine, case: DemoCase, now: datetime) -> tuple[str, str]:
+    """The case's id and its creator link token (issued as ``POST /v1/cases`` issues it)."""
     with session_scope(engine) as session:
         change = open_case(
             session,
@@ -213,7 +218,7 @@ def _open_demo_case(engine: Engine, case: DemoCase, now: datetime) -> str:
             now=now,
             opened_at=now - timedelta(minutes=case.opened_minutes_ago),
         )
-        return change.case.id
+        return change.case.id, first_link(session, change.case.id, now)
 
 
 def print_demo(result: DemoResult, base_url: str) -> None:
@@ -231,6 +236,12 @@ def print_demo(result: DemoResult, base_url: str) -> None:
     typer.echo(f"  API docs:   {base_url}/docs")
     typer.echo(f"  Agent key:  {result.key.secret}   (shown once; name {result.key.name!r})")
     typer.echo(f"  Try:        curl -H 'Authorization: Bearer {result.key.secret}' {base_url}/v1/cases")
+    if result.creator_tokens:
+        handle = CASES[0].creator["handle"]
+        typer.echo(
+            f"  Creator:    {base_url}/status/{result.creator_tokens[0]}   "
+            f"(what {handle} sees of their case: no sign-in; shown once)"
+        )
     typer.echo("")
 
 

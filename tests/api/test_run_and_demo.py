@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from casework.creator import links
 from cli.demo_command import CASES, run_demo
 from cli.main import app
 from models.db import make_engine, session_scope
@@ -90,6 +91,18 @@ def test_the_demo_twice_adds_no_cases_and_no_key(db_url: str) -> None:
     finally:
         engine.dispose()
     assert (cases, keys) == (12, ["demo-agent"])
+
+
+def test_the_demo_gives_each_case_its_creator_link_once(db_url: str) -> None:
+    first = run_demo(db_url, now=NOW)
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine, write=False) as session:
+            opened = [links.resolve(session, token, NOW).id for token in first.creator_tokens]
+    finally:
+        engine.dispose()
+    assert opened == first.case_ids and len(set(first.creator_tokens)) == 12
+    assert run_demo(db_url, now=NOW + timedelta(minutes=5)).creator_tokens == []  # shown once
 
 
 def test_the_second_demo_says_it_is_loaded(tmp_path: Path) -> None:

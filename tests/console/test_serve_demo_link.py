@@ -1,5 +1,6 @@
 """`lifeline serve --demo` prints the console's address and a one-time signed-in link for the demo
-agent: opening it signs in and shows the demo cases in the queue (a real process, real HTTP)."""
+agent: opening it signs in and shows the demo cases in the queue; and the first case's creator
+link, which opens that creator's status page without signing in (a real process, real HTTP)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,8 @@ def test_serve_demo_prints_a_console_link_that_signs_the_agent_in(tmp_path: Path
             assert "@lunabakes" in signed.text
         again = httpx.get(link, follow_redirects=False)
         assert again.status_code == 400  # one-time
+        creator = serve.log_match(r"Creator:\s+(\S+)\s+\(what @lunabakes sees").group(1)
+        assert creator.startswith(f"{serve.base}/status/")
+        status = httpx.get(creator)  # no sign-in
+        assert status.status_code == 200 and "<h1>Your account was taken over</h1>" in status.text
+        assert "What we promised" in status.text
