@@ -254,5 +254,5 @@ def demo() -> None:
     url = get_settings().database_url
     prepare_database(url)
     result = run_demo(url)
-    print_demo(result, "http://127.0.0.1:8000")
+    print_demo(result, get_settings().public_url.rstrip("/"))  # where the links point (LIFELINE_PUBLIC_URL)
     typer.echo("Start the API and the escalation worker with: lifeline serve")

@@ -4,6 +4,7 @@ are honoured, a busy port fails before the database is touched, and the demo loa
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -103,6 +104,17 @@ def test_the_demo_gives_each_case_its_creator_link_once(db_url: str) -> None:
         engine.dispose()
     assert opened == first.case_ids and len(set(first.creator_tokens)) == 12
     assert run_demo(db_url, now=NOW + timedelta(minutes=5)).creator_tokens == []  # shown once
+
+
+def test_lifeline_demo_prints_links_on_the_public_url(tmp_path: Path) -> None:
+    env = {
+        "LIFELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'lifeline.sqlite'}",
+        "LIFELINE_PUBLIC_URL": "https://support.example/",
+    }
+    shown = runner.invoke(app, ["demo"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "  API docs:   https://support.example/docs" in shown.stdout
+    assert re.search(r"Creator:    https://support\.example/status/[\w-]+ ", shown.stdout)
 
 
 def test_the_second_demo_says_it_is_loaded(tmp_path: Path) -> None:
