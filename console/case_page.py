@@ -207,7 +207,7 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
 
 
 def _summary(event: TimelineEvent) -> str | None:
-    """The event in words (``sla_engine.simulation.sentence``: "first_response breached at its
+    """The event in words (``sla_engine.sentences.sentence``: "first_response breached at its
     deadline (target 15m), priority P1"), its data beside it for the exact record; None for a kind
     without a sentence, or stored data that lacks what the sentence needs (the data still shows)."""
     try:
