@@ -70,12 +70,13 @@ class DemoReceiver:
         secret = self.secrets.get(channel)
         if secret is None:
             raise UnknownDemoChannel(channel)
-        verify(secret, signature_header, body, self._clock())
+        now = self._clock()  # one instant: the one the signature is checked at is the one recorded
+        verify(secret, signature_header, body, now)
         document = json.loads(body)
         if not isinstance(document, dict):
             raise ValueError("the body is not a JSON object")
-        now = datetime.fromtimestamp(self._clock(), UTC).isoformat().replace("+00:00", "Z")
-        received = Received(channel, now, document)
+        at = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
+        received = Received(channel, at, document)
         with self._lock:
             self._received.append(received)
         log.info("demo webhook %s", describe(received))
