@@ -28,7 +28,7 @@ from casework.errors import (
     QueuesFileUnreadable,
     StaleVersion,
 )
-from casework.queries import case_queries
+from casework.queries import case_queries, case_read
 from casework.queries.case_activity import TimelineEvent, last_change, latest_events
 from casework.queries.case_view import case_view, iso_duration
 from casework.registry import policy_registry
@@ -177,7 +177,7 @@ def _screen(request: Request, case_id: str, whole_timeline: bool = False) -> dic
     now = auth.now_of(request)
     engine = request.app.state.engine
     with engine.connect() as connection, connection.begin():
-        read = case_queries.read_case(connection, case_id)
+        read = case_read.read_case(connection, case_id)
         case, session = read.case, Session(connection)
         view = case_view(session, case, now, read.breached, read.policy_sha256)
         # The latest events only unless asked: a case on a repeating last stage gathers hundreds.

@@ -34,7 +34,7 @@ from casework.creator import links
 from casework.errors import IdempotencyRace, PolicyNotRegistered
 from casework.history.case_changes import CaseChange
 from casework.links.listing import empty_links
-from casework.queries import case_queries
+from casework.queries import case_queries, case_read
 from casework.queries.case_queries import CaseFilters
 from casework.queries.case_view import (
     CASE_VIEW,
@@ -243,7 +243,7 @@ async def get_case(case_id: CaseId, holder: Reader, request: Request, now: NowDe
 
 def _case_response(engine: Engine, case_id: str, now: datetime) -> Response:
     with single_read(engine) as connection:
-        read = case_queries.read_case(connection, case_id)
+        read = case_read.read_case(connection, case_id)
         # A second statement only if the policy version is not parsed yet (immutable rows), and
         # the linked cases' if it has any (see models.db.single_read): on the connection.
         links = None if read.linked else empty_links()

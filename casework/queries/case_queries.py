@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 from casework.errors import CaseNotFound, InvalidCursor
 from casework.queries.pagination import PageOf, decode_cursor, encode_cursor, instant
 from casework.search.conditions import CreatorField, text_match
-from models.tables import Breach, Case, CaseEvent, CaseLink, PolicyVersion
+from models.tables import Breach, Case, CaseEvent, PolicyVersion
 from sla_engine.kinds import Status
 
 #: Filters compared for equality with their column, by name.
@@ -300,62 +300,6 @@ def breached_case_ids(session: Session, case_ids: Sequence[str]) -> set[str]:
         return set()
     query = select(Breach.case_id).where(col(Breach.case_id).in_(list(case_ids))).distinct()
     return set(session.exec(query))
-
-
-#: The columns a case's view reads (``case_view.ViewedCase``): everything but the listing-only ones.
-_VIEW_COLUMNS = (
-    Case.id,
-    Case.incident_type,
-    Case.policy_id,
-    Case.policy_version,
-    Case.state,
-    Case.next_deadline_at,
-    Case.opened_at,
-    Case.updated_at,
-    Case.resolved_at,
-    Case.version,
-)
-
-
-@dataclass(frozen=True)
-class CaseRead:
-    """A case's row (``_VIEW_COLUMNS``, with the columns' types: datetimes UTC, ``state`` a dict),
-    whether it has a breach, and the SHA-256 of its pinned policy version."""
-
-    case: Row[Any]
-    breached: bool
-    policy_sha256: str | None
-    #: Whether any link names the case (either end): without one, the view needs no links query.
-    linked: bool = True
-
-
-# Built once (building it per request cost about as much as running it), and a row of columns
-# rather than an ORM object: the view only reads it, and the ORM's loading cost more than the query.
-_READ_CASE = sa_select(
-    *(col(c) for c in _VIEW_COLUMNS),
-    exists().where(col(Breach.case_id) == col(Case.id)),
-    select(PolicyVersion.sha256)
-    .where(
-        col(PolicyVersion.policy_id) == col(Case.policy_id),
-        col(PolicyVersion.version) == col(Case.policy_version),
-    )
-    .scalar_subquery(),
-    # Two probes (one index each) rather than one OR: most cases have no link, and then the
-    # linked cases' statement (a second round trip, ~a tenth of GET /v1/cases/{id}) is not run.
-    or_(
-        exists().where(col(CaseLink.case_id) == col(Case.id)),
-        exists().where(col(CaseLink.other_case_id) == col(Case.id)),
-    ),
-).where(col(Case.id) == bindparam("case_id"))
-
-
-def read_case(connection: Connection, case_id: str) -> CaseRead:
-    """The case, its breach flag, its policy version's hash and whether it has links in one
-    statement (so ``models.db.single_read`` suffices); CaseNotFound for an unknown id."""
-    row = connection.execute(_READ_CASE, {"case_id": case_id}).first()
-    if row is None:
-        raise CaseNotFound(case_id)
-    return CaseRead(row, bool(row[-3]), row[-2], bool(row[-1]))
 
 
 def get_case(session: Session, case_id: str) -> Case:

@@ -137,7 +137,7 @@ CASE_BRIEFS = TypeAdapter(list[CaseBrief])
 
 class ViewedCase(Protocol):
     """What the view reads of a case: a ``Case``, or a row of these columns
-    (``case_queries.read_case``)."""
+    (``case_read.read_case``)."""
 
     @property
     def id(self) -> str: ...
@@ -303,7 +303,7 @@ def case_view(
     links: CaseLinks | None = None,
 ) -> CaseView:
     """The case at ``now``. ``policy_sha256``, when the caller read it with the case
-    (``case_queries.read_case``) or pinned it (opening), saves a query for the pinned version;
+    (``case_read.read_case``) or pinned it (opening), saves a query for the pinned version;
     ``links``, when the caller knows them (a case opened in this transaction has none), one for
     the linked cases."""
     policy, calendar = policy_registry.get_policy(
