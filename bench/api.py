@@ -1,8 +1,10 @@
 """Benchmark 3, `api`: requests per second and latency of three routes through uvicorn on
 loopback, each against the ceiling: a bare endpoint in the same server returning a body of the
-same size from memory (bench/api_server.py). The load generator (bench/api_load.py) runs in its
+same size from memory (bench/api_server.py), and the floor: the ceiling after the route's own SQL
+statements, sent raw (bench/api_floors.py). The load generator (bench/api_load.py) runs in its
 own process. Runs on the sweep benchmark's database (N cases; built if missing). Figures: rps
-(baseline: the ceiling's rps; target GET >= half), p50 and p99 latency, the API's peak memory.
+(baseline: the ceiling's rps; the floors' ratios bound the route's), p50 and p99 latency, the API's
+peak memory.
 
     python -m bench.api [--quick] [--backends sqlite]
 """
@@ -50,6 +52,23 @@ def shapes(server: Server, ids: list[str]) -> dict[str, dict[str, Any]]:
     }
 
 
+def floor_spec(server: Server, name: str, spec: dict[str, Any], size: int) -> dict[str, Any]:
+    """The load spec of ``name``'s floor (bench/api_floors.py), captured first from one real request
+    of ``spec``: the route's own statements, nothing else of it."""
+    url = (spec.get("urls") or [spec["url"]])[0]
+    headers = {"Authorization": f"Bearer {server.agent_key}"}
+    request = {"method": spec["method"], "path": url.removeprefix(server.base), "headers": headers}
+    response = httpx.post(
+        f"{server.base}/bench/floor/{name}/capture", json=request | {"json": spec.get("json")}, timeout=30
+    )
+    response.raise_for_status()
+    return {
+        "method": spec["method"],
+        "url": f"{server.base}/bench/floor/{name}?bytes={size}",
+        "json": spec.get("json"),
+    }
+
+
 def _now() -> Any:
     from datetime import UTC, datetime
 
@@ -73,27 +92,47 @@ def bench_backend(url: str, seconds: float) -> None:
     backend = "sqlite" if url.startswith("sqlite") else "postgresql"
     ids = sample_ids(url)
     with running_server(url) as server:
-        headers = {"Authorization": f"Bearer {server.agent_key}"}
         for name, spec in shapes(server, ids).items():
-            size = body_size(server, spec)
-            real = load({**spec, "headers": headers, "seconds": seconds, "threads": THREADS})
-            ceiling = load(
-                {
-                    "method": spec["method"],
-                    "url": f"{server.base}/bench/ceiling?bytes={size}",
-                    "json": spec.get("json"),
-                    "seconds": seconds,
-                    "threads": THREADS,
-                }
-            )
-            note(
-                f"{backend} {name}: {size} bytes, {real['rps']:.0f} rps (ceiling {ceiling['rps']:.0f}), "
-                f"{int(real['errors'])} errors"
-            )
-            emit(Figure("api", f"{name}_rps_{backend}", real["rps"], "req/s", ceiling["rps"]))
-            emit(Figure("api", f"{name}_p50_{backend}", real["p50_ms"], "ms", ceiling["p50_ms"]))
-            emit(Figure("api", f"{name}_p99_{backend}", real["p99_ms"], "ms", ceiling["p99_ms"]))
+            bench_shape(server, name, spec, backend, seconds)
         emit(Figure("memory", f"api_peak_rss_{backend}", server.peak_rss_mb(), "MiB", 300))
+
+
+def bench_shape(server: Server, name: str, spec: dict[str, Any], backend: str, seconds: float) -> None:
+    """The route's figures against its ceiling, and its floors' (bench/api_floors.py)."""
+    size = body_size(server, spec)
+    timing = {"seconds": seconds, "threads": THREADS}
+    real = load(spec | timing | {"headers": {"Authorization": f"Bearer {server.agent_key}"}})
+    ceiling = load(
+        {
+            "method": spec["method"],
+            "url": f"{server.base}/bench/ceiling?bytes={size}",
+            "json": spec.get("json"),
+        }
+        | timing
+    )
+    floor_load = floor_spec(server, name, spec, size) | timing
+    floor = load(floor_load)
+    # A read's second floor also decodes the JSON its rows hold; the third does so behind the
+    # API's middleware and router, as its routes are (a write's: its statements there).
+    decode = "&decode=true" if spec["method"] == "GET" else ""
+    decoding = load(floor_load | {"url": floor_load["url"] + decode}) if decode else None
+    inside = floor_load["url"].replace("/bench/floor/", "/bench/api-floor/") + decode
+    behind = load(floor_load | {"url": inside})
+    note(
+        f"{backend} {name}: {size} bytes, {real['rps']:.0f} rps (ceiling {ceiling['rps']:.0f}; floors: "
+        f"{floor['rps']:.0f}"
+        + (f", rows' JSON decoded {decoding['rps']:.0f}" if decoding else "")
+        + f", behind the API's middleware {behind['rps']:.0f}), "
+        + f"{int(real['errors'] + floor['errors'] + behind['errors'])} errors"
+    )
+    emit(Figure("api", f"{name}_rps_{backend}", real["rps"], "req/s", ceiling["rps"]))
+    # The floors' ratios are the most any implementation of the route could reach here.
+    emit(Figure("api", f"{name}_floor_rps_{backend}", floor["rps"], "req/s", ceiling["rps"]))
+    if decoding:
+        emit(Figure("api", f"{name}_floor_decoded_rps_{backend}", decoding["rps"], "req/s", ceiling["rps"]))
+    emit(Figure("api", f"{name}_floor_in_api_rps_{backend}", behind["rps"], "req/s", ceiling["rps"]))
+    emit(Figure("api", f"{name}_p50_{backend}", real["p50_ms"], "ms", ceiling["p50_ms"]))
+    emit(Figure("api", f"{name}_p99_{backend}", real["p99_ms"], "ms", ceiling["p99_ms"]))
 
 
 def main() -> None:

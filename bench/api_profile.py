@@ -3,7 +3,9 @@ through the ASGI app (httpx's ASGITransport in this thread's event loop, no sock
 request (CPU time of this process, the steadier figure on a shared host; the client's share is
 the same for a route and its ceiling) and, with ``--profile ROUTE``, under cProfile.
 
-    python -m bench.api_profile [--quick] [--requests 300] [--profile list_queue] [--top 40]
+    python -m bench.api_profile [--quick] [--requests 300] [--profile list_queue] [--top 40] [--sort tottime]
+
+Each route's floors (bench/api_floors.py) are timed the same way.
 """
 
 from __future__ import annotations
@@ -37,19 +39,27 @@ def requests_of(ids: list[str]) -> dict[str, tuple[str, str, dict[str, Any] | No
 
 
 async def measure(
-    url: str, agent: str, ids: list[str], requests: int, profile: str, top: int, rounds: int = 10
+    url: str,
+    agent: str,
+    ids: list[str],
+    requests: int,
+    profile: str,
+    top: int,
+    sort: str = "cumulative",
+    rounds: int = 10,
 ) -> dict[str, float]:
     app = server_app(url)
     headers = {"Authorization": f"Bearer {agent}"}
     result: dict[str, float] = {}
     transport = httpx.ASGITransport(app=app)
     async with (
-        app.router.lifespan_context(app),
+        app.api.router.lifespan_context(app.api),
         httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
     ):
         for name, (method, path, body) in requests_of(ids).items():
             size = len((await client.request(method, path, json=body, headers=headers)).content)
             targets = {name: (path, headers), f"{name}_ceiling": (f"/bench/ceiling?bytes={size}", {})}
+            targets.update(await floors(client, name, method, path, body, headers, size))
             for label, (target, extra) in targets.items():
                 for _ in range(20):  # warm
                     await client.request(method, target, json=body, headers=extra)
@@ -59,7 +69,7 @@ async def measure(
                     for _ in range(requests):
                         await client.request(method, target, json=body, headers=extra)
                     profiler.disable()
-                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+                    pstats.Stats(profiler).sort_stats(sort).print_stats(top)
             # Rounds of each in turn; the least CPU per request of any round is the figure (on a
             # shared host, the rounds a neighbour disturbed are slower, never faster).
             for _ in range(rounds):
@@ -74,17 +84,41 @@ async def measure(
     return result
 
 
+async def floors(
+    client: httpx.AsyncClient,
+    name: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str],
+    size: int,
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """The route's floors (bench/api_floors.py), captured from one request: its statements alone;
+    a read's with its rows' JSON decoded; and the latter behind the API's middleware and router."""
+    capture = {"method": method, "path": path, "headers": headers, "json": body}
+    (await client.post(f"/bench/floor/{name}/capture", json=capture)).raise_for_status()
+    decode = "&decode=true" if method == "GET" else ""
+    targets: dict[str, tuple[str, dict[str, str]]] = {
+        f"{name}_floor": (f"/bench/floor/{name}?bytes={size}", {})
+    }
+    if decode:
+        targets[f"{name}_floor_decoded"] = (f"/bench/floor/{name}?bytes={size}{decode}", {})
+    targets[f"{name}_floor_in_api"] = (f"/bench/api-floor/{name}?bytes={size}{decode}", {})
+    return targets
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.set_defaults(backends="sqlite")
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--profile", default="")
     p.add_argument("--top", type=int, default=40)
+    p.add_argument("--sort", default="cumulative", help="pstats' order: cumulative, tottime, ...")
     args = p.parse_args()
     url = dataset(backends(args)[0], QUICK if args.quick else FULL, args.postgres)
     agent, _auditor = keys(url)
     ids = sample_ids(url, 50)
-    result = asyncio.run(measure(url, agent, ids, args.requests, args.profile, args.top))
+    result = asyncio.run(measure(url, agent, ids, args.requests, args.profile, args.top, args.sort))
     print(json.dumps(result), flush=True)
 
 

@@ -1,0 +1,134 @@
+"""The API benchmark's floors: for each route, what any server answering it must at least do in
+this process, measured through the same uvicorn as the route and its ceiling.
+
+A floor is captured from one real request: the route is called once in-process (through the ASGI
+app, nothing else running) with SQLAlchemy's ``before_cursor_execute`` hook recording every
+statement it sends to the database and its parameters. The floor endpoint then sends the same
+statements through the pool's raw DB-API connection and commits, and answers with the ceiling's
+body from memory: no validation, routing, middleware, ORM, decoding, view or JSON encoding. For
+POST, each replay gets a new case id and new random hex values (token hash, nonce, event hashes),
+so the rows it writes are new rows, as a real open's are.
+
+The second floor of a read (``?decode=true``) also decodes the JSON texts the rows hold (``decoded``)
+before answering from memory: the least work to answer from those rows.
+
+So the floor's rate over the ceiling's is the most any implementation of the route can reach in
+this server on this database with these statements; the route's own ratio is below it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from pydantic_core import from_json
+from sqlalchemy import Engine, event
+
+from casework.cases.ids import new_case_id
+
+_CASE_ID = re.compile(r"cs_[0-9A-Z]{26}")
+#: The transactions' ends, which reach the driver as its connection's methods, not as statements.
+_ENDS = {"<commit>": "commit", "<rollback>": "rollback"}
+_HEX = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{64})")
+
+
+@dataclass
+class Floor:
+    """One route's captured statements (text, parameters), replayed by ``run``."""
+
+    statements: list[tuple[str, Any]] = field(default_factory=list)
+    #: Whether each replay writes new rows (a POST): case ids and random hex values are renewed.
+    fresh: bool = False
+
+    def run(self, engine: Engine) -> list[Any]:
+        """Send the statements, end the transactions where the route did, and commit what is left
+        open; the rows of the last statement that returned any."""
+        raw = engine.raw_connection()
+        rows: list[Any] = []
+        try:
+            cursor = raw.cursor()
+            renewed: dict[str, str] | None = {} if self.fresh else None
+            for statement, params in self.statements:
+                if statement in _ENDS:
+                    getattr(raw, _ENDS[statement])()
+                    continue
+                cursor.execute(statement, params if renewed is None else _renewed(params, renewed))
+                if cursor.description is not None:
+                    rows = list(cursor.fetchall()) or rows
+            cursor.close()
+            raw.commit()
+        finally:
+            raw.close()
+        return rows
+
+
+def decoded(rows: list[Any]) -> list[list[Any]]:
+    """``rows`` with each JSON text in them decoded: the least a route does to answer from what
+    these rows hold (its answer is then still to be computed and encoded)."""
+    return [[_decoded(value) for value in row] for row in rows]
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("{", "[", '"'):
+        return from_json(value)
+    return value
+
+
+async def capture(app: FastAPI, engine: Engine, request: Mapping[str, Any]) -> Floor:
+    """The statements one real ``request`` ({"method", "path", "headers", "json"}) sends, its
+    transactions' beginnings and ends included; call it when no other request is running, and after
+    one such request: a first one's one-time work (the instance's link secret) would be replayed."""
+    floor = Floor(fresh=request["method"] == "POST")
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
+        if not many:
+            floor.statements.append((statement, params))
+
+    def ended(how: str) -> Callable[[Any], None]:
+        return lambda _conn: floor.statements.append((how, None))
+
+    ends = {name: ended(marker) for marker, name in _ENDS.items()}
+    event.listen(engine, "before_cursor_execute", record)
+    for name, listener in ends.items():
+        event.listen(engine, name, listener)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
+            response = await client.request(
+                request["method"], request["path"], headers=request.get("headers"), json=request.get("json")
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        for name, listener in ends.items():
+            event.remove(engine, name, listener)
+    response.raise_for_status()
+    return floor
+
+
+def _renewed(params: Any, renewed: dict[str, str]) -> Any:
+    """``params`` (a tuple or a mapping) with each case id and random hex value replaced, the same
+    value by the same replacement within one replay."""
+    if isinstance(params, Mapping):
+        return {k: _fresh(v, renewed) for k, v in params.items()}
+    if isinstance(params, Sequence) and not isinstance(params, str):
+        return tuple(_fresh(v, renewed) for v in params)
+    return params
+
+
+def _fresh(value: Any, renewed: dict[str, str]) -> Any:
+    if not isinstance(value, str):
+        return value
+    if value not in renewed:
+        if _CASE_ID.fullmatch(value):
+            renewed[value] = new_case_id(datetime.now(UTC))
+        elif _HEX.fullmatch(value):
+            renewed[value] = secrets.token_hex(len(value) // 2)
+        else:
+            return value
+    return renewed[value]
