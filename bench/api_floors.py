@@ -2,8 +2,9 @@
 this process, measured through the same uvicorn as the route and its ceiling.
 
 A floor is captured from one real request: the route is called once in-process (through the ASGI
-app, nothing else running) with SQLAlchemy's ``before_cursor_execute`` hook recording every
-statement it sends to the database and its parameters. The floor endpoint then sends the same
+app, nothing else running) while every driver cursor the pool hands out records each statement
+sent through it and its parameters, and SQLAlchemy's commit and rollback events where each
+transaction ended. The floor endpoint then sends the same
 statements through the pool's raw DB-API connection and commits, and answers with the ceiling's
 body from memory: no validation, routing, middleware, ORM, decoding, view or JSON encoding. For
 POST, each replay gets a new case id and new random hex values (token hash, nonce, event hashes),
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,12 +31,15 @@ import httpx
 from fastapi import FastAPI
 from pydantic_core import from_json
 from sqlalchemy import Engine, event
+from sqlalchemy.pool.base import _ConnectionFairy
 
 from casework.cases.ids import new_case_id
 
 _CASE_ID = re.compile(r"cs_[0-9A-Z]{26}")
 #: The transactions' ends, which reach the driver as its connection's methods, not as statements.
 _ENDS = {"<commit>": "commit", "<rollback>": "rollback"}
+#: A statement sent with ``executemany``: its parameters are (statement, list of parameter sets).
+_MANY = "<executemany>"
 _HEX = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{64})")
 
 
@@ -53,13 +58,15 @@ class Floor:
         rows: list[Any] = []
         try:
             cursor = raw.cursor()
-            renewed: dict[str, str] | None = {} if self.fresh else None
+            renew = _renewer() if self.fresh else _same
             for statement, params in self.statements:
                 if statement in _ENDS:
                     getattr(raw, _ENDS[statement])()
-                    continue
-                cursor.execute(statement, params if renewed is None else _renewed(params, renewed))
-                if cursor.description is not None:
+                elif statement == _MANY:
+                    cursor.executemany(params[0], [renew(p) for p in params[1]])
+                else:
+                    cursor.execute(statement, *(() if params is None else (renew(params),)))
+                if statement not in _ENDS and cursor.description is not None:
                     rows = list(cursor.fetchall()) or rows
             cursor.close()
             raw.commit()
@@ -86,29 +93,79 @@ async def capture(app: FastAPI, engine: Engine, request: Mapping[str, Any]) -> F
     one such request: a first one's one-time work (the instance's link secret) would be replayed."""
     floor = Floor(fresh=request["method"] == "POST")
 
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
-        if not many:
-            floor.statements.append((statement, params))
-
     def ended(how: str) -> Callable[[Any], None]:
         return lambda _conn: floor.statements.append((how, None))
 
     ends = {name: ended(marker) for marker, name in _ENDS.items()}
-    event.listen(engine, "before_cursor_execute", record)
     for name, listener in ends.items():
         event.listen(engine, name, listener)
     try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
-            response = await client.request(
-                request["method"], request["path"], headers=request.get("headers"), json=request.get("json")
-            )
+        with _recording_cursors(floor.statements):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
+                response = await client.request(
+                    request["method"],
+                    request["path"],
+                    headers=request.get("headers"),
+                    json=request.get("json"),
+                )
     finally:
-        event.remove(engine, "before_cursor_execute", record)
         for name, listener in ends.items():
             event.remove(engine, name, listener)
     response.raise_for_status()
     return floor
+
+
+@contextmanager
+def _recording_cursors(statements: list[tuple[str, Any]]) -> Iterator[None]:
+    """Every driver cursor a pooled connection hands out, in this process, notes what it is sent
+    into ``statements`` while the block runs: SQLAlchemy's executions and the statements the query
+    layer sends through the driver's cursor itself (``casework.queries.case_read``), which
+    SQLAlchemy's execution events do not see. Patches the pool's connection proxy class: run
+    nothing else meanwhile."""
+    original = _ConnectionFairy.cursor
+
+    def cursor(self: _ConnectionFairy, *args: Any, **kwargs: Any) -> Any:
+        return _RecordingCursor(original(self, *args, **kwargs), statements)
+
+    _ConnectionFairy.cursor = cursor  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _ConnectionFairy.cursor = original  # type: ignore[method-assign]
+
+
+class _RecordingCursor:
+    """A driver cursor that notes each statement and its parameters before sending it."""
+
+    def __init__(self, cursor: Any, statements: list[tuple[str, Any]]) -> None:
+        self._cursor = cursor
+        self._statements = statements
+
+    def execute(self, statement: str, *args: Any, **kwargs: Any) -> Any:
+        self._statements.append((statement, args[0] if args else None))
+        return self._cursor.execute(statement, *args, **kwargs)
+
+    def executemany(self, statement: str, params: Any, *args: Any, **kwargs: Any) -> Any:
+        params = list(params)
+        self._statements.append((_MANY, (statement, params)))
+        return self._cursor.executemany(statement, params, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor)
+
+
+def _same(params: Any) -> Any:
+    return params
+
+
+def _renewer() -> Callable[[Any], Any]:
+    """One replay's renewal of parameters: the same value gets the same replacement throughout."""
+    renewed: dict[str, str] = {}
+    return lambda params: _renewed(params, renewed)
 
 
 def _renewed(params: Any, renewed: dict[str, str]) -> Any:
