@@ -1,12 +1,12 @@
 """Benchmark 3, `api`: requests per second and latency of three routes through uvicorn on
 loopback, each against the ceiling: a bare endpoint in the same server returning a body of the
-same size from memory (bench/api_server.py), and the floor: the ceiling after the route's own SQL
-statements, sent raw (bench/api_floors.py). The load generator (bench/api_load.py) runs in its
-own process. Runs on the sweep benchmark's database (N cases; built if missing). Figures: rps
-(baseline: the ceiling's rps; the floors' ratios bound the route's), p50 and p99 latency, the API's
-peak memory.
+same size from memory (bench/api_server.py); at full size (or with ``--floors``) also the route's
+floors: the ceiling after the route's own SQL statements, sent raw (bench/api_floors.py). The
+load generator (bench/api_load.py) runs in its own process. Runs on the sweep benchmark's
+database (N cases; built if missing). Figures: rps (baseline: the ceiling's rps; the floors'
+ratios bound the route's), p50 and p99 latency, the API's peak memory.
 
-    python -m bench.api [--quick] [--backends sqlite]
+    python -m bench.api [--quick [--floors]] [--backends sqlite]
 """
 
 from __future__ import annotations
@@ -88,17 +88,19 @@ def body_size(server: Server, spec: dict[str, Any]) -> int:
     return len(response.content)
 
 
-def bench_backend(url: str, seconds: float) -> None:
+def bench_backend(url: str, seconds: float, floors: bool = True) -> None:
     backend = "sqlite" if url.startswith("sqlite") else "postgresql"
     ids = sample_ids(url)
     with running_server(url) as server:
         for name, spec in shapes(server, ids).items():
-            bench_shape(server, name, spec, backend, seconds)
+            bench_shape(server, name, spec, backend, seconds, floors)
         emit(Figure("memory", f"api_peak_rss_{backend}", server.peak_rss_mb(), "MiB", 300))
 
 
-def bench_shape(server: Server, name: str, spec: dict[str, Any], backend: str, seconds: float) -> None:
-    """The route's figures against its ceiling, and its floors' (bench/api_floors.py)."""
+def bench_shape(
+    server: Server, name: str, spec: dict[str, Any], backend: str, seconds: float, floors: bool
+) -> None:
+    """The route's figures against its ceiling, and (``floors``) its floors' (bench/api_floors.py)."""
     size = body_size(server, spec)
     timing = {"seconds": seconds, "threads": THREADS}
     real = load(spec | timing | {"headers": {"Authorization": f"Bearer {server.agent_key}"}})
@@ -110,38 +112,52 @@ def bench_shape(server: Server, name: str, spec: dict[str, Any], backend: str, s
         }
         | timing
     )
-    floor_load = floor_spec(server, name, spec, size) | timing
-    floor = load(floor_load)
-    # A read's second floor also decodes the JSON its rows hold; the third does so behind the
-    # API's middleware and router, as its routes are (a write's: its statements there).
-    decode = "&decode=true" if spec["method"] == "GET" else ""
-    decoding = load(floor_load | {"url": floor_load["url"] + decode}) if decode else None
-    inside = floor_load["url"].replace("/bench/floor/", "/bench/api-floor/") + decode
-    behind = load(floor_load | {"url": inside})
     note(
-        f"{backend} {name}: {size} bytes, {real['rps']:.0f} rps (ceiling {ceiling['rps']:.0f}; floors: "
-        f"{floor['rps']:.0f}"
-        + (f", rows' JSON decoded {decoding['rps']:.0f}" if decoding else "")
-        + f", behind the API's middleware {behind['rps']:.0f}), "
-        + f"{int(real['errors'] + floor['errors'] + behind['errors'])} errors"
+        f"{backend} {name}: {size} bytes, {real['rps']:.0f} rps (ceiling {ceiling['rps']:.0f}), "
+        f"{int(real['errors'])} errors"
     )
     emit(Figure("api", f"{name}_rps_{backend}", real["rps"], "req/s", ceiling["rps"]))
-    # The floors' ratios are the most any implementation of the route could reach here.
-    emit(Figure("api", f"{name}_floor_rps_{backend}", floor["rps"], "req/s", ceiling["rps"]))
-    if decoding:
-        emit(Figure("api", f"{name}_floor_decoded_rps_{backend}", decoding["rps"], "req/s", ceiling["rps"]))
-    emit(Figure("api", f"{name}_floor_in_api_rps_{backend}", behind["rps"], "req/s", ceiling["rps"]))
     emit(Figure("api", f"{name}_p50_{backend}", real["p50_ms"], "ms", ceiling["p50_ms"]))
     emit(Figure("api", f"{name}_p99_{backend}", real["p99_ms"], "ms", ceiling["p99_ms"]))
+    if floors:
+        bench_floors(server, name, spec, backend, size, timing, ceiling["rps"])
+
+
+def bench_floors(
+    server: Server,
+    name: str,
+    spec: dict[str, Any],
+    backend: str,
+    size: int,
+    timing: dict[str, Any],
+    ceiling_rps: float,
+) -> None:
+    """The route's floors, each as a ratio to the ceiling: the most any implementation of the route
+    could reach here. A read's second floor also decodes the JSON its rows hold; the third does
+    so behind the API's middleware and router, as its routes are (a write's: its statements there)."""
+    bare = floor_spec(server, name, spec, size) | timing
+    decode = "&decode=true" if spec["method"] == "GET" else ""
+    urls = {"floor": bare["url"]}
+    if decode:
+        urls["floor_decoded"] = bare["url"] + decode
+    urls["floor_in_api"] = bare["url"].replace("/bench/floor/", "/bench/api-floor/") + decode
+    figures = {label: load(bare | {"url": url}) for label, url in urls.items()}
+    shown = ", ".join(f"{label} {figure['rps']:.0f}" for label, figure in figures.items())
+    errors = sum(int(figure["errors"]) for figure in figures.values())
+    note(f"{backend} {name} floors: {shown} rps (ceiling {ceiling_rps:.0f}), {errors} errors")
+    for label, figure in figures.items():
+        emit(Figure("api", f"{name}_{label}_rps_{backend}", figure["rps"], "req/s", ceiling_rps))
 
 
 def main() -> None:
     p = parser(__doc__ or "")
     p.set_defaults(backends="sqlite")
+    p.add_argument("--floors", action="store_true", help="measure the floors with --quick too")
     args = p.parse_args()
     size = QUICK if args.quick else FULL
     for backend in backends(args):
-        bench_backend(dataset(backend, size, args.postgres), 1.5 if args.quick else 10.0)
+        floors = args.floors or not args.quick  # ~15 s more: make bench-quick keeps to its 2 minutes
+        bench_backend(dataset(backend, size, args.postgres), 1.5 if args.quick else 10.0, floors)
 
 
 if __name__ == "__main__":
