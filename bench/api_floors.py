@@ -50,13 +50,19 @@ class Floor:
     statements: list[tuple[str, Any]] = field(default_factory=list)
     #: Whether each replay writes new rows (a POST): case ids and random hex values are renewed.
     fresh: bool = False
+    #: The driver connection's ``autocommit`` when the route sent its first statement, where the
+    #: driver has one (psycopg: a read outside a transaction sends no BEGIN and COMMIT round trips).
+    autocommit: bool | None = None
 
     def run(self, engine: Engine) -> list[Any]:
         """Send the statements, end the transactions where the route did, and commit what is left
         open; the rows of the last statement that returned any."""
         raw = engine.raw_connection()
         rows: list[Any] = []
+        driver = raw.driver_connection
         try:
+            if self.autocommit is not None:
+                driver.autocommit = self.autocommit  # type: ignore[union-attr]
             cursor = raw.cursor()
             renew = _renewer() if self.fresh else _same
             for statement, params in self.statements:
@@ -71,6 +77,8 @@ class Floor:
             cursor.close()
             raw.commit()
         finally:
+            if self.autocommit:
+                driver.autocommit = False  # type: ignore[union-attr]  # as the pool lent it
             raw.close()
         return rows
 
@@ -100,7 +108,7 @@ async def capture(app: FastAPI, engine: Engine, request: Mapping[str, Any]) -> F
     for name, listener in ends.items():
         event.listen(engine, name, listener)
     try:
-        with _recording_cursors(floor.statements):
+        with _recording_cursors(floor):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
                 response = await client.request(
@@ -117,16 +125,19 @@ async def capture(app: FastAPI, engine: Engine, request: Mapping[str, Any]) -> F
 
 
 @contextmanager
-def _recording_cursors(statements: list[tuple[str, Any]]) -> Iterator[None]:
+def _recording_cursors(floor: Floor) -> Iterator[None]:
     """Every driver cursor a pooled connection hands out, in this process, notes what it is sent
-    into ``statements`` while the block runs: SQLAlchemy's executions and the statements the query
-    layer sends through the driver's cursor itself (``casework.queries.case_read``), which
-    SQLAlchemy's execution events do not see. Patches the pool's connection proxy class: run
-    nothing else meanwhile."""
+    into ``floor.statements`` (and the driver's ``autocommit`` at the first) while the block runs:
+    SQLAlchemy's executions and the statements the query layer sends through the driver's cursor
+    itself (``casework.queries.case_read``), which SQLAlchemy's execution events do not see.
+    Patches the pool's connection proxy class: run nothing else meanwhile."""
     original = _ConnectionFairy.cursor
 
     def cursor(self: _ConnectionFairy, *args: Any, **kwargs: Any) -> Any:
-        return _RecordingCursor(original(self, *args, **kwargs), statements)
+        return _RecordingCursor(original(self, *args, **kwargs), floor.statements, first)
+
+    def first(autocommit: Any) -> None:
+        floor.autocommit = autocommit if isinstance(autocommit, bool) else None
 
     _ConnectionFairy.cursor = cursor  # type: ignore[method-assign]
     try:
@@ -138,11 +149,16 @@ def _recording_cursors(statements: list[tuple[str, Any]]) -> Iterator[None]:
 class _RecordingCursor:
     """A driver cursor that notes each statement and its parameters before sending it."""
 
-    def __init__(self, cursor: Any, statements: list[tuple[str, Any]]) -> None:
+    def __init__(
+        self, cursor: Any, statements: list[tuple[str, Any]], on_first: Callable[[Any], None] | None = None
+    ) -> None:
         self._cursor = cursor
         self._statements = statements
+        self._on_first = on_first
 
     def execute(self, statement: str, *args: Any, **kwargs: Any) -> Any:
+        if not self._statements and self._on_first is not None:
+            self._on_first(getattr(self._cursor.connection, "autocommit", None))
         self._statements.append((statement, args[0] if args else None))
         return self._cursor.execute(statement, *args, **kwargs)
 

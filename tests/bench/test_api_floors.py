@@ -82,3 +82,21 @@ def test_the_decoded_floor_holds_the_rows_json_as_values(engine: Engine) -> None
     # (decoded by its driver already).
     clocks = [v if isinstance(v, list) else v.get("clocks") for v in row if isinstance(v, list | dict)]
     assert any(c and c[0]["name"] == "first_response" for c in clocks)
+
+
+def test_a_floor_replays_in_or_out_of_a_transaction_as_the_route_sent_it(engine: Engine) -> None:
+    """On PostgreSQL a read runs outside any transaction (no BEGIN and COMMIT round trips), and so
+    does its floor; the connection goes back to the pool as it was lent. SQLite's driver has no
+    such switch here: its BEGINs are statements."""
+    app, keys = _app(engine)
+    opening, case_id = _open(app, engine, keys["agent"])
+    reading = _capture(app, engine, keys["agent"], "GET", f"/v1/cases/{case_id}")
+    postgres = engine.dialect.name == "postgresql"
+    assert (reading.autocommit, opening.autocommit) == ((True, False) if postgres else (None, None))
+    reading.run(engine)
+    lent = [engine.raw_connection() for _ in range(3)]
+    try:
+        assert not any(getattr(c.driver_connection, "autocommit", False) for c in lent)
+    finally:
+        for c in lent:
+            c.close()
