@@ -4,17 +4,19 @@ this process, measured through the same uvicorn as the route and its ceiling.
 A floor is captured from one real request: the route is called once in-process (through the ASGI
 app, nothing else running) while every driver cursor the pool hands out records each statement
 sent through it and its parameters, and SQLAlchemy's commit and rollback events where each
-transaction ended. The floor endpoint then sends the same
-statements through the pool's raw DB-API connection and commits, and answers with the ceiling's
-body from memory: no validation, routing, middleware, ORM, decoding, view or JSON encoding. For
-POST, each replay gets a new case id and new random hex values (token hash, nonce, event hashes),
-so the rows it writes are new rows, as a real open's are.
+transaction ended. The floor endpoint then sends the same statements through the pool's raw
+DB-API connection, in or out of a transaction as the route did, commits, and answers with the
+ceiling's body from memory: no validation, routing, middleware, ORM, decoding, view or JSON
+encoding. For POST, each replay gets a new case id and new random hex values (token hash, nonce,
+event hashes), so the rows it writes are new rows, as a real open's are.
 
-The second floor of a read (``?decode=true``) also decodes the JSON texts the rows hold (``decoded``)
-before answering from memory: the least work to answer from those rows.
+The second floor of a read (``?decode=true``) also decodes the JSON texts the rows hold
+(``decoded``) before answering from memory: the least work to answer from those rows.
 
-So the floor's rate over the ceiling's is the most any implementation of the route can reach in
-this server on this database with these statements; the route's own ratio is below it.
+So a floor's rate over the ceiling's is meant as the most any implementation of the route can
+reach in this server on this database with these statements. Where a floor measures at or below
+its route (PostgreSQL's GET, bench/README.md 2026-12-04), something the floor pays that the route
+does not weighs more than what the route adds, and that floor bounds nothing.
 """
 
 from __future__ import annotations
