@@ -52,12 +52,16 @@ def shapes(server: Server, ids: list[str]) -> dict[str, dict[str, Any]]:
     }
 
 
+def auth(server: Server) -> dict[str, str]:
+    """The headers of a request as the server's agent."""
+    return {"Authorization": f"Bearer {server.agent_key}"}
+
+
 def floor_spec(server: Server, name: str, spec: dict[str, Any], size: int) -> dict[str, Any]:
     """The load spec of ``name``'s floor (bench/api_floors.py), captured first from one real request
     of ``spec``: the route's own statements, nothing else of it."""
     url = (spec.get("urls") or [spec["url"]])[0]
-    headers = {"Authorization": f"Bearer {server.agent_key}"}
-    request = {"method": spec["method"], "path": url.removeprefix(server.base), "headers": headers}
+    request = {"method": spec["method"], "path": url.removeprefix(server.base), "headers": auth(server)}
     response = httpx.post(
         f"{server.base}/bench/floor/{name}/capture", json=request | {"json": spec.get("json")}, timeout=30
     )
@@ -81,7 +85,7 @@ def body_size(server: Server, spec: dict[str, Any]) -> int:
         spec["method"],
         url,
         json=spec.get("json"),
-        headers={"Authorization": f"Bearer {server.agent_key}"},
+        headers=auth(server),
         timeout=30,
     )
     response.raise_for_status()
@@ -103,7 +107,7 @@ def bench_shape(
     """The route's figures against its ceiling, and (``floors``) its floors' (bench/api_floors.py)."""
     size = body_size(server, spec)
     timing = {"seconds": seconds, "threads": THREADS}
-    real = load(spec | timing | {"headers": {"Authorization": f"Bearer {server.agent_key}"}})
+    real = load(spec | timing | {"headers": auth(server)})
     ceiling = load(
         {
             "method": spec["method"],

@@ -136,10 +136,7 @@ def _recording_cursors(floor: Floor) -> Iterator[None]:
     original = _ConnectionFairy.cursor
 
     def cursor(self: _ConnectionFairy, *args: Any, **kwargs: Any) -> Any:
-        return _RecordingCursor(original(self, *args, **kwargs), floor.statements, first)
-
-    def first(autocommit: Any) -> None:
-        floor.autocommit = autocommit if isinstance(autocommit, bool) else None
+        return _RecordingCursor(original(self, *args, **kwargs), floor)
 
     _ConnectionFairy.cursor = cursor  # type: ignore[method-assign]
     try:
@@ -149,24 +146,23 @@ def _recording_cursors(floor: Floor) -> Iterator[None]:
 
 
 class _RecordingCursor:
-    """A driver cursor that notes each statement and its parameters before sending it."""
+    """A driver cursor that notes each statement and its parameters in ``floor`` before sending it
+    (and, at the floor's first, the driver connection's ``autocommit``)."""
 
-    def __init__(
-        self, cursor: Any, statements: list[tuple[str, Any]], on_first: Callable[[Any], None] | None = None
-    ) -> None:
+    def __init__(self, cursor: Any, floor: Floor) -> None:
         self._cursor = cursor
-        self._statements = statements
-        self._on_first = on_first
+        self._floor = floor
 
     def execute(self, statement: str, *args: Any, **kwargs: Any) -> Any:
-        if not self._statements and self._on_first is not None:
-            self._on_first(getattr(self._cursor.connection, "autocommit", None))
-        self._statements.append((statement, args[0] if args else None))
+        if not self._floor.statements:
+            autocommit = getattr(self._cursor.connection, "autocommit", None)
+            self._floor.autocommit = autocommit if isinstance(autocommit, bool) else None
+        self._floor.statements.append((statement, args[0] if args else None))
         return self._cursor.execute(statement, *args, **kwargs)
 
     def executemany(self, statement: str, params: Any, *args: Any, **kwargs: Any) -> Any:
         params = list(params)
-        self._statements.append((_MANY, (statement, params)))
+        self._floor.statements.append((_MANY, (statement, params)))
         return self._cursor.executemany(statement, params, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -91,7 +91,7 @@ def floor_routes(app: FastAPI, prefix: str, floors: dict[str, Floor], engine: En
         return Response(body_of(bytes), media_type="application/json")
 
     @app.post(prefix + "/{name}", include_in_schema=False)
-    def floor_post(name: str, _body: dict[str, Any] = Body(alias="body"), bytes: int = 100) -> Response:
+    def floor_post(name: str, _body: dict[str, Any] = Body(), bytes: int = 100) -> Response:
         """The request's JSON is parsed (as any open must), then set aside."""
         floors[name].run(engine)
         return Response(body_of(bytes), media_type="application/json", status_code=201)
