@@ -22,9 +22,13 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
+from models import json_codec
+
 BUSY_TIMEOUT_SECONDS = 30
 _WRITE_OPTION = "lifeline_write"
 _NO_BEGIN_OPTION = "lifeline_no_begin"
+#: The JSON columns' codec (models.json_codec), the same on both backends.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -62,10 +66,11 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
             parsed,
             echo=echo,
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            **_JSON_CODEC,
         )
         _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    return create_engine(parsed, echo=echo, pool_pre_ping=True, **_JSON_CODEC)
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:

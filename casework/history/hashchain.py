@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from models import json_codec
 from models.tables import Case, CaseEvent
 
 GENESIS_HASH = "0" * 64
@@ -60,7 +61,7 @@ def normalized_with_text(value: Mapping[str, Any]) -> tuple[dict[str, Any], str]
     value encodes to the text it was decoded from), so the text serves the hash without encoding
     the value a second time."""
     text = _CANONICAL(dict(value))
-    result: dict[str, Any] = json.loads(text)
+    result: dict[str, Any] = json_codec.loads(text)  # what json.loads gives, faster
     return result, text
 
 

@@ -36,6 +36,7 @@ tables, the same sums.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -67,12 +68,16 @@ Key = tuple[Any, ...]  # (day, policy_id, policy_version, incident_type, priorit
 
 
 def day_of(opened_at: datetime) -> date:
-    return opened_at.astimezone(UTC).date()
+    return (opened_at if opened_at.tzinfo is UTC else opened_at.astimezone(UTC)).date()
+
+
+_GROUPS = operator.attrgetter(*OUTCOME_GROUPS)
 
 
 def key_of(row: Any) -> Key:
-    """The roll-up key of a row (or case) with ``opened_at`` and the group columns."""
-    return (day_of(row.opened_at), *(getattr(row, name) for name in OUTCOME_GROUPS))
+    """The roll-up key of a row (or case) with ``opened_at`` and the group columns (a sweep's
+    batch keys each case and each derived row it reads: one attrgetter, not a generator)."""
+    return (day_of(row.opened_at), *_GROUPS(row))
 
 
 @dataclass

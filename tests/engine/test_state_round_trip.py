@@ -1,19 +1,29 @@
 """A case's state survives being stored: every field, set to a value of its own, comes back equal
 through ``state_to_dict`` -> JSON text -> ``state_from_dict`` (what the cases table holds), and the
 listing's ``clock_from_dict`` reads one stored clock alone. States written before a field existed
-(no ``cycle``, ``missed``, ``escalations`` or ``pause_until``) read with the field's default."""
+(no ``cycle``, ``missed``, ``escalations`` or ``pause_until``) read with the field's default.
+``state_from_dict`` decodes with msgspec's converter: for any state, stored by either JSON
+encoder, the converter itself (no fallback) gives what the field-by-field definition gives."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
+
+from models import json_codec
 from sla_engine.kinds import ClockStatus, Status
 from sla_engine.state import (
     CaseState,
     ClockState,
     Meter,
     StageState,
+    _state_from_fields,
     clock_from_dict,
     state_from_dict,
     state_to_dict,
@@ -89,3 +99,83 @@ def test_a_state_stored_before_cycles_escalation_counts_and_pauses_reads_with_th
     assert (state.escalations, state.pause_until) == (0, None)
     assert [(c.cycle, c.missed) for c in state.clocks] == [(0, 0), (0, 0)]
     assert state.clocks[1].status is ClockStatus.RUNNING and state.stage.repeats == 3
+
+
+INSTANTS = st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC))
+OPTIONAL_INSTANTS = st.none() | INSTANTS
+DURATIONS = st.timedeltas(timedelta(0), timedelta(days=3650))
+NAMES = st.text(min_size=1, max_size=12)
+METERS = st.builds(Meter, elapsed=DURATIONS, since=OPTIONAL_INSTANTS)
+CLOCKS = st.builds(
+    ClockState,
+    name=NAMES,
+    status=st.sampled_from(ClockStatus),
+    meter=METERS,
+    paused=METERS,
+    target=DURATIONS,
+    due_at=OPTIONAL_INSTANTS,
+    warn_due_at=OPTIONAL_INSTANTS,
+    warned=st.booleans(),
+    breached_at=OPTIONAL_INSTANTS,
+    stopped_at=OPTIONAL_INSTANTS,
+    stopped_by=st.none() | NAMES,
+    cycle=st.integers(0, 500),
+    missed=st.integers(0, 500),
+)
+STAGES = st.builds(
+    StageState,
+    index=st.integers(0, 20),
+    id=NAMES,
+    entered_at=INSTANTS,
+    status=st.sampled_from(ClockStatus),
+    meter=METERS,
+    target=st.none() | DURATIONS,
+    due_at=OPTIONAL_INSTANTS,
+    breached_at=OPTIONAL_INSTANTS,
+    repeat_meter=METERS,
+    repeat_due_at=OPTIONAL_INSTANTS,
+    repeats=st.integers(0, 100),
+)
+ATTRIBUTES = st.dictionaries(
+    st.text(max_size=8),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    max_size=5,
+)
+STATES = st.builds(
+    CaseState,
+    status=st.sampled_from(Status),
+    priority=NAMES,
+    priority_reason=st.text(max_size=30),
+    priority_override=st.none() | NAMES,
+    queue=NAMES,
+    assignee=st.none() | NAMES,
+    attributes=ATTRIBUTES,
+    opened_at=INSTANTS,
+    updated_at=INSTANTS,
+    stage=STAGES,
+    clocks=st.lists(CLOCKS, max_size=4).map(tuple),
+    resolved_at=OPTIONAL_INSTANTS,
+    closed_at=OPTIONAL_INSTANTS,
+    escalations=st.integers(0, 50),
+    pause_until=OPTIONAL_INSTANTS,
+)
+
+
+@given(STATES, st.sampled_from([json.dumps, json_codec.dumps]))
+def test_the_converter_reads_every_stored_state_as_the_field_by_field_definition(
+    state: CaseState, encode: Callable[[Any], str]
+) -> None:
+    stored = json_codec.loads(encode(state_to_dict(state)))
+    converted = msgspec.convert(stored, CaseState, strict=False)  # raises if the converter refused it
+    assert converted == _state_from_fields(stored) == state == state_from_dict(stored)
+
+
+def test_a_document_the_converter_refuses_fails_as_the_definition_fails() -> None:
+    stored = _stored(EVERY_FIELD)
+    del stored["stage"]["entered_at"]
+    try:
+        state_from_dict(stored)
+    except KeyError as error:
+        assert error.args == ("entered_at",)
+    else:
+        raise AssertionError("a stage without entered_at was read")
