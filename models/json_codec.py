@@ -5,7 +5,7 @@ Every JSON column (a case's ``state`` and ``attributes``, an event's ``data``, a
 ``json_serializer`` and ``json_deserializer`` (models.db.make_engine), on SQLite and PostgreSQL
 alike. The sweep encodes and decodes a ~1.9 KB state document per case it advances, and the
 listing decodes two documents per row: msgspec does each in a fifth of the time ``json`` takes
-(bench/README.md, 2026-12-04 afternoon).
+(bench/README.md, "2026-12-04 (morning)").
 
 What the caller must know:
 

@@ -259,7 +259,7 @@ def state_from_dict(d: Mapping[str, Any]) -> CaseState:
 
     msgspec's converter builds it in one pass in C, a quarter of the time of the field-by-field
     path below (``_state_from_fields``), which the sweep paid for every case it advanced
-    (bench/README.md, 2026-12-04 afternoon). Both give equal states for every stored form
+    (bench/README.md, "2026-12-04 (morning)"). Both give equal states for every stored form
     (tests/engine/test_state_round_trip.py): datetimes from ISO text, durations from seconds,
     defaults for the fields a state stored before them lacks. A document the converter refuses
     takes the field-by-field path, the definition, which raises as it always did."""
