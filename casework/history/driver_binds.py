@@ -1,4 +1,4 @@
-"""Executemany with the column types' bind processing done once per distinct value (SQLite).
+"""Executemany with the column types' bind processing done once per distinct value.
 
 SQLAlchemy processes an executemany's parameters set by set: it builds each set's dict of every
 bind, then runs each bound column's processor on each value. A sweep batch writes ~1,200 parameter
@@ -11,16 +11,20 @@ so the JSON serializer and ``UTCDateTime``'s storage format are the very same), 
 through ``exec_driver_sql``: the stored bytes are SQLAlchemy's (a test writes rows both ways and
 compares them).
 
-SQLite only (a positional paramstyle): on PostgreSQL the statement runs through SQLAlchemy as
-before; psycopg takes named parameters with type casts, and its own adaptation of the values is the
-larger part there (not measured to pay). Errors surface as with ``Connection.execute``
-(``IntegrityError`` and so on).
+On PostgreSQL (psycopg's named ``%(name)s`` style, with the casts SQLAlchemy renders) the
+compiled text is handed over with each set as a dict of the processed values: psycopg's pipelined
+executemany then does what it did, without SQLAlchemy's per-set work (a dict of every bind, the
+processors run per value), ~11 % of the sweep's CPU there (bench/README.md, "2026-12-04
+(morning)"). Sending multi-row VALUES instead was measured no faster than that executemany (the
+per-value dumping is psycopg's either way), so it is not done. Errors surface as with
+``Connection.execute`` (``IntegrityError`` and so on).
 """
 
 from __future__ import annotations
 
 import functools
 import operator
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,15 +43,19 @@ def executemany(connection: Connection, statement: UpdateBase, params: Sequence[
     (an UPDATE's rows matched; an INSERT's may be -1)."""
     if not params:
         return 0
-    dialect = connection.dialect
-    plan = _plan(statement, dialect, tuple(params[0])) if dialect.name == "sqlite" else None
+    plan = _plan(statement, connection.dialect, tuple(params[0]))
     if plan is None:
         return int(connection.execute(statement, list(params)).rowcount)
+    text, get, processed, names = plan
     try:
-        rows = _bound(params, *plan[1:])
+        rows = _bound(params, get, processed)
     except Exception:  # a value the types refuse: let SQLAlchemy raise it as it would (StatementError)
         return int(connection.execute(statement, list(params)).rowcount)
-    return int(connection.exec_driver_sql(plan[0], rows).rowcount)
+    if names is not None:  # PostgreSQL: by name
+        return int(
+            connection.exec_driver_sql(text, [dict(zip(names, row, strict=True)) for row in rows]).rowcount
+        )
+    return int(connection.exec_driver_sql(text, rows).rowcount)
 
 
 def _bound(
@@ -74,17 +82,37 @@ def _bound(
     return rows
 
 
+Plan = tuple[
+    str,
+    Callable[[dict[str, Any]], tuple[Any, ...]],
+    list[tuple[int, Processor, bool]],
+    tuple[str, ...] | None,
+]
+#: A bind in psycopg's named style, as SQLAlchemy renders it (a cast may follow).
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
 @functools.lru_cache(maxsize=256)
-def _plan(
-    statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]
-) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]], list[tuple[int, Processor, bool]]] | None:
-    """The SQL text, a getter of a parameter set's values in bind order, and (position, processor,
-    memoize) of the binds with a processor; None when the compiled statement needs anything but
-    plain values for ``keys`` (a default to compute, a bind that is not a key, a named paramstyle)."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
-    if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None or not dialect.positional:
+def _plan(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> Plan | None:
+    """The SQL text, a getter of a parameter set's values in bind order, (position, processor,
+    memoize) of the binds with a processor, and the binds' names when the driver takes them by name
+    (PostgreSQL; None for SQLite's positions); None when the compiled statement needs anything but
+    plain values for ``keys`` (a default to compute, a bind that is not a key, another paramstyle)."""
+    if dialect.name not in ("sqlite", "postgresql"):
         return None
-    names = list(compiled.positiontup)
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+    if not isinstance(compiled, SQLCompiler):
+        return None
+    if dialect.positional and compiled.positiontup is not None:
+        names = list(compiled.positiontup)
+        by_name = False
+    elif dialect.paramstyle == "pyformat" and dialect.name == "postgresql":
+        names = _NAMED.findall(compiled.string)
+        by_name = True
+        if len(set(names)) != len(names):
+            return None  # a bind used twice: leave it to SQLAlchemy
+    else:
+        return None
     if not names or set(names) - set(keys) or compiled.insert_prefetch or compiled.update_prefetch:
         return None
     processed: list[tuple[int, Processor, bool]] = []
@@ -97,4 +125,4 @@ def _plan(
         processed.append((at, process, isinstance(compiled.binds[name].type, UTCDateTime | EnumText)))
     getter = operator.itemgetter(*names)
     get = getter if len(names) > 1 else lambda values: (getter(values),)
-    return compiled.string, get, processed
+    return compiled.string, get, processed, tuple(names) if by_name else None

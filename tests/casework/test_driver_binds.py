@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import StatementError
 
-from casework.history.driver_binds import executemany
+from casework.history.driver_binds import _plan, executemany
 from casework.history.event_rows import EVENTS, UPDATE_CASE, insert_of
 from models.types import NaiveDatetimeError
 from sla_engine.kinds import EventKind, Status
@@ -89,3 +89,14 @@ def test_a_naive_datetime_is_refused_as_sqlalchemy_refuses_it(engine: Engine) ->
         executemany(connection, insert_of(EVENTS), rows)
     assert isinstance(info.value.orig, NaiveDatetimeError)
     assert _stored(engine, case.id, range(300, 304)) == []
+
+
+def test_both_backends_take_the_prepared_values_not_sqlalchemys_per_set_path(engine: Engine) -> None:
+    """The sweep's statements are planned for the driver on SQLite (positions) and PostgreSQL (names)."""
+    plan = _plan(insert_of(EVENTS), engine.dialect, tuple(_events("c", 1, 1)[0]))
+    assert plan is not None
+    text_sql, _, processed, names = plan
+    assert (names is None) == (engine.dialect.name == "sqlite")
+    assert len(processed) == 4  # kind, at, recorded_at, data: the columns whose type processes a value
+    update = _plan(UPDATE_CASE, engine.dialect, ("_id", "_seen", "status", "version"))
+    assert update is not None and "WHERE" in update[0]
