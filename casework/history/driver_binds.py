@@ -15,9 +15,10 @@ On PostgreSQL (psycopg's named ``%(name)s`` style, with the casts SQLAlchemy ren
 compiled text is handed over with each set as a dict of the processed values: psycopg's pipelined
 executemany then does what it did, without SQLAlchemy's per-set work (a dict of every bind, the
 processors run per value), ~11 % of the sweep's CPU there (bench/README.md, "2026-12-04
-(morning)"). Sending multi-row VALUES instead was measured no faster than that executemany (the
-per-value dumping is psycopg's either way), so it is not done. Errors surface as with
-``Connection.execute`` (``IntegrityError`` and so on).
+(morning)"). A plain INSERT of ``COPY_FROM`` rows or more (a batch's events, breach, outbox and
+escalation rows) is sent as a COPY instead: psycopg formats a row for COPY in a quarter of the CPU
+its executemany takes (multi-row VALUES measured no faster than the executemany). Errors surface
+as with ``Connection.execute`` (``IntegrityError`` and so on), a COPY's too.
 """
 
 from __future__ import annotations
@@ -26,16 +27,19 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
 from models.types import EnumText, UTCDateTime
 
 Processor = Callable[[Any], Any]
+#: From this many rows a plain INSERT goes to PostgreSQL as a COPY (starting one costs a round trip).
+COPY_FROM = 16
 
 
 def executemany(connection: Connection, statement: UpdateBase, params: Sequence[dict[str, Any]]) -> int:
@@ -46,16 +50,16 @@ def executemany(connection: Connection, statement: UpdateBase, params: Sequence[
     plan = _plan(statement, connection.dialect, tuple(params[0]))
     if plan is None:
         return int(connection.execute(statement, list(params)).rowcount)
-    text, get, processed, names = plan
     try:
-        rows = _bound(params, get, processed)
+        rows = _bound(params, plan.get, plan.processed)
     except Exception:  # a value the types refuse: let SQLAlchemy raise it as it would (StatementError)
         return int(connection.execute(statement, list(params)).rowcount)
-    if names is not None:  # PostgreSQL: by name
-        return int(
-            connection.exec_driver_sql(text, [dict(zip(names, row, strict=True)) for row in rows]).rowcount
-        )
-    return int(connection.exec_driver_sql(text, rows).rowcount)
+    if plan.names is None:  # SQLite: by position
+        return int(connection.exec_driver_sql(plan.text, rows).rowcount)
+    if plan.copy is not None and len(rows) >= COPY_FROM:
+        return _copy(connection, plan.copy, rows)
+    named = [dict(zip(plan.names, row, strict=True)) for row in rows]
+    return int(connection.exec_driver_sql(plan.text, named).rowcount)
 
 
 def _bound(
@@ -82,14 +86,24 @@ def _bound(
     return rows
 
 
-Plan = tuple[
-    str,
-    Callable[[dict[str, Any]], tuple[Any, ...]],
-    list[tuple[int, Processor, bool]],
-    tuple[str, ...] | None,
-]
+class Plan(NamedTuple):
+    """How one statement's parameter sets go to the driver."""
+
+    text: str
+    #: A parameter set's values in bind order.
+    get: Callable[[dict[str, Any]], tuple[Any, ...]]
+    #: (position, processor, memoize) of the binds whose type processes a value.
+    processed: list[tuple[int, Processor, bool]]
+    #: The binds' names when the driver takes them by name (PostgreSQL); None for SQLite's positions.
+    names: tuple[str, ...] | None
+    #: PostgreSQL, a plain INSERT of values: the same rows as a COPY (the columns in bind order).
+    copy: str | None
+
+
 #: A bind in psycopg's named style, as SQLAlchemy renders it (a cast may follow).
 _NAMED = re.compile(r"%\((\w+)\)s")
+#: An INSERT of nothing but binds (no ON CONFLICT, RETURNING or SELECT): COPY writes the same rows.
+_PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) \(([^)]*)\) VALUES \((?:%\(\w+\)s(?:::[A-Z ]+)?(?:, )?)+\)")
 
 
 @functools.lru_cache(maxsize=256)
@@ -125,4 +139,26 @@ def _plan(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> Pla
         processed.append((at, process, isinstance(compiled.binds[name].type, UTCDateTime | EnumText)))
     getter = operator.itemgetter(*names)
     get = getter if len(names) > 1 else lambda values: (getter(values),)
-    return compiled.string, get, processed, tuple(names) if by_name else None
+    plain = _PLAIN_INSERT.fullmatch(compiled.string) if by_name else None
+    copy = f"COPY {plain[1]} ({plain[2]}) FROM STDIN" if plain else None
+    return Plan(compiled.string, get, processed, tuple(names) if by_name else None, copy)
+
+
+def _copy(connection: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:
+    """``rows`` written with COPY on the connection's psycopg connection, in its transaction; a
+    refusal (a unique key, say) raised as ``Connection.execute`` raises it (``IntegrityError``...).
+    The engine's cursor events see it as a statement (what counts or traces statements still does)."""
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.cursor()
+    events = connection.dispatch
+    try:
+        events.before_cursor_execute(connection, cursor, sql, rows, None, True)
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        events.after_cursor_execute(connection, cursor, sql, rows, None, True)
+    except dbapi.Error as error:
+        raise DBAPIError.instance(sql, None, error, dbapi.Error, dialect=connection.dialect) from error
+    finally:
+        cursor.close()
+    return len(rows)

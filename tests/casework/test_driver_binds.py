@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
-from casework.history.driver_binds import _plan, executemany
+from casework.history.driver_binds import COPY_FROM, _plan, executemany
 from casework.history.event_rows import EVENTS, UPDATE_CASE, insert_of
 from models.types import NaiveDatetimeError
 from sla_engine.kinds import EventKind, Status
@@ -19,8 +19,9 @@ from tests.casework.builders import T0, open_one, register
 PARIS = timezone(timedelta(hours=1))
 
 
-def _events(case_id: str, first_seq: int, policy_version: int) -> list[dict[str, Any]]:
+def _events(case_id: str, first_seq: int, policy_version: int, count: int = 4) -> list[dict[str, Any]]:
     """Rows sharing instants (as a sweep's do), in another zone, with text to escape and nulls."""
+    kinds = [EventKind.NOTE_ADDED, "note_added", EventKind.AT_RISK, EventKind.NOTE_ADDED] * (count // 4 + 1)
     shared = datetime(2026, 3, 2, 10, 30, 0, 123456, tzinfo=PARIS)
     return [
         {
@@ -29,16 +30,14 @@ def _events(case_id: str, first_seq: int, policy_version: int) -> list[dict[str,
             "kind": kind,
             "at": shared if i % 2 else T0 + timedelta(microseconds=i),
             "recorded_at": shared,
-            "actor": 'agent:zoë "q" \'',
-            "data": {"b": [1, 2.5, None], "a": "é\n", "n": None, "i": i},
+            "actor": 'agent:zoë "q" \' \t\n\\ \\N',
+            "data": {"b": [1, 2.5, None], "a": "é\n\t\\ \u0000", "n": None, "i": i},
             "policy_version": policy_version,
             "dedupe_key": None if i % 2 else f"{first_seq}k{i}",
             "prev_hash": "p",
             "hash": "h",
         }
-        for i, kind in enumerate(
-            [EventKind.NOTE_ADDED, "note_added", EventKind.AT_RISK, EventKind.NOTE_ADDED]
-        )
+        for i, kind in enumerate(kinds[:count])
     ]
 
 
@@ -55,15 +54,33 @@ def _stored(engine: Engine, case_id: str, seqs: range) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in rows]
 
 
-def test_rows_bound_for_the_driver_are_stored_byte_for_byte_as_sqlalchemy_stores_them(engine: Engine) -> None:
+@pytest.mark.parametrize("count", [4, COPY_FROM], ids=["executemany", "copy"])
+def test_rows_bound_for_the_driver_are_stored_byte_for_byte_as_sqlalchemy_stores_them(
+    engine: Engine, count: int
+) -> None:
+    """A few rows go as an executemany; from COPY_FROM on, PostgreSQL takes them as a COPY."""
     register(engine)
     case = open_one(engine).case
     with engine.begin() as connection:
-        executemany(connection, insert_of(EVENTS), _events(case.id, 100, case.policy_version))
-        connection.execute(insert(EVENTS), _events(case.id, 200, case.policy_version))
-    ours, theirs = _stored(engine, case.id, range(100, 104)), _stored(engine, case.id, range(200, 204))
-    assert len(ours) == 4 and ours == theirs
-    assert [row[6] for row in ours] == ["k0", None, "k2", None]
+        assert executemany(connection, insert_of(EVENTS), _events(case.id, 100, case.policy_version, count))
+        connection.execute(insert(EVENTS), _events(case.id, 200, case.policy_version, count))
+    ours = _stored(engine, case.id, range(100, 100 + count))
+    assert len(ours) == count and ours == _stored(engine, case.id, range(200, 200 + count))
+    assert [row[6] for row in ours] == [None if i % 2 else f"k{i}" for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [4, COPY_FROM], ids=["executemany", "copy"])
+def test_a_refused_row_is_raised_as_sqlalchemy_raises_it_and_nothing_is_written(
+    engine: Engine, count: int
+) -> None:
+    register(engine)
+    case = open_one(engine).case
+    rows = _events(case.id, 400, case.policy_version, count)
+    rows[-1]["dedupe_key"] = rows[0]["dedupe_key"]
+    with pytest.raises(IntegrityError) as info, engine.begin() as connection:
+        executemany(connection, insert_of(EVENTS), rows)
+    assert "dedupe_key" in str(info.value.orig)  # what the batch writer reads to name the case
+    assert _stored(engine, case.id, range(400, 400 + count)) == []
 
 
 def test_a_compare_and_set_update_counts_the_rows_it_matched(engine: Engine) -> None:
@@ -95,8 +112,9 @@ def test_both_backends_take_the_prepared_values_not_sqlalchemys_per_set_path(eng
     """The sweep's statements are planned for the driver on SQLite (positions) and PostgreSQL (names)."""
     plan = _plan(insert_of(EVENTS), engine.dialect, tuple(_events("c", 1, 1)[0]))
     assert plan is not None
-    text_sql, _, processed, names = plan
-    assert (names is None) == (engine.dialect.name == "sqlite")
+    assert (plan.names is None) == (engine.dialect.name == "sqlite")
+    assert (plan.copy is None) == (engine.dialect.name == "sqlite")
+    processed = plan.processed
     assert len(processed) == 4  # kind, at, recorded_at, data: the columns whose type processes a value
     update = _plan(UPDATE_CASE, engine.dialect, ("_id", "_seen", "status", "version"))
-    assert update is not None and "WHERE" in update[0]
+    assert update is not None and "WHERE" in update.text and update.copy is None
