@@ -34,6 +34,7 @@ from casework.history.event_rows import (
     insert_rows,
 )
 from casework.history.hashchain import GENESIS_HASH, normalize_json, utc_iso
+from casework.history.id_sets import among
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Case, CaseEvent
 from sla_engine.events import EngineEvent
@@ -98,7 +99,10 @@ def last_hashes(session: Session, cases: Sequence[CaseRecord]) -> dict[str, str]
     wanted = {c.id: c.last_seq for c in cases if c.last_seq > 0}
     if not wanted:
         return {}
-    query = select(CaseEvent.case_id, CaseEvent.seq, CaseEvent.hash).where(col(CaseEvent.case_id).in_(wanted))
+    dialect = session.get_bind().dialect.name
+    query = select(CaseEvent.case_id, CaseEvent.seq, CaseEvent.hash).where(
+        among(col(CaseEvent.case_id), wanted, dialect)
+    )
     query = query.where(
         col(CaseEvent.seq) == select(Case.last_seq).where(Case.id == CaseEvent.case_id).scalar_subquery()
     )
