@@ -108,10 +108,9 @@ _PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) \(([^)]*)\) VALUES \((?:%\(\w+\)s
 
 @functools.lru_cache(maxsize=256)
 def _plan(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> Plan | None:
-    """The SQL text, a getter of a parameter set's values in bind order, (position, processor,
-    memoize) of the binds with a processor, and the binds' names when the driver takes them by name
-    (PostgreSQL; None for SQLite's positions); None when the compiled statement needs anything but
-    plain values for ``keys`` (a default to compute, a bind that is not a key, another paramstyle)."""
+    """How ``statement`` with ``keys`` goes to the driver (``Plan``); None when the compiled
+    statement needs anything but plain values for ``keys`` (a default to compute, a bind that is
+    not a key or is used twice, another paramstyle). Compiled once per statement, dialect and keys."""
     if dialect.name not in ("sqlite", "postgresql"):
         return None
     compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
