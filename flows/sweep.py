@@ -2,8 +2,9 @@
 
 The sweep itself is ``flows.sweep_batches.sweep_until_done``: the worker runs the very same function
 outside a flow run while Prefect is unreachable (flows/orchestrator.py). Many cases per flow run,
-one Prefect task per batch of ``batch_size`` (a flow run per case would cost
-~100 ms of orchestration each; measured in docs/worker.md). Each batch commits on its own, so a
+one Prefect task per ``batches_per_task`` batches of ``batch_size`` cases (a flow run per case would
+cost ~100 ms of orchestration each, a task ~11-15 ms; measured in docs/worker.md and
+bench/README.md). Each batch commits on its own, so a
 crash loses at most the batch in flight, which the next sweep redoes; a timer's dedupe key makes it
 impossible to write the same escalation twice. Policies are parsed once per version and cached
 (casework.registry.policy_registry).
@@ -22,17 +23,19 @@ from sqlalchemy import Engine
 from flows.database import engine_for
 from flows.sweep_batches import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_BATCHES_PER_TASK,
     DEFAULT_MAX_BATCHES,
     SweepCounts,
-    sweep_batch,
+    sweep_batches,
     sweep_until_done,
 )
 
 
-@task(name="sweep-batch", cache_policy=NO_CACHE)
-async def sweep_batch_task(engine: Engine, now: datetime, limit: int) -> SweepCounts:
-    """One batch in a worker thread (the database calls are blocking; the event loop stays free)."""
-    return await asyncio.to_thread(sweep_batch, engine, now, limit)
+@task(name="sweep-batches", cache_policy=NO_CACHE)
+async def sweep_batches_task(engine: Engine, now: datetime | None, limit: int, batches: int) -> SweepCounts:
+    """Up to ``batches`` batches, each its own transaction, in a worker thread (the database calls
+    are blocking; the event loop stays free)."""
+    return await asyncio.to_thread(sweep_batches, engine, now, limit, batches)
 
 
 @flow(name="escalation-sweep", log_prints=False)
@@ -41,6 +44,7 @@ async def escalation_sweep(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_batches: int = DEFAULT_MAX_BATCHES,
     now: datetime | None = None,
+    batches_per_task: int = DEFAULT_BATCHES_PER_TASK,
 ) -> dict[str, Any]:
     """Escalate the due cases; returns counts: batches, cases, changed_cases, events, breaches,
     notifications and the lateness of the events written (max and mean, seconds).
@@ -50,8 +54,8 @@ async def escalation_sweep(
     """
     engine = engine_for(database_url)
 
-    async def run_batch(at: datetime, limit: int) -> SweepCounts:
-        return await sweep_batch_task(engine, at, limit)
+    async def run_batches(at: datetime | None, limit: int, batches: int) -> SweepCounts:
+        return await sweep_batches_task(engine, at, limit, batches)
 
-    total = await sweep_until_done(run_batch, batch_size, max_batches, now)
+    total = await sweep_until_done(run_batches, batch_size, max_batches, now, batches_per_task)
     return total.to_dict()

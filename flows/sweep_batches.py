@@ -25,6 +25,10 @@ from models.db import session_scope
 DEFAULT_BATCH_SIZE = 200
 #: A sweep stops after this many batches so one sweep stays short; the worker starts another.
 DEFAULT_MAX_BATCHES = 50
+#: Batches one after another in one Prefect task (each still its own transaction): a task run
+#: costs Prefect ~11-15 ms and a batch of 200 ~150 ms, so one task per batch was 7-10 % of a sweep
+#: (bench/README.md, "2026-12-04 (afternoon)").
+DEFAULT_BATCHES_PER_TASK = 10
 
 
 @dataclass
@@ -101,32 +105,50 @@ def preload_policies(engine: Engine, freeze_heap: bool = False) -> list[str]:
     return problems
 
 
-#: Runs one batch at ``now`` of at most ``limit`` cases: a Prefect task in a flow run, or
-#: :func:`plain_batches` outside one (the worker without Prefect). Both run :func:`sweep_batch`.
-BatchRunner = Callable[[datetime, int], Awaitable[SweepCounts]]
+def sweep_batches(engine: Engine, now: datetime | None, limit: int, batches: int) -> SweepCounts:
+    """Up to ``batches`` batches of ``limit`` cases one after another, each its own transaction
+    (:func:`sweep_batch`, so SQLite's write lock is held for one batch at a time and a crash loses
+    at most the batch in flight), stopping after the first short one. ``now`` None: the wall clock
+    at each batch."""
+    total = SweepCounts()
+    for _ in range(batches):
+        counts = sweep_batch(engine, now or utc_now(), limit)
+        total.add(counts)
+        if counts.cases < limit:
+            break
+    return total
+
+
+#: Runs up to ``batches`` batches of at most ``limit`` cases at ``now`` (None: the wall clock at
+#: each batch), stopping after a short one: a Prefect task in a flow run, or :func:`plain_batches`
+#: outside one (the worker without Prefect). Both run :func:`sweep_batches`.
+BatchRunner = Callable[[datetime | None, int, int], Awaitable[SweepCounts]]
 
 
 def plain_batches(engine: Engine) -> BatchRunner:
-    """Batches outside any flow run, each in a worker thread (the event loop stays free)."""
+    """Batches outside any flow run, in a worker thread (the event loop stays free)."""
 
-    async def run(now: datetime, limit: int) -> SweepCounts:
-        return await asyncio.to_thread(sweep_batch, engine, now, limit)
+    async def run(now: datetime | None, limit: int, batches: int) -> SweepCounts:
+        return await asyncio.to_thread(sweep_batches, engine, now, limit, batches)
 
     return run
 
 
 async def sweep_until_done(
-    run_batch: BatchRunner,
+    run_batches: BatchRunner,
     batch_size: int,
     max_batches: int = DEFAULT_MAX_BATCHES,
     now: datetime | None = None,
+    batches_per_call: int = DEFAULT_BATCHES_PER_TASK,
 ) -> SweepCounts:
-    """The sweep: batches until one comes back short (nothing more is due) or ``max_batches`` ran.
-    The same function whether Prefect orchestrates it or not, so both write the same history."""
+    """The sweep: batches until one comes back short (nothing more is due) or ``max_batches`` ran,
+    ``batches_per_call`` at a time. The same function whether Prefect orchestrates it or not, so
+    both write the same history."""
     total = SweepCounts()
-    for _ in range(max_batches):
-        counts = await run_batch(now or utc_now(), batch_size)
+    while total.batches < max_batches:
+        wanted = min(max(1, batches_per_call), max_batches - total.batches)
+        counts = await run_batches(now, batch_size, wanted)
         total.add(counts)
-        if counts.cases < batch_size:
+        if counts.batches < wanted or counts.cases < counts.batches * batch_size:
             break
     return total

@@ -163,7 +163,11 @@ class Worker:
         how = "flow run"
         if result is None:
             counts = await sweep_until_done(
-                plain_batches(self.engine), self.config.batch_size, self.config.max_batches, fixed_now
+                plain_batches(self.engine),
+                self.config.batch_size,
+                self.config.max_batches,
+                fixed_now,
+                self.config.batches_per_task,
             )
             result, how = counts.to_dict(), "without Prefect"
         self.sweeps += 1
@@ -185,7 +189,10 @@ class Worker:
         from flows.sweep import escalation_sweep
 
         run = escalation_sweep(
-            batch_size=self.config.batch_size, max_batches=self.config.max_batches, now=now
+            batch_size=self.config.batch_size,
+            max_batches=self.config.max_batches,
+            now=now,
+            batches_per_task=self.config.batches_per_task,
         )
         patience = self.config.flow_run_patience
         result = await self.flow_runs.unless_prefect_goes_away(cast(Awaitable[dict[str, Any]], run), patience)

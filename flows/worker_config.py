@@ -13,7 +13,7 @@ from typing import Any
 from casework.settings import Settings, get_settings
 from flows.orchestrator import prefect_api_configured
 from flows.outbox_delivery import DEFAULT_BATCH
-from flows.sweep_batches import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCHES
+from flows.sweep_batches import DEFAULT_BATCH_SIZE, DEFAULT_BATCHES_PER_TASK, DEFAULT_MAX_BATCHES
 from flows.wake_loop import DEFAULT_MAX_IDLE
 from flows.webhooks import DeliveryPolicy
 
@@ -36,6 +36,8 @@ class WorkerConfig:
     worker_id: str = field(default_factory=default_worker_id)
     batch_size: int = DEFAULT_BATCH_SIZE
     max_batches: int = DEFAULT_MAX_BATCHES
+    #: Batches per Prefect task (and per hop to a thread without Prefect), each its own transaction.
+    batches_per_task: int = DEFAULT_BATCHES_PER_TASK
     max_idle: timedelta = DEFAULT_MAX_IDLE
     heartbeat_every: timedelta = timedelta(seconds=5)
     delivery: DeliveryPolicy = DeliveryPolicy()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import col, select
 
-from flows.sweep_batches import SweepCounts, earliest_deadline, sweep_batch
+from flows.sweep_batches import (
+    SweepCounts,
+    earliest_deadline,
+    plain_batches,
+    sweep_batch,
+    sweep_batches,
+    sweep_until_done,
+)
 from models.db import session_scope
 from models.tables import Breach, CaseEvent, Notification
 from sla_engine import cases as engine_cases
@@ -79,3 +87,37 @@ def test_nothing_is_claimed_before_its_deadline(engine: Engine) -> None:
     open_cases(engine, 3, T0)
     assert sweep_batch(engine, T0 + STEP - timedelta(microseconds=1)).cases == 0
     assert sweep_batch(engine, T0 + STEP).events == 3
+
+
+def test_several_batches_in_one_call_commit_one_by_one_and_stop_after_a_short_one(engine: Engine) -> None:
+    register_ladder(engine, STEP)
+    open_cases(engine, 450, T0)
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _connection: commits.append(1))
+
+    counts = sweep_batches(engine, T0 + 3 * STEP, 200, batches=10)
+
+    assert (counts.batches, counts.cases, counts.breaches) == (3, 450, 900)
+    assert len(commits) == 3  # each batch its own transaction: the lock is held one batch at a time
+    assert_exactly_once(engine)
+
+
+def test_a_sweep_asks_for_its_batches_a_few_at_a_time_and_stops_at_max_batches(engine: Engine) -> None:
+    register_ladder(engine, STEP)
+    open_cases(engine, 1_100, T0)
+    asked: list[int] = []
+    plain = plain_batches(engine)
+
+    async def recording(now: datetime | None, limit: int, batches: int) -> SweepCounts:
+        asked.append(batches)
+        return await plain(now, limit, batches)
+
+    at = T0 + 3 * STEP
+    first = asyncio.run(sweep_until_done(recording, 100, max_batches=5, now=at, batches_per_call=2))
+    assert asked == [2, 2, 1] and (first.batches, first.cases) == (5, 500)
+
+    asked.clear()
+    rest = asyncio.run(sweep_until_done(recording, 100, max_batches=50, now=at, batches_per_call=4))
+    assert asked == [4, 4] and (rest.batches, rest.cases) == (7, 600)  # the 7th batch came back empty
+    assert earliest_deadline(engine) == T0 + 4 * STEP
+    assert_exactly_once(engine)
