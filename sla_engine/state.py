@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from sla_engine.frozen import replace
+from sla_engine.instants import iso
 from sla_engine.kinds import ClockStatus, Status, TimerKind
 
 
@@ -141,7 +142,7 @@ class CaseState:
 
 
 def _dt(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else iso(value)
 
 
 def _parse_dt(value: str | None) -> datetime | None:

@@ -15,6 +15,7 @@ from sla_engine.business_time import BusinessCalendar
 from sla_engine.deadlines import not_after_cap, refresh, settle_all
 from sla_engine.events import EngineEvent
 from sla_engine.frozen import replace
+from sla_engine.instants import iso
 from sla_engine.kinds import SYSTEM_ACTOR, EventKind, Status, TimerKind
 from sla_engine.policy_actions import Cause, enter_stage, run_actions
 from sla_engine.state import CaseState, ClockState, Meter
@@ -33,7 +34,7 @@ class TimerLoop(RuntimeError):
 
 
 def _iso(at: datetime) -> str:
-    return at.isoformat()
+    return iso(at)
 
 
 def _cycle_data(clock: ClockState) -> dict[str, object]:

@@ -91,10 +91,12 @@ def apply_due_timers(
         key = (case.policy_id, case.policy_version)
         if key not in policies:  # one registry look-up per policy version per batch, not per case
             policies[key] = policy_registry.get_policy(session, *key)
-        step = engine.advance(*policies[key], state_from_dict(case.state), now)
+        read = state_from_dict(case.state)
+        step = engine.advance(*policies[key], read, now)
         if step.events:
             prev = hashes.get(case.id) if case.last_seq > 0 else GENESIS_HASH
-            planned.append(PlannedChange(case, step.state, step.events, prev or last_hash(session, case)))
+            prev = prev or last_hash(session, case)
+            planned.append(PlannedChange(case, step.state, step.events, prev, read))
         elif case.next_deadline_at != step.state.next_deadline_at:
             # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
             moved.append((case, step.state.next_deadline_at))

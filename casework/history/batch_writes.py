@@ -67,12 +67,16 @@ class PlannedChange(Generic[C]):
     """What the engine decided for one case: its new state and the events that led there.
     ``prev_hash`` is the hash of the case's event ``last_seq`` (``history.last_hashes``). A state of
     None: events that leave the case as it is (deliveries' records); in one batch either every
-    change has a state or none has (one executemany UPDATE sets the same columns on every row)."""
+    change has a state or none has (one executemany UPDATE sets the same columns on every row).
+    ``read``: the state the engine advanced from, as parsed from ``case.state``; a new state that
+    holds that state's very ``attributes`` left them as stored, so they are not normalized again
+    (a JSON round trip per swept case: the engine's timers never change the attributes)."""
 
     case: C
     state: CaseState | None
     events: Sequence[EngineEvent]
     prev_hash: str
+    read: CaseState | None = None
 
 
 def write_changes(session: Session, planned: Sequence[PlannedChange[C]], now: datetime) -> list[Change[C]]:
@@ -124,8 +128,8 @@ def _apply(
     rows = chain_events(case, plan.events, now, plan.prev_hash)
     state: dict[str, Any] = {}
     if plan.state is not None:  # None: a delivery's record, the case as it is
-        # The engine's timers never change the attributes: the state read holds the very same dict.
-        kept = case.attributes if plan.state.attributes is case.state.get("attributes") else None
+        read = plan.read.attributes if plan.read is not None else case.state.get("attributes")
+        kept = case.attributes if plan.state.attributes is read else None
         state = state_columns(plan.state, kept)
     values = {**state, "version": seen + 1, "last_seq": rows[-1].seq}
     before.append((case, {name: getattr(case, name) for name in values}))

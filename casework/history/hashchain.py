@@ -18,7 +18,7 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from models import json_codec
 from models.tables import Case, CaseEvent
+from sla_engine.instants import utc_iso_micro
 
 GENESIS_HASH = "0" * 64
 
@@ -66,7 +67,8 @@ def normalized_with_text(value: Mapping[str, Any]) -> tuple[dict[str, Any], str]
 
 
 def utc_iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    """``value.astimezone(UTC).isoformat(timespec="microseconds")``, as every hash covers it."""
+    return utc_iso_micro(value)
 
 
 def body_of(

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, event, func
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from casework.cases.escalations import apply_due_timers, claim_due_cases
+from casework.cases.escalations import apply_due_timers, claim_due_cases, claim_due_rows
 from casework.errors import CaseNotFound, DuplicateTimedEvent, StaleVersion
 from casework.history.hashchain import verify_chain
 from models.db import session_scope
@@ -123,3 +123,17 @@ def test_an_unknown_case_id_is_reported_and_nothing_is_written(engine: Engine, s
     with pytest.raises(CaseNotFound, match="c_missing"), session_scope(engine) as s:
         apply_due_timers(s, [case_id, "c_missing"], at(130))
     assert _counts(session) == (1, 0, 0)
+
+
+def test_a_swept_case_keeps_its_attributes_as_read_without_encoding_them_again(engine: Engine) -> None:
+    # The timers never change the attributes; the writer keeps the very dict read from the row
+    # (normalizing it again was a JSON round trip per swept case, lost once when the state's parse
+    # stopped sharing the dict).
+    register(engine)
+    case_id = open_one(engine).case.id
+    with session_scope(engine) as s:
+        [row] = claim_due_rows(s, at(130), limit=10)
+        read = row.attributes
+        [change] = apply_due_timers(s, [row], at(130))
+    assert change.case.attributes is read
+    assert _read(engine, case_id).attributes == read
