@@ -89,6 +89,9 @@ class NotificationRow:
     attempts: int
     next_attempt_at: datetime
     created_at: datetime
+    #: None yet. Named so the INSERT gives every column: a column left to its default is fetched
+    #: by SQLAlchemy first, which kept the outbox rows off the prepared path (driver_binds).
+    redeliveries: int = 0
 
 
 def chain_events(

@@ -3,6 +3,7 @@ SQLAlchemy's own, and a value the column types refuse is refused as SQLAlchemy r
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -11,7 +12,15 @@ from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from casework.history.driver_binds import COPY_FROM, _plan, executemany
-from casework.history.event_rows import EVENTS, UPDATE_CASE, insert_of
+from casework.history.event_rows import (
+    BREACHES,
+    EVENTS,
+    NOTIFICATIONS,
+    UPDATE_CASE,
+    BreachRow,
+    NotificationRow,
+    insert_of,
+)
 from models.types import NaiveDatetimeError
 from sla_engine.kinds import EventKind, Status
 from tests.casework.builders import T0, open_one, register
@@ -118,3 +127,8 @@ def test_both_backends_take_the_prepared_values_not_sqlalchemys_per_set_path(eng
     assert len(processed) == 4  # kind, at, recorded_at, data: the columns whose type processes a value
     update = _plan(UPDATE_CASE, engine.dialect, ("_id", "_seen", "status", "version"))
     assert update is not None and "WHERE" in update.text and update.copy is None
+    for table, row in ((BREACHES, BreachRow), (NOTIFICATIONS, NotificationRow)):
+        # Every column given (none left to a default SQLAlchemy would fetch first), so planned too.
+        planned = _plan(insert_of(table), engine.dialect, tuple(f.name for f in fields(row)))
+        assert planned is not None, table.name
+        assert (planned.copy is None) == (engine.dialect.name == "sqlite"), table.name
