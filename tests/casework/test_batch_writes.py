@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, event, func
+from sqlalchemy import Engine, event, func, text
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from casework.cases.escalations import apply_due_timers, claim_due_cases, claim_due_rows
 from casework.errors import CaseNotFound, DuplicateTimedEvent, StaleVersion
 from casework.history.hashchain import verify_chain
+from models import json_codec
 from models.db import session_scope
 from models.tables import Breach, Case, CaseEvent, Notification
 from tests.casework.builders import at, open_one, register
@@ -137,3 +138,32 @@ def test_a_swept_case_keeps_its_attributes_as_read_without_encoding_them_again(e
         [change] = apply_due_timers(s, [row], at(130))
     assert change.case.attributes is read
     assert _read(engine, case_id).attributes == read
+
+
+def test_swept_case_rows_hold_the_bytes_the_columns_types_write(engine: Engine) -> None:
+    # On PostgreSQL the batch's case rows go as one UPDATE joined to arrays (one per column): the
+    # stored text and values must be what the executemany wrote, value for value, null for null.
+    register(engine)
+    case_ids = [open_one(engine, now=at(minute)).case.id for minute in range(3)]
+    with session_scope(engine) as s:
+        changes = apply_due_timers(s, claim_due_rows(s, at(130), limit=10), at(130))
+    assert sorted(c.case.id for c in changes) == sorted(case_ids)
+    with engine.connect() as connection:
+        stored = {
+            row.id: row
+            for row in connection.execute(
+                text("SELECT id, CAST(state AS TEXT) AS state_text, CAST(attributes AS TEXT) AS attrs, "
+                     "status, stage, assignee, resolved_at, version FROM cases")
+            )
+        }  # fmt: skip
+    for change in changes:
+        row = stored[change.case.id]
+        assert row.state_text == json_codec.dumps(change.case.state)
+        assert json_codec.loads(row.attrs) == change.case.attributes
+        assert (row.status, row.stage, row.assignee, row.resolved_at, row.version) == (
+            str(change.case.status),
+            change.case.stage,
+            None,
+            None,
+            2,
+        )
