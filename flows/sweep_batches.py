@@ -27,7 +27,7 @@ DEFAULT_BATCH_SIZE = 200
 DEFAULT_MAX_BATCHES = 50
 #: Batches one after another in one Prefect task (each still its own transaction): a task run
 #: costs Prefect ~11-15 ms and a batch of 200 ~150 ms, so one task per batch was 7-10 % of a sweep
-#: (bench/README.md, "2026-12-04 (afternoon)").
+#: (bench/README.md, "2026-12-04 (sampled)").
 DEFAULT_BATCHES_PER_TASK = 10
 
 

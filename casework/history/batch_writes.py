@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic
 
-from sqlalchemy import ARRAY, Connection, bindparam, func, update
+from sqlalchemy import ARRAY, Connection, Integer, String, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -160,31 +160,37 @@ def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: 
     savepoint.commit()
 
 
+#: The columns of a delivery's record (no new state): the version and the last event's seq.
+_RECORD_ONLY = frozenset({"_id", "_seen", "version", "last_seq"})
+
+
 def _update_cases(connection: Connection, case_params: list[dict[str, Any]]) -> int:
-    """The compare-and-set UPDATE of the case rows; how many matched. On PostgreSQL one UPDATE
-    joined to an array per column (``unnest``), each value processed by its column's type as the
-    executemany would: an executemany there is a statement per case for the server to run, and
-    ~20 µs of psycopg's CPU per case in its pipeline (bench/README.md, "2026-12-04 (afternoon)")."""
-    if connection.dialect.name != "postgresql":
+    """The compare-and-set UPDATE of the case rows; how many matched. On PostgreSQL, records that
+    leave the cases' state as it is (deliveries) are one UPDATE joined to arrays of the values
+    (``unnest``): an executemany there is a statement per case for the server to run."""
+    if connection.dialect.name != "postgresql" or any(p.keys() != _RECORD_ONLY for p in case_params):
         return executemany(connection, UPDATE_CASE, case_params)
-    keys = list(case_params[0])
-    arrays = [
-        bindparam(f"_a{at}", [p[key] for p in case_params], type_=ARRAY(_column_of(key).type))
-        for at, key in enumerate(keys)
-    ]
-    names = [key.lstrip("_") for key in keys]
-    values = func.unnest(*arrays).table_valued(*names).render_derived("planned")
+    arrays = (
+        bindparam(f"_{name}s", [p[key] for p in case_params], type_=ARRAY(type_))
+        for name, key, type_ in _RECORD_COLUMNS
+    )
+    names = (name for name, _, _ in _RECORD_COLUMNS)
+    values = func.unnest(*arrays).table_valued(*names).render_derived("recorded")
     statement = (
         update(CASES)
         .where(CASES.c.id == values.c.id, CASES.c.version == values.c.seen)
-        .values({name: values.c[name] for name in names if name not in ("id", "seen")})
+        .values(version=values.c.version, last_seq=values.c.last_seq)
     )
     return int(connection.execute(statement).rowcount)
 
 
-def _column_of(key: str) -> Any:
-    """The ``cases`` column a parameter key sets or names (``_id``, ``_seen``: the guard's)."""
-    return CASES.c[{"_id": "id", "_seen": "version"}.get(key, key)]
+#: The arrays' names, their parameters' keys, their element types.
+_RECORD_COLUMNS = (
+    ("id", "_id", String()),
+    ("seen", "_seen", Integer()),
+    ("version", "version", Integer()),
+    ("last_seq", "last_seq", Integer()),
+)
 
 
 def _raise_stale(session: Session, params: list[dict[str, Any]]) -> None:
