@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -34,7 +35,7 @@ from casework.history.event_rows import (
     insert_rows,
 )
 from casework.history.hashchain import GENESIS_HASH, normalize_json, utc_iso
-from casework.history.id_sets import among
+from casework.history.id_sets import pairs_among
 from models.kinds import BreachTarget, NotificationStatus
 from models.tables import Case, CaseEvent
 from sla_engine.events import EngineEvent
@@ -95,18 +96,15 @@ def last_hash(session: Session, case: CaseRecord) -> str:
 
 
 def last_hashes(session: Session, cases: Sequence[CaseRecord]) -> dict[str, str]:
-    """``last_hash`` of many cases in one query (cases without events are left out)."""
+    """``last_hash`` of many cases in one query: the hash of each case's event ``last_seq`` as the
+    case was read (the caller holds the cases locked); cases without events are left out."""
     wanted = {c.id: c.last_seq for c in cases if c.last_seq > 0}
     if not wanted:
         return {}
-    dialect = session.get_bind().dialect.name
-    query = select(CaseEvent.case_id, CaseEvent.seq, CaseEvent.hash).where(
-        among(col(CaseEvent.case_id), wanted, dialect)
-    )
-    query = query.where(
-        col(CaseEvent.seq) == select(Case.last_seq).where(Case.id == CaseEvent.case_id).scalar_subquery()
-    )
-    return {cid: h for cid, seq, h in session.exec(query) if wanted.get(cid) == seq}
+    connection = session.connection()
+    pairs = pairs_among(col(CaseEvent.case_id), col(CaseEvent.seq), wanted.items(), connection.dialect.name)
+    query = sa.select(col(CaseEvent.case_id), col(CaseEvent.hash)).where(pairs)
+    return dict(connection.execute(query).tuples().all())
 
 
 def write_case_change(
