@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from casework.errors import ForbiddenTransition, InvalidAction
 from casework.history.case_changes import C, Change
+from casework.history.id_sets import among
 from casework.registry import policy_registry
 from models.kinds import LinkKind
 from models.tables import Case, CaseLink
@@ -32,9 +34,13 @@ def escalate_parents(session: Session, changes: Sequence[Change[C]], now: dateti
     missed = {c.case.id: c.breaches[0] for c in changes if c.breaches}
     if not missed:
         return
-    links = session.exec(
-        select(CaseLink.case_id, CaseLink.other_case_id)
-        .where(col(CaseLink.other_case_id).in_(list(missed)), CaseLink.kind == LinkKind.PARENT_OF)
+    # A sweep's batch asks this for ~200 cases: one Core statement, one text whatever their number
+    # (id_sets.among), not the ORM's per-count IN (3 % of the sweep's CPU on PostgreSQL).
+    connection = session.connection()
+    links = connection.execute(
+        sa.select(col(CaseLink.case_id), col(CaseLink.other_case_id))
+        .where(among(col(CaseLink.other_case_id), missed, connection.dialect.name))
+        .where(col(CaseLink.kind) == LinkKind.PARENT_OF)
         .order_by(col(CaseLink.case_id))
     ).all()
     reasons: dict[str, str] = {}
