@@ -78,7 +78,10 @@ def close_quickly(loop: asyncio.AbstractEventLoop) -> None:
     """Close the worker's loop without waiting on what is left: unlike ``asyncio.run``, which waits
     for every cancelled task, a flow run given up on (its Prefect server gone) would spend seconds
     reporting its crash to that server. Leftovers get ``LEFTOVER_GRACE``; worker threads are not
-    joined (each holds at most one short database call)."""
+    joined: each holds a short database call, or a sweep's task of up to ``batches_per_task``
+    batches (each its own transaction), which goes on to its end unless the process exits first
+    (``lifeline worker`` and ``lifeline serve`` exit at once on a signal: the batch in flight
+    rolls back)."""
     loop.set_exception_handler(lambda _loop, _context: None)  # cancelled flow runs complain: ignored
     leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in leftovers:
