@@ -33,10 +33,6 @@ class TimerLoop(RuntimeError):
     """Timers kept firing without end; the policy is malformed (the lint should have refused it)."""
 
 
-def _iso(at: datetime) -> str:
-    return iso(at)
-
-
 def _cycle_data(clock: ClockState) -> dict[str, object]:
     return {"cycle": clock.cycle} if clock.cycle else {}
 
@@ -47,7 +43,7 @@ def _fire_at_risk(
     """The warning at ``warn_at``: an ``at_risk`` event, then the clock's ``on_warn`` actions."""
     clock = state.clock(name)
     spec = next(c for c in policy.clocks if c.name == name)
-    data = {"clock": name, "due_at": _iso(clock.due_at) if clock.due_at else None, "priority": state.priority}
+    data = {"clock": name, "due_at": iso(clock.due_at) if clock.due_at else None, "priority": state.priority}
     key = clock.key(TimerKind.AT_RISK)
     event = EngineEvent(EventKind.AT_RISK, at, SYSTEM_ACTOR, data | _cycle_data(clock), key)
     state = state.with_clock(replace(clock, warned=True, warn_due_at=None))
@@ -67,7 +63,7 @@ def _fire_clock_breach(
     key = clock.key(TimerKind.BREACHED)
     data: dict[str, object] = {
         "clock": name,
-        "due_at": _iso(at),
+        "due_at": iso(at),
         "priority": state.priority,
         "target": clock.target.total_seconds(),
         "stage": state.stage.id,
@@ -91,10 +87,10 @@ def _fire_escalation(
 ) -> tuple[CaseState, Events]:
     stage = state.stage
     spec = policy.stages[stage.index]
-    key = f"breached:stage:{stage_id}:{_iso(at)}"
+    key = f"breached:stage:{stage_id}:{iso(at)}"
     data = {
         "stage": stage_id,
-        "due_at": _iso(at),
+        "due_at": iso(at),
         "priority": state.priority,
         "target": stage.target.total_seconds() if stage.target else None,
         "queue": state.queue,
@@ -117,7 +113,7 @@ def _fire_repeat(
     stage = state.stage
     spec = policy.stages[stage.index]
     n = stage.repeats + 1
-    key = f"repeat:stage:{stage_id}:{_iso(at)}"
+    key = f"repeat:stage:{stage_id}:{iso(at)}"
     notifies = tuple(a for a in spec.on_enter if a.kind == "notify")
     cause = Cause(f"still in {stage_id} (reminder {n})", key, {"stage": stage_id, "repeat": n})
     state, events = run_actions(policy, calendar, state, notifies, at, cause)
@@ -132,8 +128,8 @@ def _fire_pause_expired(
 ) -> tuple[CaseState, Events]:
     """A ``request_info`` pause ran out: ``pause_expired``, then the case resumes (``in_progress``)
     as if the creator had answered, with every clock and the stage timer running again."""
-    key = f"pause_expired:{_iso(at)}"
-    event = EngineEvent(EventKind.PAUSE_EXPIRED, at, SYSTEM_ACTOR, {"until": _iso(at)}, key)
+    key = f"pause_expired:{iso(at)}"
+    event = EngineEvent(EventKind.PAUSE_EXPIRED, at, SYSTEM_ACTOR, {"until": iso(at)}, key)
     state, more = change_status(
         policy, calendar, state, Status.IN_PROGRESS, at, SYSTEM_ACTOR, str(EventKind.PAUSE_EXPIRED)
     )
