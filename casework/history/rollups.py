@@ -22,11 +22,14 @@ moved to another priority or queue), the roll-ups follow them, never a copy of t
 Concurrency (PostgreSQL, several workers updating the rows of the same day and group): counts are
 added by ``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``, which also locks each row
 until the transaction ends; rows are upserted in key order, so two transactions lock shared rows
-in the same order (no deadlock). The sketches are then read (``SELECT ... FOR UPDATE``, a lock the
-transaction already holds), merged in Python and written back: no other transaction can change
-those rows in between, so no update is lost. The cost is that writers touching the same roll-up
-row queue behind each other's commit, as they already do on a case's row; append-only sketch rows
-merged at read would avoid that but make reads slower until compacted. On SQLite the one writer
+in the same order (no deadlock). A case a transaction will escalate after its writes (a parent of
+a breached child) is locked before them (casework.links.child_breach.lock_parents), so no
+transaction waits for a parent case while holding roll-up rows. The sketches are then read
+(``SELECT ... FOR UPDATE``, a lock the transaction already holds), merged in Python and written
+back: no other transaction can change those rows in between, so no update is lost. The cost is
+that writers touching the same roll-up row queue behind each other's commit, as they already do
+on a case's row; append-only sketch rows merged at read would avoid that but make reads slower
+until compacted. On SQLite the one writer
 holds the database from its first write, so the same steps are safe.
 
 ``rebuild`` (``lifeline reports rebuild``, migration 0011) recomputes every row from the derived

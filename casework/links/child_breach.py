@@ -11,7 +11,7 @@ its request recorded, so the auditor's replay of the parent reproduces it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import suppress
 from datetime import datetime
 
@@ -27,6 +27,30 @@ from models.tables import Case, CaseLink
 
 #: The actor of a parent's escalation caused by a child's breach.
 CHILD_BREACH_ACTOR = "system:child-breach"
+
+
+def lock_parents(session: Session, children: Collection[str]) -> None:
+    """Lock the parents of ``children`` (those whose breach may escalate them), in id order, before
+    the caller writes anything another transaction may need.
+
+    Why: a parent is escalated after the breach's write, which upserts the compliance roll-ups
+    (casework.history.rollups), rows that every case of a day and group shares. Waiting for the
+    parent while holding those rows deadlocked against a transaction that held the parent and then
+    needed the same rows: an agent acting on the parent, or another worker's batch that had
+    claimed it. PostgreSQL broke the cycle after a second by aborting one of them (a 500 to the
+    agent, or a batch redone). Locked first, the wait holds only the caller's own cases, so the
+    other transaction finishes and the caller goes on. SQLite has one writer: nothing to do."""
+    connection = session.connection()
+    if not children or connection.dialect.name != "postgresql":
+        return
+    parents = (
+        sa.select(col(CaseLink.case_id))
+        .where(among(col(CaseLink.other_case_id), children, "postgresql"))
+        .where(col(CaseLink.kind) == LinkKind.PARENT_OF)
+    )
+    connection.execute(
+        sa.select(col(Case.id)).where(col(Case.id).in_(parents)).order_by(col(Case.id)).with_for_update()
+    ).all()
 
 
 def escalate_parents(session: Session, changes: Sequence[Change[C]], now: datetime) -> None:
