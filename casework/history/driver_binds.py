@@ -19,6 +19,12 @@ processors run per value), ~11 % of the sweep's CPU there (bench/README.md, "202
 escalation rows) is sent as a COPY instead: psycopg formats a row for COPY in a quarter of the CPU
 its executemany takes (multi-row VALUES measured no faster than the executemany). Errors surface
 as with ``Connection.execute`` (``IntegrityError`` and so on), a COPY's too.
+
+On SQLite an INSERT of ``ROWS_PER_STATEMENT`` rows or more (an upsert's too: ``ON CONFLICT``
+applies row by row, as in an executemany) goes as INSERTs of that many rows each: one statement
+text, prepared once, stepped once, where the executemany steps the statement, resets it and
+binds again per row. A batch's ~520 events take 7.7 ms so against 8.9-12.4 ms (bench/README.md,
+"2026-12-04 (afternoon)").
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ from models.types import EnumText, UTCDateTime
 Processor = Callable[[Any], Any]
 #: From this many rows a plain INSERT goes to PostgreSQL as a COPY (starting one costs a round trip).
 COPY_FROM = 16
+#: SQLite: a plain INSERT's rows go this many per statement (one ``sqlite3_step`` for them all,
+#: where an executemany steps once per row and takes the GIL back after each).
+ROWS_PER_STATEMENT = 32
 
 
 def executemany(connection: Connection, statement: UpdateBase, params: Sequence[dict[str, Any]]) -> int:
@@ -55,6 +64,8 @@ def executemany(connection: Connection, statement: UpdateBase, params: Sequence[
     except Exception:  # a value the types refuse: let SQLAlchemy raise it as it would (StatementError)
         return int(connection.execute(statement, list(params)).rowcount)
     if plan.names is None:  # SQLite: by position
+        if plan.rows_of is not None and len(rows) >= ROWS_PER_STATEMENT:
+            return _multirow(connection, plan, rows)
         return int(connection.exec_driver_sql(plan.text, rows).rowcount)
     if plan.copy is not None and len(rows) >= COPY_FROM:
         return _copy(connection, plan.copy, rows)
@@ -98,12 +109,19 @@ class Plan(NamedTuple):
     names: tuple[str, ...] | None
     #: PostgreSQL, a plain INSERT of values: the same rows as a COPY (the columns in bind order).
     copy: str | None
+    #: SQLite, an INSERT of one row of positional binds: the text before its ``(?, ...)``, that
+    #: group, and the text after (an ``ON CONFLICT``).
+    rows_of: tuple[str, str, str] | None = None
 
 
 #: A bind in psycopg's named style, as SQLAlchemy renders it (a cast may follow).
 _NAMED = re.compile(r"%\((\w+)\)s")
 #: An INSERT of nothing but binds (no ON CONFLICT, RETURNING or SELECT): COPY writes the same rows.
 _PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) \(([^)]*)\) VALUES \((?:%\(\w+\)s(?:::[A-Z ]+)?(?:, )?)+\)")
+
+
+#: SQLite's INSERT of one row of positional binds (``ON CONFLICT`` may follow: it applies per row).
+_ONE_ROW = re.compile(r"(INSERT INTO \S+ \([^)]*\) VALUES )(\((?:\?(?:, )?)+\))(.*)", re.S)
 
 
 @functools.lru_cache(maxsize=256)
@@ -140,7 +158,26 @@ def _plan(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> Pla
     get = getter if len(names) > 1 else lambda values: (getter(values),)
     plain = _PLAIN_INSERT.fullmatch(compiled.string) if by_name else None
     copy = f"COPY {plain[1]} ({plain[2]}) FROM STDIN" if plain else None
-    return Plan(compiled.string, get, processed, tuple(names) if by_name else None, copy)
+    single = None if by_name else _ONE_ROW.fullmatch(compiled.string)
+    rows_of = (single[1], single[2], single[3]) if single else None
+    return Plan(compiled.string, get, processed, tuple(names) if by_name else None, copy, rows_of)
+
+
+def _multirow(connection: Connection, plan: Plan, rows: list[tuple[Any, ...]]) -> int:
+    """SQLite: ``rows`` as INSERTs of ``ROWS_PER_STATEMENT`` rows each (one text, prepared once),
+    the remainder as an executemany."""
+    assert plan.rows_of is not None
+    before, group, after = plan.rows_of
+    whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
+    text = before + ", ".join([group] * ROWS_PER_STATEMENT) + after
+    flat = [
+        tuple(value for row in rows[at : at + ROWS_PER_STATEMENT] for value in row)
+        for at in range(0, whole, ROWS_PER_STATEMENT)
+    ]
+    connection.exec_driver_sql(text, flat)
+    if whole < len(rows):
+        connection.exec_driver_sql(plan.text, rows[whole:])
+    return len(rows)
 
 
 def _copy(connection: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:

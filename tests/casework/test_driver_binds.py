@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from casework.history.driver_binds import COPY_FROM, _plan, executemany
+from casework.history.clock_outcomes import _blank, upsert_statement
+from casework.history.driver_binds import COPY_FROM, ROWS_PER_STATEMENT, _plan, executemany
 from casework.history.event_rows import (
     BREACHES,
     EVENTS,
@@ -63,11 +64,17 @@ def _stored(engine: Engine, case_id: str, seqs: range) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in rows]
 
 
-@pytest.mark.parametrize("count", [4, COPY_FROM], ids=["executemany", "copy"])
+#: A few rows (an executemany); COPY_FROM (PostgreSQL: a COPY); on SQLite two INSERTs of
+#: ROWS_PER_STATEMENT rows each and an executemany of the rest (PostgreSQL: a COPY).
+COUNTS = pytest.mark.parametrize(
+    "count", [4, COPY_FROM, 2 * ROWS_PER_STATEMENT + 3], ids=["executemany", "copy", "multirow"]
+)
+
+
+@COUNTS
 def test_rows_bound_for_the_driver_are_stored_byte_for_byte_as_sqlalchemy_stores_them(
     engine: Engine, count: int
 ) -> None:
-    """A few rows go as an executemany; from COPY_FROM on, PostgreSQL takes them as a COPY."""
     register(engine)
     case = open_one(engine).case
     with engine.begin() as connection:
@@ -78,7 +85,7 @@ def test_rows_bound_for_the_driver_are_stored_byte_for_byte_as_sqlalchemy_stores
     assert [row[6] for row in ours] == [None if i % 2 else f"k{i}" for i in range(count)]
 
 
-@pytest.mark.parametrize("count", [4, COPY_FROM], ids=["executemany", "copy"])
+@COUNTS
 def test_a_refused_row_is_raised_as_sqlalchemy_raises_it_and_nothing_is_written(
     engine: Engine, count: int
 ) -> None:
@@ -90,6 +97,31 @@ def test_a_refused_row_is_raised_as_sqlalchemy_raises_it_and_nothing_is_written(
         executemany(connection, insert_of(EVENTS), rows)
     assert "dedupe_key" in str(info.value.orig)  # what the batch writer reads to name the case
     assert _stored(engine, case.id, range(400, 400 + count)) == []
+
+
+@pytest.mark.parametrize("count", [13, 2 * ROWS_PER_STATEMENT + 1], ids=["executemany", "multirow"])
+def test_an_upsert_folds_a_key_given_twice_as_one_statement_per_row_would(engine: Engine, count: int) -> None:
+    """Clock outcomes' upsert (ON CONFLICT ... DO UPDATE): a key met again later in the same rows,
+    even within one multi-row INSERT on SQLite, is folded into the row written before it."""
+    register(engine)
+    case = open_one(engine).case
+    group = _blank(case, "")  # the row write_outcomes starts from
+    rows = [group | {"clock": f"c{i % 10}", "missed_cycles": 1 + i} for i in range(count)]
+    rows[-1] |= {"breached": True, "cycles": 7}
+    with engine.begin() as connection:
+        executemany(connection, upsert_statement(engine.dialect.name), rows[:1])
+        executemany(connection, upsert_statement(engine.dialect.name), rows[1:])
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT clock, breached, cycles, missed_cycles FROM clock_outcomes WHERE case_id = :id"),
+            {"id": case.id},
+        )
+        folded = {row[0]: tuple(row[1:]) for row in stored}
+    last = (count - 1) % 10  # its last row breached, with 7 cycles
+    assert folded == {
+        f"c{k}": (k == last, 7 if k == last else 0, sum(1 + i for i in range(k, count, 10)))
+        for k in range(10)
+    }
 
 
 def test_a_compare_and_set_update_counts_the_rows_it_matched(engine: Engine) -> None:
