@@ -2,7 +2,7 @@
 versions of the code on a host whose neighbours move wall-clock times by a third.
 
 On the sweep benchmark's database (built by ``python -m bench.sweep``), without Prefect: every due
-case is swept with ``flows.sweep_batches.sweep_batch`` (what the flow's task runs) ``--rounds``
+case is swept with ``flows.sweep_batches.sweep_batches`` (what the flow's task runs) ``--rounds``
 times, the database restored to its snapshot after each; the floor (the same writes in raw SQL,
 ``bench.sweep.floor``) runs once, after the first round. Each round's CPU seconds of this process
 are a figure against the floor's CPU; the wall seconds are printed too. To compare two commits,
@@ -30,7 +30,7 @@ def rounds_on(url: str, rounds: int, batch_size: int) -> None:
     floor_cpu = floor_wall = 0.0
     try:
         for done in range(rounds):
-            wall, cpu, cases = sweep_plain(url, batch_size, lambda sweep: sweep())
+            wall, cpu, cases = sweep_plain(url, batch_size, lambda sweep: sweep(), as_tasks=True)
             if done == 0:
                 writes = snapshot.written(engine)
                 snapshot.restore(engine)

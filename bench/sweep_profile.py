@@ -23,7 +23,13 @@ from bench.common import backends, note, parser
 from bench.prefect_server import shared_prefect
 from bench.sweep import FULL, QUICK, Snapshot, dataset, floor, run_flow
 from bench.templates import SWEEP_NOW
-from flows.sweep_batches import DEFAULT_BATCH_SIZE, preload_policies, sweep_batch
+from flows.sweep_batches import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BATCHES_PER_TASK,
+    preload_policies,
+    sweep_batch,
+    sweep_batches,
+)
 from models.db import make_engine
 
 #: The parts of a batch: (label, module path suffix, function name) whose cumulative time counts.
@@ -65,19 +71,27 @@ def breakdown(stats: pstats.Stats) -> dict[str, float]:
 
 
 def sweep_plain(
-    url: str, batch_size: int, run: Callable[[Callable[[], None]], None]
+    url: str, batch_size: int, run: Callable[[Callable[[], None]], None], as_tasks: bool = False
 ) -> tuple[float, float, int]:
     """Sweep every due case with plain batches inside ``run``; returns (seconds, CPU seconds of
-    this process, cases). On a shared host the CPU time is the steadier figure."""
+    this process, cases). On a shared host the CPU time is the steadier figure. ``as_tasks``: as
+    the flow's tasks run them (``sweep_batches``: on PostgreSQL two batches at a time, in threads
+    cProfile does not see); otherwise one ``sweep_batch`` after another in this thread."""
     engine = make_engine(url)
     preload_policies(engine, freeze_heap=True)
     counts = {"cases": 0}
 
     def loop() -> None:
         while True:
-            done = sweep_batch(engine, SWEEP_NOW, batch_size).cases
-            counts["cases"] += done
-            if done < batch_size:
+            if as_tasks:
+                done = sweep_batches(engine, SWEEP_NOW, batch_size, DEFAULT_BATCHES_PER_TASK)
+                counts["cases"] += done.cases
+                if done.cases < done.batches * batch_size or done.batches < DEFAULT_BATCHES_PER_TASK:
+                    return
+                continue
+            cases = sweep_batch(engine, SWEEP_NOW, batch_size).cases
+            counts["cases"] += cases
+            if cases < batch_size:
                 return
 
     start, cpu = time.perf_counter(), time.process_time()
