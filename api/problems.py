@@ -52,6 +52,7 @@ from casework.errors import (
     UnknownName,
     UnknownQueue,
 )
+from models.db import TransactionConflict
 from sla_engine.kinds import ActionName
 from sla_engine.simulation import SimulationInputError
 
@@ -209,6 +210,9 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Problem]] = {
     ),
     DuplicateTimedEvent: lambda _: Problem(
         409, "conflict", "Concurrent change", "the escalation worker changed the case at the same time; retry"
+    ),
+    TransactionConflict: lambda e: Problem(
+        409, "conflict", "Concurrent change", str(e), headers={"Retry-After": "1"}
     ),
 }
 

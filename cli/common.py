@@ -32,7 +32,7 @@ from casework.errors import (
     UnknownName,
 )
 from casework.settings import get_settings
-from models.db import make_engine
+from models.db import TransactionConflict, make_engine
 from models.migrate import SchemaError, current_revision, ensure_schema_current, upgrade
 from policies.diagnostics import PolicyError
 from sla_engine.agent_actions import InvalidAction
@@ -50,6 +50,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     StaleVersion: 75,
     DuplicateTimedEvent: 75,
     IdempotencyRace: 75,
+    TransactionConflict: 75,
     StoredPolicyUnreadable: 1,
     UnknownName: 2,
     QueuesFileUnreadable: 1,

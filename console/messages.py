@@ -20,6 +20,7 @@ from casework.errors import (
     StaleVersion,
     UnknownName,
 )
+from models.db import TransactionConflict
 from sla_engine.simulation import SimulationInputError
 
 CONSOLE_MESSAGES: dict[type[Exception], Callable[[Any], tuple[int, str]]] = {
@@ -30,6 +31,10 @@ CONSOLE_MESSAGES: dict[type[Exception], Callable[[Any], tuple[int, str]]] = {
     PolicyNotRegistered: lambda e: (404, str(e)),
     PolicyRetired: lambda e: (409, f"Policy {e.policy_id} is retired: no new case opens under it."),
     DuplicateTimedEvent: lambda _e: (409, "The escalation worker changed the case at that moment; retry."),
+    TransactionConflict: lambda _e: (
+        409,
+        "Another change to these cases was being saved at that moment; retry.",
+    ),
     InvalidCursor: lambda _e: (400, "This page link is no longer valid; start again from the first page."),
     SimulationInputError: lambda e: (422, f"{e.pointer or '/'}: {e.message}"),
     UnknownName: lambda e: (422, f"Not applied: {e}."),

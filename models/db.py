@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from models import json_codec
@@ -31,6 +32,28 @@ _NO_BEGIN_OPTION = "lifeline_no_begin"
 _JSON_CODEC: dict[str, Any] = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class TransactionConflict(Exception):
+    """The database aborted a transaction because of a concurrent one; nothing of it was written,
+    and it may succeed if run again. Raised by ``session_scope``; the API answers 409, the command
+    line exits 75, the console says to retry."""
+
+    #: PostgreSQL's SQLSTATEs for it, and what each says.
+    SQLSTATES = {
+        "40P01": "a deadlock with a concurrent transaction",
+        "40001": "a serialization failure against a concurrent transaction",
+        "55P03": "a lock held by a concurrent transaction",
+    }
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the database refused the change because of {reason}; nothing was written, retry")
+
+    @classmethod
+    def of(cls, error: DBAPIError) -> TransactionConflict | None:
+        """The conflict ``error`` is, if it is one."""
+        reason = cls.SQLSTATES.get(getattr(error.orig, "sqlstate", None) or "")
+        return None if reason is None else cls(reason)
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -123,12 +146,22 @@ def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     ``write=True`` (the default) is for any block that may write: on SQLite it starts with BEGIN
     IMMEDIATE (see module docstring). Pass ``write=False`` for read-only blocks so they never wait
     for a writer. Objects stay readable after the commit (``expire_on_commit=False``).
+
+    A transaction PostgreSQL aborts because of a concurrent one (a deadlock, a serialization
+    failure, a lock it would not wait for) is raised as ``TransactionConflict``: nothing of it was
+    written, and running it again is the remedy (the error tables say so to the user).
     """
     bind = write_bind(engine) if write else engine
     with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
+        except DBAPIError as error:
+            session.rollback()
+            conflict = TransactionConflict.of(error)
+            if conflict is None:
+                raise
+            raise conflict from error
         except BaseException:
             session.rollback()
             raise

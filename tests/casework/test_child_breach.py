@@ -4,12 +4,11 @@ transaction, once however many children breached; a parent at its last stage sta
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from casework.cases.escalations import apply_due_timers, claim_due_cases
 from casework.links.linking import open_child
@@ -18,6 +17,7 @@ from models.db import session_scope
 from models.tables import Case
 from tests.casework.builders import CREATOR, T0, register
 from tests.engine.builders import make_policy
+from tests.lock_waits import wait_for_a_lock_wait
 
 WAVE = replace(make_policy(), id="partner-wave", incident_type="partner_wave", on_child_breach="escalate")
 
@@ -104,7 +104,7 @@ def test_an_agent_acting_on_a_parent_while_a_child_breach_escalates_it_waits_ins
     with session_scope(engine) as agent:
         agent.get(Case, parent.case.id, with_for_update=True)  # an agent's action on the parent, begun
         sweeper.start()
-        _wait_for_a_lock_wait(engine)
+        wait_for_a_lock_wait(engine)
         apply_action(agent, sibling.id, "acknowledge", {}, "agent:bo", sweep_at)
     sweeper.join(timeout=30)
 
@@ -112,16 +112,3 @@ def test_an_agent_acting_on_a_parent_while_a_child_breach_escalates_it_waits_ins
     with session_scope(engine, write=False) as session:
         assert get_case(session, parent.case.id).stage == "security"  # escalated by the child's breach
         assert get_case(session, sibling.id).status == "acknowledged"
-
-
-def _wait_for_a_lock_wait(engine: Engine, patience: float = 20.0) -> None:
-    """Until a session of this database waits for a row lock (the sweep, for the parent)."""
-    deadline = time.monotonic() + patience
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    with engine.connect() as connection:
-        while connection.execute(query).scalar_one() == 0:
-            assert time.monotonic() < deadline, "the sweep never waited for the parent"
-            time.sleep(0.01)

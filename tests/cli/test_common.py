@@ -13,6 +13,7 @@ from casework.errors import (
     StoredPolicyUnreadable,
 )
 from cli.common import domain_errors, exit_code_of, fail, open_database
+from models.db import TransactionConflict
 from models.migrate import SchemaBehind
 from sla_engine.kinds import ActionName, Status
 from sla_engine.transitions import ForbiddenTransition
@@ -27,6 +28,7 @@ from sla_engine.transitions import ForbiddenTransition
         (SchemaBehind("behind"), 2),
         (StaleVersion("cs_1", 1, 2), 75),
         (DuplicateTimedEvent("cs_1"), 75),
+        (TransactionConflict("a deadlock with a concurrent transaction"), 75),
         (StoredPolicyUnreadable("calendar gone"), 1),
         (KeyError("x"), None),
     ],
