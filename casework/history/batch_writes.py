@@ -43,7 +43,7 @@ from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.case_changes import C, Change, consequences, state_columns
 from casework.history.case_rows import CaseRecord, set_values
 from casework.history.clock_outcomes import write_outcomes
-from casework.history.driver_binds import executemany
+from casework.history.driver_binds import executemany, update_many
 from casework.history.event_rows import (
     BREACHES,
     CASES,
@@ -169,7 +169,7 @@ def _update_cases(connection: Connection, case_params: list[dict[str, Any]]) -> 
     leave the cases' state as it is (deliveries) are one UPDATE joined to arrays of the values
     (``unnest``): an executemany there is a statement per case for the server to run."""
     if connection.dialect.name != "postgresql" or any(p.keys() != _RECORD_ONLY for p in case_params):
-        return executemany(connection, UPDATE_CASE, case_params)
+        return update_many(connection, UPDATE_CASE, case_params)  # on SQLite, joined to VALUES
     arrays = (
         bindparam(f"_{name}s", [p[key] for p in case_params], type_=ARRAY(type_))
         for name, key, type_ in _RECORD_COLUMNS

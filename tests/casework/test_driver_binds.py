@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from casework.history import driver_binds
 from casework.history.clock_outcomes import _blank, upsert_statement
-from casework.history.driver_binds import COPY_FROM, ROWS_PER_STATEMENT, _plan, executemany
+from casework.history.driver_binds import COPY_FROM, ROWS_PER_STATEMENT, _joined_update, _plan, executemany
 from casework.history.event_rows import (
     BREACHES,
     EVENTS,
@@ -138,6 +139,45 @@ def test_a_compare_and_set_update_counts_the_rows_it_matched(engine: Engine) -> 
         assert tuple(stored.one()) == ("acknowledged", case.version + 1)
 
 
+def test_a_joined_update_stores_what_sqlalchemy_stores_and_counts_the_rows_it_matched(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """update_many: on SQLite one UPDATE joined to the sets' VALUES (here two sets per statement),
+    elsewhere an executemany; either way the stored bytes are SQLAlchemy's own, and a set whose
+    version does not match changes nothing and is not counted."""
+    monkeypatch.setattr(driver_binds, "ROWS_PER_UPDATE", 2)
+    register(engine)
+    cases = [open_one(engine, now=T0 + timedelta(minutes=i)).case for i in range(5)]
+    due = datetime(2026, 3, 2, 12, 30, 0, 250, tzinfo=PARIS)
+
+    def values(case: Any, seen: int) -> dict[str, Any]:
+        state = {"note": 'é "q" \\ \u0000', "n": [1, 2.5, None]}
+        return {
+            "_id": case.id,
+            "_seen": seen,
+            "status": Status.ACKNOWLEDGED,
+            "next_deadline_at": due,
+            "state": state,
+            "version": seen + 1,
+        }
+
+    read = text("SELECT status, next_deadline_at, state, version FROM cases WHERE id = :id")
+
+    def stored() -> dict[str, tuple[Any, ...]]:
+        with engine.connect() as connection:
+            return {c.id: tuple(connection.execute(read, {"id": c.id}).one()) for c in cases}
+
+    before = stored()
+    ours = [values(cases[0], cases[0].version), values(cases[1], 99), values(cases[2], cases[2].version)]
+    with engine.begin() as connection:
+        assert driver_binds.update_many(connection, UPDATE_CASE, ours) == 2
+        connection.execute(UPDATE_CASE, [values(cases[3], cases[3].version)])
+    after = stored()
+    assert after[cases[0].id] == after[cases[2].id] == after[cases[3].id] != before[cases[0].id]
+    assert after[cases[0].id][3] == cases[0].version + 1
+    assert after[cases[1].id] == before[cases[1].id]  # the stale set left its case as it was
+
+
 def test_a_naive_datetime_is_refused_as_sqlalchemy_refuses_it(engine: Engine) -> None:
     register(engine)
     case = open_one(engine).case
@@ -159,6 +199,9 @@ def test_both_backends_take_the_prepared_values_not_sqlalchemys_per_set_path(eng
     assert len(processed) == 4  # kind, at, recorded_at, data: the columns whose type processes a value
     update = _plan(UPDATE_CASE, engine.dialect, ("_id", "_seen", "status", "version"))
     assert update is not None and "WHERE" in update.text and update.copy is None
+    # SQLite joins the case rows' UPDATE to their VALUES (update_many): the statement fits that form.
+    joined = _joined_update(UPDATE_CASE, engine.dialect, ("_id", "_seen", "status", "version"))
+    assert (joined is not None) == (engine.dialect.name == "sqlite")
     for table, row in ((BREACHES, BreachRow), (NOTIFICATIONS, NotificationRow)):
         # Every column given (none left to a default SQLAlchemy would fetch first), so planned too.
         planned = _plan(insert_of(table), engine.dialect, tuple(f.name for f in fields(row)))
