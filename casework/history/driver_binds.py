@@ -50,6 +50,8 @@ COPY_FROM = 16
 #: SQLite: a plain INSERT's rows go this many per statement (one ``sqlite3_step`` for them all,
 #: where an executemany steps once per row and takes the GIL back after each).
 ROWS_PER_STATEMENT = 32
+#: A multi-row statement's text: before its VALUES groups, one group, after them.
+Joined = tuple[str, str, str]
 
 
 def executemany(connection: Connection, statement: UpdateBase, params: Sequence[dict[str, Any]]) -> int:
@@ -112,7 +114,7 @@ class Plan(NamedTuple):
     copy: str | None
     #: SQLite, an INSERT of one row of positional binds: the text before its ``(?, ...)``, that
     #: group, and the text after (an ``ON CONFLICT``).
-    rows_of: tuple[str, str, str] | None = None
+    rows_of: Joined | None = None
 
 
 #: A bind in psycopg's named style, as SQLAlchemy renders it (a cast may follow).
@@ -170,10 +172,10 @@ def update_many(connection: Connection, statement: UpdateBase, params: Sequence[
     On SQLite (3.33 or later) an ``UPDATE t SET a=?, ... WHERE t.x = ? AND ...`` of plain binds
     goes as one statement per ``ROWS_PER_UPDATE`` sets: ``WITH v(...) AS (VALUES (...), ...)
     UPDATE t SET a = v.a, ... FROM v WHERE t.x = v.x AND ...``, each row found by the same index.
-    An executemany steps, resets and binds the statement again per set, the sweep's 200 case rows
-    a batch (bench/README.md, "2026-12-04 (afternoon)": the plain sweep 4.75-5.15 s against
-    5.13-5.68 s). ``SELECT changes()`` then says how many rows matched (sqlite3 gives no rowcount
-    for a statement that begins with WITH)."""
+    An executemany steps, resets and binds the statement again per set, the sweep's ~200 case rows
+    a batch; with the 32-row INSERTs this cut the plain sweep's CPU by 24 % (bench/README.md,
+    "2026-12-04 (afternoon)"). ``SELECT changes()`` then says how many rows matched (sqlite3 gives
+    no rowcount for a statement that begins with WITH)."""
     if not params:
         return 0
     joined = _joined_update(statement, connection.dialect, tuple(params[0])) if len(params) > 1 else None
@@ -194,8 +196,6 @@ def update_many(connection: Connection, statement: UpdateBase, params: Sequence[
     return matched
 
 
-#: A joined UPDATE's text before its VALUES groups, one group, the text after.
-Joined = tuple[str, str, str]
 #: SQLite: an UPDATE of plain binds, as SQLAlchemy compiles it for SQLite.
 _PLAIN_UPDATE = re.compile(r"UPDATE (\w+) SET ((?:\w+=\?(?:, )?)+) WHERE ((?:\w+\.\w+ = \?(?: AND )?)+)")
 #: Sets per joined UPDATE: SQLite takes at most 32,766 binds in a statement.
@@ -203,9 +203,7 @@ ROWS_PER_UPDATE = 500
 
 
 @functools.lru_cache(maxsize=64)
-def _joined_update(
-    statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]
-) -> tuple[str, str, str] | None:
+def _joined_update(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> Joined | None:
     """SQLite's joined form of ``statement`` for ``keys``: the text before the VALUES groups, one
     group, the text after. None where it does not apply (another database, an older SQLite, an
     UPDATE that is not plain binds)."""

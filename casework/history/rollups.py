@@ -29,8 +29,8 @@ transaction waits for a parent case while holding roll-up rows. The sketches are
 back: no other transaction can change those rows in between, so no update is lost. The cost is
 that writers touching the same roll-up row queue behind each other's commit, as they already do
 on a case's row; append-only sketch rows merged at read would avoid that but make reads slower
-until compacted. On SQLite the one writer
-holds the database from its first write, so the same steps are safe.
+until compacted. On SQLite the one writer holds the database from its first write, so the same
+steps are safe.
 
 ``rebuild`` (``lifeline reports rebuild``, migration 0011) recomputes every row from the derived
 tables, the same sums.
