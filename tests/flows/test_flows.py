@@ -83,8 +83,9 @@ def test_one_sweep_flow_run_escalates_hundreds_of_cases_in_batch_tasks(engine: E
     state: State[dict[str, Any]] = asyncio.run(cast("Coroutine[Any, Any, State[dict[str, Any]]]", run))
     result = state.result()
 
-    assert {k: result[k] for k in ("batches", "cases", "changed_cases", "breaches", "notifications")} == {
-        "batches": 3,
+    # On PostgreSQL two lanes claiming the last 50 together may split them (SKIP LOCKED): 3 or 4.
+    assert result["batches"] == 3 or (db_url.startswith("postgresql") and result["batches"] == 4)
+    assert {k: result[k] for k in ("cases", "changed_cases", "breaches", "notifications")} == {
         "cases": 450,
         "changed_cases": 450,
         "breaches": 900,

@@ -99,12 +99,12 @@ def test_several_batches_in_one_call_commit_one_by_one_and_stop_after_a_short_on
 
     counts = sweep_batches(engine, T0 + 3 * STEP, 200, batches=10)
 
-    assert (counts.batches, counts.cases, counts.breaches) == (3, 450, 900)
+    assert (counts.cases, counts.breaches) == (450, 900)
     if engine.dialect.name == "sqlite":  # each batch its own transaction: the lock is held one at a time
-        assert len(commits) == 3
-    else:  # two at a time (POSTGRES_LANES): a lane claiming while the other holds the last 50 finds
-        # nothing (its transaction commits; it is not counted as a batch)
-        assert len(commits) in (3, 4)
+        assert counts.batches == len(commits) == 3
+    else:  # two at a time (POSTGRES_LANES): two lanes claiming the last 50 together may split them
+        # (SKIP LOCKED) or one may find none (its transaction commits; it is not counted as a batch)
+        assert counts.batches in (3, 4) and len(commits) in (3, 4) and counts.batches <= len(commits)
     assert_exactly_once(engine)
 
 
