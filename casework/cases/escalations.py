@@ -27,13 +27,12 @@ from casework.history.batch_writes import PlannedChange, move_deadlines, write_c
 from casework.history.case_changes import Change, last_hash, last_hashes
 from casework.history.case_rows import COLUMNS, CaseRecord, CaseRow
 from casework.history.hashchain import GENESIS_HASH
-from casework.links.child_breach import escalate_parents, lock_parents
+from casework.links.child_breach import breached, escalate_parents, lock_parents
 from casework.registry import policy_registry
 from models.tables import Case
 from policies.model import Policy
 from sla_engine import cases as engine
 from sla_engine.business_time import BusinessCalendar
-from sla_engine.kinds import EventKind
 from sla_engine.state import state_from_dict
 
 #: A SELECT of the ORM's ``Case`` objects or of the columns.
@@ -102,7 +101,7 @@ def apply_due_timers(
             # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
             moved.append((case, step.state.next_deadline_at))
     # Before anything shared is written: a child's breach may escalate its parent (below).
-    lock_parents(session, [p.case.id for p in planned if any(e.kind is EventKind.BREACHED for e in p.events)])
+    lock_parents(session, [p.case.id for p in planned if breached(p.events)])
     move_deadlines(session, moved)
     changes = write_changes(session, planned, now)
     escalate_parents(session, changes, now)  # a child's breach may escalate its parent

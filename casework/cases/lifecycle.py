@@ -28,13 +28,13 @@ from casework.history.case_changes import CaseChange, copy_state, write_case_cha
 from casework.history.event_rows import chain_events
 from casework.history.hashchain import GENESIS_HASH
 from casework.links import hooks
-from casework.links.child_breach import lock_parents
+from casework.links.child_breach import breached, lock_parents
 from casework.registry import policy_registry
 from casework.settings import get_settings
 from models.tables import Case
 from sla_engine import cases as engine
 from sla_engine.events import AgentAction
-from sla_engine.kinds import ActionName, EventKind, Status
+from sla_engine.kinds import ActionName, Status
 from sla_engine.state import state_from_dict
 
 
@@ -176,7 +176,7 @@ def apply_action(
     step = engine.apply_action(policy, calendar, state, AgentAction(name, at, actor, dict(args)))
     if name is ActionName.UPDATE_ATTRIBUTES:
         limits.check_attributes(step.state.attributes)  # the merged whole, e.g. its size
-    if any(event.kind is EventKind.BREACHED for event in step.events):
+    if breached(step.events):
         lock_parents(session, [case.id])  # before the roll-ups are written (child_breach.lock_parents)
     change = write_case_change(session, case, step.state, step.events, now, expected_version)
     hooks.after_action(session, change, name, args, actor, now)

@@ -186,12 +186,10 @@ def update_many(connection: Connection, statement: UpdateBase, params: Sequence[
         rows = _bound(params, plan.get, plan.processed)
     except Exception:  # a value the types refuse: let SQLAlchemy raise it as it would (StatementError)
         return int(connection.execute(statement, list(params)).rowcount)
-    before, group, after = joined
     matched = 0
     for at in range(0, len(rows), ROWS_PER_UPDATE):
         chunk = rows[at : at + ROWS_PER_UPDATE]
-        text = before + ", ".join([group] * len(chunk)) + after
-        connection.exec_driver_sql(text, tuple(value for row in chunk for value in row))
+        connection.exec_driver_sql(_text_of(joined, len(chunk)), _flat(chunk))
         matched += int(connection.exec_driver_sql("SELECT changes()").scalar_one())
     return matched
 
@@ -233,17 +231,23 @@ def _multirow(connection: Connection, plan: Plan, rows: list[tuple[Any, ...]]) -
     """SQLite: ``rows`` as INSERTs of ``ROWS_PER_STATEMENT`` rows each (one text, prepared once),
     the remainder as an executemany."""
     assert plan.rows_of is not None
-    before, group, after = plan.rows_of
     whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
-    text = before + ", ".join([group] * ROWS_PER_STATEMENT) + after
-    flat = [
-        tuple(value for row in rows[at : at + ROWS_PER_STATEMENT] for value in row)
-        for at in range(0, whole, ROWS_PER_STATEMENT)
-    ]
-    connection.exec_driver_sql(text, flat)
+    flat = [_flat(rows[at : at + ROWS_PER_STATEMENT]) for at in range(0, whole, ROWS_PER_STATEMENT)]
+    connection.exec_driver_sql(_text_of(plan.rows_of, ROWS_PER_STATEMENT), flat)
     if whole < len(rows):
         connection.exec_driver_sql(plan.text, rows[whole:])
     return len(rows)
+
+
+def _text_of(joined: Joined, count: int) -> str:
+    """A multi-row statement's text for ``count`` rows."""
+    before, group, after = joined
+    return before + ", ".join([group] * count) + after
+
+
+def _flat(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The values of ``rows`` one after another: a multi-row statement's parameters."""
+    return tuple(value for row in rows for value in row)
 
 
 def _copy(connection: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:

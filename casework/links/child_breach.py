@@ -11,11 +11,12 @@ its request recorded, so the auditor's replay of the parent reproduces it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from casework.errors import ForbiddenTransition, InvalidAction
@@ -24,9 +25,16 @@ from casework.history.id_sets import among
 from casework.registry import policy_registry
 from models.kinds import LinkKind
 from models.tables import Case, CaseLink
+from sla_engine.events import EngineEvent
+from sla_engine.kinds import EventKind
 
 #: The actor of a parent's escalation caused by a child's breach.
 CHILD_BREACH_ACTOR = "system:child-breach"
+
+
+def breached(events: Iterable[EngineEvent]) -> bool:
+    """Whether ``events`` hold a breach: a change that may escalate its case's parents."""
+    return any(event.kind is EventKind.BREACHED for event in events)
 
 
 def lock_parents(session: Session, children: Collection[str]) -> None:
@@ -37,20 +45,24 @@ def lock_parents(session: Session, children: Collection[str]) -> None:
     (casework.history.rollups), rows that every case of a day and group shares. Waiting for the
     parent while holding those rows deadlocked against a transaction that held the parent and then
     needed the same rows: an agent acting on the parent, or another worker's batch that had
-    claimed it. PostgreSQL broke the cycle after a second by aborting one of them (a 500 to the
-    agent, or a batch redone). Locked first, the wait holds only the caller's own cases, so the
-    other transaction finishes and the caller goes on. SQLite has one writer: nothing to do."""
+    claimed it. PostgreSQL broke the cycle after a second by aborting one of them (the agent's
+    request refused, or a batch redone). Locked first, the wait holds only the caller's own cases,
+    so the other transaction finishes and the caller goes on. SQLite has one writer: nothing to do."""
     connection = session.connection()
     if not children or connection.dialect.name != "postgresql":
         return
-    parents = (
-        sa.select(col(CaseLink.case_id))
-        .where(among(col(CaseLink.other_case_id), children, "postgresql"))
-        .where(col(CaseLink.kind) == LinkKind.PARENT_OF)
-    )
+    parents = sa.select(col(CaseLink.case_id)).where(_parent_links(children, "postgresql"))
     connection.execute(
         sa.select(col(Case.id)).where(col(Case.id).in_(parents)).order_by(col(Case.id)).with_for_update()
     ).all()
+
+
+def _parent_links(children: Collection[str], dialect: str) -> ColumnElement[bool]:
+    """The ``case_links`` rows that are parent links of ``children``: one text whatever their
+    number (id_sets.among), not the ORM's per-count IN (3 % of the sweep's CPU on PostgreSQL)."""
+    return sa.and_(
+        among(col(CaseLink.other_case_id), children, dialect), col(CaseLink.kind) == LinkKind.PARENT_OF
+    )
 
 
 def escalate_parents(session: Session, changes: Sequence[Change[C]], now: datetime) -> None:
@@ -58,13 +70,10 @@ def escalate_parents(session: Session, changes: Sequence[Change[C]], now: dateti
     missed = {c.case.id: c.breaches[0] for c in changes if c.breaches}
     if not missed:
         return
-    # A sweep's batch asks this for ~200 cases: one Core statement, one text whatever their number
-    # (id_sets.among), not the ORM's per-count IN (3 % of the sweep's CPU on PostgreSQL).
     connection = session.connection()
     links = connection.execute(
         sa.select(col(CaseLink.case_id), col(CaseLink.other_case_id))
-        .where(among(col(CaseLink.other_case_id), missed, connection.dialect.name))
-        .where(col(CaseLink.kind) == LinkKind.PARENT_OF)
+        .where(_parent_links(missed.keys(), connection.dialect.name))
         .order_by(col(CaseLink.case_id))
     ).all()
     reasons: dict[str, str] = {}
