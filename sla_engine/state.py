@@ -9,6 +9,7 @@ still exactly what a replay gives.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -268,6 +269,24 @@ def state_from_dict(d: Mapping[str, Any]) -> CaseState:
         return msgspec.convert(d, CaseState, strict=False)
     except msgspec.ValidationError:
         return _state_from_fields(d)
+
+
+_DECODE_STATE = msgspec.json.Decoder(CaseState, strict=False).decode
+
+
+def state_from_json(text: str | bytes) -> CaseState:
+    """``state_from_dict`` of the stored JSON ``text``, decoded straight into the state.
+
+    The sweep reads every due case's state as text and advances it: msgspec's typed decoder builds
+    the state in one pass in C, where parsing a dict first and converting it took twice as long
+    (1.4 against 3.2 ms for a batch of 200 stored states, bench/README.md "2026-12-04 (evening)").
+    A text the decoder refuses (a ``NaN`` token, a document missing a field) takes
+    ``state_from_dict``'s path through the standard library's parser, so it reads, or fails, as
+    it always did."""
+    try:
+        return _DECODE_STATE(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return state_from_dict(json.loads(text))
 
 
 def _state_from_fields(d: Mapping[str, Any]) -> CaseState:

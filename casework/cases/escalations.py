@@ -91,7 +91,7 @@ def apply_due_timers(
         key = (case.policy_id, case.policy_version)
         if key not in policies:  # one registry look-up per policy version per batch, not per case
             policies[key] = policy_registry.get_policy(session, *key)
-        read = state_from_dict(case.state)
+        read = case.read_state() if isinstance(case, CaseRow) else state_from_dict(case.state)
         step = engine.advance(*policies[key], read, now)
         if step.events:
             prev = hashes.get(case.id) if case.last_seq > 0 else GENESIS_HASH

@@ -41,7 +41,7 @@ from sqlmodel import Session, col, select
 
 from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.case_changes import C, Change, consequences, state_columns
-from casework.history.case_rows import CaseRecord, set_values
+from casework.history.case_rows import CaseRecord, set_values, values_of
 from casework.history.clock_outcomes import write_outcomes
 from casework.history.driver_binds import executemany, update_many
 from casework.history.event_rows import (
@@ -132,7 +132,7 @@ def _apply(
         kept = case.attributes if plan.state.attributes is read else None
         state = state_columns(plan.state, kept)
     values = {**state, "version": seen + 1, "last_seq": rows[-1].seq}
-    before.append((case, {name: getattr(case, name) for name in values}))
+    before.append((case, values_of(case, values)))
     set_values(case, values)
     breaches, notifications = consequences(case, rows, now)
     change = Change(case, list(rows), list(breaches), list(notifications))

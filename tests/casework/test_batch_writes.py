@@ -15,6 +15,7 @@ from casework.history.hashchain import verify_chain
 from models import json_codec
 from models.db import session_scope
 from models.tables import Breach, Case, CaseEvent, Notification
+from sla_engine.state import state_from_dict
 from tests.casework.builders import at, open_one, register
 
 
@@ -149,6 +150,39 @@ def test_a_swept_case_keeps_its_attributes_as_read_without_encoding_them_again(e
         [change] = apply_due_timers(s, [row], at(130))
     assert change.case.attributes is read
     assert _read(engine, case_id).attributes == read
+
+
+def test_a_claimed_row_advances_from_its_state_text_as_the_dict_reads(engine: Engine) -> None:
+    # The claim reads the state column as its text and the engine's state is decoded straight
+    # from it: the same state as the column's dict gives, and once a dict is set, that dict wins.
+    register(engine)
+    open_one(engine)
+    with session_scope(engine) as s:
+        [row] = claim_due_rows(s, at(130), limit=10)
+        stored = s.get(Case, row.id)
+        assert stored is not None and json_codec.loads(row.state_text) == stored.state
+        assert row.read_state() == state_from_dict(row.state)
+        replaced = {**row.state, "priority": "P4"}
+        row.state = replaced
+        assert row.state is replaced and row.read_state().priority == "P4"
+
+
+def test_claimed_rows_refused_as_stale_give_back_their_state_as_read(engine: Engine) -> None:
+    # A refused batch gives each row back what it held: a state never decoded stays the text read.
+    register(engine)
+    second = [open_one(engine).case.id, open_one(engine, now=at(1)).case.id][1]
+    with session_scope(engine) as s:
+        stale = claim_due_rows(s, at(130), limit=10)
+    read = [row.read_state() for row in stale]
+    with session_scope(engine) as s:
+        apply_due_timers(s, [second], at(130))
+
+    with pytest.raises(StaleVersion), session_scope(engine) as s:
+        apply_due_timers(s, stale, at(130))
+
+    assert [row.read_state() for row in stale] == read
+    assert [row.state for row in stale] == [json_codec.loads(row.state_text) for row in stale]
+    assert [(row.version, row.last_seq, row.stage) for row in stale] == [(1, 1, "frontline")] * 2
 
 
 def test_swept_case_rows_hold_the_bytes_the_columns_types_write(engine: Engine) -> None:

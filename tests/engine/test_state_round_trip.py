@@ -3,7 +3,9 @@ through ``state_to_dict`` -> JSON text -> ``state_from_dict`` (what the cases ta
 listing's ``clock_from_dict`` reads one stored clock alone. States written before a field existed
 (no ``cycle``, ``missed``, ``escalations`` or ``pause_until``) read with the field's default.
 ``state_from_dict`` decodes with msgspec's converter: for any state, stored by either JSON
-encoder, the converter itself (no fallback) gives what the field-by-field definition gives."""
+encoder, the converter itself (no fallback) gives what the field-by-field definition gives; and
+``state_from_json`` (the sweep's read, the stored text decoded straight into the state) gives the
+same, or fails the same, as parsing the text and ``state_from_dict``."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from sla_engine.state import (
     _state_from_fields,
     clock_from_dict,
     state_from_dict,
+    state_from_json,
     state_to_dict,
 )
 from tests.engine.builders import T0, at
@@ -169,6 +172,34 @@ def test_the_converter_reads_every_stored_state_as_the_field_by_field_definition
     stored = json_codec.loads(encode(state_to_dict(state)))
     converted = msgspec.convert(stored, CaseState, strict=False)  # raises if the converter refused it
     assert converted == _state_from_fields(stored) == state == state_from_dict(stored)
+
+
+@given(STATES, st.sampled_from([json.dumps, json_codec.dumps]))
+def test_the_stored_text_decodes_straight_into_the_state_the_dict_path_gives(
+    state: CaseState, encode: Callable[[Any], str]
+) -> None:
+    text = encode(state_to_dict(state))
+    assert msgspec.json.decode(text, type=CaseState, strict=False) == state  # no fallback taken
+    assert state_from_json(text) == state == state_from_dict(json_codec.loads(text))
+    assert state_from_json(text.encode()) == state
+
+
+def test_a_text_the_typed_decoder_refuses_reads_or_fails_as_the_dict_path() -> None:
+    # A NaN token (the standard library wrote one before msgspec encoded the columns) in an
+    # attribute: msgspec refuses the text, the standard parser reads it.
+    stored = _stored(EVERY_FIELD)
+    stored["attributes"]["score"] = float("nan")
+    read = state_from_json(json.dumps(stored))
+    assert read.clocks == EVERY_FIELD.clocks and read.attributes["score"] != read.attributes["score"]
+    # A document without a field the definition needs fails as state_from_dict fails.
+    del stored["stage"]["entered_at"]
+    for read_it in (lambda: state_from_json(json.dumps(stored)), lambda: state_from_dict(stored)):
+        try:
+            read_it()
+        except KeyError as error:
+            assert error.args == ("entered_at",)
+        else:
+            raise AssertionError("a stage without entered_at was read")
 
 
 def test_a_document_the_converter_refuses_fails_as_the_definition_fails() -> None:
