@@ -32,7 +32,6 @@ from casework.registry import policy_registry
 from flows.sweep_batches import DEFAULT_BATCH_SIZE, preload_policies
 from models.db import make_engine, session_scope
 from sla_engine import cases as engine_steps
-from sla_engine.state import state_from_dict
 
 
 def least(rounds: int, work: Callable[[], object]) -> float:
@@ -78,7 +77,7 @@ def parts(engine: Engine, batch_size: int, rounds: int) -> dict[str, Any]:
                 claim_due_rows(session, SWEEP_NOW, batch_size)
             session.rollback()
 
-    states = [state_from_dict(r.state) for r in rows]
+    states = [r.read_state() for r in rows]
     steps = [
         engine_steps.advance(*policies[(r.policy_id, r.policy_version)], s, SWEEP_NOW)
         for r, s in zip(rows, states, strict=True)
@@ -87,7 +86,7 @@ def parts(engine: Engine, batch_size: int, rounds: int) -> dict[str, Any]:
     chains = [(r, chain_events(r, s.events, SWEEP_NOW, hashes.get(r.id, GENESIS_HASH))) for r, s in changed]
     seconds = {
         "claim (Core SELECTs, rows decoded)": least(rounds, claim),
-        "stored state JSON -> CaseState": least(rounds, lambda: [state_from_dict(r.state) for r in rows]),
+        "stored state text -> CaseState": least(rounds, lambda: [r.read_state() for r in rows]),
         "engine (sla_engine.cases.advance)": least(
             rounds,
             lambda: [

@@ -37,7 +37,7 @@ from models.db import make_engine
 PARTS: dict[str, tuple[str, str]] = {
     "claim (SELECT ... FOR UPDATE, Core rows)": ("casework/cases/escalations.py", "claim_due_rows"),
     "last hashes (one SELECT)": ("casework/history/case_changes.py", "last_hashes"),
-    "state JSON -> CaseState": ("sla_engine/state.py", "state_from_dict"),
+    "state text -> CaseState": ("sla_engine/state.py", "state_from_json"),
     "engine (sla_engine.cases.advance)": ("sla_engine/cases.py", "advance"),
     "hashing (canonical JSON + SHA-256)": ("casework/history/hashchain.py", "body_hash"),
     "event rows (chain_events, without hashing)": ("casework/history/event_rows.py", "chain_events"),
