@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -194,12 +195,9 @@ def test_a_text_the_typed_decoder_refuses_reads_or_fails_as_the_dict_path() -> N
     # A document without a field the definition needs fails as state_from_dict fails.
     del stored["stage"]["entered_at"]
     for read_it in (lambda: state_from_json(json.dumps(stored)), lambda: state_from_dict(stored)):
-        try:
+        with pytest.raises(KeyError) as error:
             read_it()
-        except KeyError as error:
-            assert error.args == ("entered_at",)
-        else:
-            raise AssertionError("a stage without entered_at was read")
+        assert error.value.args == ("entered_at",)
 
 
 def test_a_document_the_converter_refuses_fails_as_the_definition_fails() -> None:
