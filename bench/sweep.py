@@ -205,6 +205,9 @@ def bench_backend(url: str, batch_size: int, flow: Callable[[], dict[str, Any]])
         )
     )
     emit(Figure("sweep", f"events_written_{backend}", result["events"], "rows"))
+    # The flow process's garbage collections during the sweep (flows/heap.py): what tuning them saves.
+    emit(Figure("sweep", f"sweep_gc_seconds_{backend}", result["gc_seconds"], "s"))
+    emit(Figure("sweep", f"sweep_gc_collections_{backend}", result["gc_collections"], "collections"))
     emit(Figure("memory", f"sweep_process_peak_rss_{backend}", result["peak_rss_mb"], "MiB", 300))
 
 

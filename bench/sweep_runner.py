@@ -12,33 +12,61 @@ seconds, the summed counts and this process's peak resident memory.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 
 async def sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
     from flows.database import engine_for, use_database
+    from flows.heap import freeze_long_lived
     from flows.sweep import escalation_sweep
     from flows.sweep_batches import preload_policies
 
     use_database(url)
     preload_policies(engine_for(url), freeze_heap=True)  # as `lifeline worker` does before its first sweep
     await escalation_sweep(batch_size=batch_size, max_batches=1, now=datetime(2000, 1, 1, tzinfo=now.tzinfo))
+    freeze_long_lived()  # as the worker does after its first flow run (flows/heap.py)
     totals: dict[str, float] = {}
     runs = 0
-    start = time.perf_counter()
-    while True:
-        result = await escalation_sweep(batch_size=batch_size, now=now)
-        runs += 1
-        for key, value in result.items():
-            totals[key] = totals.get(key, 0) + value
-        if result.get("cases", 0) < result.get("batches", 0) * batch_size:
-            break  # the flow stopped on a short batch: nothing more is due
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "flow_runs": runs, **totals}
+    with collections_timed() as collector:
+        start = time.perf_counter()
+        while True:
+            result = await escalation_sweep(batch_size=batch_size, now=now)
+            runs += 1
+            for key, value in result.items():
+                totals[key] = totals.get(key, 0) + value
+            if result.get("cases", 0) < result.get("batches", 0) * batch_size:
+                break  # the flow stopped on a short batch: nothing more is due
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "flow_runs": runs, **totals, **collector}
+
+
+@contextmanager
+def collections_timed() -> Iterator[dict[str, float]]:
+    """The garbage collector's work meanwhile: ``gc_seconds`` and ``gc_collections`` (all
+    generations) and ``gc_full_collections``, filled in when the block ends (flows/heap.py)."""
+    found = {"gc_seconds": 0.0, "gc_collections": 0.0, "gc_full_collections": 0.0}
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        found["gc_seconds"] += time.perf_counter() - started[0]
+        found["gc_collections"] += 1
+        found["gc_full_collections"] += info["generation"] == 2
+
+    gc.callbacks.append(timed)
+    try:
+        yield found
+    finally:
+        gc.callbacks.remove(timed)
 
 
 def run(url: str, now: datetime, batch_size: int) -> dict[str, Any]:

@@ -9,7 +9,6 @@ leaves each case either swept or untouched, and the next sweep (by any worker) p
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from sqlalchemy import Engine
 from casework.cases.escalations import apply_due_timers, claim_due_rows, next_deadline
 from casework.history.case_changes import C, Change
 from casework.registry import policy_registry
+from flows.heap import freeze_long_lived
 from flows.wake_loop import utc_now
 from models.db import session_scope
 
@@ -100,16 +100,14 @@ def preload_policies(engine: Engine, freeze_heap: bool = False) -> list[str]:
 
     With ``freeze_heap`` (a process that is only a worker: ``lifeline worker``, the benchmarks)
     every object alive (modules, Prefect's and SQLAlchemy's machinery, the parsed policies) is
-    then moved out of the garbage collector's sight (``gc.freeze``): they live as long as the
-    process, and each full collection during a sweep traversed them all again (~20% of a batch's
-    CPU, bench/README.md). Not for a process that hosts other work (``lifeline serve``, a test
-    run): the full ``gc.collect()`` before the freeze walks that process's whole heap (seconds
-    in a test session, delaying the first sweep), and what it freezes is never collected."""
+    then frozen and the collector tuned for sweeps (``flows.heap.freeze_long_lived``). Not for a
+    process that hosts other work (``lifeline serve``, a test run): the full collection before
+    the freeze walks that process's whole heap (seconds in a test session, delaying the first
+    sweep), and what it freezes is never collected."""
     with session_scope(engine, write=False) as session:
         problems = policy_registry.preload(session)
     if freeze_heap:
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
     return problems
 
 

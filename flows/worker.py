@@ -40,6 +40,7 @@ from casework.registry.channel_names import undefined_channels
 from casework.settings import Settings
 from flows.database import engine_for, use_database
 from flows.flow_runs import FlowRuns, serve_deployments
+from flows.heap import freeze_long_lived
 from flows.http_clients import close_shared_clients, shared_clients
 from flows.orchestrator import Orchestrator
 from flows.outbox_delivery import (
@@ -198,6 +199,8 @@ class Worker:
         result = await self.flow_runs.unless_prefect_goes_away(cast(Awaitable[dict[str, Any]], run), patience)
         if result is not None:
             self.sweeps_in_flow += 1
+            if self.sweeps_in_flow == 1 and self.config.freeze_heap:
+                freeze_long_lived()  # what Prefect loaded for its first flow run stays (flows/heap.py)
         return result
 
     # -- notifications -----------------------------------------------------------------------------
