@@ -43,14 +43,14 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlmodel import SQLModel
 
 from casework.history import quantile_sketch as sketch
-from casework.history.id_sets import among
 from models.tables import OUTCOME_GROUPS, ROLLUP_CASES, ROLLUP_CLOCKS, ROLLUP_ESCALATIONS, ROLLUP_KEY
 from sla_engine.kinds import EventKind
 
@@ -109,22 +109,27 @@ class Sums:
     def add_case(self, key: Key, sign: int = 1) -> None:
         self.cases[key] = self.cases.get(key, 0) + sign
 
-    def add_outcome(self, row: Any, sign: int = 1) -> None:
-        """What one ``clock_outcomes`` row contributes (as the exact report counts it)."""
-        sums = self.clocks.setdefault((key_of(row), row.clock), ClockSums())
-        stopped = row.stop_seq is not None
-        sums.breached += sign * bool(row.breached)
-        sums.met += sign * (stopped and not row.breached)
-        sums.cycles += sign * (row.cycles or 0)
-        sums.missed_cycles += sign * (row.missed_cycles or 0)
+    def add_outcome(self, row: Sequence[Any], sign: int = 1, day: date | None = None) -> None:
+        """What one ``clock_outcomes`` row contributes (as the exact report counts it); ``row``
+        holds ``OUTCOME_COLUMNS`` in order, ``day`` the day of its ``opened_at`` when the caller
+        has it (``Snapshot._fold`` reads it with the row)."""
+        _, *groups, clock, breached, stop_seq, working, wall, cycles, missed = row
+        sums = self.clocks.setdefault(((day or day_of(row[0]), *groups), clock), ClockSums())
+        stopped = stop_seq is not None
+        sums.breached += sign * bool(breached)
+        sums.met += sign * (stopped and not breached)
+        sums.cycles += sign * (cycles or 0)
+        sums.missed_cycles += sign * (missed or 0)
         if stopped:
-            sketch.add(sums.working, [row.working_micros or 0], sign)
-            sketch.add(sums.wall, [row.wall_micros or 0], sign)
+            sketch.add(sums.working, [working or 0], sign)
+            sketch.add(sums.wall, [wall or 0], sign)
 
-    def add_escalation(self, row: Any, sign: int = 1) -> None:
-        counts = self.escalations.setdefault((key_of(row), row.stage or ""), [0, 0])
+    def add_escalation(self, row: Sequence[Any], sign: int = 1, day: date | None = None) -> None:
+        """What one ``case_escalations`` row contributes; ``row`` holds ``ESCALATION_COLUMNS``."""
+        _, *groups, stage, manual = row
+        counts = self.escalations.setdefault(((day or day_of(row[0]), *groups), stage or ""), [0, 0])
         counts[0] += sign
-        counts[1] += sign * bool(row.manual)
+        counts[1] += sign * bool(manual)
 
 
 class Snapshot:
@@ -154,13 +159,15 @@ class Snapshot:
         self._fold(connection, -1)
 
     def _fold(self, connection: sa.Connection, sign: int) -> None:
-        dialect = connection.dialect.name
+        """Add (``sign`` 1) or take away (-1) what the touched cases' derived rows contribute."""
+        read = _reader(connection.dialect)
+        add_outcome, add_escalation = self.sums.add_outcome, self.sums.add_escalation
         for chunk in range(0, len(self.ids), _CHUNK):
             ids = self.ids[chunk : chunk + _CHUNK]
-            for row in connection.execute(*_of_cases(OUTCOMES, ids, dialect)):
-                self.sums.add_outcome(row, sign)
-            for row in connection.execute(*_of_cases(ESCALATIONS, ids, dialect)):
-                self.sums.add_escalation(row, sign)
+            for row, day in read(connection, OUTCOMES, ids):
+                add_outcome(row, sign, day)
+            for row, day in read(connection, ESCALATIONS, ids):
+                add_escalation(row, sign, day)
 
     def write(self, connection: sa.Connection) -> None:
         """After the writes: add (after - before) to the roll-ups."""
@@ -168,15 +175,51 @@ class Snapshot:
         write_sums(connection, self.sums)
 
 
-#: The rows of one case (an agent's action: equality, which SQLAlchemy runs ~1 ms faster than an
-#: expanding IN), built once; those of many (a sweep's batch) by ``id_sets.among``.
-_OF_CASE = {t.name: sa.select(t).where(t.c.case_id == sa.bindparam("_id")) for t in (OUTCOMES, ESCALATIONS)}
+#: The columns a fold reads of each derived table, in the order ``Sums.add_outcome`` and
+#: ``add_escalation`` take them (``rebuild`` selects the same).
+OUTCOME_COLUMNS = ("opened_at", *OUTCOME_GROUPS, "clock", "breached", "stop_seq", "working_micros",
+                   "wall_micros", "cycles", "missed_cycles")  # fmt: skip
+ESCALATION_COLUMNS = ("opened_at", *OUTCOME_GROUPS, "stage", "manual")
+_FOLDED = {OUTCOMES.name: OUTCOME_COLUMNS, ESCALATIONS.name: ESCALATION_COLUMNS}
+
+#: The derived rows of some cases as read: (the row's ``_FOLDED`` values, the day it opened).
+Folded = list[tuple[Sequence[Any], date]]
 
 
-def _of_cases(table: sa.Table, ids: list[str], dialect: str) -> tuple[Any, dict[str, Any]]:
-    if len(ids) == 1:
-        return _OF_CASE[table.name], {"_id": ids[0]}
-    return sa.select(table).where(among(table.c.case_id, ids, dialect)), {}
+@functools.cache
+def _reader(dialect: Dialect) -> Callable[[sa.Connection, sa.Table, list[str]], Folded]:
+    """How a fold reads the rows of its cases on ``dialect``. On SQLite and PostgreSQL the SELECT
+    is sent as the driver's text, built once per table (and, on SQLite, per count of ids): a
+    sweep's batch folds its ~200 cases' rows twice, and SQLAlchemy building and expanding an
+    ``IN`` of 200 binds each time, then a ``Row`` per row, was ~half of the folds' time
+    (bench/README.md, "2026-12-04 (night)"). The values are the driver's: only ``opened_at`` needs
+    its column type's processing (its day is the roll-up's), and it gets it, so the day is the
+    one SQLAlchemy would give. (Lifeline runs on these two databases only: models.db.)"""
+    opened = cast(
+        "Callable[[Any], datetime] | None", OUTCOMES.c.opened_at.type._cached_result_processor(dialect, None)
+    )
+
+    def read(connection: sa.Connection, table: sa.Table, ids: list[str]) -> Folded:
+        if dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(_sqlite_text(table.name, len(ids)), tuple(ids))
+        else:
+            rows = connection.exec_driver_sql(_postgresql_text(table.name), {"ids": ids})
+        found = rows.fetchall()
+        if opened is None:
+            return [(row, day_of(row[0])) for row in found]
+        return [(row, day_of(opened(row[0]))) for row in found]
+
+    return read
+
+
+@functools.lru_cache(maxsize=2 * _CHUNK)
+def _sqlite_text(table: str, count: int) -> str:
+    return f"SELECT {', '.join(_FOLDED[table])} FROM {table} WHERE case_id IN ({', '.join('?' * count)})"
+
+
+@functools.cache
+def _postgresql_text(table: str) -> str:
+    return f"SELECT {', '.join(_FOLDED[table])} FROM {table} WHERE case_id = ANY(%(ids)s)"
 
 
 def _group_before(case: Any, events: Sequence[Any], previous: Mapping[str, Any], day: date) -> Key:
@@ -324,12 +367,7 @@ def rebuild(connection: sa.Connection, progress: Callable[[str, int], None] | No
     Returns the rows written per roll-up table."""
     sums = Sums()
     for name, table in _SOURCES:
-        columns = [table.c[c] for c in ("opened_at", *OUTCOME_GROUPS)]
-        if name == "clock_outcomes":
-            columns += [table.c[c] for c in ("clock", "breached", "stop_seq", "working_micros",
-                                             "wall_micros", "cycles", "missed_cycles")]  # fmt: skip
-        elif name == "case_escalations":
-            columns += [table.c.stage, table.c.manual]
+        columns = [table.c[c] for c in _FOLDED.get(name, ("opened_at", *OUTCOME_GROUPS))]
         add: Callable[[Any], None] = {
             "cases": lambda row: sums.add_case(key_of(row)),
             "clock_outcomes": sums.add_outcome,
