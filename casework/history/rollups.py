@@ -186,7 +186,7 @@ _FOLDED = {OUTCOMES.name: OUTCOME_COLUMNS, ESCALATIONS.name: ESCALATION_COLUMNS}
 Folded = list[tuple[Sequence[Any], date]]
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)  # per engine's dialect: bounded, as a test run makes hundreds
 def _reader(dialect: Dialect) -> Callable[[sa.Connection, sa.Table, list[str]], Folded]:
     """How a fold reads the rows of its cases on ``dialect``. On SQLite and PostgreSQL the SELECT
     is sent as the driver's text, built once per table (and, on SQLite, per count of ids): a
