@@ -29,7 +29,8 @@ def test_freezing_keeps_what_is_alive_out_of_the_collector_and_collects_the_youn
         kept = [[i] for i in range(5_000)]  # alive when frozen: stays so, never walked again
         frozen = freeze_long_lived()
         found = {"before": before, "frozen": frozen, "young": gc.get_threshold()[0],
-                 "older": gc.get_threshold()[1], "tracked": len(gc.get_objects())}
+                 "tracked": len(gc.get_objects())}
+        later = [[i] for i in range(1_000)]  # what Prefect builds on its first flow run, say
         found["again"] = freeze_long_lived() - frozen  # a second freeze takes what came since
         """
     )
@@ -37,7 +38,7 @@ def test_freezing_keeps_what_is_alive_out_of_the_collector_and_collects_the_youn
     assert found["frozen"] >= 5_000
     assert found["tracked"] < 5_000  # the kept lists are out of the collector's sight
     assert found["young"] == YOUNG_THRESHOLD
-    assert found["again"] >= 0
+    assert found["again"] >= 1_000
 
 
 def test_a_worker_that_preloads_with_freeze_heap_freezes_and_tunes_the_collector(tmp_path: Path) -> None:
@@ -57,6 +58,7 @@ def test_a_worker_that_preloads_with_freeze_heap_freezes_and_tunes_the_collector
         found |= {{"frozen": gc.get_freeze_count(), "young": gc.get_threshold()[0], "problems": len(plain)}}
         """
     )
+    assert found["problems"] == 0
     assert found["unfrozen"] == 0 and found["unchanged"]  # without freeze_heap: untouched
     assert found["frozen"] > 10_000  # modules, SQLAlchemy's machinery, the policies
     assert found["young"] == YOUNG_THRESHOLD
