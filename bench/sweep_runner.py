@@ -23,6 +23,18 @@ from typing import Any
 
 
 async def sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
+    from flows.prefect_clients import PrefectClients
+
+    clients = PrefectClients()
+    await clients.ready(0)  # the worker lends one pair to all its flow runs (flows/prefect_clients.py)
+    try:
+        with clients.lent():
+            return await _sweep_all(url, now, batch_size)
+    finally:
+        await clients.close()
+
+
+async def _sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
     from flows.database import engine_for, use_database
     from flows.heap import freeze_long_lived
     from flows.sweep import escalation_sweep

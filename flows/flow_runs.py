@@ -13,6 +13,7 @@ from typing import Any, cast
 import httpx
 
 from flows.orchestrator import Orchestrator
+from flows.prefect_clients import PrefectClients
 from flows.wake_loop import one_line
 
 log = logging.getLogger("lifeline.worker")
@@ -28,14 +29,21 @@ class FlowRuns:
         self.orchestrator = orchestrator
         #: Flow runs given up on when Prefect went away mid-run (their batches commit or not).
         self.abandoned: set[asyncio.Future[Any]] = set()
+        #: Prefect's clients, lent to every flow run started here (flows/prefect_clients.py).
+        self.clients = PrefectClients()
 
     async def unless_prefect_goes_away(self, run: Awaitable[Any], patience: timedelta | None) -> Any | None:
         """Await a flow run, or give up on it (left running, its result ignored) as soon as Prefect
         stops answering or after ``patience`` (a Prefect server too busy to start the run:
         the deadlines do not wait for it). None when given up or when it failed for want of
         Prefect; the caller then sweeps without it (a timer's dedupe key and the batch's lock make
-        the two sweeps write each escalation once)."""
-        task = asyncio.ensure_future(run)
+        the two sweeps write each escalation once).
+
+        ``run`` must not have started (a flow's coroutine starts when awaited): it runs with the
+        clients held for this time Prefect is up."""
+        await self.clients.ready(self.orchestrator.came_up)
+        with self.clients.lent():
+            task = asyncio.ensure_future(run)
         down = asyncio.ensure_future(self.orchestrator.went_down())
         try:
             timeout = patience.total_seconds() if patience is not None else None
@@ -59,10 +67,12 @@ class FlowRuns:
         if not task.cancelled():
             task.exception()  # retrieved: the run was given up on, its outcome no longer matters
 
-    def leave_abandoned(self) -> None:
-        """On stop: cancel the flow runs given up on, without waiting for them."""
+    async def leave_abandoned(self) -> None:
+        """On stop: cancel the flow runs given up on, without waiting for them, and close the
+        clients held."""
         for run in list(self.abandoned):
             run.cancel()
+        await self.clients.close()
 
 
 def is_orchestration_error(exc: BaseException) -> bool:

@@ -371,7 +371,8 @@ class Worker:
                 await release_in_flight(self.engine, unfinished, self.clock)
         if self._serving is not None:
             await stop_serving(self._serving)
-        self.flow_runs.leave_abandoned()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flow_runs.leave_abandoned(), timeout=0.2)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(close_shared_clients(), timeout=0.2)
 

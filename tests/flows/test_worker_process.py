@@ -156,11 +156,12 @@ def test_a_worker_whose_prefect_server_is_down_escalates_within_3_s_of_starting(
 
 
 @contextmanager
-def prefect_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Prefect API server of its own (its own PREFECT_HOME and database) that the test may kill."""
+def prefect_server(tmp_path: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Prefect API server of its own (its own PREFECT_HOME and database) that the test may kill;
+    on ``port`` (a free one if None), so that a test can start it again where it was."""
     from prefect.server.api.server import SubprocessASGIServer
 
-    port = SubprocessASGIServer().find_available_port()
+    port = port or SubprocessASGIServer().find_available_port()
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect-server"),
