@@ -68,9 +68,9 @@ def refresh_clock(
     target = spec.target.for_priority(state.priority)
     if clock.breached_at is not None:
         # A breached clock keeps running for lateness, but its deadline stays the one it missed.
-        return replace(clock, target=target, due_at=clock.breached_at, warn_due_at=None)
+        return _with_deadlines(clock, target, clock.breached_at, None)
     if clock.status is not ClockStatus.RUNNING or clock.meter.since is None:
-        return replace(clock, target=target, due_at=None, warn_due_at=None)
+        return _with_deadlines(clock, target, None, None)
     due = due_after(clock.meter, target, calendar)
     cap = not_after_cap(spec, state)
     budget = target
@@ -83,6 +83,24 @@ def refresh_clock(
         warn = due_after(clock.meter, budget * spec.warn_at, calendar)
         if warn is not None and due is not None and warn >= due:
             warn = None
+    return _with_deadlines(clock, target, due, warn)
+
+
+def _same(kept: datetime | None, new: datetime | None) -> bool:
+    """Whether keeping ``kept`` stores what ``new`` would: the same instant in the same zone object
+    (an equal instant in another zone is written with another offset, so it is not the same)."""
+    if kept is None or new is None:
+        return kept is new
+    return kept == new and kept.tzinfo is new.tzinfo
+
+
+def _with_deadlines(
+    clock: ClockState, target: timedelta, due: datetime | None, warn: datetime | None
+) -> ClockState:
+    """``clock`` with these deadlines: the same object when they are the ones it has (most clocks
+    of a case are untouched by a step, and the engine refreshes every clock after each one)."""
+    if clock.target == target and _same(clock.due_at, due) and _same(clock.warn_due_at, warn):
+        return clock
     return replace(clock, target=target, due_at=due, warn_due_at=warn)
 
 
@@ -99,6 +117,8 @@ def refresh_stage(
     repeat = None
     if running and last and spec.repeat_notify_every is not None:
         repeat = due_after(stage.repeat_meter, spec.repeat_notify_every, calendar)
+    if stage.target == target and _same(stage.due_at, due) and _same(stage.repeat_due_at, repeat):
+        return stage
     return replace(stage, target=target, due_at=due, repeat_due_at=repeat)
 
 
@@ -110,6 +130,8 @@ def refresh(policy: Policy, state: CaseState, calendar: BusinessCalendar) -> Cas
     )
     last = state.stage.index == len(policy.stages) - 1
     stage = refresh_stage(policy.stages[state.stage.index], state.stage, state, calendar, last)
+    if stage is state.stage and all(new is old for new, old in zip(clocks, state.clocks, strict=True)):
+        return state
     return replace(state, clocks=clocks, stage=stage)
 
 
