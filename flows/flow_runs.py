@@ -14,6 +14,7 @@ import httpx
 
 from flows.orchestrator import Orchestrator
 from flows.prefect_clients import PrefectClients
+from flows.run_progress import Progress, watching
 from flows.wake_loop import one_line
 
 log = logging.getLogger("lifeline.worker")
@@ -34,22 +35,20 @@ class FlowRuns:
 
     async def unless_prefect_goes_away(self, run: Awaitable[Any], patience: timedelta | None) -> Any | None:
         """Await a flow run, or give up on it (left running, its result ignored) as soon as Prefect
-        stops answering or after ``patience`` (a Prefect server too busy to start the run:
-        the deadlines do not wait for it). None when given up or when it failed for want of
-        Prefect; the caller then sweeps without it (a timer's dedupe key and the batch's lock make
-        the two sweeps write each escalation once).
+        stops answering, or when Prefect's part before the flow's body or after it takes longer
+        than ``patience`` (a server too busy to start or finish the run: the deadlines do not wait
+        for it; flows/run_progress.py). The body's own work is never cut short: a sweep of a
+        backlog takes seconds. None when given up or when it failed for want of Prefect; the
+        caller then sweeps without it (a timer's dedupe key and the batch's lock make the two
+        sweeps write each escalation once).
 
         ``run`` must not have started (a flow's coroutine starts when awaited): it runs with the
-        clients held for this time Prefect is up."""
+        clients held for this time Prefect is up, and watched."""
+        progress = Progress()
         await self.clients.ready(self.orchestrator.came_up)
-        with self.clients.lent():
+        with self.clients.lent(), watching(progress):
             task = asyncio.ensure_future(run)
-        down = asyncio.ensure_future(self.orchestrator.went_down())
-        try:
-            timeout = patience.total_seconds() if patience is not None else None
-            await asyncio.wait({task, down}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            down.cancel()
+        await self._until_settled(task, progress, patience)
         if not task.done():
             self.abandoned.add(task)
             task.add_done_callback(self._forget_abandoned)
@@ -61,6 +60,26 @@ class FlowRuns:
             self.orchestrator.mark_unreachable(f"a flow run failed: {one_line(exc)}")
             return None
         raise exc
+
+    async def _until_settled(
+        self, task: asyncio.Future[Any], progress: Progress, patience: timedelta | None
+    ) -> None:
+        """Until the run is done; earlier (the run still going) once Prefect went away, or when the
+        body has not begun within ``patience``, or the run has not finished within ``patience`` of
+        the body's end. A flow whose body marks nothing is bounded by ``patience`` as a whole."""
+        limit = patience.total_seconds() if patience is not None else None
+        down = asyncio.ensure_future(self.orchestrator.went_down())
+        began = asyncio.ensure_future(progress.began.wait())
+        ended = asyncio.ensure_future(progress.ended.wait())
+        try:
+            for mark, timeout in ((began, limit), (ended, None), (None, limit)):
+                waiting = {task, down} if mark is None else {task, down, mark}
+                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if task.done() or down.done() or mark is None or not mark.done():
+                    return
+        finally:
+            for waiter in (down, began, ended):
+                waiter.cancel()
 
     def _forget_abandoned(self, task: asyncio.Future[Any]) -> None:
         self.abandoned.discard(task)

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from flows.database import engine_for
+from flows.run_progress import flow_body
 from flows.sweep_batches import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_BATCHES_PER_TASK,
@@ -57,5 +58,6 @@ async def escalation_sweep(
     async def run_batches(at: datetime | None, limit: int, batches: int) -> SweepCounts:
         return await sweep_batches_task(engine, at, limit, batches)
 
-    total = await sweep_until_done(run_batches, batch_size, max_batches, now, batches_per_task)
+    with flow_body():  # the worker bounds Prefect's part of the run, not this (flows/run_progress.py)
+        total = await sweep_until_done(run_batches, batch_size, max_batches, now, batches_per_task)
     return total.to_dict()

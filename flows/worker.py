@@ -109,7 +109,7 @@ class Worker:
     async def _until_stopped(self, tasks: list[asyncio.Task[None]]) -> None:
         """Until the stop is requested (or every loop ended); a loop's error is raised. Waiting on
         the stop itself, not on the loops: a loop busy with a sweep or a flow run would otherwise
-        hold the stop for as long (up to the flow run's patience, 2 s)."""
+        hold the stop for as long (a flow run sweeping a backlog: seconds)."""
         watcher = asyncio.ensure_future(self._stop_requested())
         try:
             while True:

@@ -17,9 +17,10 @@ from flows.sweep_batches import DEFAULT_BATCH_SIZE, DEFAULT_BATCHES_PER_TASK, DE
 from flows.wake_loop import DEFAULT_MAX_IDLE
 from flows.webhooks import DeliveryPolicy
 
-#: A sweep's flow run that has not finished after this long is left to finish on its own and the
-#: sweep runs without Prefect meanwhile (a run normally takes ~0.1 s; a busy Prefect server on
-#: SQLite was measured stalling one by ~2.4 s).
+#: A sweep's flow run whose Prefect part (before the sweep begins, after it ends) takes longer than
+#: this is left to finish on its own and the sweep runs without Prefect meanwhile (that part
+#: normally takes ~0.1 s; a busy Prefect server on SQLite was measured stalling one by ~2.4 s). The
+#: sweep itself is not bounded by it (flows/run_progress.py).
 FLOW_RUN_PATIENCE = timedelta(seconds=2)
 
 
@@ -47,7 +48,7 @@ class WorkerConfig:
     signing_key_file: Path | None = None
     #: How often a signed digest of every case's chain head is written.
     digest_every: timedelta = timedelta(minutes=5)
-    #: A sweep's flow run unfinished after this long is left to finish on its own (see above).
+    #: A sweep's flow run whose Prefect part takes longer is left to finish on its own (see above).
     flow_run_patience: timedelta = FLOW_RUN_PATIENCE
     #: Serve both flows as Prefect deployments; None: only when PREFECT_API_URL names a server.
     serve_deployments: bool | None = None
