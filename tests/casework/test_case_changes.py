@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from casework.cases.lifecycle import apply_action
 from casework.errors import StaleVersion
-from casework.history.case_changes import write_case_change
+from casework.history.case_changes import last_hashes, write_case_change
 from casework.history.hashchain import verify_chain
 from models.db import session_scope
 from models.tables import Case, CaseEvent
@@ -72,3 +72,22 @@ def test_the_version_the_caller_expected_is_named_rather_than_the_one_read(engin
         write_case_change(s, stale, None, [_note(2)], at(2), expected_version=7)
 
     assert (err.value.expected_version, err.value.current_version) == (7, 2)
+
+
+def test_last_hashes_are_each_case_s_newest_event_hash_as_read(engine: Engine) -> None:
+    """The batch's one read of its cases' chain heads (the sweep seals each case's new events onto
+    it): a case read before its newest event still gets the hash of the event it was read at."""
+    register(engine)
+    ids = [open_one(engine, at(i)).case.id for i in range(3)]
+    read = [_read(engine, case_id) for case_id in ids]
+    with session_scope(engine) as session:
+        write_case_change(session, session.get_one(Case, ids[0]), None, [_note(10)], at(10))
+    with session_scope(engine, write=False) as session:
+        heads = {
+            e.case_id: e.hash
+            for e in session.exec(select(CaseEvent))
+            if e.seq == next(c.last_seq for c in read if c.id == e.case_id)
+        }
+        assert last_hashes(session, read) == heads
+        assert len(heads) == 3
+        assert last_hashes(session, []) == {}
