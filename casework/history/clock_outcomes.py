@@ -180,7 +180,7 @@ def write_outcomes(
     connection = session.connection()
     if regroups:
         for statement in _REGROUP:
-            connection.execute(statement, regroups)
+            executemany(connection, statement, regroups)
     if upserts:
         executemany(connection, upsert_statement(connection.dialect.name), upserts)
     if escalations:

@@ -51,6 +51,7 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import SQLModel
 
 from casework.history import quantile_sketch as sketch
+from casework.history.driver_binds import executemany
 from models.tables import OUTCOME_GROUPS, ROLLUP_CASES, ROLLUP_CLOCKS, ROLLUP_ESCALATIONS, ROLLUP_KEY
 from sla_engine.kinds import EventKind
 
@@ -238,18 +239,19 @@ def write_sums(connection: sa.Connection, sums: Sums) -> None:
     dialect = connection.dialect.name
     cases = [_key_values(k) | {"cases": n} for k, n in sorted(sums.cases.items()) if n]
     if cases:
-        connection.execute(_adder(dialect, "rollup_cases"), cases)
+        executemany(connection, _adder(dialect, "rollup_cases"), cases)
     escalations = [
         _key_values(k) | {"stage": stage, "escalations": n, "manual": m}
         for (k, stage), (n, m) in sorted(sums.escalations.items())
         if n or m
     ]
     if escalations:
-        connection.execute(_adder(dialect, "rollup_escalations"), escalations)
+        executemany(connection, _adder(dialect, "rollup_escalations"), escalations)
     clocks = sorted((k, v) for k, v in sums.clocks.items() if not v.empty())
     if not clocks:
         return
-    connection.execute(
+    executemany(
+        connection,
         _adder(dialect, "rollup_clocks"),
         [
             _key_values(k) | {"clock": clock, "met": v.met, "breached": v.breached, "cycles": v.cycles,
@@ -287,7 +289,7 @@ def _merge_sketches(connection: sa.Connection, clocks: list[tuple[tuple[Key, str
             {**{f"_{n}": v for n, v in _key_values(k).items()}, "_clock": clock,
              "working": sketch.encode(working), "wall": sketch.encode(wall)}
         )  # fmt: skip
-    connection.execute(_SET_SKETCHES, params)
+    executemany(connection, _SET_SKETCHES, params)
 
 
 _CLOCK_KEY = (*ROLLUP_KEY, "clock")
