@@ -2,11 +2,11 @@
 
 A flow run that finds no client in its context builds two of its own: an async one for the run,
 and a sync one only to read the server's default result storage. Each new client loads the CA
-bundle into a new TLS context (``ssl.create_default_context``, 30-60 ms of CPU here, whether the
-API is HTTPS or not): two thirds of what a flow run with nothing to do costs this process
-(bench/README.md, "2026-12-05"). So the worker builds the pair once, and each flow run it starts
-finds them where Prefect's own ``AsyncClientContext``/``SyncClientContext`` would put them; a
-held client also keeps its connection to the server open between runs.
+bundle into a new TLS context (``ssl.create_default_context``, 20-35 ms of CPU here, whether the
+API is HTTPS or not): most of what a flow run with nothing to do costs this process
+(bench/README.md, "2026-12-04 (late night)"). So the worker builds the pair once, and each flow
+run it starts finds them where Prefect's own ``AsyncClientContext``/``SyncClientContext`` would
+put them; a held client also keeps its connection to the server open between runs.
 
 The pair is built again each time Prefect comes (back) up (``generation``: the orchestrator's
 ``came_up``); the old pair is closed then, which fails whatever a flow run given up on still

@@ -117,7 +117,8 @@ def _sqlite_last_hashes(count: int) -> str:
     """``last_hashes``' SELECT on SQLite for ``count`` cases, as the driver's text: the statement
     ``pairs_among`` builds (the ids' ``IN`` picks the index, the row values the events), without
     SQLAlchemy compiling and expanding its ~600 binds for every batch of the sweep (~2 % of a
-    batch's CPU, bench/README.md "2026-12-05"). The ids come first, then each (id, seq) pair."""
+    batch's CPU, bench/README.md "2026-12-04 (late night)"). The ids come first, then each
+    (id, seq) pair."""
     ids = ", ".join("?" * count)
     rows = ", ".join(["(?, ?)"] * count)
     where = f"case_id IN ({ids}) AND (case_id, seq) IN (VALUES {rows})"
