@@ -87,11 +87,12 @@ def refresh_clock(
 
 
 def _same(kept: datetime | None, new: datetime | None) -> bool:
-    """Whether keeping ``kept`` stores what ``new`` would: the same instant in the same zone object
-    (an equal instant in another zone is written with another offset, so it is not the same)."""
+    """Whether keeping ``kept`` stores what ``new`` would: the same wall time, ``fold`` and zone
+    object (an equal instant in another zone is written with another offset; and two datetimes of
+    one zone compare by wall time alone, so the repeated hour of a DST change needs ``fold``)."""
     if kept is None or new is None:
         return kept is new
-    return kept == new and kept.tzinfo is new.tzinfo
+    return kept == new and kept.tzinfo is new.tzinfo and kept.fold == new.fold
 
 
 def _with_deadlines(

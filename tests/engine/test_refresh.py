@@ -4,10 +4,11 @@ recomputing gives, to the offset: an equal instant written in another zone is re
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sla_engine.cases import open_case
-from sla_engine.deadlines import refresh
+from sla_engine.deadlines import _same, refresh
 from sla_engine.frozen import replace
 from sla_engine.state import CaseState, state_to_dict
 from tests.engine.builders import ALWAYS_CAL, T0, make_policy
@@ -44,3 +45,13 @@ def test_an_equal_instant_in_another_zone_is_stored_as_recomputing_writes_it() -
     again = refresh(POLICY, moved, ALWAYS_CAL)
     assert state_to_dict(again) == state_to_dict(state)
     assert state_to_dict(again)["clocks"][0]["due_at"].endswith("+00:00")
+
+
+def test_the_repeated_hour_of_a_dst_change_is_not_taken_for_the_same_instant() -> None:
+    """In one zone two datetimes compare by wall time: 02:30 before and after the clocks go back
+    compare equal, an hour apart. The one recomputing gives is kept."""
+    rome = ZoneInfo("Europe/Rome")
+    first, second = (datetime(2026, 10, 25, 2, 30, tzinfo=rome, fold=f) for f in (0, 1))
+    assert first == second and first.utcoffset() != second.utcoffset()
+    assert not _same(first, second)
+    assert _same(second, second.replace())
