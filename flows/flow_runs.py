@@ -28,8 +28,9 @@ class FlowRuns:
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.orchestrator = orchestrator
-        #: Flow runs given up on when Prefect went away mid-run (their batches commit or not).
-        self.abandoned: set[asyncio.Future[Any]] = set()
+        #: Flow runs given up on (their batches commit or not), each with the orchestrator's
+        #: ``came_up`` when it started: which time Prefect was up.
+        self.abandoned: dict[asyncio.Future[Any], int] = {}
         #: Prefect's clients, lent to every flow run started here (flows/prefect_clients.py).
         self.clients = PrefectClients()
 
@@ -45,12 +46,13 @@ class FlowRuns:
         ``run`` must not have started (a flow's coroutine starts when awaited): it runs with the
         clients held for this time Prefect is up, and watched."""
         progress = Progress()
-        await self.clients.ready(self.orchestrator.came_up)
+        generation = self.orchestrator.came_up
+        await self.clients.ready(generation)
         with self.clients.lent(), watching(progress):
             task = asyncio.ensure_future(run)
         await self._until_settled(task, progress, patience)
         if not task.done():
-            self.abandoned.add(task)
+            self.abandoned[task] = generation
             task.add_done_callback(self._forget_abandoned)
             return None
         exc = task.exception()
@@ -81,8 +83,20 @@ class FlowRuns:
             for waiter in (down, began, ended):
                 waiter.cancel()
 
+    def too_slow(self) -> bool:
+        """Whether a flow run given up on during this time Prefect is up is still going: then
+        Prefect is too slow to start more. A run given up on before Prefect last came (back) up
+        was talking to a server that went away, and its client retries with back-off for up to a
+        minute: it is cancelled here (its batch in flight commits or not), so a restarted
+        Prefect server gets the worker's sweeps back as flow runs at once."""
+        current = self.orchestrator.came_up
+        for run, generation in list(self.abandoned.items()):
+            if generation != current:
+                run.cancel()
+        return any(g == current and not run.done() for run, g in self.abandoned.items())
+
     def _forget_abandoned(self, task: asyncio.Future[Any]) -> None:
-        self.abandoned.discard(task)
+        self.abandoned.pop(task, None)
         if not task.cancelled():
             task.exception()  # retrieved: the run was given up on, its outcome no longer matters
 

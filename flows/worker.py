@@ -159,7 +159,7 @@ class Worker:
         function outside a flow run; returns how many cases it claimed."""
         fixed_now = None if self.clock is utc_now else now
         # While a flow run given up on is still going, Prefect is too slow: do not pile up more.
-        use_prefect = self.orchestrator.available and not self.flow_runs.abandoned
+        use_prefect = self.orchestrator.available and not self.flow_runs.too_slow()
         result = await self._sweep_in_flow(fixed_now) if use_prefect else None
         how = "flow run"
         if result is None:

@@ -72,3 +72,39 @@ def test_a_run_whose_prefect_part_outlasts_the_patience_is_given_up_on_and_left_
             await until(lambda: not flow_runs.abandoned, timeout=30)  # it finished on its own
 
     asyncio.run(scenario())
+
+
+def test_a_run_given_up_on_when_prefect_went_away_is_cancelled_when_it_comes_back() -> None:
+    """Its client would retry with back-off for up to a minute, and while it goes on the worker
+    starts no flow run: a restarted Prefect server would get its sweeps back that much later."""
+
+    async def scenario() -> None:
+        answering = threading.Event()
+        async with prefect_up(answering) as flow_runs:
+            orchestrator = flow_runs.orchestrator
+            await flow_runs.unless_prefect_goes_away(warm_up(), patience=None)
+            started = asyncio.get_running_loop().time()
+            run = asyncio.ensure_future(flow_runs.unless_prefect_goes_away(long_work(), patience=None))
+            await asyncio.sleep(0.5)  # the run is under way
+            answering.clear()  # Prefect goes away: the run is given up on
+            assert await run is None and flow_runs.abandoned
+            assert flow_runs.too_slow()  # still going, and Prefect has not come back
+            answering.set()
+            await until(lambda: orchestrator.available)
+            assert not flow_runs.too_slow()  # cancelled, not awaited
+            await until(lambda: not flow_runs.abandoned, timeout=LONG / 2)
+            assert asyncio.get_running_loop().time() - started < LONG
+
+    asyncio.run(scenario())
+
+
+def test_a_run_given_up_on_while_prefect_stays_up_holds_off_new_runs_until_it_ends() -> None:
+    async def scenario() -> None:
+        async with prefect_up(threading.Event()) as flow_runs:
+            await flow_runs.unless_prefect_goes_away(warm_up(), patience=None)
+            assert await flow_runs.unless_prefect_goes_away(unmarked(), PATIENCE) is None
+            assert flow_runs.too_slow()  # Prefect is slow, not gone: the run is left to end
+            await until(lambda: not flow_runs.too_slow(), timeout=30)
+            assert not flow_runs.abandoned
+
+    asyncio.run(scenario())

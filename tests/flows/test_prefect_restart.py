@@ -1,10 +1,16 @@
 """A Prefect server killed and started again: the worker (a process of its own, `lifeline worker`)
 sweeps without it meanwhile and goes back to flow runs when it answers again, with new clients
 (flows/prefect_clients.py: a pair is built each time Prefect comes up), writing every escalation
-once."""
+once. A flow run given up on when the server died is cancelled when it is back (its client would
+retry for up to a minute, and the worker starts no flow run meanwhile: CI caught that).
+
+A degraded blip right after the restart is tolerated, so this test does not by itself catch a pair
+kept across the restart (its stale connection fails once, then works):
+tests/flows/test_prefect_clients.py checks that a new pair is built and the old one closed."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,7 +69,8 @@ def test_a_prefect_server_started_again_gets_the_worker_back_to_flow_runs(
             code, took = stop_within(process, STOP_LIMIT)
             print(log.read_text()[-6000:])
     assert "escalation-sweep (flow run)" in after, after  # flow runs again, on the restarted server
-    assert "orchestrator: degraded" not in after and "without Prefect" not in after, after
+    # A blip while the restarted server warms up may pass; the worker ends up on Prefect.
+    assert re.findall(r"orchestrator: (\w+)", after)[-1:] in ([], ["prefect"]), after
     assert_stopped_cleanly(code, took, worker_part_of_stop(log, 0))
     oracle = [kind for kind, _, _ in expected_timed_events(T0 + 10 * step, step)]
     assert timed_kinds_by_case(engine) == dict.fromkeys([*first, *second], oracle)
