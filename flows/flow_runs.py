@@ -38,8 +38,8 @@ class FlowRuns:
         """Await a flow run, or give up on it (left running, its result ignored) as soon as Prefect
         stops answering, or when Prefect's part before the flow's body or after it takes longer
         than ``patience`` (a server too busy to start or finish the run: the deadlines do not wait
-        for it; flows/run_progress.py). The body's own work is never cut short: a sweep of a
-        backlog takes seconds. None when given up or when it failed for want of Prefect; the
+        for it; flows/run_progress.py). The body's own work is not bounded by ``patience``: a
+        sweep of a backlog takes seconds. None when given up or when it failed for want of Prefect; the
         caller then sweeps without it (a timer's dedupe key and the batch's lock make the two
         sweeps write each escalation once).
 
