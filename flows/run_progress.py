@@ -2,12 +2,13 @@
 sweep's work), Prefect's part after it.
 
 The worker gives up on a flow run whose Prefect parts take longer than its patience (a server too
-busy to start or finish the run: the deadlines do not wait for it), but never on the work itself:
-a sweep of a backlog of 10,000 due cases takes seconds, and giving up on it then would start a
-second sweep beside it (flows/flow_runs.py). The worker sets a ``Progress`` in the context the flow
-run starts in; the flow's body marks it with ``flow_body``. A run nobody watches (a deployment run
-started from Prefect's UI, a test calling the flow) marks nothing. Deliveries' flow runs are not
-bounded at all (each attempt has its own timeout), so their flow marks nothing.
+busy to start or finish the run: the deadlines do not wait for it); the patience never bounds the
+work itself: a sweep of a backlog of 10,000 due cases takes seconds, and giving up on it then would
+start a second sweep beside it (flows/flow_runs.py; Prefect going away still gives a run up).
+The worker sets a ``Progress`` in the context the flow run starts in; the flow's body marks it
+with ``flow_body``. A run nobody watches (a deployment run started from Prefect's UI, a test
+calling the flow) marks nothing. Deliveries' flow runs are not bounded at all (each attempt has its
+own timeout), so their flow marks nothing.
 """
 
 from __future__ import annotations

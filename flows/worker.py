@@ -364,7 +364,8 @@ class Worker:
 
     async def _finish(self) -> None:
         """Give deliveries in flight a moment, cancel the rest and release their rows' leases;
-        stop serving; leave abandoned flow runs behind. Bounded: well within 2 s."""
+        stop serving; cancel abandoned flow runs and close the Prefect clients lent to flow runs.
+        Bounded: well within 2 s."""
         if self.deliveries:
             unfinished = await stop_deliveries(self.deliveries)
             if unfinished:
