@@ -5,8 +5,9 @@ Per backend: load (or reuse) the database; snapshot the due cases; run the flow 
 (bench/sweep_runner.py, forked: Prefect warmed first, flow runs until nothing is due at SWEEP_NOW);
 capture what it wrote; restore the snapshot; replay exactly those writes with driver-level SQL,
 batch by batch (claim the same ids with the same query, update the same case rows, insert the same
-event, breach and outbox rows, upsert the same clock outcome and escalation rows, one transaction
-per batch);
+event, breach and outbox rows, upsert the same clock outcome and escalation rows, add the same sums
+to the compliance roll-ups (bench/sweep_rollups.py; since 2026-12-04, "2026-12-04 (Friday)" in
+bench/README.md), one transaction per batch);
 restore again, so the database can be reused. Figures: seconds (ratio sweep/floor, target <= 2),
 escalations per second, the sweep process's peak memory.
 
@@ -39,9 +40,10 @@ from bench.common import (
 from bench.dataset import Mix, build, reusable
 from bench.prefect_server import shared_prefect
 from bench.rawsql import Row, raw
+from bench.sweep_rollups import CaseRows, RollupReplay, State
 from bench.templates import SWEEP_NOW
 from flows.sweep_batches import DEFAULT_BATCH_SIZE
-from models.db import make_engine
+from models.db import is_sqlite, make_engine
 
 FULL, QUICK = 1_000_000, 20_000
 TABLES = ("case_events", "breaches", "notifications")
@@ -61,6 +63,8 @@ class Snapshot:
     last_ids: dict[str, int]
     derived: dict[str, list[Row]]
     rollups: dict[str, list[Row]]
+    #: The due cases' roll-up inputs (bench/sweep_rollups.py), typed.
+    rollup_inputs: dict[str, CaseRows]
 
     @classmethod
     def take(cls, engine: Engine) -> Snapshot:
@@ -69,10 +73,18 @@ class Snapshot:
             last = {t: int(db.select(f"SELECT COALESCE(MAX(id), 0) AS m FROM {t}")[0]["m"]) for t in TABLES}
             derived = {t: db.by_ids(t, "case_id", [c["id"] for c in cases]) for t in DERIVED}
             rollups = {t: db.select(f"SELECT * FROM {t}") for t in ROLLUPS}
-        return cls(cases, last, derived, rollups)
+        return cls(cases, last, derived, rollups, State.read(engine, [c["id"] for c in cases]))
 
-    def written(self, engine: Engine) -> dict[str, list[Row]]:
-        """What was written since: the due cases' new rows and the appended rows (without ids)."""
+    def written(self, engine: Engine) -> Writes:
+        """What was written since: the due cases' new rows, the appended rows (without ids), and
+        what each batch added to the roll-ups (as statements to replay: ``RollupReplay``)."""
+        ids = [c["id"] for c in self.cases]
+        replay = RollupReplay(
+            is_sqlite(engine), self.rollup_inputs, State.read(engine, ids), self.rollups["rollup_clocks"]
+        )
+        return Writes(self._rows(engine), replay, rollup_tables(engine))
+
+    def _rows(self, engine: Engine) -> dict[str, list[Row]]:
         with raw(engine) as db:
             found: dict[str, list[Row]] = {"cases": db.by_ids("cases", "id", [c["id"] for c in self.cases])}
             for table in TABLES:
@@ -100,8 +112,27 @@ class Snapshot:
                 conn.execute(text(f"VACUUM ANALYZE cases, {', '.join((*TABLES, *DERIVED, *ROLLUPS))}"))
 
 
-def floor(engine: Engine, writes: dict[str, list[Row]], batch_size: int) -> tuple[float, int]:
-    """Replay ``writes`` batch by batch with raw SQL; returns (seconds, cases)."""
+@dataclass
+class Writes:
+    """What the sweep wrote: rows by table, its roll-up statements per batch, and the roll-up
+    tables as it left them (the floor must leave them the same: ``floor`` checks)."""
+
+    rows: dict[str, list[Row]]
+    rollups: RollupReplay
+    rollups_after: dict[str, list[Row]]
+
+
+def rollup_tables(engine: Engine) -> dict[str, list[Row]]:
+    """The roll-up tables' rows, sorted (a sketch's text is its bins in order: comparable)."""
+    with raw(engine) as db:
+        return {t: sorted(db.select(f"SELECT * FROM {t}"), key=repr) for t in ROLLUPS}
+
+
+def floor(engine: Engine, written: Writes, batch_size: int) -> tuple[float, int]:
+    """Replay ``written`` batch by batch with raw SQL; returns (seconds, cases). What each batch
+    adds to the roll-ups is computed off the clock (``RollupReplay.batch``); the roll-up tables
+    must end as the sweep left them (else AssertionError: the floor would not be the same writes)."""
+    writes = written.rows
     by_case: dict[str, dict[str, list[Row]]] = {}
     for table in TABLES:
         for row in writes[table]:
@@ -119,21 +150,28 @@ def floor(engine: Engine, writes: dict[str, list[Row]], batch_size: int) -> tupl
             f"ORDER BY next_deadline_at, id LIMIT {db.mark}{lock}"
         )
         now = db.instant(SWEEP_NOW)
+        off_clock = 0.0
         start = time.perf_counter()
         while True:
             db.begin()
             db.cur.execute(claim, (now, batch_size))
             ids = [r[0] for r in db.cur.fetchall()]
+            computed = time.perf_counter()
+            rollups = written.rollups.batch(ids)
+            off_clock += time.perf_counter() - computed
             db.update_cases([new_cases[i] for i in ids])
             for table in TABLES:
                 db.insert(table, [row for i in ids for row in by_case.get(i, {}).get(table, [])])
             for table, key in DERIVED.items():
                 db.upsert(table, key, [row for i in ids for row in derived[table].get(i, [])])
+            for sql, params in rollups:
+                db.cur.executemany(sql, params)
             db.commit()
             done += len(ids)
             if len(ids) < batch_size:
                 break
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - off_clock
+    assert rollup_tables(engine) == written.rollups_after, "the floor's roll-ups differ from the sweep's"
     return seconds, done
 
 
@@ -186,10 +224,10 @@ def bench_backend(url: str, batch_size: int, flow: Callable[[], dict[str, Any]])
     snapshot = Snapshot.take(engine)
     note(f"{backend}: {len(snapshot.cases):,} cases due; sweeping with the escalation-sweep flow")
     result = flow()
-    writes = snapshot.written(engine)
+    written = snapshot.written(engine)
     snapshot.restore(engine)
     note(f"{backend}: flow {result['seconds']:.2f} s, {int(result['cases']):,} cases; replaying as the floor")
-    floor_seconds, floor_cases = floor(engine, writes, batch_size)
+    floor_seconds, floor_cases = floor(engine, written, batch_size)
     snapshot.restore(engine)
     engine.dispose()
     assert floor_cases == result["cases"], (floor_cases, result["cases"])
