@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, text
 
@@ -128,10 +128,19 @@ def rollup_tables(engine: Engine) -> dict[str, list[Row]]:
         return {t: sorted(db.select(f"SELECT * FROM {t}"), key=repr) for t in ROLLUPS}
 
 
-def floor(engine: Engine, written: Writes, batch_size: int) -> tuple[float, int]:
-    """Replay ``written`` batch by batch with raw SQL; returns (seconds, cases). What each batch
-    adds to the roll-ups is computed off the clock (``RollupReplay.batch``); the roll-up tables
-    must end as the sweep left them (else AssertionError: the floor would not be the same writes)."""
+class FloorRun(NamedTuple):
+    """The floor's wall seconds and this process's CPU seconds in it, and the cases it claimed."""
+
+    seconds: float
+    cases: int
+    cpu: float
+
+
+def floor(engine: Engine, written: Writes, batch_size: int) -> FloorRun:
+    """Replay ``written`` batch by batch with raw SQL. What each batch adds to the roll-ups is
+    computed off the clock (``RollupReplay.batch``: neither its wall nor its CPU seconds count); the
+    roll-up tables must end as the sweep left them (else AssertionError: the floor would not be
+    the same writes)."""
     writes = written.rows
     by_case: dict[str, dict[str, list[Row]]] = {}
     for table in TABLES:
@@ -150,15 +159,16 @@ def floor(engine: Engine, written: Writes, batch_size: int) -> tuple[float, int]
             f"ORDER BY next_deadline_at, id LIMIT {db.mark}{lock}"
         )
         now = db.instant(SWEEP_NOW)
-        off_clock = 0.0
-        start = time.perf_counter()
+        off_clock = off_cpu = 0.0
+        start, cpu = time.perf_counter(), time.process_time()
         while True:
             db.begin()
             db.cur.execute(claim, (now, batch_size))
             ids = [r[0] for r in db.cur.fetchall()]
-            computed = time.perf_counter()
+            computed, computed_cpu = time.perf_counter(), time.process_time()
             rollups = written.rollups.batch(ids)
             off_clock += time.perf_counter() - computed
+            off_cpu += time.process_time() - computed_cpu
             db.update_cases([new_cases[i] for i in ids])
             for table in TABLES:
                 db.insert(table, [row for i in ids for row in by_case.get(i, {}).get(table, [])])
@@ -171,8 +181,9 @@ def floor(engine: Engine, written: Writes, batch_size: int) -> tuple[float, int]
             if len(ids) < batch_size:
                 break
         seconds = time.perf_counter() - start - off_clock
+        cpu = time.process_time() - cpu - off_cpu
     assert rollup_tables(engine) == written.rollups_after, "the floor's roll-ups differ from the sweep's"
-    return seconds, done
+    return FloorRun(seconds, done, cpu)
 
 
 def run_flow(url: str, batch_size: int) -> dict[str, float]:
@@ -227,7 +238,7 @@ def bench_backend(url: str, batch_size: int, flow: Callable[[], dict[str, Any]])
     written = snapshot.written(engine)
     snapshot.restore(engine)
     note(f"{backend}: flow {result['seconds']:.2f} s, {int(result['cases']):,} cases; replaying as the floor")
-    floor_seconds, floor_cases = floor(engine, written, batch_size)
+    floor_seconds, floor_cases, _ = floor(engine, written, batch_size)
     snapshot.restore(engine)
     engine.dispose()
     assert floor_cases == result["cases"], (floor_cases, result["cases"])

@@ -14,8 +14,6 @@ symbolic link), alternating, and compare the CPU figures (bench/README.md, "2026
 
 from __future__ import annotations
 
-import time
-
 from bench.common import Figure, backend_of, backends, emit, note, parser
 from bench.sweep import FULL, QUICK, Snapshot, dataset, floor
 from bench.sweep_profile import sweep_plain
@@ -34,9 +32,7 @@ def rounds_on(url: str, rounds: int, batch_size: int) -> None:
             if done == 0:
                 writes = snapshot.written(engine)
                 snapshot.restore(engine)
-                started = time.process_time()
-                floor_wall, _ = floor(engine, writes, batch_size)
-                floor_cpu = time.process_time() - started
+                floor_wall, _, floor_cpu = floor(engine, writes, batch_size)
                 emit(Figure("sweep", f"floor_wall_seconds_{backend}", floor_wall, "s"))
             snapshot.restore(engine)
             note(f"{backend}: round {done + 1}, {cases:,} cases, {wall:.2f} s, {cpu:.2f} s CPU")

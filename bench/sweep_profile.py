@@ -110,7 +110,7 @@ def profile_backend(url: str, batch_size: int, top: int, with_flow: bool) -> dic
         writes = snapshot.written(engine)
         snapshot.restore(engine)
         cpu = time.process_time()
-        floor_seconds, _ = floor(engine, writes, batch_size)
+        floor_seconds, _, _ = floor(engine, writes, batch_size)
         floor_cpu = time.process_time() - cpu
         snapshot.restore(engine)
         result.update(plain_seconds=plain, plain_cpu_seconds=plain_cpu, cases=cases)

@@ -1,5 +1,5 @@
 """Child process of the sweep benchmark: escalate every case due at an instant with the real
-`escalation-sweep` flow (Prefect, async, a task per ten batches), as the worker calls it. bench/sweep.py
+`escalation-sweep` flow (Prefect, async, a task per 25 batches), as the worker calls it. bench/sweep.py
 forks it (``run``); alone it is a command.
 
 Policies are parsed and Prefect is warmed first (a sweep at an instant when nothing is due),

@@ -10,9 +10,13 @@ the collector's work is proportional to what it traverses, not to what it frees:
   engine, the result store, the events client: ~18,000 objects that every full collection then
   walked), so the worker freezes again after its first sweep in a flow run.
 - With the default thresholds (700 allocations) a sweep of 10,000 cases ran ~1,150 collections of
-  the youngest generation and ~9 full ones (0.18-0.36 s of a 4-5 s sweep); at 10,000 it runs ~50
-  and no full one (0.07-0.13 s), bench/README.md "2026-12-04 (night)". Cyclic garbage waits a little
-  longer to be freed; the memory a worker holds is unchanged (peak RSS, bench/sweep.py).
+  the youngest generation and ~9 full ones (0.18-0.36 s of a 4-5 s sweep); at 10,000 it ran ~50
+  and no full one (0.07-0.13 s), bench/README.md "2026-12-04 (night)"; at 50,000, one (~1 ms
+  against 0.14-0.22 s at 10,000 on the same host: "2026-12-04 (Friday)"). A batch of 200 cases
+  holds 10,000-50,000 new objects at its peak, nearly all freed when it ends: each collection at
+  10,000 walked a batch's live objects only to keep them. Cyclic garbage (a few hundred objects a
+  batch) waits longer to be freed, at most 50,000 objects; the worker's peak memory is measured
+  (bench/sweep.py's peak RSS).
 
 Not for a process that hosts other work (``lifeline serve``, a test run): the full collection
 before a freeze walks that process's whole heap, and what it freezes is never collected.
@@ -24,7 +28,7 @@ import gc
 
 #: Allocations (less deallocations) between collections of the youngest generation; the older two
 #: keep Python's defaults.
-YOUNG_THRESHOLD = 10_000
+YOUNG_THRESHOLD = 50_000
 
 
 def freeze_long_lived() -> int:

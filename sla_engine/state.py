@@ -115,6 +115,16 @@ class CaseState:
     @property
     def pending_timers(self) -> list[tuple[datetime, TimerKind, str]]:
         """(due instant, kind, clock or stage id) of every timer still to fire, earliest first."""
+        return sorted(self._timers())
+
+    @property
+    def next_timer(self) -> tuple[datetime, TimerKind, str] | None:
+        """``pending_timers[0]``, None when nothing is pending: the earliest, without sorting them
+        all (the sweep asks once per timer it fires and once more for the case's next deadline)."""
+        timers = self._timers()
+        return min(timers) if timers else None
+
+    def _timers(self) -> list[tuple[datetime, TimerKind, str]]:
         timers: list[tuple[datetime, TimerKind, str]] = []
         for c in self.clocks:
             if c.status is ClockStatus.RUNNING:
@@ -130,13 +140,13 @@ class CaseState:
                 timers.append((s.due_at, TimerKind.ESCALATION, s.id))
             if s.repeat_due_at is not None:
                 timers.append((s.repeat_due_at, TimerKind.REPEAT_NOTIFY, s.id))
-        return sorted(timers)
+        return timers
 
     @property
     def next_deadline_at(self) -> datetime | None:
         """The earliest pending timer of any kind; None when nothing is pending (e.g. resolved)."""
-        timers = self.pending_timers
-        return timers[0][0] if timers else None
+        timers = self._timers()
+        return min(timers)[0] if timers else None
 
 
 # --- JSON form -------------------------------------------------------------------------------------

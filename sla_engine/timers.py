@@ -154,10 +154,10 @@ def fire_due(
     """Fire every timer due at or before ``now``, earliest first."""
     events: Events = []
     for _ in range(MAX_FIRINGS):
-        timers = state.pending_timers
-        if not timers or timers[0][0] > now:
+        timer = state.next_timer
+        if timer is None or timer[0] > now:
             return state, events
-        at, kind, ref = timers[0]
+        at, kind, ref = timer
         state, more = FIRE[kind](policy, calendar, state, at, ref)
         events.extend(more)
     raise TimerLoop(f"more than {MAX_FIRINGS} timers fired at once; check repeat_notify_every")

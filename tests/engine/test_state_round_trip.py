@@ -5,7 +5,8 @@ listing's ``clock_from_dict`` reads one stored clock alone. States written befor
 ``state_from_dict`` decodes with msgspec's converter: for any state, stored by either JSON
 encoder, the converter itself (no fallback) gives what the field-by-field definition gives; and
 ``state_from_json`` (the sweep's read, the stored text decoded straight into the state) gives the
-same, or fails the same, as parsing the text and ``state_from_dict``."""
+same, or fails the same, as parsing the text and ``state_from_dict``. For any state, the timer the
+sweep fires next (``next_timer``) is the first of its sorted pending timers."""
 
 from __future__ import annotations
 
@@ -209,3 +210,12 @@ def test_a_document_the_converter_refuses_fails_as_the_definition_fails() -> Non
         assert error.args == ("entered_at",)
     else:
         raise AssertionError("a stage without entered_at was read")
+
+
+@given(STATES)
+def test_the_next_timer_is_the_earliest_pending_one(state: CaseState) -> None:
+    # The sweep fires timers by ``next_timer`` (no sort); the listing and replay read them all.
+    timers = state.pending_timers
+    assert timers == sorted(timers)
+    assert state.next_timer == (timers[0] if timers else None)
+    assert state.next_deadline_at == (timers[0][0] if timers else None)
