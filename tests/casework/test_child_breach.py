@@ -1,5 +1,6 @@
 """on_child_breach in the worker's sweep: a child's timed breach escalates its parent in the same
-transaction, once however many children breached; a parent at its last stage stays."""
+transaction, once however many children breached; a parent at its last stage stays; a related or
+duplicate link is not a parent's."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import Engine
 
 from casework.cases.escalations import apply_due_timers, claim_due_cases
-from casework.links.linking import open_child
+from casework.links.linking import link_cases, open_child
 from casework.queries.case_queries import get_case
 from models.db import session_scope
+from models.kinds import LinkKind
 from models.tables import Case
 from tests.casework.builders import CREATOR, T0, register
 from tests.engine.builders import make_policy
@@ -49,6 +51,34 @@ def test_the_sweep_escalates_the_parent_once_when_its_children_breach(engine: En
         stored = get_case(session, parent.id)
         assert stored.stage == "security"
         assert stored.state["escalations"] == 1
+
+
+def test_only_a_parent_link_escalates_a_case_when_the_other_breaches(engine: Engine) -> None:
+    register(engine, make_policy(), now=T0 - timedelta(days=1))
+    register(engine, WAVE, now=T0 - timedelta(days=1))
+    from casework.cases.lifecycle import open_case
+
+    with session_scope(engine) as session:
+        wave = [
+            open_case(
+                session, incident_type="partner_wave", attributes=CREATOR, actor="agent:ana", now=T0
+            ).case
+            for _ in range(2)
+        ]
+        other = open_case(
+            session, incident_type="account_compromised", attributes={}, actor="agent:ana", now=T0
+        )
+        # All three miss first_response at the sweep: only a parent link would escalate a wave case.
+        link_cases(session, wave[0].id, LinkKind.RELATED, other.case.id, "agent:ana", T0)
+        link_cases(session, other.case.id, LinkKind.DUPLICATE_OF, wave[1].id, "agent:ana", T0)
+    sweep_at = T0 + timedelta(minutes=61)
+
+    with session_scope(engine) as session:
+        changes = apply_due_timers(session, claim_due_cases(session, sweep_at), sweep_at)
+    assert other.case.id in {c.case.id for c in changes if c.breaches}
+
+    with session_scope(engine, write=False) as session:
+        assert [get_case(session, case.id).state["escalations"] for case in wave] == [0, 0]
 
 
 @pytest.mark.parametrize("breach_by", ["sweep", "action"])
