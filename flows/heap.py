@@ -14,9 +14,8 @@ the collector's work is proportional to what it traverses, not to what it frees:
   and no full one (0.07-0.13 s), bench/README.md "2026-12-04 (night)"; at 50,000, one (~1 ms
   against 0.14-0.22 s at 10,000 on the same host: "2026-12-04 (Friday)"). A batch of 200 cases
   holds 10,000-50,000 new objects at its peak, nearly all freed when it ends: each collection at
-  10,000 walked a batch's live objects only to keep them. Cyclic garbage (a few hundred objects a
-  batch) waits longer to be freed, at most 50,000 objects; the worker's peak memory is measured
-  (bench/sweep.py's peak RSS).
+  10,000 walked a batch's live objects only to keep them. The few reference cycles a batch leaves
+  wait longer to be freed; the worker's peak memory is measured (bench/sweep.py's peak RSS).
 
 Not for a process that hosts other work (``lifeline serve``, a test run): the full collection
 before a freeze walks that process's whole heap, and what it freezes is never collected.
