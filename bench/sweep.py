@@ -42,7 +42,7 @@ from bench.common import (
 from bench.dataset import Mix, build, reusable
 from bench.prefect_server import shared_prefect
 from bench.rawsql import Row, raw
-from bench.sweep_rollups import CaseRows, RollupReplay, State
+from bench.sweep_rollups import CaseRows, RollupReplay, read_inputs
 from bench.templates import SWEEP_NOW
 from flows.sweep_batches import DEFAULT_BATCH_SIZE
 from models.db import is_sqlite, make_engine
@@ -75,14 +75,14 @@ class Snapshot:
             last = {t: int(db.select(f"SELECT COALESCE(MAX(id), 0) AS m FROM {t}")[0]["m"]) for t in TABLES}
             derived = {t: db.by_ids(t, "case_id", [c["id"] for c in cases]) for t in DERIVED}
             rollups = {t: db.select(f"SELECT * FROM {t}") for t in ROLLUPS}
-        return cls(cases, last, derived, rollups, State.read(engine, [c["id"] for c in cases]))
+        return cls(cases, last, derived, rollups, read_inputs(engine, [c["id"] for c in cases]))
 
     def written(self, engine: Engine) -> Writes:
         """What was written since: the due cases' new rows, the appended rows (without ids), and
         what each batch added to the roll-ups (as statements to replay: ``RollupReplay``)."""
         ids = [c["id"] for c in self.cases]
         replay = RollupReplay(
-            is_sqlite(engine), self.rollup_inputs, State.read(engine, ids), self.rollups["rollup_clocks"]
+            is_sqlite(engine), self.rollup_inputs, read_inputs(engine, ids), self.rollups["rollup_clocks"]
         )
         return Writes(self._rows(engine), replay, rollup_tables(engine))
 

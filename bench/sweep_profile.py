@@ -109,9 +109,7 @@ def profile_backend(url: str, batch_size: int, top: int, with_flow: bool) -> dic
         plain, plain_cpu, cases = sweep_plain(url, batch_size, lambda f: f())
         writes = snapshot.written(engine)
         snapshot.restore(engine)
-        cpu = time.process_time()
-        floor_seconds, _, _ = floor(engine, writes, batch_size)
-        floor_cpu = time.process_time() - cpu
+        floor_seconds, _, floor_cpu = floor(engine, writes, batch_size)
         snapshot.restore(engine)
         result.update(plain_seconds=plain, plain_cpu_seconds=plain_cpu, cases=cases)
         result.update(floor_seconds=floor_seconds, floor_cpu_seconds=floor_cpu)

@@ -8,7 +8,7 @@ UPDATE of the merged sketches. Not the sweep's reads (the derived rows folded be
 writes, the stored sketches): the floor reads nothing but its claim, as before.
 
 What a batch adds is computed before the floor's clock runs, with the sweep's own arithmetic
-(``rollups.Sums``), from the batch's cases' derived rows before the sweep (``State.read`` at the
+(``rollups.Sums``), from the batch's cases' derived rows before the sweep (``read_inputs`` at the
 snapshot) and after it: a case whose rows or group did not change adds nothing. The stored
 sketches are followed batch by batch from the snapshot's rows, so each UPDATE writes the text the
 sweep wrote. ``tests/bench/test_sweep_floor.py`` checks that the floor leaves the roll-up tables
@@ -57,25 +57,22 @@ class CaseRows:
     escalations: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class State:
-    """The roll-up inputs of some cases at one moment, read through SQLAlchemy's column types (so
+def read_inputs(engine: Engine, ids: Sequence[str]) -> dict[str, CaseRows]:
+    """The roll-up inputs of the cases ``ids`` now, read through SQLAlchemy's column types (so
     ``opened_at`` and the day are the ones the sweep computes)."""
-
-    @staticmethod
-    def read(engine: Engine, ids: Sequence[str]) -> dict[str, CaseRows]:
-        found: dict[str, CaseRows] = {}
-        with engine.connect() as connection:
-            for start in range(0, len(ids), _CHUNK):
-                part = list(ids[start : start + _CHUNK])
-                columns = [CASES.c.id, CASES.c.opened_at, *(CASES.c[c] for c in OUTCOME_GROUPS)]
-                for row in connection.execute(sa.select(*columns).where(CASES.c.id.in_(part))):
-                    found[row.id] = CaseRows(key_of(row))
-                for table, names, into in _DERIVED:
-                    query = sa.select(table.c.case_id, *(table.c[n] for n in names))
-                    query = query.where(table.c.case_id.in_(part)).order_by(*table.primary_key.columns)
-                    for case_id, *values in connection.execute(query):
-                        getattr(found[case_id], into).append(tuple(values))
-        return found
+    found: dict[str, CaseRows] = {}
+    keys = sa.select(CASES.c.id, CASES.c.opened_at, *(CASES.c[c] for c in OUTCOME_GROUPS))
+    with engine.connect() as connection:
+        for start in range(0, len(ids), _CHUNK):
+            part = list(ids[start : start + _CHUNK])
+            for row in connection.execute(keys.where(CASES.c.id.in_(part))):
+                found[row.id] = CaseRows(key_of(row))
+            for table, names, into in _DERIVED:
+                query = sa.select(table.c.case_id, *(table.c[n] for n in names))
+                query = query.where(table.c.case_id.in_(part)).order_by(*table.primary_key.columns)
+                for case_id, *values in connection.execute(query):
+                    getattr(found[case_id], into).append(tuple(values))
+    return found
 
 
 class RollupReplay:
