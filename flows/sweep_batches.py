@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -25,8 +27,11 @@ from flows.wake_loop import utc_now
 from models.db import session_scope
 
 DEFAULT_BATCH_SIZE = 200
-#: A sweep stops after this many batches so one sweep stays short; the worker starts another.
-DEFAULT_MAX_BATCHES = 50
+#: A sweep (a flow run) stops after this many batches, 20,000 cases, so one run stays short (a few
+#: seconds); the worker starts another at once. Each run costs Prefect ~0.1 s, so a backlog of
+#: 10,000 took two runs at 50 (bench/README.md, "2026-12-05"). The delivery loop no longer waits
+#: for a run's end: it is woken after each task that queued notifications (``reporting_progress``).
+DEFAULT_MAX_BATCHES = 100
 #: Batches one after another in one Prefect task (each still its own transaction): a task run
 #: costs Prefect ~11-15 ms and a batch of 200 ~75-150 ms, so one task per batch was 7-10 % of a
 #: sweep (bench/README.md, "2026-12-04 (sampled)"), ten ~1 %; 25, half a sweep's 50 batches, ~0.4 %
@@ -177,6 +182,25 @@ def plain_batches(engine: Engine) -> BatchRunner:
     return run
 
 
+#: What a sweep calls after each ``run_batches`` call (a Prefect task's batches), set by
+#: ``reporting_progress``: a context variable, so that a flow run, whose parameters must be plain
+#: values, reaches the worker's callback as the plain path does.
+_PROGRESS: ContextVar[Callable[[SweepCounts], None] | None] = ContextVar("sweep_progress", default=None)
+
+
+@contextmanager
+def reporting_progress(report: Callable[[SweepCounts], None]) -> Iterator[None]:
+    """Within the block, every sweep (in a flow run or not) calls ``report`` with the counts of
+    each call of its batches as soon as they are committed: the worker wakes its delivery loop
+    when notifications were queued, not only when the sweep ends. ``report`` runs on the event
+    loop and must not block."""
+    token = _PROGRESS.set(report)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 async def sweep_until_done(
     run_batches: BatchRunner,
     batch_size: int,
@@ -192,6 +216,9 @@ async def sweep_until_done(
         wanted = min(max(1, batches_per_call), max_batches - total.batches)
         counts = await run_batches(now, batch_size, wanted)
         total.add(counts)
+        report = _PROGRESS.get()
+        if report is not None:
+            report(counts)
         if counts.batches < wanted or counts.cases < counts.batches * batch_size:
             break
     return total

@@ -51,7 +51,14 @@ from flows.outbox_delivery import (
     still_pending,
     summary,
 )
-from flows.sweep_batches import earliest_deadline, plain_batches, preload_policies, sweep_until_done
+from flows.sweep_batches import (
+    SweepCounts,
+    earliest_deadline,
+    plain_batches,
+    preload_policies,
+    reporting_progress,
+    sweep_until_done,
+)
 from flows.wake_loop import Clock, StopSignal, drive_by_deadlines, one_line, utc_now
 from flows.webhooks import load_targets
 from flows.worker_config import WorkerConfig, resolve_config
@@ -160,17 +167,18 @@ class Worker:
         fixed_now = None if self.clock is utc_now else now
         # While a flow run given up on is still going, Prefect is too slow: do not pile up more.
         use_prefect = self.orchestrator.available and not self.flow_runs.too_slow()
-        result = await self._sweep_in_flow(fixed_now) if use_prefect else None
-        how = "flow run"
-        if result is None:
-            counts = await sweep_until_done(
-                plain_batches(self.engine),
-                self.config.batch_size,
-                self.config.max_batches,
-                fixed_now,
-                self.config.batches_per_task,
-            )
-            result, how = counts.to_dict(), "without Prefect"
+        with reporting_progress(self._wake_deliveries):  # after each task, not only at the end
+            result = await self._sweep_in_flow(fixed_now) if use_prefect else None
+            how = "flow run"
+            if result is None:
+                counts = await sweep_until_done(
+                    plain_batches(self.engine),
+                    self.config.batch_size,
+                    self.config.max_batches,
+                    fixed_now,
+                    self.config.batches_per_task,
+                )
+                result, how = counts.to_dict(), "without Prefect"
         self.sweeps += 1
         if result.get("events"):
             log.info(
@@ -181,9 +189,11 @@ class Worker:
                 result.get("notifications", 0),
                 result.get("max_lateness_seconds", 0.0),
             )
-        if result.get("notifications"):
-            self.kick.set()
         return int(result.get("cases", 0))
+
+    def _wake_deliveries(self, counts: SweepCounts) -> None:
+        if counts.notifications:
+            self.kick.set()
 
     async def _sweep_in_flow(self, now: datetime | None) -> dict[str, Any] | None:
         """The flow run's counts; None when Prefect went away meanwhile (then sweep without it)."""

@@ -51,7 +51,7 @@ def claim_due_rows(session: Session, now: datetime, limit: int = 200) -> list[Ca
     """``claim_due_cases`` as plain ``CaseRow`` records, read with a Core SELECT: the sweep's
     claim (flows.sweep_batches), which never needs the ORM's objects (see casework.history.case_rows)."""
     query = _due(session, sa.select(*COLUMNS), now, limit)
-    return [CaseRow(*row) for row in session.connection().execute(query)]
+    return [CaseRow(*row) for row in session.connection().execute(query).fetchall()]
 
 
 def _due(session: Session, query: Q, now: datetime, limit: int) -> Q:

@@ -3,10 +3,15 @@
 Both write paths use these (casework.history.case_changes for one case, casework.history.batch_writes
 for the sweep's batches): the ORM's unit of work cost more than the work itself (a validated SQLModel
 object per event and outbox row, identity-map bookkeeping, a flush per step; ~0.9 ms per event when a
-case opened weeks ago replays hundreds of timers). Here the rows are frozen dataclasses whose fields are
+case opened weeks ago replays hundreds of timers). Here the rows are dataclasses whose fields are
 the columns (``vars(row)`` is the INSERT's values) and are written with one executemany INSERT per
 table, on the session's connection, through the tables' column types (datetimes as ``UTCDateTime``
 stores them, kinds as their values, JSON as JSON), so the stored rows are the ORM's, value for value.
+
+The rows are values, never changed once built; they are not declared frozen only because a frozen
+dataclass's ``__init__`` sets each field through ``object.__setattr__``: four times the cost of a
+plain one, ~2 % of a sweep's CPU for its ~26,000 event rows and their breach and outbox rows
+(bench/README.md, "2026-12-05").
 
 An event's hash is ``casework.history.hashchain.compute_hash`` of the row: ``chain_events`` computes
 it with ``casework.history.hashchain.body_hash`` (the same bytes as ``body_of``'s canonical JSON,
@@ -44,7 +49,7 @@ CASES, EVENTS, BREACHES, NOTIFICATIONS = (
 UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_seen"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class EventRow:
     """One ``case_events`` row; its fields are the columns, so ``vars(row)`` is the INSERT's values."""
 
@@ -61,7 +66,7 @@ class EventRow:
     hash: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class BreachRow:
     """One ``breaches`` row (fields are the columns)."""
 
@@ -77,7 +82,7 @@ class BreachRow:
     queue: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class NotificationRow:
     """One ``notifications`` (outbox) row (fields are the columns)."""
 

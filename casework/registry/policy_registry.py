@@ -228,12 +228,7 @@ def get_policy(
     read the version's ``sha256`` in its own query passes it, saving the query for it here. A read
     passes its connection (no ORM session to make for a query that a parsed version never runs)."""
     base = policies_dir if policies_dir is not None else get_settings().policies_dir
-    sha = sha256
-    if sha is None:
-        query = select(PolicyVersion.sha256).where(
-            PolicyVersion.policy_id == policy_id, PolicyVersion.version == version
-        )
-        sha = session.execute(query).scalar()
+    sha = sha256 if sha256 is not None else _stored_sha256(session, policy_id, version)
     if sha is None:
         raise PolicyNotRegistered(f"policy {policy_id!r} version {version}")
     known = _calendars(base)
@@ -250,6 +245,25 @@ def get_policy(
         with _lock:
             _policies[key] = policy
     return policy, _business_calendar(policy.calendar, known, base)
+
+
+#: A version's SHA-256, built once: ``get_policy`` asks it once per version per sweep batch.
+_SHA256_OF = sa_select(PolicyVersion.__table__.c.sha256).where(  # type: ignore[attr-defined]
+    PolicyVersion.__table__.c.policy_id == bindparam("_policy_id"),  # type: ignore[attr-defined]
+    PolicyVersion.__table__.c.version == bindparam("_version"),  # type: ignore[attr-defined]
+)
+
+
+def _stored_sha256(session: Session | Connection, policy_id: str, version: int) -> str | None:
+    """The registered version's SHA-256 (None when it is not registered), read as a Core statement
+    on the session's connection: through the ORM's ``Session.execute`` the same SELECT took ~100 µs
+    against ~18 µs. A session's pending objects are flushed first, as its autoflush would."""
+    if isinstance(session, Session):
+        if session.autoflush:
+            session.flush()
+        session = session.connection()
+    sha: str | None = session.execute(_SHA256_OF, {"_policy_id": policy_id, "_version": version}).scalar()
+    return sha
 
 
 def preload(session: Session, policies_dir: Path | None = None) -> list[str]:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casework.history.hashchain import (
     GENESIS_HASH,
@@ -113,6 +115,33 @@ def test_canonical_json_is_sorted_compact_utf8_and_refuses_what_json_cannot_hold
         canonical_json({"x": float("nan")})
     with pytest.raises(TypeError, match="event data must be JSON values, got set"):
         canonical_json({"x": {1}})
+
+
+#: Any value JSON holds, as event data may: every float (tiny, huge, negative zero), ints beyond
+#: 64 bits, any text (control characters, lone surrogates, astral planes), tuples, nesting.
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.lists(st.characters() | st.sampled_from("\ud800\udfff")).map("".join),  # lone surrogates
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=5)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=6))
+def test_canonical_json_is_the_standard_librarys_text_for_any_json_value(value: dict[str, Any]) -> None:
+    # msgspec writes the values it can (casework.history.hashchain._plain); the definition is
+    # json.dumps with these options, and no stored hash may change.
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(value) == expected
 
 
 def test_normalize_json_gives_what_the_database_reads_back() -> None:

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from flows.delivery import DeliveriesFailed, deliver_notifications
 from flows.outbox_delivery import shared_limits
 from flows.sweep import escalation_sweep
+from flows.sweep_batches import SweepCounts, reporting_progress
 from models.db import session_scope
 from models.kinds import NotificationStatus
 from models.tables import CaseEvent, Notification
@@ -77,10 +78,12 @@ def test_one_sweep_flow_run_escalates_hundreds_of_cases_in_batch_tasks(engine: E
     register_ladder(engine, STEP)
     open_cases(engine, 450, T0)
 
+    reported: list[SweepCounts] = []
     run = escalation_sweep(  # type: ignore[call-overload]
         database_url=db_url, batch_size=200, batches_per_task=2, now=T0 + 3 * STEP, return_state=True
     )
-    state: State[dict[str, Any]] = asyncio.run(cast("Coroutine[Any, Any, State[dict[str, Any]]]", run))
+    with reporting_progress(reported.append):  # the worker wakes its deliveries so, task by task
+        state: State[dict[str, Any]] = asyncio.run(cast("Coroutine[Any, Any, State[dict[str, Any]]]", run))
     result = state.result()
 
     # On PostgreSQL two lanes claiming the last 50 together may split them (SKIP LOCKED): 3 or 4.
@@ -95,6 +98,8 @@ def test_one_sweep_flow_run_escalates_hundreds_of_cases_in_batch_tasks(engine: E
     assert result["max_lateness_seconds"] == (2 * STEP).total_seconds()
     # Two batches in the first task, the third (short: nothing more is due) in the second.
     assert asyncio.run(task_run_names(state.state_details.flow_run_id)) == ["sweep-batches"] * 2
+    # Each task's counts reached the caller's callback as the task ended, inside the flow run.
+    assert [(r.cases, r.notifications) for r in reported] == [(400, 800), (50, 100)]
     assert_exactly_once(engine)
 
 

@@ -14,6 +14,7 @@ from flows.sweep_batches import (
     SweepCounts,
     earliest_deadline,
     plain_batches,
+    reporting_progress,
     sweep_batch,
     sweep_batches,
     sweep_until_done,
@@ -148,8 +149,11 @@ def test_a_sweep_asks_for_its_batches_a_few_at_a_time_and_stops_at_max_batches(e
         return await plain(now, limit, batches)
 
     at = T0 + 3 * STEP
-    first = asyncio.run(sweep_until_done(recording, 100, max_batches=5, now=at, batches_per_call=2))
+    reported: list[SweepCounts] = []
+    with reporting_progress(reported.append):
+        first = asyncio.run(sweep_until_done(recording, 100, max_batches=5, now=at, batches_per_call=2))
     assert asked == [2, 2, 1] and (first.batches, first.cases) == (5, 500)
+    assert [(r.batches, r.cases) for r in reported] == [(2, 200), (2, 200), (1, 100)]  # call by call
 
     asked.clear()
     rest = asyncio.run(sweep_until_done(recording, 100, max_batches=50, now=at, batches_per_call=4))
