@@ -29,8 +29,9 @@ from models.db import session_scope
 DEFAULT_BATCH_SIZE = 200
 #: A sweep (a flow run) stops after this many batches, 20,000 cases, so one run stays short (a few
 #: seconds); the worker starts another at once. Each run costs Prefect ~0.1 s, so a backlog of
-#: 10,000 took two runs at 50 (bench/README.md, "2026-12-05"). The delivery loop no longer waits
-#: for a run's end: it is woken after each task that queued notifications (``reporting_progress``).
+#: 10,000 took two runs at 50 (bench/README.md, "2026-12-04 (Friday night)"). The delivery loop
+#: no longer waits for a run's end: it is woken after each task that queued notifications
+#: (``reporting_progress``).
 DEFAULT_MAX_BATCHES = 100
 #: Batches one after another in one Prefect task (each still its own transaction): a task run
 #: costs Prefect ~11-15 ms and a batch of 200 ~75-150 ms, so one task per batch was 7-10 % of a

@@ -11,7 +11,7 @@ stores them, kinds as their values, JSON as JSON), so the stored rows are the OR
 The rows are values, never changed once built; they are not declared frozen only because a frozen
 dataclass's ``__init__`` sets each field through ``object.__setattr__``: four times the cost of a
 plain one, ~2 % of a sweep's CPU for its ~26,000 event rows and their breach and outbox rows
-(bench/README.md, "2026-12-05").
+(bench/README.md, "2026-12-04 (Friday night)").
 
 An event's hash is ``casework.history.hashchain.compute_hash`` of the row: ``chain_events`` computes
 it with ``casework.history.hashchain.body_hash`` (the same bytes as ``body_of``'s canonical JSON,

@@ -60,8 +60,8 @@ def canonical_json(value: Any) -> str:
     The definition is the standard library's encoder with those options (``_CANONICAL``). A value
     made only of what msgspec writes the same way (``_plain``) is encoded by msgspec instead, in a
     fifth of the time: a sweep hashes ~26,000 events, each one's data encoded here (~2 % of its
-    CPU, bench/README.md "2026-12-05"). tests/casework/test_hash_format.py checks both give the
-    same text for any JSON value."""
+    CPU, bench/README.md "2026-12-04 (Friday night)"). tests/casework/test_hash_format.py checks
+    that both give the same text for any JSON value."""
     if _plain(value):
         try:
             return str(_SORTED(value), "utf-8")
