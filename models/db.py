@@ -1,10 +1,11 @@
 """The database engine and the transaction scope.
 
 SQLite (the default, one machine): WAL journal so readers never block the writer, foreign keys on,
-and a 30 s busy timeout. Python's sqlite3 module would issue BEGIN only before the first write, so a
-transaction that reads a case then writes it could act on a stale read; here every transaction
-starts with an explicit BEGIN, and a *write* scope starts with BEGIN IMMEDIATE, which takes SQLite's
-single write lock up front: two writers queue (up to the busy timeout) instead of failing.
+a 30 s busy timeout, and temporary storage (statement journals, sorts) in memory. Python's
+sqlite3 module would issue BEGIN only before the first write, so a transaction that reads a case
+then writes it could act on a stale read; here every transaction starts with an explicit BEGIN, and
+a *write* scope starts with BEGIN IMMEDIATE, which takes SQLite's single write lock up front: two
+writers queue (up to the busy timeout) instead of failing.
 
 PostgreSQL (scale-out) goes through psycopg 3; ``postgresql://`` URLs are read as
 ``postgresql+psycopg://``.
@@ -106,6 +107,13 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
+            # Statement journals (and temporary tables and sorts) in memory, not in temporary files:
+            # a multi-row statement inside a transaction, and every page a savepoint changes, are
+            # journaled so they can be undone alone, and past 64 KiB SQLite spills that journal to a
+            # file. The sweep's batches (a joined UPDATE of 200 case rows, 32-row INSERTs, within a
+            # savepoint) spilled a few MB each: 0.2 s of the 10,000-case sweep's 0.9 s in SQLite's
+            # statements (bench/README.md, "2026-12-04 (Friday night)").
+            cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
         finally:

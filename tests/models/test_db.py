@@ -16,13 +16,16 @@ from models.tables import IdempotencyKey, WorkerHeartbeat
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def test_sqlite_file_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+def test_sqlite_file_uses_wal_foreign_keys_a_busy_timeout_and_memory_for_temporary_storage(
+    tmp_path: Path,
+) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
     try:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY (db.py says why)
     finally:
         engine.dispose()
 
