@@ -35,8 +35,8 @@ DEFAULT_BATCH_SIZE = 200
 DEFAULT_MAX_BATCHES = 100
 #: Batches one after another in one Prefect task (each still its own transaction): a task run
 #: costs Prefect ~11-15 ms and a batch of 200 ~75-150 ms, so one task per batch was 7-10 % of a
-#: sweep (bench/README.md, "2026-12-04 (sampled)"), ten ~1 %; 25, half a sweep's 50 batches, ~0.4 %
-#: ("2026-12-04 (Friday)").
+#: sweep (bench/README.md, "2026-12-04 (sampled)"), ten ~1 %; 25 ~0.4 % ("2026-12-04 (Friday)"),
+#: four tasks in a run of ``DEFAULT_MAX_BATCHES``.
 DEFAULT_BATCHES_PER_TASK = 25
 #: On PostgreSQL a task runs its batches two at a time: half of a batch's time is spent waiting for
 #: the server, and a second batch's Python runs meanwhile (the plain sweep 7.6-8.1 s against
