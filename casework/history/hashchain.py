@@ -48,7 +48,8 @@ _CANONICAL = json.JSONEncoder(
 ).encode
 
 
-#: msgspec's encoder with sorted keys: the canonical text of a ``_plain`` value, byte for byte.
+#: msgspec's encoder with sorted keys: byte for byte the canonical text of the values
+#: ``_msgspec_writes_alike`` admits.
 _SORTED = msgspec.json.Encoder(order="sorted").encode
 
 
@@ -58,11 +59,11 @@ def canonical_json(value: Any) -> str:
     JSON cannot hold are refused (ValueError, TypeError).
 
     The definition is the standard library's encoder with those options (``_CANONICAL``). A value
-    made only of what msgspec writes the same way (``_plain``) is encoded by msgspec instead, in a
-    fifth of the time: a sweep hashes ~26,000 events, each one's data encoded here (~2 % of its
-    CPU, bench/README.md "2026-12-04 (Friday night)"). tests/casework/test_hash_format.py checks
-    that both give the same text for any JSON value."""
-    if _plain(value):
+    made only of what msgspec writes the same way (``_msgspec_writes_alike``) is encoded by
+    msgspec instead, in a fifth of the time: a sweep hashes ~26,000 events, each one's data
+    encoded here (~2 % of its CPU, bench/README.md "2026-12-04 (Friday night)").
+    tests/casework/test_hash_format.py checks that both give the same text for any JSON value."""
+    if _msgspec_writes_alike(value):
         try:
             return str(_SORTED(value), "utf-8")
         except UnicodeEncodeError:  # a lone surrogate: the definition's text, as before
@@ -75,7 +76,7 @@ def canonical_json(value: Any) -> str:
 _REPR_FLOATS = (1e-4, 1e15)
 
 
-def _plain(value: Any) -> bool:
+def _msgspec_writes_alike(value: Any) -> bool:
     """True when msgspec's text of ``value`` is the canonical one: str, int, bool and None, finite
     floats of magnitude in ``_REPR_FLOATS`` (or zero), and lists, tuples and dicts with str keys of
     those. Anything else (a datetime, a str subclass, a set, NaN) takes the definition's path."""
@@ -85,9 +86,9 @@ def _plain(value: Any) -> bool:
     if kind is float:
         return bool(value == 0.0 or _REPR_FLOATS[0] <= abs(value) < _REPR_FLOATS[1])
     if kind is dict:
-        return all(type(key) is str and _plain(item) for key, item in value.items())
+        return all(type(key) is str and _msgspec_writes_alike(item) for key, item in value.items())
     if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
+        return all(_msgspec_writes_alike(item) for item in value)
     return False
 
 

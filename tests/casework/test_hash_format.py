@@ -138,7 +138,7 @@ JSON_VALUES = st.recursive(
 
 @given(st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=6))
 def test_canonical_json_is_the_standard_librarys_text_for_any_json_value(value: dict[str, Any]) -> None:
-    # msgspec writes the values it can (casework.history.hashchain._plain); the definition is
+    # msgspec writes the values it can (hashchain._msgspec_writes_alike); the definition is
     # json.dumps with these options, and no stored hash may change.
     expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_json(value) == expected
