@@ -277,6 +277,8 @@ def bench_backend(url: str, batch_size: int, flows: Sequence[Callable[[], dict[s
     emit(Figure("sweep", f"sweep_gc_seconds_{backend}", result["gc_seconds"], "s"))
     emit(Figure("sweep", f"sweep_gc_collections_{backend}", result["gc_collections"], "collections"))
     emit(Figure("memory", f"sweep_process_peak_rss_{backend}", result["peak_rss_mb"], "MiB", 300))
+    if result.get("lane_peak_rss_mb"):  # SQLite's lane processes (flows.sweep_lanes): the larger one
+        emit(Figure("memory", f"sweep_lane_peak_rss_{backend}", result["lane_peak_rss_mb"], "MiB", 300))
 
 
 def main() -> None:

@@ -39,11 +39,17 @@ async def _sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]
     from flows.heap import freeze_long_lived
     from flows.sweep import escalation_sweep
     from flows.sweep_batches import preload_policies
+    from flows.sweep_lanes import start_lanes
 
     use_database(url)
-    preload_policies(engine_for(url), freeze_heap=True)  # as `lifeline worker` does before its first sweep
+    # As `lifeline worker` does before its first sweep; on SQLite its lane processes start meanwhile
+    # (flows.sweep_lanes), waited for after the first flow run as a worker up for a few seconds has them.
+    preload_policies(engine_for(url), freeze_heap=True, sweep_processes=True)
     await escalation_sweep(batch_size=batch_size, max_batches=1, now=datetime(2000, 1, 1, tzinfo=now.tzinfo))
     freeze_long_lived()  # as the worker does after its first flow run (flows/heap.py)
+    lanes = start_lanes(engine_for(url))
+    if lanes is not None and not lanes.wait_ready(60):
+        raise RuntimeError("the sweep's lane processes did not start")
     totals: dict[str, float] = {}
     runs = 0
     with collections_timed() as collector:
@@ -83,9 +89,16 @@ def collections_timed() -> Iterator[dict[str, float]]:
 def run(url: str, now: datetime, batch_size: int) -> dict[str, Any]:
     """``sweep_all`` and this process's peak memory: what bench/sweep.py reads of a run."""
     from bench.common import peak_rss_mb
+    from flows.database import engine_for
+    from flows.sweep_lanes import ready_lanes, stop_lanes
 
     result = asyncio.run(sweep_all(url, now, batch_size))
     result["peak_rss_mb"] = peak_rss_mb()
+    lanes = ready_lanes(engine_for(url))
+    result["lane_peak_rss_mb"] = (
+        max((peak_rss_mb(pid) for pid in lanes.pids()), default=0.0) if lanes else 0.0
+    )
+    stop_lanes(engine_for(url))
     return result
 
 

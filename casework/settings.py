@@ -18,6 +18,8 @@ and the command line.
   links; ``LIFELINE_LINK_SECRET`` (derives status links; default a random
   secret kept in the database), ``LIFELINE_SMTP_URL`` / ``LIFELINE_SMTP_FROM`` (email),
   ``LIFELINE_INTAKE`` (``on`` opens /help).
+- ``LIFELINE_SWEEP_PROCESSES``: how many lane processes ``lifeline worker`` sweeps a SQLite file with
+  (default 2; 0 or 1: in the worker's own process; flows/sweep_lanes.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import policies
@@ -54,6 +57,7 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     smtp_from: str = "Lifeline <lifeline@localhost>"
     intake: str = "off"
+    sweep_processes: int = Field(default=2, ge=0, le=16)
 
     @property
     def calendars_dir(self) -> Path:

@@ -66,6 +66,7 @@ def worker(
         "batch_size": batch_size,
         "worker_id": worker_id or default_worker_id(),
         "freeze_heap": True,
+        "sweep_processes": True,
     }
     if database_url:
         overrides["database_url"] = database_url

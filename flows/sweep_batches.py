@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
 
 from casework.cases.escalations import apply_due_timers, claim_due_rows, next_deadline
-from casework.history.case_changes import C, Change
 from casework.registry import policy_registry
 from flows.heap import freeze_long_lived
+from flows.sweep_counts import SweepCounts as SweepCounts  # where callers have imported it from
+from flows.sweep_lanes import ready_lanes, start_lanes
 from flows.wake_loop import utc_now
 from models.db import session_scope
 
@@ -46,45 +46,6 @@ DEFAULT_BATCHES_PER_TASK = 25
 POSTGRES_LANES = 2
 
 
-@dataclass
-class SweepCounts:
-    """What a sweep did. Lateness is ``recorded_at - at`` of the events it wrote (timed events carry
-    their deadline as ``at``), in seconds."""
-
-    batches: int = 0
-    cases: int = 0
-    changed_cases: int = 0
-    events: int = 0
-    breaches: int = 0
-    notifications: int = 0
-    max_lateness_seconds: float = 0.0
-    total_lateness_seconds: float = 0.0
-
-    @classmethod
-    def of_batch(cls, claimed: int, changes: Sequence[Change[C]]) -> SweepCounts:
-        counts = cls(batches=1, cases=claimed, changed_cases=len(changes))
-        for change in changes:
-            counts.events += len(change.events)
-            counts.breaches += len(change.breaches)
-            counts.notifications += len(change.notifications)
-            for event in change.events:
-                late = (event.recorded_at - event.at).total_seconds()
-                counts.max_lateness_seconds = max(counts.max_lateness_seconds, late)
-                counts.total_lateness_seconds += late
-        return counts
-
-    def add(self, other: SweepCounts) -> None:
-        for name in ("batches", "cases", "changed_cases", "events", "breaches", "notifications"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.max_lateness_seconds = max(self.max_lateness_seconds, other.max_lateness_seconds)
-        self.total_lateness_seconds += other.total_lateness_seconds
-
-    def to_dict(self) -> dict[str, float]:
-        result: dict[str, float] = asdict(self)
-        result["mean_lateness_seconds"] = self.total_lateness_seconds / self.events if self.events else 0.0
-        return result
-
-
 def sweep_batch(engine: Engine, now: datetime, limit: int = DEFAULT_BATCH_SIZE) -> SweepCounts:
     """Escalate up to ``limit`` due cases in one transaction (BEGIN IMMEDIATE on SQLite, SKIP
     LOCKED on PostgreSQL), claimed as plain rows (no ORM objects to keep: casework.history.case_rows).
@@ -101,7 +62,7 @@ def earliest_deadline(engine: Engine) -> datetime | None:
         return next_deadline(session)
 
 
-def preload_policies(engine: Engine, freeze_heap: bool = False) -> list[str]:
+def preload_policies(engine: Engine, freeze_heap: bool = False, sweep_processes: bool = False) -> list[str]:
     """Parse every registered policy version before the first sweep (``policy_registry.preload``);
     returns the versions that could not be parsed, for the caller to log.
 
@@ -113,6 +74,8 @@ def preload_policies(engine: Engine, freeze_heap: bool = False) -> list[str]:
     sweep), and what it freezes is never collected."""
     with session_scope(engine, write=False) as session:
         problems = policy_registry.preload(session)
+    if sweep_processes:  # they load the policies meanwhile; sweeps use them once they have
+        start_lanes(engine)
     if freeze_heap:
         freeze_long_lived()
     return problems
@@ -122,7 +85,14 @@ def sweep_batches(engine: Engine, now: datetime | None, limit: int, batches: int
     """Up to ``batches`` batches of ``limit`` cases one after another, each its own transaction
     (:func:`sweep_batch`, so SQLite's write lock is held for one batch at a time and a crash loses
     at most the batch in flight), stopping after the first short one. ``now`` None: the wall clock
-    at each batch. On PostgreSQL two batches run at a time (``POSTGRES_LANES``)."""
+    at each batch. On PostgreSQL two batches run at a time (``POSTGRES_LANES``); on SQLite, once
+    the worker's lane processes are ready, two are in flight in those (flows.sweep_lanes)."""
+    lanes = ready_lanes(engine) if batches > 1 else None
+    if lanes is not None:
+        counts = lanes.sweep(engine, now, limit, batches)
+        if lanes.broken and counts.batches < batches:  # a lane died: the rest here (new lanes start)
+            counts.add(sweep_batches(engine, now, limit, batches - counts.batches))
+        return counts
     if engine.dialect.name == "postgresql" and batches > 1:
         return _in_lanes(engine, now, limit, batches, POSTGRES_LANES)
     total = SweepCounts()

@@ -59,6 +59,7 @@ from flows.sweep_batches import (
     reporting_progress,
     sweep_until_done,
 )
+from flows.sweep_lanes import stop_lanes
 from flows.wake_loop import Clock, StopSignal, drive_by_deadlines, one_line, utc_now
 from flows.webhooks import load_targets
 from flows.worker_config import WorkerConfig, resolve_config
@@ -97,7 +98,8 @@ class Worker:
 
     async def run(self) -> None:
         await asyncio.to_thread(ensure_schema_current, self.engine)
-        for problem in await asyncio.to_thread(preload_policies, self.engine, self.config.freeze_heap):
+        options = (self.config.freeze_heap, self.config.sweep_processes)  # lanes: flows.sweep_lanes
+        for problem in await asyncio.to_thread(preload_policies, self.engine, *options):
             log.warning("cannot parse %s", problem)
         for line in await asyncio.to_thread(self._undefined_channels):
             log.warning("%s is not in the channels file: its notifications will be dead letters", line)
@@ -382,6 +384,7 @@ class Worker:
                 await release_in_flight(self.engine, unfinished, self.clock)
         if self._serving is not None:
             await stop_serving(self._serving)
+        await asyncio.to_thread(stop_lanes, self.engine)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flow_runs.leave_abandoned(), timeout=0.2)
         with contextlib.suppress(Exception):

@@ -55,6 +55,9 @@ class WorkerConfig:
     #: Freeze the heap after the policies load (``sweep_batches.preload_policies``): only when the
     #: process is nothing but this worker (``lifeline worker`` sets it).
     freeze_heap: bool = False
+    #: Sweep a SQLite file in two lane processes (flows.sweep_lanes), started with the worker:
+    #: ``lifeline worker`` sets it; LIFELINE_SWEEP_PROCESSES=0 turns it off there.
+    sweep_processes: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WorkerConfig:

@@ -31,7 +31,7 @@ database now holds it and the session never writes it a second time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic
 
@@ -85,24 +85,66 @@ def write_changes(session: Session, planned: Sequence[PlannedChange[C]], now: da
     ``now`` is ``recorded_at``. Returns one Change per planned change, in order. If anything
     fails, the cases are given back the values they had (as when the per-case path refused
     a stale version before touching the case)."""
-    changes: list[Change[C]] = []
-    case_params: list[dict[str, Any]] = []
-    events: list[EventRow] = []
-    before: list[tuple[C, dict[str, Any]]] = []
+    return write_prepared(session, prepare_changes(planned, now))
+
+
+@dataclass
+class PreparedChanges(Generic[C]):
+    """The rows of planned changes, built before any is written (``prepare_changes``): the changes,
+    each case row's UPDATE values, the events, and each case's values before (given back if the
+    writing fails). The cases already hold their new values."""
+
+    changes: list[Change[C]] = field(default_factory=list)
+    case_params: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
+    before: list[tuple[C, dict[str, Any]]] = field(default_factory=list)
+
+    def only(self, ids: set[str]) -> PreparedChanges[C]:
+        """Those of the cases ``ids``; the others are given back the values they had."""
+        kept: PreparedChanges[C] = PreparedChanges()
+        for change, params, before in zip(self.changes, self.case_params, self.before, strict=True):
+            if change.case.id not in ids:
+                set_values(*before)
+                continue
+            kept.changes.append(change)
+            kept.case_params.append(params)
+            kept.before.append(before)
+            kept.events.extend(change.events)
+        return kept
+
+    def give_back(self) -> None:
+        for case, values in self.before:
+            set_values(case, values)
+
+
+def prepare_changes(planned: Sequence[PlannedChange[C]], now: datetime) -> PreparedChanges[C]:
+    """The rows of every planned change (the events chained and hashed, breach and outbox rows, the
+    case rows' values), without writing: the CPU of a batch's writing, which a sweep's lane does
+    before it takes the write lock (flows.sweep_lanes)."""
+    prepared: PreparedChanges[C] = PreparedChanges()
     try:
         for plan in planned:
-            change, params, rows = _apply(plan, now, before)
-            changes.append(change)
-            case_params.append(params)
-            events.extend(rows)
+            change, params, rows = _apply(plan, now, prepared.before)
+            prepared.changes.append(change)
+            prepared.case_params.append(params)
+            prepared.events.extend(rows)
+    except BaseException:
+        prepared.give_back()
+        raise
+    return prepared
+
+
+def write_prepared(session: Session, prepared: PreparedChanges[C]) -> list[Change[C]]:
+    """Write prepared changes (see :func:`write_changes`); on failure the cases get their values back."""
+    changes = prepared.changes
+    try:
         if changes:
-            _write_guarded(session, case_params, events)
+            _write_guarded(session, prepared.case_params, prepared.events)
             insert_rows(session, BREACHES, [b for c in changes for b in c.breaches])
             insert_rows(session, NOTIFICATIONS, [n for c in changes for n in c.notifications])
-            write_outcomes(session, [(c.case, c.events) for c in changes], [v for _, v in before])
+            write_outcomes(session, [(c.case, c.events) for c in changes], [v for _, v in prepared.before])
     except BaseException:
-        for case, values in before:
-            set_values(case, values)
+        prepared.give_back()
         raise
     return changes
 

@@ -20,7 +20,8 @@ from sqlmodel import col, select
 from flows.delivery import DeliveriesFailed, deliver_notifications
 from flows.outbox_delivery import shared_limits
 from flows.sweep import escalation_sweep
-from flows.sweep_batches import SweepCounts, reporting_progress
+from flows.sweep_batches import reporting_progress
+from flows.sweep_counts import SweepCounts
 from models.db import session_scope
 from models.kinds import NotificationStatus
 from models.tables import CaseEvent, Notification

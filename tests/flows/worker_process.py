@@ -22,6 +22,10 @@ def seed_policy_cache(step: timedelta) -> None:
 
 
 if __name__ == "__main__":
+    # The seeded cache is this process's: the SQLite sweep's lane processes (flows.sweep_lanes) would
+    # read the stored repr and fail to parse it. tests/flows/test_sweep_lanes.py runs them with the
+    # bundled policies.
+    os.environ.setdefault("LIFELINE_SWEEP_PROCESSES", "0")
     seed_policy_cache(timedelta(seconds=float(os.environ.get("LIFELINE_TEST_LADDER_STEP", "2"))))
     from cli.main import app
 
