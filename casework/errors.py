@@ -8,6 +8,8 @@ module's names: ``ForbiddenTransition`` (the state machine refuses the action: H
 
 from __future__ import annotations
 
+from typing import Any
+
 from sla_engine.agent_actions import InvalidAction
 from sla_engine.transitions import ForbiddenTransition
 
@@ -48,7 +50,21 @@ __all__ = [
 
 
 class CaseworkError(Exception):
-    """Base of the services' own errors."""
+    """Base of the services' own errors.
+
+    Each pickles as it is (its class, message and attributes), whatever its ``__init__`` takes:
+    the SQLite sweep's lane processes (flows.sweep_lanes) send their errors to the worker this way,
+    and an error that could not be rebuilt there would be taken for a dead lane."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(kind: type[CaseworkError], args: tuple[Any, ...], attributes: dict[str, Any]) -> CaseworkError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 class InputRejected(CaseworkError):
