@@ -20,6 +20,7 @@ __all__ = [
     "ApiKeyNotFound",
     "CaseNotFound",
     "CaseworkError",
+    "SettingsInvalid",
     "DuplicateTimedEvent",
     "ForbiddenTransition",
     "IdempotencyKeyReused",
@@ -289,6 +290,14 @@ class UnknownQueue(UnknownName):
 class QueuesFileUnreadable(CaseworkError):
     """LIFELINE_QUEUES_FILE cannot be read or is malformed: the deployment is at fault, not the
     request (like StoredPolicyUnreadable)."""
+
+
+class SettingsInvalid(CaseworkError):
+    """A ``LIFELINE_*`` environment variable holds a value its setting refuses (casework.settings)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings: " + "; ".join(problems))
+        self.problems = problems
 
 
 class DigestError(CaseworkError):

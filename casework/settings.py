@@ -31,10 +31,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import policies
+from casework.errors import SettingsInvalid
 
 BUNDLED_POLICIES_DIR = Path(policies.__file__).resolve().parent
 DEFAULT_DATABASE_URL = "sqlite:///./lifeline.sqlite"
@@ -84,6 +85,17 @@ _encode: Callable[[str], Any] = getattr(os.environ, "encodekey", str) if _ENVIRO
 _KEYS = tuple(_encode(name) for name in _VARIABLES)
 
 
+def _parse() -> Settings:
+    """The settings; ``SettingsInvalid`` naming each variable refused and why."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [
+            f"{_ENV_PREFIX}{str(e['loc'][0]).upper()}={e.get('input')!r}: {e['msg']}" for e in error.errors()
+        ]
+        raise SettingsInvalid(problems) from None
+
+
 def get_settings() -> Settings:
     """The settings as the environment says now (tests and commands may change it between calls).
 
@@ -93,7 +105,7 @@ def get_settings() -> Settings:
     key = tuple(map(_ENVIRON.get, _KEYS))
     found = _parsed.get(key)
     if found is None:
-        found = Settings()
+        found = _parse()
         with _lock:
             if len(_parsed) > 64:
                 _parsed.clear()

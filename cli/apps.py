@@ -6,6 +6,9 @@ serving, audit) so each stays short; ``cli.main`` imports them all for their sid
 
 import typer
 
+from casework.settings import get_settings
+from cli.common import domain_errors
+
 app = typer.Typer(
     name="lifeline",
     help="Lifeline: SLA case manager for professional creator support.",
@@ -23,6 +26,15 @@ notifications_app = typer.Typer(
     help="Recover notifications that could not be delivered.", no_args_is_help=True
 )
 reports_app = typer.Typer(help="Compliance reports: maintain their roll-ups.", no_args_is_help=True)
+
+
+@app.callback()
+def _settings_checked() -> None:
+    """Before any command: a LIFELINE_* variable its setting refuses is an exit 2 naming it
+    (``casework.errors.SettingsInvalid``), not a traceback."""
+    with domain_errors():
+        get_settings()
+
 
 app.add_typer(policies_app, name="policies")
 app.add_typer(db_app, name="db")
