@@ -161,7 +161,11 @@ def start_lanes(engine: Engine) -> SweepLanes | None:
     url = _url(engine)
     with _starting:
         if url not in _lanes:
-            _lanes[url] = SweepLanes(url, _wanted())
+            try:
+                _lanes[url] = SweepLanes(url, _wanted())
+            except OSError as error:  # no process or semaphore to be had: sweep here, as before
+                log.warning("sweeping in the worker's process: the lanes cannot start: %s", error)
+                return None
         return _lanes[url]
 
 

@@ -200,3 +200,21 @@ def _all_swept(engine: Engine, ids: list[str]) -> bool:
         query = select(Case.next_deadline_at).where(col(Case.id).in_(ids))
         now = datetime.now(UTC)
         return all(deadline is None or deadline > now for deadline in session.exec(query))
+
+
+def test_when_the_system_refuses_the_lanes_the_worker_sweeps_in_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = _database(tmp_path / "refused.sqlite")
+
+    class NoSemaphores:  # the operating system's refusal (no /dev/shm, no processes left)
+        def __getattr__(self, name: str) -> object:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("flows.sweep_lanes.multiprocessing.get_context", lambda _: NoSemaphores())
+
+    assert start_lanes(engine) is None and ready_lanes(engine) is None
+    assert "the lanes cannot start" in caplog.text
+    assert sweep_batches(engine, NOW, 50, 20).cases == CASES
+    assert_exactly_once(engine)
+    engine.dispose()
