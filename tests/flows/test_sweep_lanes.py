@@ -138,10 +138,7 @@ def test_lanes_end_when_their_worker_is_killed(tmp_path: Path) -> None:
     worker.kill()
     worker.wait()
 
-    deadline = time.monotonic() + 15
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(p) for p in pids), "a lane outlived its worker"
+    _assert_end_soon(pids)
 
 
 def test_no_lanes_when_turned_off_or_for_a_database_in_memory(
@@ -152,6 +149,14 @@ def test_no_lanes_when_turned_off_or_for_a_database_in_memory(
     monkeypatch.setenv(ENV, "0")
     engine = make_engine(f"sqlite:///{tmp_path / 'off.sqlite'}")
     assert start_lanes(engine) is None and ready_lanes(engine) is None
+
+
+def _assert_end_soon(pids: list[int]) -> None:
+    """Every one of ``pids`` ends within 15 s (a lane watches its parent once a second)."""
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids), "a lane outlived its worker"
 
 
 def _alive(pid: int) -> bool:
@@ -187,10 +192,7 @@ def test_lifeline_worker_sweeps_a_sqlite_file_in_its_lanes_and_they_stop_with_it
 
     assert code == 0 and "leaked semaphore" not in log.read_text()  # the lanes' stop released them
     assert_exactly_once(engine)
-    deadline = time.monotonic() + 15
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(p) for p in pids), "a lane outlived its worker"
+    _assert_end_soon(pids)
     engine.dispose()
 
 
