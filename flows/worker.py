@@ -18,7 +18,8 @@ or, on the API's own event loop: ``asyncio.create_task(run_worker_async(config, 
 an ``asyncio.Event``. Either way the worker stops within a second or so of ``stop.set()``.
 
 Its configuration is flows/worker_config.py; running work as flow runs unless Prefect goes away,
-and serving the deployments, flows/flow_runs.py; stopping within 2 s, flows/worker_stop.py.
+and serving the deployments, flows/flow_runs.py; stopping within 2 s, flows/worker_stop.py; the
+heartbeat and the signed chain digests, flows/worker_upkeep.py.
 """
 
 from __future__ import annotations
@@ -29,12 +30,8 @@ import logging
 import threading
 from collections.abc import Awaitable
 from datetime import datetime
-from pathlib import Path
 from typing import Any, cast
 
-from casework.audit.digests import load_signing_key, write_digest
-from casework.errors import DigestError
-from casework.heartbeats import record_heartbeat
 from casework.history.outbox import OutboxItem, earliest_pending_attempt
 from casework.registry.channel_names import undefined_channels
 from casework.settings import Settings
@@ -64,6 +61,7 @@ from flows.wake_loop import Clock, StopSignal, drive_by_deadlines, one_line, utc
 from flows.webhooks import load_targets
 from flows.worker_config import WorkerConfig, resolve_config
 from flows.worker_stop import close_quickly, release_in_flight, stop_deliveries, stop_loops, stop_serving
+from flows.worker_upkeep import digest_loop, heartbeat_loop
 from models.db import session_scope
 from models.migrate import ensure_schema_current
 
@@ -104,9 +102,12 @@ class Worker:
         for line in await asyncio.to_thread(self._undefined_channels):
             log.warning("%s is not in the channels file: its notifications will be dead letters", line)
         log.info("worker %s started on %s", self.config.worker_id, self.engine.url.render_as_string(True))
-        loops = [self._sweep_loop(), self._delivery_loop(), self._heartbeat_loop(), self._prefect_loop()]
-        if self.config.signing_key_file is not None:
-            loops.append(self._digest_loop(self.config.signing_key_file))
+        config, stop, clock = self.config, self.stop, self.clock
+        beats = heartbeat_loop(self.engine, config, self.orchestrator, stop, clock)  # flows/worker_upkeep.py
+        loops = [self._sweep_loop(), self._delivery_loop(), beats, self._prefect_loop()]
+        if config.signing_key_file is not None:
+            every = config.digest_every.total_seconds()
+            loops.append(digest_loop(self.engine, config.signing_key_file, every, stop, clock))
         tasks = [asyncio.ensure_future(loop) for loop in loops]
         try:
             await self._until_stopped(tasks)
@@ -114,6 +115,11 @@ class Worker:
             await stop_loops(tasks)
             await self._finish()
             log.info("worker %s stopped", self.config.worker_id)
+
+    def _undefined_channels(self) -> list[str]:
+        defined = load_targets(self.config.channels_file)
+        with session_scope(self.engine, write=False) as session:
+            return undefined_channels(session, defined)
 
     async def _until_stopped(self, tasks: list[asyncio.Task[None]]) -> None:
         """Until the stop is requested (or every loop ended); a loop's error is raised. Waiting on
@@ -300,64 +306,7 @@ class Worker:
         self.kick.clear()
         return self.stop.is_set()
 
-    # -- heartbeat and Prefect ---------------------------------------------------------------------
-
-    async def _heartbeat_loop(self) -> None:
-        """Beat every ``heartbeat_every``, and at once when the orchestrator's mode changes: an
-        operator (or a script waiting for ``prefect``) reads the new mode within a write, not up to
-        a whole interval later."""
-        changed = self.orchestrator.changed
-        while True:
-            changed.clear()
-            try:
-                await asyncio.to_thread(self._beat)
-            except Exception as exc:
-                log.warning("heartbeat failed: %s", one_line(exc))
-            if await self._sleep_or_change(changed, self.config.heartbeat_every.total_seconds()):
-                return
-
-    async def _sleep_or_change(self, changed: asyncio.Event, seconds: float) -> bool:
-        """Wait up to ``seconds``, less if ``changed`` is set meanwhile; True once stopped."""
-        if changed.is_set():
-            return self.stop.is_set()
-        change = asyncio.ensure_future(changed.wait())
-        stopped = asyncio.ensure_future(self.stop.sleep(seconds))
-        try:
-            await asyncio.wait({change, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            change.cancel()
-            stopped.cancel()
-        return self.stop.is_set()
-
-    async def _digest_loop(self, key_file: Path) -> None:
-        """Sign a digest of every case's chain head now and every ``digest_every``
-        (casework/audit/digests.py: a history cut short after it is named by `audit verify`)."""
-        try:
-            key = load_signing_key(key_file)
-        except DigestError as exc:
-            log.error("no chain digests: %s", exc)
-            return
-        while True:
-            try:
-                await asyncio.to_thread(self._write_digest, key)
-            except Exception as exc:
-                log.warning("chain digest failed: %s", one_line(exc))
-            if await self.stop.sleep(self.config.digest_every.total_seconds()):
-                return
-
-    def _write_digest(self, key: Any) -> None:
-        with session_scope(self.engine) as session:
-            row = write_digest(session, key, self.clock())
-            log.info("signed a chain digest of %d cases (key %s)", row.cases, row.key_id[:12])
-
-    def _undefined_channels(self) -> list[str]:
-        defined = load_targets(self.config.channels_file)
-        with session_scope(self.engine, write=False) as session:
-            return undefined_channels(session, defined)
-
-    def _beat(self) -> None:
-        with session_scope(self.engine) as session:
-            record_heartbeat(session, self.config.worker_id, self.clock(), str(self.orchestrator.mode))
+    # -- Prefect ----------------------------------------------------------------------------------
 
     async def _prefect_loop(self) -> None:
         """Watch Prefect in the background; with a server, serve the deployments once it answers."""
