@@ -22,7 +22,7 @@ from casework.cases.escalations import apply_due_timers, claim_due_rows, next_de
 from casework.registry import policy_registry
 from flows.heap import freeze_long_lived
 from flows.sweep_counts import SweepCounts as SweepCounts  # where callers have imported it from
-from flows.sweep_lanes import ready_lanes, start_lanes
+from flows.sweep_lanes import allow_lanes, ready_lanes, start_for_backlog
 from flows.wake_loop import utc_now
 from models.db import session_scope
 
@@ -74,8 +74,8 @@ def preload_policies(engine: Engine, freeze_heap: bool = False, sweep_processes:
     sweep), and what it freezes is never collected."""
     with session_scope(engine, write=False) as session:
         problems = policy_registry.preload(session)
-    if sweep_processes:  # they load the policies meanwhile; sweeps use them once they have
-        start_lanes(engine)
+    if sweep_processes:  # they start at the first backlog (flows.sweep_lanes)
+        allow_lanes(engine)
     if freeze_heap:
         freeze_long_lived()
     return problems
@@ -86,21 +86,24 @@ def sweep_batches(engine: Engine, now: datetime | None, limit: int, batches: int
     (:func:`sweep_batch`, so SQLite's write lock is held for one batch at a time and a crash loses
     at most the batch in flight), stopping after the first short one. ``now`` None: the wall clock
     at each batch. On PostgreSQL two batches run at a time (``POSTGRES_LANES``); on SQLite, once
-    the worker's lane processes are ready, two are in flight in those (flows.sweep_lanes)."""
-    lanes = ready_lanes(engine) if batches > 1 else None
-    if lanes is not None:
-        counts = lanes.sweep(engine, now, limit, batches)
-        if lanes.broken and counts.batches < batches:  # a lane died: the rest here (new lanes start)
-            counts.add(sweep_batches(engine, now, limit, batches - counts.batches))
-        return counts
+    the worker's lane processes are ready, two are in flight in those (flows.sweep_lanes; a
+    worker's start at its first backlog, and this sweep hands them its remaining batches as soon
+    as they are ready)."""
     if engine.dialect.name == "postgresql" and batches > 1:
         return _in_lanes(engine, now, limit, batches, POSTGRES_LANES)
     total = SweepCounts()
-    for _ in range(batches):
+    while total.batches < batches:
+        lanes = ready_lanes(engine) if batches - total.batches > 1 else None
+        if lanes is not None:
+            total.add(lanes.sweep(engine, now, limit, batches - total.batches))
+            if lanes.broken:  # a lane died: the rest here (new lanes start)
+                continue
+            break
         counts = sweep_batch(engine, now or utc_now(), limit)
         total.add(counts)
         if counts.cases < limit:
             break
+        start_for_backlog(engine)
     return total
 
 

@@ -14,11 +14,13 @@ never plan the same case, and a range comes back short only when nothing more is
 still one transaction: a worker (or a lane) killed at any moment leaves every case swept or
 untouched, and the history is the same as one process would write.
 
-The lanes are started with the worker (``start_lanes``, from ``preload_policies`` in a process that
-is only a worker) and are used once both have loaded the policies; until then, and on PostgreSQL
-(whose lanes are threads: ``flows.sweep_batches``), sweeps run in the worker's process. A lane
-whose parent died exits within a second. ``LIFELINE_SWEEP_PROCESSES=0`` keeps every sweep in one
-process.
+A process that is only a worker allows them (``allow_lanes``, from ``preload_policies``); they start
+at its first backlog (``start_for_backlog``: a sweep that found a full batch with more allowed), so a
+worker that only ever meets a few due cases at a time never pays their start (~1 s of CPU each) or
+their memory (~116 MiB each). They are used once both have loaded the policies; until then, and on
+PostgreSQL (whose lanes are threads: ``flows.sweep_batches``), sweeps run in the worker's process.
+Once started they stay until the worker stops. A lane whose parent died exits within a second.
+``LIFELINE_SWEEP_PROCESSES=0`` keeps every sweep in one process.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ ENV = "LIFELINE_SWEEP_PROCESSES"
 
 log = logging.getLogger("lifeline.worker")
 _lanes: dict[str, SweepLanes] = {}
+#: The databases whose lanes start at their first backlog (``allow_lanes``).
+_allowed: set[str] = set()
 _starting = threading.Lock()
 
 
@@ -77,6 +81,8 @@ class SweepLanes:
         self.lanes = lanes
         #: A lane process died (killed, out of memory): these lanes take no more batches.
         self.broken = False
+        #: Batches these lanes wrote (committed), for the worker's log and the tests.
+        self.written = 0
         self._warm: list[Future[int]] = [self._pool.submit(_lane_pid) for _ in range(lanes)]
         for future in self._warm:
             future.add_done_callback(self._say_ready)
@@ -137,6 +143,7 @@ class SweepLanes:
             for future in finished:
                 try:
                     total.add(future.result())
+                    self.written += 1
                 except BrokenProcessPool:  # a lane died: its batch was rolled back with it
                     self.broken = True
                 except BaseException as error:  # the other lane's batch finishes; no new one starts
@@ -156,7 +163,7 @@ class SweepLanes:
 def start_lanes(engine: Engine) -> SweepLanes | None:
     """Start the lanes of ``engine``'s database (once per database; a SQLite file only, and not
     when ``LIFELINE_SWEEP_PROCESSES`` is 0 or 1). Returns at once: they load the policies meanwhile."""
-    if not is_sqlite(engine) or engine.url.database in (None, "", ":memory:") or _wanted() < 2:
+    if not _can_have_lanes(engine):
         return None
     url = _url(engine)
     with _starting:
@@ -169,12 +176,41 @@ def start_lanes(engine: Engine) -> SweepLanes | None:
         return _lanes[url]
 
 
+def allow_lanes(engine: Engine) -> None:
+    """Let the lanes of ``engine``'s database start at its first backlog (``start_for_backlog``);
+    for a process that is only a worker. Nothing starts now."""
+    if _can_have_lanes(engine):
+        with _starting:
+            _allowed.add(_url(engine))
+
+
+def start_for_backlog(engine: Engine) -> None:
+    """A sweep found more due cases than a batch: start the lanes of ``engine``'s database if they
+    are allowed and not started yet (they are used once ready, from a later batch on)."""
+    url = _url(engine)
+    with _starting:
+        if url not in _allowed:
+            return
+        _allowed.discard(url)  # once: lanes the system refuses are not asked for at every batch
+        if url in _lanes:  # started already (a benchmark starts them before its sweep)
+            return
+    log.info("a backlog of due cases: starting %d lane processes", _wanted())
+    start_lanes(engine)
+
+
+def started_lanes(engine: Engine) -> SweepLanes | None:
+    """The lanes of ``engine``'s database if started, ready or not."""
+    return _lanes.get(_url(engine))
+
+
 def ready_lanes(engine: Engine) -> SweepLanes | None:
     """The lanes of ``engine``'s database once they are ready; None: sweep in this process. Lanes
     found broken are replaced (ready for a later sweep)."""
     lanes = _lanes.get(_url(engine)) if is_sqlite(engine) else None
     if lanes is not None and lanes.broken:
-        stop_lanes(engine)
+        with _starting:
+            _lanes.pop(_url(engine), None)
+        lanes.close()
         start_lanes(engine)
         return None
     return lanes if lanes is not None and lanes.ready() else None
@@ -182,11 +218,17 @@ def ready_lanes(engine: Engine) -> SweepLanes | None:
 
 def stop_lanes(engine: Engine) -> None:
     """Stop the lanes of ``engine``'s database, if any (``SweepLanes.close``: at most a batch's
-    time, well within the worker's 2 s stop)."""
+    time, well within the worker's 2 s stop), and take back ``allow_lanes``."""
     with _starting:
+        _allowed.discard(_url(engine))
         lanes = _lanes.pop(_url(engine), None)
     if lanes is not None:
         lanes.close()
+
+
+def _can_have_lanes(engine: Engine) -> bool:
+    """A SQLite file (not a database in memory), with ``LIFELINE_SWEEP_PROCESSES`` at 2 or more."""
+    return is_sqlite(engine) and engine.url.database not in (None, "", ":memory:") and _wanted() >= 2
 
 
 def _url(engine: Engine) -> str:

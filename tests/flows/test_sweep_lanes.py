@@ -4,6 +4,7 @@ are threads (tests/flows/test_sweep_batches.py)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -19,7 +20,15 @@ from sqlmodel import col, select
 
 from casework.registry import policy_registry
 from flows.sweep_batches import sweep_batches
-from flows.sweep_lanes import ENV, SweepLanes, ready_lanes, start_lanes, stop_lanes
+from flows.sweep_lanes import (
+    ENV,
+    SweepLanes,
+    allow_lanes,
+    ready_lanes,
+    start_lanes,
+    started_lanes,
+    stop_lanes,
+)
 from models.db import make_engine, session_scope
 from models.migrate import migrate
 from models.tables import Case, CaseEvent
@@ -103,6 +112,46 @@ def test_a_sweep_asked_for_fewer_batches_than_are_due_stops_there_and_the_next_g
     assert_exactly_once(engine)
 
 
+def test_a_worker_starts_its_lanes_at_its_first_backlog_and_hands_them_the_sweeps_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="lifeline.worker")
+    engine = _database(tmp_path / "backlog.sqlite")
+    allow_lanes(engine)  # what `lifeline worker` does once its policies are loaded
+    try:
+        few = sweep_batches(engine, NOW, 500, 20)  # every due case fits in one batch: no backlog
+        assert few.cases == CASES and started_lanes(engine) is None
+
+        open_cases(engine, CASES, T0)
+        backlog = sweep_batches(engine, NOW, 50, 20)  # the first batch is full: the lanes start
+        lanes = started_lanes(engine)
+        assert backlog.cases == CASES and lanes is not None
+        assert caplog.text.count("a backlog of due cases: starting 2 lane processes") == 1
+
+        assert lanes.wait_ready(60)
+        before = lanes.written
+        open_cases(engine, CASES, T0)
+        after = sweep_batches(engine, NOW, 50, 20)
+        assert after.cases == CASES and lanes.written - before == 5  # every batch in the lanes
+        assert started_lanes(engine) is lanes  # started once, kept
+        assert caplog.text.count("starting 2 lane processes") == 1
+        assert_exactly_once(engine)
+    finally:
+        stop_lanes(engine)
+        engine.dispose()
+
+
+def test_lanes_turned_off_do_not_start_at_a_backlog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "1")
+    engine = _database(tmp_path / "one.sqlite")
+    allow_lanes(engine)
+
+    assert sweep_batches(engine, NOW, 50, 20).cases == CASES
+    assert started_lanes(engine) is None
+    assert_exactly_once(engine)
+    engine.dispose()
+
+
 def test_when_a_lane_dies_the_sweep_goes_on_in_the_worker_and_new_lanes_start(
     laned: tuple[Engine, SweepLanes],
 ) -> None:
@@ -182,7 +231,8 @@ def test_lifeline_worker_sweeps_a_sqlite_file_in_its_lanes_and_they_stop_with_it
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: "lane processes" in log.read_text(), 60, "the lanes")
+        wait_until(lambda: "sweeping in 2 lane processes (" in log.read_text(), 60, "the lanes")
+        assert "a backlog of due cases: starting 2 lane processes" in log.read_text()  # 230 due: a backlog
         pids = [int(p) for p in log.read_text().split("lane processes (")[1].split(")")[0].split()]
         assert len(pids) == 2 and all(_alive(p) for p in pids)
         later = open_cases(engine, 450, hours_ago)  # due at once: swept by the lanes
