@@ -116,7 +116,8 @@ def plan_due_timers(
     """Advance each case (distinct) to ``now`` and read its chain head; writes nothing. The plan
     holds only while the cases stay as read: write it in the transaction that read them (the
     rows locked), or check it first with :func:`still_as_read`. ``prepare``: build the rows to
-    write now (``batch_writes.prepare_changes``), before the write transaction."""
+    write now, and bind them for the session's database (``batch_writes.prepare_changes``),
+    before the write transaction."""
     hashes = last_hashes(session, rows)  # one query for the batch, not one per case
     policies: dict[tuple[str, int], tuple[Policy, BusinessCalendar]] = {}
     plan = SweepPlan(list(rows), seen={case.id: (case.version, case.last_seq) for case in rows})
@@ -134,7 +135,7 @@ def plan_due_timers(
             # Nothing due after all (a deadline moved): keep the index honest so it is not claimed again.
             plan.moved.append((case, step.state.next_deadline_at))
     if prepare:
-        plan.prepared = prepare_changes(plan.planned, now)
+        plan.prepared = prepare_changes(plan.planned, now, session.get_bind().dialect)
     return plan
 
 

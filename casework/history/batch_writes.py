@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any, Generic
 
 from sqlalchemy import ARRAY, Connection, Integer, String, bindparam, func, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -43,7 +44,7 @@ from casework.errors import DuplicateTimedEvent, StaleVersion
 from casework.history.case_changes import C, Change, consequences, state_columns
 from casework.history.case_rows import CaseRecord, set_values, values_of
 from casework.history.clock_outcomes import write_outcomes
-from casework.history.driver_binds import executemany, update_many
+from casework.history.driver_binds import Bound, bind_ahead, executemany, run_bound, update_many
 from casework.history.event_rows import (
     BREACHES,
     CASES,
@@ -98,9 +99,13 @@ class PreparedChanges(Generic[C]):
     case_params: list[dict[str, Any]] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     before: list[tuple[C, dict[str, Any]]] = field(default_factory=list)
+    #: The case rows' UPDATE and the events' INSERT bound ahead (``prepare_changes(dialect=...)``).
+    bound_cases: Bound | None = None
+    bound_events: Bound | None = None
 
     def only(self, ids: set[str]) -> PreparedChanges[C]:
-        """Those of the cases ``ids``; the others are given back the values they had."""
+        """Those of the cases ``ids``; the others are given back the values they had. (What was
+        bound ahead is dropped: the kept rows are bound again as they are written.)"""
         kept: PreparedChanges[C] = PreparedChanges()
         for change, params, before in zip(self.changes, self.case_params, self.before, strict=True):
             if change.case.id not in ids:
@@ -117,10 +122,13 @@ class PreparedChanges(Generic[C]):
             set_values(case, values)
 
 
-def prepare_changes(planned: Sequence[PlannedChange[C]], now: datetime) -> PreparedChanges[C]:
+def prepare_changes(
+    planned: Sequence[PlannedChange[C]], now: datetime, dialect: Dialect | None = None
+) -> PreparedChanges[C]:
     """The rows of every planned change (the events chained and hashed, breach and outbox rows, the
     case rows' values), without writing: the CPU of a batch's writing, which a sweep's lane does
-    before it takes the write lock (flows.sweep_lanes)."""
+    before it takes the write lock (flows.sweep_lanes). With the ``dialect`` it will be written
+    on, the case rows and the events are also bound for it (``driver_binds.bind_ahead``)."""
     prepared: PreparedChanges[C] = PreparedChanges()
     try:
         for plan in planned:
@@ -128,6 +136,9 @@ def prepare_changes(planned: Sequence[PlannedChange[C]], now: datetime) -> Prepa
             prepared.changes.append(change)
             prepared.case_params.append(params)
             prepared.events.extend(rows)
+        if dialect is not None:
+            prepared.bound_cases = bind_ahead(dialect, UPDATE_CASE, prepared.case_params)
+            prepared.bound_events = bind_ahead(dialect, insert_of(EVENTS), [vars(r) for r in prepared.events])
     except BaseException:
         prepared.give_back()
         raise
@@ -139,7 +150,7 @@ def write_prepared(session: Session, prepared: PreparedChanges[C]) -> list[Chang
     changes = prepared.changes
     try:
         if changes:
-            _write_guarded(session, prepared.case_params, prepared.events)
+            _write_guarded(session, prepared)
             insert_rows(session, BREACHES, [b for c in changes for b in c.breaches])
             insert_rows(session, NOTIFICATIONS, [n for c in changes for n in c.notifications])
             write_outcomes(session, [(c.case, c.events) for c in changes], [v for _, v in prepared.before])
@@ -181,18 +192,23 @@ def _apply(
     return change, {"_id": case.id, "_seen": seen, **values}, rows
 
 
-def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: list[EventRow]) -> None:
+def _write_guarded(session: Session, prepared: PreparedChanges[C]) -> None:
     """The compare-and-set UPDATE of the case rows and the events' INSERT, inside a savepoint: when
     a version does not match or a dedupe key is refused, the savepoint is rolled back so the rows
     can be read as they were and the case named (the caller then rolls back everything)."""
+    case_params, events = prepared.case_params, prepared.events
     savepoint = session.begin_nested()
     connection = session.connection()  # emits the SAVEPOINT (begin_nested alone does not)
     try:
-        updated = _update_cases(connection, case_params)
+        updated = _update_cases(connection, case_params, prepared.bound_cases)
         if updated != len(case_params):
             savepoint.rollback()
             _raise_stale(session, case_params)
-        executemany(connection, insert_of(EVENTS), [vars(r) for r in events])
+        insert = insert_of(EVENTS)
+        if prepared.bound_events is not None and prepared.bound_events.fits(connection, insert):
+            run_bound(connection, prepared.bound_events)
+        else:
+            executemany(connection, insert, [vars(r) for r in events])
     except IntegrityError as exc:
         savepoint.rollback()
         # PostgreSQL names the constraint (uq_case_events_case_id_dedupe_key), SQLite the columns.
@@ -206,12 +222,14 @@ def _write_guarded(session: Session, case_params: list[dict[str, Any]], events: 
 _RECORD_ONLY = frozenset({"_id", "_seen", "version", "last_seq"})
 
 
-def _update_cases(connection: Connection, case_params: list[dict[str, Any]]) -> int:
+def _update_cases(
+    connection: Connection, case_params: list[dict[str, Any]], bound: Bound | None = None
+) -> int:
     """The compare-and-set UPDATE of the case rows; how many matched. On PostgreSQL, records that
     leave the cases' state as it is (deliveries) are one UPDATE joined to arrays of the values
     (``unnest``): an executemany there is a statement per case for the server to run."""
     if connection.dialect.name != "postgresql" or any(p.keys() != _RECORD_ONLY for p in case_params):
-        return update_many(connection, UPDATE_CASE, case_params)  # on SQLite, joined to VALUES
+        return update_many(connection, UPDATE_CASE, case_params, bound)  # on SQLite, joined to VALUES
     arrays = (
         bindparam(f"_{name}s", [p[key] for p in case_params], type_=ARRAY(type_))
         for name, key, type_ in _RECORD_COLUMNS

@@ -34,6 +34,7 @@ import operator
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -66,6 +67,51 @@ def executemany(connection: Connection, statement: UpdateBase, params: Sequence[
         rows = _bound(params, plan.get, plan.processed)
     except Exception:  # a value the types refuse: let SQLAlchemy raise it as it would (StatementError)
         return int(connection.execute(statement, list(params)).rowcount)
+    return _send(connection, plan, rows)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Parameter sets bound ahead of their statement (``bind_ahead``): the driver's values, each
+    column type's processing done (JSON encoded, instants formatted), before the write transaction
+    opens. A sweep lane binds its batch's case rows and events so, outside the write lock
+    (flows.sweep_lanes): the bytes stored are the same as ``executemany`` binding them then."""
+
+    statement: UpdateBase
+    dialect: Dialect
+    keys: tuple[str, ...]
+    plan: Plan
+    rows: list[tuple[Any, ...]]
+
+    def fits(self, connection: Connection, statement: UpdateBase) -> bool:
+        """Bound for this statement on this connection's dialect."""
+        return self.statement is statement and self.dialect is connection.dialect
+
+
+def bind_ahead(dialect: Dialect, statement: UpdateBase, params: Sequence[dict[str, Any]]) -> Bound | None:
+    """``params`` bound for ``statement`` on ``dialect`` now, to be sent later (``run_bound``,
+    ``update_many(bound=...)``); None where ``executemany`` would leave them to SQLAlchemy (the
+    caller then passes the parameter sets as usual, and their errors surface there)."""
+    if not params:
+        return None
+    keys = tuple(params[0])
+    plan = _plan(statement, dialect, keys)
+    if plan is None:
+        return None
+    try:
+        rows = _bound(params, plan.get, plan.processed)
+    except Exception:
+        return None
+    return Bound(statement, dialect, keys, plan, rows)
+
+
+def run_bound(connection: Connection, bound: Bound) -> int:
+    """``executemany`` of parameter sets bound ahead (check ``bound.fits`` first)."""
+    return _send(connection, bound.plan, bound.rows)
+
+
+def _send(connection: Connection, plan: Plan, rows: list[tuple[Any, ...]]) -> int:
+    """The bound rows to the driver in the form ``plan`` says."""
     if plan.names is None:  # SQLite: by position
         if plan.rows_of is not None and len(rows) >= ROWS_PER_STATEMENT:
             return _multirow(connection, plan, rows)
@@ -166,8 +212,14 @@ def _plan(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> Pla
     return Plan(compiled.string, get, processed, tuple(names) if by_name else None, copy, rows_of)
 
 
-def update_many(connection: Connection, statement: UpdateBase, params: Sequence[dict[str, Any]]) -> int:
+def update_many(
+    connection: Connection,
+    statement: UpdateBase,
+    params: Sequence[dict[str, Any]],
+    bound: Bound | None = None,
+) -> int:
     """``executemany`` of an UPDATE whose sets all have the same keys; how many rows it matched.
+    ``bound``: the same sets bound ahead (``bind_ahead``), used when it ``fits``.
 
     On SQLite (3.33 or later) an ``UPDATE t SET a=?, ... WHERE t.x = ? AND ...`` of plain binds
     goes as one statement per ``ROWS_PER_UPDATE`` sets: ``WITH v(...) AS (VALUES (...), ...)
@@ -178,6 +230,10 @@ def update_many(connection: Connection, statement: UpdateBase, params: Sequence[
     no rowcount for a statement that begins with WITH)."""
     if not params:
         return 0
+    if bound is not None and bound.fits(connection, statement):
+        rows = bound.rows
+        joined = _joined_update(statement, connection.dialect, bound.keys) if len(rows) > 1 else None
+        return _send(connection, bound.plan, rows) if joined is None else _joined(connection, joined, rows)
     joined = _joined_update(statement, connection.dialect, tuple(params[0])) if len(params) > 1 else None
     plan = _plan(statement, connection.dialect, tuple(params[0])) if joined is not None else None
     if joined is None or plan is None:
@@ -186,6 +242,11 @@ def update_many(connection: Connection, statement: UpdateBase, params: Sequence[
         rows = _bound(params, plan.get, plan.processed)
     except Exception:  # a value the types refuse: let SQLAlchemy raise it as it would (StatementError)
         return int(connection.execute(statement, list(params)).rowcount)
+    return _joined(connection, joined, rows)
+
+
+def _joined(connection: Connection, joined: Joined, rows: list[tuple[Any, ...]]) -> int:
+    """SQLite: bound UPDATE sets as joined UPDATEs of ``ROWS_PER_UPDATE`` sets each; rows matched."""
     matched = 0
     for at in range(0, len(rows), ROWS_PER_UPDATE):
         chunk = rows[at : at + ROWS_PER_UPDATE]

@@ -13,7 +13,15 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from casework.history import driver_binds
 from casework.history.clock_outcomes import _blank, upsert_statement
-from casework.history.driver_binds import COPY_FROM, ROWS_PER_STATEMENT, _joined_update, _plan, executemany
+from casework.history.driver_binds import (
+    COPY_FROM,
+    ROWS_PER_STATEMENT,
+    _joined_update,
+    _plan,
+    bind_ahead,
+    executemany,
+    run_bound,
+)
 from casework.history.event_rows import (
     BREACHES,
     EVENTS,
@@ -84,6 +92,30 @@ def test_rows_bound_for_the_driver_are_stored_byte_for_byte_as_sqlalchemy_stores
     ours = _stored(engine, case.id, range(100, 100 + count))
     assert len(ours) == count and ours == _stored(engine, case.id, range(200, 200 + count))
     assert [row[6] for row in ours] == [None if i % 2 else f"k{i}" for i in range(count)]
+
+
+@COUNTS
+def test_rows_bound_ahead_of_their_transaction_are_stored_as_sqlalchemy_stores_them(
+    engine: Engine, count: int
+) -> None:
+    """``bind_ahead`` (a sweep lane, before it takes the write lock), ``run_bound`` later."""
+    register(engine)
+    case = open_one(engine).case
+    bound = bind_ahead(engine.dialect, insert_of(EVENTS), _events(case.id, 500, case.policy_version, count))
+    assert bound is not None
+    with engine.begin() as connection:
+        assert bound.fits(connection, insert_of(EVENTS)) and not bound.fits(connection, insert(EVENTS))
+        run_bound(connection, bound)
+        connection.execute(insert(EVENTS), _events(case.id, 600, case.policy_version, count))
+    ours = _stored(engine, case.id, range(500, 500 + count))
+    assert len(ours) == count and ours == _stored(engine, case.id, range(600, 600 + count))
+
+
+def test_a_value_the_types_refuse_is_not_bound_ahead(engine: Engine) -> None:
+    rows = _events("c", 1, 1)
+    rows[1]["at"] = datetime(2026, 3, 2, 10, 0)  # naive: executemany raises it as SQLAlchemy does
+    assert bind_ahead(engine.dialect, insert_of(EVENTS), rows) is None
+    assert bind_ahead(engine.dialect, insert_of(EVENTS), []) is None
 
 
 @COUNTS
