@@ -43,9 +43,9 @@ async def _sweep_all(url: str, now: datetime, batch_size: int) -> dict[str, Any]
 
     use_database(url)
     # As `lifeline worker` does before its first sweep. On SQLite its lane processes start at its
-    # first backlog (flows.sweep_lanes); started here and waited for after the first flow run, as a
-    # worker that has met a backlog before has them.
-    preload_policies(engine_for(url), freeze_heap=True, sweep_processes=True)
+    # first backlog (flows.sweep_lanes); here they are started outright after the first flow run
+    # and waited for, as a worker that has met a backlog before has them.
+    preload_policies(engine_for(url), freeze_heap=True)
     await escalation_sweep(batch_size=batch_size, max_batches=1, now=datetime(2000, 1, 1, tzinfo=now.tzinfo))
     freeze_long_lived()  # as the worker does after its first flow run (flows/heap.py)
     lanes = start_lanes(engine_for(url))
