@@ -137,14 +137,20 @@ def bench_floors(
     ceiling_rps: float,
 ) -> None:
     """The route's floors, each as a ratio to the ceiling: the most any implementation of the route
-    could reach here. A read's second floor also decodes the JSON its rows hold; the third does
-    so behind the API's middleware and router, as its routes are (a write's: its statements there)."""
+    could reach here. A read's second floor also decodes the JSON its rows hold; the last does so
+    behind the API's middleware and router, as its routes are (a write's: its statements there); a
+    read's third is the last without the decoding."""
     bare = floor_spec(server, name, spec, size) | timing
     decode = "&decode=true" if spec["method"] == "GET" else ""
     urls = {"floor": bare["url"]}
     if decode:
         urls["floor_decoded"] = bare["url"] + decode
-    urls["floor_in_api"] = bare["url"].replace("/bench/floor/", "/bench/api-floor/") + decode
+    in_api = bare["url"].replace("/bench/floor/", "/bench/api-floor/")
+    if decode:
+        # Its rows read but not decoded, behind the middleware: what a read would reach if the
+        # parts it needs were columns rather than JSON, before computing and encoding its answer.
+        urls["floor_in_api_undecoded"] = in_api
+    urls["floor_in_api"] = in_api + decode
     figures = {label: load(bare | {"url": url}) for label, url in urls.items()}
     shown = ", ".join(f"{label} {figure['rps']:.0f}" for label, figure in figures.items())
     errors = sum(int(figure["errors"]) for figure in figures.values())
