@@ -30,12 +30,14 @@ from casework.history.hashchain import GENESIS_HASH
 from casework.links import hooks
 from casework.links.child_breach import breached, lock_parents
 from casework.registry import policy_registry
+from casework.registry.policy_registry import PinnedVersion
 from casework.settings import get_settings
 from models.tables import Case
+from policies.model import Policy
 from sla_engine import cases as engine
 from sla_engine.events import AgentAction
 from sla_engine.kinds import ActionName, Status
-from sla_engine.state import state_from_dict
+from sla_engine.state import CaseState, state_from_dict
 
 
 def _require_aware(now: datetime, name: str = "now") -> None:
@@ -79,6 +81,18 @@ def open_case(
     if opened_at < now:
         advanced = engine.advance(policy, calendar, state, now)
         state, events = advanced.state, events + list(advanced.events)
+    case = new_case(policy, pinned, state, opened_at)
+    rows = chain_events(case, events, now, GENESIS_HASH)
+    case.last_seq = len(rows)
+    _insert_new(session, case)  # the case row, with its final state and last_seq, before its events
+    change = CaseChange(case, policy_sha256=pinned.sha256)
+    write_events(session, change, rows, now)
+    return change
+
+
+def new_case(policy: Policy, pinned: PinnedVersion, state: CaseState, opened_at: datetime) -> Case:
+    """The row of a case opened at ``opened_at`` under ``pinned`` with ``state`` (version 1, no
+    events yet), not added to any session."""
     case = Case(
         id=new_case_id(opened_at),
         incident_type=policy.incident_type,
@@ -97,12 +111,7 @@ def open_case(
         state={},
     )
     copy_state(case, state)
-    rows = chain_events(case, events, now, GENESIS_HASH)
-    case.last_seq = len(rows)
-    _insert_new(session, case)  # the case row, with its final state and last_seq, before its events
-    change = CaseChange(case, policy_sha256=pinned.sha256)
-    write_events(session, change, rows, now)
-    return change
+    return case
 
 
 _CASE_TABLE: Table = Case.__table__  # type: ignore[attr-defined]

@@ -35,6 +35,8 @@ def test_targets_fall_due_in_the_window_and_count_once_their_deadline_is_recorde
     assert escalated(db_url, ids, end) == set(ids)
     events = timed_events(db_url, ids, end)
     assert {case for case, _, _ in events} == set(ids)
+    # Two samples a deadline (its warning and the warning's notification), one recorded deadline.
+    assert len(events) == 2 * len(ids)
     # Recorded at the sweep's instant, each a second or more after its deadline.
     assert sorted(lateness(db_url, ids, end)) == sorted(
         (swept_at - at).total_seconds() for _, at, _ in events
