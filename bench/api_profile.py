@@ -139,9 +139,9 @@ def listing_answer_cpu_ms(url: str, rounds: int = 10, pages: int = 100) -> float
 
 def open_answer_cpu_ms(url: str, rounds: int = 10, opens: int = 100) -> float:
     """CPU per open of what POST /v1/cases computes whatever it stores: the attributes' checks,
-    the engine's opening (its clocks' business-time deadlines, stage 0's actions), the case's
-    row (``new_case``) and its events sealed onto the hash chain; the least of ``rounds``. Less than the
-    route computes (no body validation, no view, no JSON), and nothing of it is written."""
+    the engine's opening (its clocks' business-time deadlines, stage 0's actions), the case's row
+    (``new_case``) and its events sealed onto the hash chain; the least of ``rounds``. Less than
+    the route computes (no body validation, no view, no JSON), and nothing of it is written."""
     from datetime import UTC, datetime
 
     from casework.cases import limits
