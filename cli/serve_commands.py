@@ -22,6 +22,7 @@ from casework.settings import get_settings
 from cli.apps import app
 from cli.common import fail, prepare_database
 from cli.http_protocol import ProblemH11Protocol
+from cli.log_output import log_to_stderr
 from models.db import make_engine, normalize_url, session_scope
 
 if TYPE_CHECKING:
@@ -50,16 +51,6 @@ def bind_listener(host: str, port: int) -> socket.socket:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}" + (hint if busy else ""))
     listener.listen(2048)
     return listener
-
-
-def _log_to_stderr() -> None:
-    logger = logging.getLogger("lifeline")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(name)s - %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def _start_worker(database_url: str, stop: threading.Event) -> threading.Thread:
@@ -126,7 +117,7 @@ def serve(
     from api.app import create_app
     from console.app import install as install_console
 
-    _log_to_stderr()
+    log_to_stderr()
     listener = bind_listener(host, port)  # a busy port fails here, before the database is touched
     url = get_settings().database_url
     prepare_database(url)

@@ -17,20 +17,11 @@ import typer
 
 from cli.apps import app
 from cli.common import fail
+from cli.log_output import log_to_stderr
 
 #: On stop, Prefect's queued events and logs get this long each (a flow run's last states; an
 #: unreachable server would otherwise hold the exit for the full time).
 DRAIN_SECONDS = 0.25
-
-
-def _log_to_stderr() -> None:
-    """The worker's own log lines at INFO on stderr (Prefect configures its own loggers)."""
-    logger = logging.getLogger("lifeline")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(name)s - %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 @app.command()
@@ -61,7 +52,7 @@ def worker(
     from flows.worker_config import WorkerConfig, default_worker_id
     from models.migrate import SchemaError
 
-    _log_to_stderr()
+    log_to_stderr()
     overrides: dict[str, Any] = {
         "batch_size": batch_size,
         "worker_id": worker_id or default_worker_id(),
